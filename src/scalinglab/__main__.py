@@ -1,0 +1,5 @@
+import sys
+
+from scalinglab.cli.main import main
+
+sys.exit(main())

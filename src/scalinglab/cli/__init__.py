@@ -1,0 +1,1 @@
+"""The ``scalinglab`` command line (a thin typer layer: parse, call the public API, print)."""

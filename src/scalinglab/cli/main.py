@@ -1,0 +1,81 @@
+"""Root of the ``scalinglab`` CLI.
+
+Each command group lives in its own module exposing ``register(app)``; this file only mounts
+them and turns :class:`~scalinglab.errors.ScalingLabError` into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from .._optional import require
+from ..errors import ScalingLabError
+
+# Command modules, mounted in this order. Each defines register(app: typer.Typer) -> None.
+COMMAND_MODULES = (
+    "scalinglab.cli.fit_cmds",     # fit, compare, allocate, backtest, laws
+    "scalinglab.cli.sweep_cmds",   # sweep plan|run|status, runs, train, store
+    "scalinglab.cli.report_cmds",  # report, demo
+    "scalinglab.cli.aiw",          # aiw list|render|run|score|report|export-lm-eval
+)
+
+
+def build_app():
+    typer = require("typer", extra="cli", purpose="the scalinglab command line")
+    app = typer.Typer(
+        name="scalinglab",
+        help="Run model ladders, evaluate, fit and compare scaling laws, and report.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    @app.callback()
+    def _root() -> None:
+        """Run model ladders, evaluate, fit and compare scaling laws, and report."""
+
+    @app.command()
+    def version() -> None:
+        """Print the scalinglab version."""
+        from .._version import __version__
+
+        print(__version__)
+
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # command group not installed in this build
+                continue
+            raise
+        mod.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point. Returns the exit code (2 on bad input, with a one-line reason)."""
+    try:
+        app = build_app()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app(args=argv, prog_name="scalinglab")  # standalone: usage errors exit 2 via SystemExit
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except ScalingLabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished results are kept", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:  # console_scripts entry point
+    sys.exit(main())
