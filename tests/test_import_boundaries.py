@@ -1,0 +1,49 @@
+"""The core never imports heavy optional packages (STYLE P12), checked in a clean interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "matplotlib", "typer", "submitit", "ray", "transformers", "pandas")
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = (f"import sys\n{code}\n"
+             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return {m for m in out.stdout.strip().split(",") if m}
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["scalinglab", "scalinglab.fit", "scalinglab.units", "scalinglab.config", "scalinglab.errors",
+     "scalinglab.store.schema", "scalinglab.datasets"],
+)
+def test_core_imports_no_heavy_package(module):
+    assert _loaded_after(f"import {module}") == set()
+
+
+def test_fitting_modules_import_no_heavy_package():
+    import pkgutil
+
+    import scalinglab.fit as fitpkg
+
+    mods = [f"scalinglab.fit.{m.name}" for m in pkgutil.iter_modules(fitpkg.__path__)]
+    assert "scalinglab.fit.data" in mods
+    code = "\n".join(f"import {m}" for m in mods)
+    assert _loaded_after(code) == set()
+
+
+@pytest.mark.parametrize("module", ["scalinglab.ladders", "scalinglab.sweep", "scalinglab.evals",
+                                    "scalinglab.store"])
+def test_planning_and_eval_cores_do_not_load_torch(module):
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} not present in this build")
+    loaded = _loaded_after(f"import {module}")
+    assert "torch" not in loaded and "matplotlib" not in loaded and "typer" not in loaded
