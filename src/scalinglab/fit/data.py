@@ -19,7 +19,6 @@ import csv
 import hashlib
 import io
 import json
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, DataWarning, MissingColumnError, suggest
-from ..units import FLOPS_CONVENTIONS, get_flops_convention, parse_quantity
+from ..units import get_flops_convention, parse_quantity
 
 __all__ = ["Runs", "load_runs"]
 
@@ -41,7 +40,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "target": ("target", "loss", "val_loss", "eval_loss", "Loss", "error", "err"),
     "run_id": ("run_id", "id", "run", "name"),
 }
-NUMERIC = ("n_params", "n_tokens", "flops", "target")
+# Inputs of the per-sample FLOP conventions (CLIP-style runs), tried when not named.
+EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
+    "gflops_per_sample": ("gflops_per_sample", "gflops", "GFLOPs", "GFLOPS", "gflops_per_image"),
+    "gmacs_per_sample": ("gmacs_per_sample", "gmacs", "GMACs", "GMACS"),
+    "samples_seen": ("samples_seen", "samples", "Samples seen", "seen_samples"),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,9 +101,11 @@ class Runs:
         for k, v in (groups or {}).items():
             cols[k] = v
         mapping = {k: k for k in cols if k in ALIASES}
+        if flops is not None or n_params is None or n_tokens is None:
+            flops_convention = None  # explicit C, or nothing to compute it from
         return load_runs(cols, columns=mapping, group_by=tuple(groups or ()),
-                         flops_convention=None if flops is not None else flops_convention,
-                         target_name=target_name, source=source)
+                         flops_convention=flops_convention, target_name=target_name,
+                         source_name=source)
 
     # -- basic protocol -----------------------------------------------------------------
     def __len__(self) -> int:
@@ -225,12 +231,30 @@ class Runs:
 def _read_table(source: Any) -> tuple[dict[str, list], str]:
     """Return ``(columns, description)`` for a path, DataFrame, dict of columns or list of records."""
     if isinstance(source, Mapping):
-        cols = {str(k): list(np.atleast_1d(np.asarray(v, dtype=object))) for k, v in source.items()}
+        cols = {}
+        for k, v in source.items():
+            try:
+                arr = np.asarray(v, dtype=object)
+            except ValueError:  # ragged nested sequences
+                raise DataError(f"dict: column {k!r} is not a flat sequence of values") from None
+            if arr.ndim > 1:
+                raise DataError(f"dict: column {k!r} has shape {arr.shape}; each column must be 1-D")
+            cols[str(k)] = list(np.atleast_1d(arr))
         return cols, "dict"
+    if hasattr(source, "to_pydict") and hasattr(source, "column_names"):  # pyarrow Table
+        return {str(k): list(v) for k, v in source.to_pydict().items()}, "Table"
     if hasattr(source, "to_dict") and hasattr(source, "columns"):  # pandas DataFrame
+        names = [str(c) for c in source.columns]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise DataError(f"DataFrame has duplicated column names: {', '.join(map(repr, dup))}; rename them")
         return {str(k): list(v) for k, v in source.to_dict("list").items()}, "DataFrame"
     if isinstance(source, (list, tuple)):
         return _records_to_columns(source, "records"), "records"
+    if not isinstance(source, (str, Path)) and not hasattr(source, "__fspath__"):
+        raise DataError(
+            f"cannot load runs from a {type(source).__name__}; pass a path (CSV, JSONL, JSON, Parquet), "
+            "a pandas DataFrame, a dict of columns or a list of records")
     path = Path(source)
     if not path.exists():
         raise DataError(f"runs file {str(path)!r} does not exist")
@@ -240,7 +264,7 @@ def _read_table(source: Any) -> tuple[dict[str, list], str]:
     if suffix == ".parquet" or suffix == ".pq":
         from .._optional import require
 
-        pq = require("pyarrow.parquet", extra="parquet", purpose="reading Parquet")
+        pq = require("pyarrow.parquet", extra="pandas", purpose="reading Parquet")
         try:
             table = pq.read_table(path)
         except Exception as exc:
@@ -268,7 +292,7 @@ def _read_table(source: Any) -> tuple[dict[str, list], str]:
             raise DataError(f"{str(path)!r} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
         if isinstance(data, dict):
             data = data.get("runs", data.get("results", data))
-        if isinstance(data, dict):
+        if isinstance(data, dict):  # a dict of columns
             return {str(k): list(v) if isinstance(v, list) else [v] for k, v in data.items()}, str(path)
         return _records_to_columns(data, str(path)), str(path)
     # CSV (or TSV by sniffing)
@@ -283,7 +307,7 @@ def _read_table(source: Any) -> tuple[dict[str, list], str]:
     header, body = rows[0], rows[1:]
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
-        raise DataError(f"{str(path)!r} has duplicated column names: {', '.join(dup)}")
+        raise DataError(f"{str(path)!r} has duplicated column names: {', '.join(map(repr, dup))}; rename them")
     cols = {h: [] for h in header}
     for i, r in enumerate(body, 2):
         if len(r) != len(header):
@@ -297,64 +321,88 @@ def _records_to_columns(records: Any, where: str) -> dict[str, list]:
     if not isinstance(records, (list, tuple)) or not all(isinstance(r, Mapping) for r in records):
         raise DataError(f"{where}: expected a list of records (objects with one key per column)")
     keys = list(dict.fromkeys(k for r in records for k in r))
+    names = [str(k) for k in keys]
+    if len(set(names)) != len(names):
+        raise DataError(f"{where}: keys {sorted(k for k in keys if names.count(str(k)) > 1)!r} "
+                        "name the same column; use one spelling per column")
     return {str(k): [r.get(k) for r in records] for k in keys}
 
 
-def _numeric(values: list, name: str, column: str) -> np.ndarray:
+def _numeric(values: list, name: str, column: str, rows: Sequence[int] | None = None) -> np.ndarray:
+    """Parse a column of numbers or human units ("70M"); None and empty cells become NaN."""
     out = np.empty(len(values), dtype=float)
     for i, v in enumerate(values):
         if v is None or (isinstance(v, str) and not v.strip()):
             out[i] = np.nan
             continue
         try:
-            out[i] = parse_quantity(v, name=f"column {column!r} ({name}) row {i + 1}")
+            row = i + 1 if rows is None else int(rows[i]) + 1
+            out[i] = parse_quantity(v, name=f"column {column!r} ({name}) row {row}")
         except DataError as exc:
-            raise DataError(f"{exc}. Fix the value or map {name} to another column.") from None
+            raise DataError(f"{str(exc).rstrip('.')}. Fix the value or map {name} to another column.") from None
     return out
 
 
-def _resolve(logical: str, given: str | None, available: list[str], required: bool) -> str | None:
+def _resolve(logical: str, given: Any, available: list[str], required: bool,
+             aliases: Mapping[str, tuple[str, ...]] = ALIASES) -> str | None:
     if given is not None:
+        if not isinstance(given, str):
+            raise DataError(f"the column for {logical} must be named by a string; got {given!r}")
         if given not in available:
             raise MissingColumnError(
                 f"column {given!r} (for {logical}) is not in the table.{suggest(given, available)} "
                 f"Columns: {', '.join(available)}")
         return given
-    for alias in ALIASES[logical]:
+    for alias in aliases[logical]:
         if alias in available:
             return alias
     if required:
         raise MissingColumnError(
-            f"no {logical} column found (tried {', '.join(ALIASES[logical])}); name it with "
+            f"no {logical} column found (tried {', '.join(aliases[logical])}); name it with "
             f"{logical}=<column>. Columns: {', '.join(available)}")
     return None
 
 
 def load_runs(source: Any, *, n_params: str | None = None, n_tokens: str | None = None,
               flops: str | None = None, target: str | None = None, run_id: str | None = None,
-              group_by: Sequence[str] = (), columns: Mapping[str, str] | None = None,
+              group_by: str | Sequence[str] = (), columns: Mapping[str, str] | None = None,
               flops_convention: str | None = None, target_name: str | None = None,
               source_name: str | None = None, **extra_columns: str) -> Runs:
     """Load a table of evaluated runs.
 
     Parameters
     ----------
-    source : path, DataFrame, dict of columns or list of records
+    source : path, DataFrame, pyarrow Table, dict of columns or list of records
         CSV/TSV, JSONL, JSON or Parquet by file suffix.
     n_params, n_tokens, flops, target, run_id : str, optional
         Source column for each logical column. When omitted, common names are tried
-        (e.g. ``N``/``params``/``Model Size`` for ``n_params``; ``loss``/``val_loss`` for target).
-    group_by : sequence of str
+        (e.g. ``N``/``params``/``Model Size`` for ``n_params``; ``loss``/``val_loss`` for target;
+        ``samples_seen`` for ``n_tokens``). Values may be numbers or human units ("70M", "3B").
+    group_by : str or sequence of str
         Columns kept as group keys (procedure, dataset, hyper-parameters, seed...).
     columns : mapping, optional
-        Alternative way to pass the mapping: ``{"n_params": "Model Size", ...}``.
+        Alternative way to pass the mapping: ``{"n_params": "Model Size", ...}`` (also accepts
+        the per-sample keys below).
     flops_convention : str, optional
-        ``"6ND"``, ``"explicit"``, ``"gflops_per_sample"``, ``"gmacs_per_sample"``. Default: an
-        explicit FLOP column wins; otherwise 6ND from N and D. When only N and C are present,
-        D is derived as C / (6N) and ``Runs.n_tokens_derived`` is set.
+        How training compute C is obtained (:data:`scalinglab.units.FLOPS_CONVENTIONS`):
+        ``"explicit"`` (a FLOP column), ``"6ND"`` (C = 6 N D, Kaplan et al. 2020 Eq. 2.1),
+        ``"gflops_per_sample"`` (C = 1e9 GFLOP/sample x samples seen, the OpenCLIP convention of
+        Cherti et al. 2023), ``"gmacs_per_sample"`` (C = 2e9 GMAC/sample x samples seen).
+        Default: an explicit FLOP column wins; then per-sample GFLOP or GMAC columns with a
+        samples-seen column; then 6ND from N and D. The convention used is recorded on
+        ``Runs.flops_convention``. When only N and an explicit C are present, D is derived as
+        C / (6N) and ``Runs.n_tokens_derived`` is set.
+    target_name, source_name : str, optional
+        Names recorded on the result (default: the target column and the source description).
     **extra_columns : str
-        Source columns for the inputs of per-sample conventions, e.g.
-        ``gflops_per_sample="GFLOPs"``, ``samples_seen="samples"``.
+        Source columns for the inputs of per-sample conventions: ``gflops_per_sample=``,
+        ``gmacs_per_sample=``, ``samples_seen=``. When omitted, ``gflops``/``GFLOPs``,
+        ``gmacs``/``GMACs`` and ``samples_seen``/``samples`` are tried.
+
+    Returns
+    -------
+    Runs
+        Finite targets only; diverged rows are listed on ``Runs.excluded``.
 
     Raises
     ------
@@ -366,16 +414,49 @@ def load_runs(source: Any, *, n_params: str | None = None, n_tokens: str | None 
     -----
     DataWarning
         When rows with NaN/inf targets (diverged runs) are excluded; the count is in the message.
+
+    Notes
+    -----
+    Column mappings for common sources:
+
+    * OpenCLIP scaling tables (Cherti et al. 2023): ``load_runs(path, n_params="params",
+      samples_seen="samples_seen", gflops_per_sample="gflops", target="imagenet1k_error")``
+      gives C = 1e9 x GFLOP/sample x samples seen and D = samples seen.
+    * lm-eval-harness results flattened to one row per model (``model``, ``n_params``,
+      ``n_tokens``, ``acc``): ``load_runs(rows, run_id="model", target="acc")`` with C = 6ND.
+    * The Chinchilla points (Hoffmann et al. 2022, Fig. 4): ``n_params="Model Size",
+      flops="Training FLOP", target="loss"``; D is derived as C / (6N).
+
+    Examples
+    --------
+    >>> runs = load_runs({"N": ["70M", "1B"], "D": ["1.4B", "20B"], "loss": [3.1, 2.6]})
+    >>> runs.flops_convention, runs.flops.tolist()
+    ('6ND', [5.88e+17, 1.2e+20])
     """
-    mapping = dict(columns or {})
+    try:
+        mapping = dict(columns or {})
+    except (TypeError, ValueError):
+        raise DataError(f"columns= must map logical names to source columns, e.g. "
+                        f"{{'n_params': 'Model Size'}}; got {columns!r}") from None
     for key, val in (("n_params", n_params), ("n_tokens", n_tokens), ("flops", flops),
                      ("target", target), ("run_id", run_id)):
         if val is not None:
             mapping[key] = val
+    for key in list(mapping):
+        if key in EXTRA_ALIASES:
+            extra_columns.setdefault(key, mapping.pop(key))
     unknown = [k for k in mapping if k not in ALIASES]
     if unknown:
         raise DataError(f"unknown logical column {unknown[0]!r} in columns=.{suggest(unknown[0], ALIASES)} "
-                        f"Logical columns: {', '.join(ALIASES)}")
+                        f"Logical columns: {', '.join([*ALIASES, *EXTRA_ALIASES])}")
+    bad_extra = [k for k in extra_columns if k not in EXTRA_ALIASES]
+    if bad_extra:
+        raise DataError(f"unknown keyword {bad_extra[0]!r} for load_runs.{suggest(bad_extra[0], EXTRA_ALIASES)} "
+                        f"Per-sample FLOP columns are named with: {', '.join(EXTRA_ALIASES)}")
+    group_by = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+    if flops_convention is not None:
+        get_flops_convention(flops_convention)  # fail fast on a misspelled name
+
     cols, desc = _read_table(source)
     available = list(cols)
     if not available:
@@ -387,54 +468,36 @@ def load_runs(source: Any, *, n_params: str | None = None, n_tokens: str | None 
     if nrow == 0:
         raise DataError(f"{desc}: the table has a header but no rows")
 
-    conv_name = flops_convention
-    if conv_name is not None:
-        conv = get_flops_convention(conv_name)
-    resolved: dict[str, str | None] = {}
-    resolved["target"] = _resolve("target", mapping.get("target"), available, True)
-    resolved["run_id"] = _resolve("run_id", mapping.get("run_id"), available, False)
-    for key in ("n_params", "n_tokens", "flops"):
+    resolved: dict[str, str | None] = {"target": _resolve("target", mapping.get("target"), available, True)}
+    for key in ("run_id", "n_params", "n_tokens", "flops"):
         resolved[key] = _resolve(key, mapping.get(key), available, False)
-    extras = {k: _resolve_extra(k, v, available) for k, v in extra_columns.items()}
+    extras = {k: _resolve(k, extra_columns.get(k), available, False, EXTRA_ALIASES) for k in EXTRA_ALIASES}
     for g in group_by:
-        if g not in available:
-            raise MissingColumnError(f"group column {g!r} is not in the table.{suggest(g, available)} "
+        if not isinstance(g, str) or g not in available:
+            raise MissingColumnError(f"group column {g!r} is not in the table.{suggest(str(g), available)} "
                                      f"Columns: {', '.join(available)}")
 
-    arrays: dict[str, np.ndarray | None] = {}
-    for key in NUMERIC:
-        col = resolved[key]
-        arrays[key] = None if col is None else _numeric(cols[col], key, col)
-    extra_arrays = {k: _numeric(cols[c], k, c) for k, c in extras.items()}
-
-    # compute C by the convention
-    derived_tokens = False
+    # which convention gives C (decided from the columns present, before parsing values)
+    conv_name = flops_convention
     if conv_name is None:
-        if arrays["flops"] is not None:
+        if resolved["flops"] is not None:
             conv_name = "explicit"
-        elif arrays["n_params"] is not None and arrays["n_tokens"] is not None:
-            conv_name = "6ND"
-        elif {"gflops_per_sample", "samples_seen"} <= set(extra_arrays):
+        elif extras["gflops_per_sample"] and extras["samples_seen"]:
             conv_name = "gflops_per_sample"
-        elif {"gmacs_per_sample", "samples_seen"} <= set(extra_arrays):
+        elif extras["gmacs_per_sample"] and extras["samples_seen"]:
             conv_name = "gmacs_per_sample"
-        conv = get_flops_convention(conv_name) if conv_name else None
-    if conv_name is not None:
-        have = {k for k, v in arrays.items() if v is not None} | set(extra_arrays)
-        missing = [r for r in conv.requires if r not in have]
+        elif resolved["n_params"] is not None and resolved["n_tokens"] is not None:
+            conv_name = "6ND"
+    conv = get_flops_convention(conv_name) if conv_name else None
+    if conv is not None:
+        present = {k for k, c in {**resolved, **extras}.items() if c is not None}
+        missing = [r for r in conv.requires if r not in present]
         if missing:
             raise MissingColumnError(
                 f"flops_convention {conv_name!r} ({conv.formula}) needs column(s) "
-                f"{', '.join(missing)}; name them, e.g. {missing[0]}=<column>")
-        if conv_name != "explicit":
-            kw = {k: (arrays.get(k) if k in arrays else extra_arrays.get(k)) for k in conv.requires}
-            arrays["flops"] = np.asarray(conv.compute(**kw), dtype=float)
-    if arrays["n_tokens"] is None and arrays["flops"] is not None and arrays["n_params"] is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            arrays["n_tokens"] = arrays["flops"] / (6.0 * arrays["n_params"])
-        derived_tokens = True
+                f"{', '.join(missing)}; name them, e.g. {missing[0]}=<column>. Columns: {', '.join(available)}")
 
-    # run ids
+    # run ids (unique over all rows, excluded ones included)
     if resolved["run_id"] is not None:
         ids = np.array([str(x) for x in cols[resolved["run_id"]]], dtype=object)
         seen: dict[str, int] = {}
@@ -446,52 +509,68 @@ def load_runs(source: Any, *, n_params: str | None = None, n_tokens: str | None 
     else:
         ids = np.array([f"row{i}" for i in range(nrow)], dtype=object)
 
-    # validation
-    for key in ("n_params", "n_tokens", "flops"):
-        v = arrays[key]
-        if v is None:
-            continue
-        bad = ~np.isfinite(v) | (v <= 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            col = resolved[key] or f"derived {key}"
-            raise DataError(
-                f"{desc}: {int(bad.sum())} row(s) have non-positive or missing {key} (column {col!r}); "
-                f"first is run {ids[i]!r} with {key}={v[i]!r}. N, D and C must be > 0: fix or drop those rows.")
-    tgt = arrays["target"]
-    assert tgt is not None
+    # the target first: rows with a NaN/inf target are diverged runs and are set aside before
+    # the other columns are validated (a diverged run often has no final token count)
+    tgt = _numeric(cols[resolved["target"]], "target", resolved["target"])
     finite = np.isfinite(tgt)
+    if not finite.any():
+        raise DataError(f"{desc}: every target value in column {resolved['target']!r} is NaN, inf or empty "
+                        "(all runs diverged?); there is nothing to fit")
+    keep = np.flatnonzero(finite)
     excluded = {"run_id": [str(x) for x in ids[~finite]],
                 "reason": ["non-finite target (diverged run)"] * int((~finite).sum())}
-    if not finite.any():
-        raise DataError(f"{desc}: every target value in column {resolved['target']!r} is NaN or inf "
-                        "(all runs diverged?); there is nothing to fit")
+
+    def parse(key: str, col: str | None) -> np.ndarray | None:
+        if col is None:
+            return None
+        return _numeric([cols[col][i] for i in keep], key, col, rows=keep)
+
+    arrays = {k: parse(k, resolved[k]) for k in ("n_params", "n_tokens", "flops")}
+    arrays["target"] = tgt[keep]
+    extra_arrays = {}
+    if conv is not None:
+        extra_arrays = {k: parse(k, extras[k]) for k in conv.requires if k in EXTRA_ALIASES}
+    if arrays["n_tokens"] is None and "samples_seen" in extra_arrays:
+        arrays["n_tokens"] = extra_arrays["samples_seen"]  # D = samples seen for CLIP-style runs
+        resolved["n_tokens"] = extras["samples_seen"]
+    for key, v in [*((k, arrays[k]) for k in ("n_params", "n_tokens", "flops")), *extra_arrays.items()]:
+        if conv is not None and key == "flops" and conv_name != "explicit":
+            continue  # an unused FLOP column is not validated
+        _check_positive(v, key, resolved.get(key) or extras.get(key), ids[keep], desc)
+
+    if conv is not None and conv_name != "explicit":
+        kw = {k: (arrays[k] if k in arrays else extra_arrays[k]) for k in conv.requires}
+        with np.errstate(over="ignore"):
+            arrays["flops"] = np.asarray(conv.compute(**kw), dtype=float)
+        _check_positive(arrays["flops"], "flops", f"C = {conv.formula}", ids[keep], desc)
+    derived_tokens = False
+    if arrays["n_tokens"] is None and arrays["flops"] is not None and arrays["n_params"] is not None:
+        arrays["n_tokens"] = arrays["flops"] / (6.0 * arrays["n_params"])
+        _check_positive(arrays["n_tokens"], "n_tokens", "derived D = C / (6N)", ids[keep], desc)
+        derived_tokens = True
+
     if (~finite).any():
         warnings.warn(
             f"{desc}: excluded {int((~finite).sum())} of {nrow} runs with a NaN/inf "
             f"{resolved['target']!r} (diverged runs): {', '.join(excluded['run_id'][:5])}"
             + (" ..." if (~finite).sum() > 5 else ""), DataWarning, stacklevel=2)
 
-    keep = np.flatnonzero(finite)
     groups = {g: np.array(cols[g], dtype=object)[keep] for g in group_by}
-
-    def k(v):
-        return None if v is None else np.ascontiguousarray(v[keep])
-
-    return Runs(target=k(tgt), run_id=ids[keep], n_params=k(arrays["n_params"]),
-                n_tokens=k(arrays["n_tokens"]), flops=k(arrays["flops"]), groups=groups,
-                target_name=target_name or resolved["target"] or "target",
+    return Runs(target=np.ascontiguousarray(arrays["target"]), run_id=ids[keep],
+                n_params=arrays["n_params"], n_tokens=arrays["n_tokens"], flops=arrays["flops"],
+                groups=groups, target_name=target_name or resolved["target"] or "target",
                 flops_convention=conv_name, n_tokens_derived=derived_tokens,
                 source=source_name or desc, excluded=excluded)
 
 
-def _resolve_extra(key: str, col: str, available: list[str]) -> str:
-    if key not in {r for c in FLOPS_CONVENTIONS.values() for r in c.requires}:
-        raise DataError(f"unknown keyword {key!r} for load_runs.{suggest(key, ['gflops_per_sample', 'gmacs_per_sample', 'samples_seen'])}")
-    if col not in available:
-        raise MissingColumnError(f"column {col!r} (for {key}) is not in the table.{suggest(col, available)} "
-                                 f"Columns: {', '.join(available)}")
-    return col
-
-
-_ = math
+def _check_positive(v: np.ndarray | None, key: str, col: str | None, ids: np.ndarray, desc: str) -> None:
+    """N, D, C and per-sample FLOPs must be finite and > 0 (they enter logarithms and powers)."""
+    if v is None:
+        return
+    bad = ~np.isfinite(v) | (v <= 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{desc}: {int(bad.sum())} row(s) have a non-positive or missing {key} (column {col!r}); "
+            f"first is run {ids[i]!r} with {key}={float(v[i]):g}. N, D and C must be finite and > 0: "
+            "fix or drop those rows (a run with a NaN loss is dropped automatically).")
