@@ -323,7 +323,7 @@ def _records_to_columns(records: Any, where: str) -> dict[str, list]:
     keys = list(dict.fromkeys(k for r in records for k in r))
     names = [str(k) for k in keys]
     if len(set(names)) != len(names):
-        raise DataError(f"{where}: keys {sorted(k for k in keys if names.count(str(k)) > 1)!r} "
+        raise DataError(f"{where}: keys {[k for k in keys if names.count(str(k)) > 1]!r} "
                         "name the same column; use one spelling per column")
     return {str(k): [r.get(k) for r in records] for k in keys}
 
