@@ -1,0 +1,424 @@
+"""The one training loop: ``run(spec, run_dir=...) -> RunRecord`` (no Trainer class, no callbacks).
+
+Read top to bottom: set up the device; load the corpus; build the model and AdamW; restore a
+trunk checkpoint (cooldown branch) or this run's own last checkpoint (resume); train with the
+spec's LR schedule, evaluating a loss curve and saving checkpoints on the way; score the fixed
+validation windows; return a :class:`~scalinglab.store.schema.RunRecord` with every parameter
+and FLOP convention and the run's provenance.
+
+Determinism: on CPU, with the same spec and thread count, the result is bit-identical. Model
+initialisation uses ``torch.manual_seed(seed)``; batch ``step`` is drawn from
+``(seed, step)`` alone (:func:`~scalinglab.train.data.get_batch`); there is no dropout. A
+resumed run therefore replays exactly the updates the interrupted one would have made.
+
+Devices: ``spec.device`` picks ``cpu``/``cuda``/``cuda:<i>``/``mps``. CPU trains in fp32 with
+``num_threads`` threads (default 1: one worker per core measured fastest at these sizes). CUDA
+uses bf16 autocast and TF32 matmuls; ``compile=True`` (or ``SCALINGLAB_COMPILE=1``) wraps the
+model in ``torch.compile``. Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
+DistributedDataParallel, every rank takes its slice of the *same* global batch, and only rank 0
+writes checkpoints. The CUDA, compile and DDP paths cannot be exercised on the CPU-only CI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, TrainingError
+from ..store.schema import RunRecord, RunSpec
+from ..units import FLOP_PER_TOKEN_CONVENTIONS, PARAM_CONVENTIONS
+from .data import Corpus, eval_windows, get_batch, load_corpus
+from .gpt import GPT, GPTConfig
+from .schedule import RunPlan, lr_at, plan_run
+
+__all__ = ["checkpoint_path", "evaluate", "run"]
+
+CKPT_DIR = "ckpt"
+LAST = "last.pt"
+N_CURVE_POINTS = 8          # loss-curve evaluations per run (on a quarter of the eval windows)
+EVAL_BATCH = 32             # validation windows per forward pass
+DIVERGE_FACTOR = 2.0        # smoothed train loss above 2 x ln(vocab) (twice uniform guessing) = diverged
+EMA = 0.9                   # smoothing of the reported train loss
+
+
+def checkpoint_path(run_dir: str | Path, tokens: int | None = None) -> Path:
+    """``<run_dir>/ckpt/last.pt`` or the branch checkpoint ``<run_dir>/ckpt/tokens_<n>.pt``."""
+    name = LAST if tokens is None else f"tokens_{int(tokens)}.pt"
+    return Path(run_dir) / CKPT_DIR / name
+
+
+def _spec_hash(spec: RunSpec) -> str:
+    return hashlib.sha256(spec.canonical_json().encode()).hexdigest()
+
+
+# Fields a branch must share with its trunk (everything that shapes the updates before the branch).
+_SHARED_WITH_TRUNK = ("rung", "model", "lr", "batch_size", "warmup_tokens", "beta1", "beta2",
+                      "weight_decay", "grad_clip", "seed", "corpus", "tokenizer", "ladder",
+                      "procedure")
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+def _device(spec: RunSpec) -> tuple[torch.device, int, int]:
+    """Device, rank and world size (DDP under torchrun when WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    name = spec.device
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} requested but CUDA is not available; use device='cpu'")
+        if world > 1:
+            name = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    elif name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' requested but not available; use device='cpu'")
+    elif name not in ("cpu", "mps"):
+        raise ConfigError(f"unknown device {name!r}; use 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+    dev = torch.device(name)
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+    return dev, rank, world
+
+
+def configure_optimizer(model: GPT, spec: RunSpec, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW; weight decay on matrices (dim >= 2: Linear and embedding weights) only.
+
+    Biases and LayerNorm gains are not decayed (Loshchilov & Hutter 2019; nanoGPT
+    ``configure_optimizers``).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": spec.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    kw = {"fused": True} if fused else {"foreach": True}
+    return torch.optim.AdamW(groups, lr=spec.lr, betas=(spec.beta1, spec.beta2), eps=1e-8, **kw)
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, windows: np.ndarray, *, device: torch.device,
+             autocast=nullcontext) -> tuple[float, float]:
+    """Mean held-out loss (nats/token) and its standard error over the windows.
+
+    The standard error is ``std(window means) / sqrt(n_windows)``: it measures only the
+    sampling noise of the fixed validation set (windows spread over many documents are close
+    to independent), not seed-to-seed noise of training, which is usually larger.
+    """
+    was_training = model.training
+    model.eval()
+    per_window = []
+    for i in range(0, len(windows), EVAL_BATCH):
+        w = torch.from_numpy(windows[i:i + EVAL_BATCH]).to(device)
+        with autocast():
+            _, loss = model(w[:, :-1], w[:, 1:], reduction="none")
+        per_window.append(loss.float().mean(dim=1).cpu())
+    model.train(was_training)
+    m = torch.cat(per_window).double().numpy()
+    se = float(m.std(ddof=1) / math.sqrt(len(m))) if len(m) > 1 else float("nan")
+    return float(m.mean()), se
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+
+def _save(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _state(model, opt, spec, step, curve, ema, wall_s, done) -> dict:
+    raw = getattr(model, "module", model)
+    raw = getattr(raw, "_orig_mod", raw)   # torch.compile wrapper
+    return {"spec": spec.to_dict(), "spec_hash": _spec_hash(spec), "step": step,
+            "model": raw.state_dict(), "optim": opt.state_dict(), "curve": list(curve),
+            "ema": ema, "wall_s": wall_s, "done": done, "torch": torch.__version__}
+
+
+def _load(path: Path, device: torch.device) -> dict:
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # truncated or foreign file
+        raise TrainingError(f"cannot read checkpoint {str(path)!r}: {exc}. Delete it to "
+                            "restart this run from scratch.") from None
+
+
+def _branch_start(spec: RunSpec, plan: RunPlan, run_dir: Path, trunk_dir: Path | None,
+                  device: torch.device) -> dict:
+    trunk_dir = Path(trunk_dir) if trunk_dir is not None else run_dir.parent / spec.branch_of
+    path = checkpoint_path(trunk_dir, spec.branch_at_tokens)
+    if not path.exists():
+        raise TrainingError(
+            f"cooldown branch {spec.run_id} needs its trunk's checkpoint {str(path)!r}, which does "
+            f"not exist. Train the trunk {spec.branch_of!r} first (its spec must list "
+            f"{spec.branch_at_tokens} in extra['checkpoint_at_tokens']).")
+    state = _load(path, device)
+    trunk = state["spec"]
+    mine = spec.to_dict()
+    diff = [k for k in _SHARED_WITH_TRUNK if trunk.get(k) != mine.get(k)]
+    if diff:
+        raise ConfigError(f"branch {spec.run_id} differs from its trunk in {', '.join(diff)}; a "
+                          "cooldown branch must continue the very same run")
+    if state["step"] != plan.start_step:
+        raise TrainingError(f"trunk checkpoint {str(path)!r} is at step {state['step']}, "
+                            f"expected {plan.start_step}")
+    return state
+
+
+# --- provenance ------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _git() -> dict:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=10)
+        if sha.returncode != 0:
+            return {}
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, capture_output=True, text=True, timeout=10)
+        return {"git_commit": sha.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+
+
+@lru_cache(maxsize=1)
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _provenance(spec: RunSpec, corpus: Corpus, device: torch.device, world: int) -> dict:
+    from .. import __version__
+
+    prov = {"hostname": socket.gethostname(), "cpu": _cpu_name(), "platform": platform.platform(),
+            "python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
+            "scalinglab": __version__, "torch_threads": torch.get_num_threads(),
+            "device": str(device), "world_size": world, "seed": spec.seed,
+            "corpus": corpus.name, "corpus_manifest_hash": corpus.manifest_hash,
+            "corpus_train_tokens": int(corpus.train.size), "corpus_val_tokens": int(corpus.val.size),
+            "corpus_split": corpus.split, "tokenizer": corpus.tokenizer,
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_git()}
+    if device.type == "cuda":
+        prov["gpu"] = torch.cuda.get_device_name(device)
+    return prov
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
+        progress: Callable[[dict], Any] | None = None, num_threads: int | None = None,
+        compile: bool | None = None, checkpoint_every_s: float = 300.0,
+        checkpoint_every_steps: int | None = None, trunk_dir: str | Path | None = None) -> RunRecord:
+    """Train one run of the reference GPT and return its record.
+
+    Parameters
+    ----------
+    spec : RunSpec or dict
+        What to train. ``spec.model`` is a :class:`~scalinglab.train.gpt.GPTConfig` dict.
+    run_dir : path
+        This run's directory; checkpoints go to ``run_dir/ckpt/``.
+    resume : bool
+        Continue from ``run_dir/ckpt/last.pt`` when it exists and belongs to the same spec.
+    progress : callable, optional
+        Called with a dict ``{"run_id", "step", "steps", "tokens", "n_tokens", "train_loss",
+        "lr", "tokens_per_s"}`` about 100 times per run, plus ``"val_loss"`` at curve points.
+    num_threads : int, optional
+        CPU threads for this run (default ``$SCALINGLAB_TORCH_THREADS`` or 1); restored afterwards.
+    compile : bool, optional
+        ``torch.compile`` the model (default ``$SCALINGLAB_COMPILE == "1"``).
+    checkpoint_every_s, checkpoint_every_steps : float, int
+        Periodic checkpoints, by wall time and/or by step count. A final checkpoint is always
+        written; trunks also save ``ckpt/tokens_<n>.pt`` at ``extra["checkpoint_at_tokens"]``.
+    trunk_dir : path, optional
+        Where a cooldown branch finds its trunk (default ``run_dir.parent / spec.branch_of``).
+
+    Returns
+    -------
+    RunRecord
+        ``status="done"`` with ``val_loss``/``val_loss_se``, or ``status="diverged"`` with an
+        ``error`` message when the loss became NaN/inf or exceeded ``2 ln(vocab)``.
+
+    Raises
+    ------
+    ConfigError
+        The spec is inconsistent (model shape, token counts, branch points, device).
+    TrainingError
+        A trunk checkpoint is missing or unreadable.
+    """
+    spec = RunSpec.from_dict(spec) if isinstance(spec, dict) else spec
+    t_start = time.perf_counter()
+    run_dir = Path(run_dir)
+    plan = plan_run(spec)
+    cfg = GPTConfig.from_dict(spec.model)
+    threads = num_threads or int(os.environ.get("SCALINGLAB_TORCH_THREADS", "1"))
+    compile = os.environ.get("SCALINGLAB_COMPILE", "0") == "1" if compile is None else compile
+    old_threads = torch.get_num_threads()
+    device, rank, world = _device(spec)
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        return _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, compile,
+                      checkpoint_every_s, checkpoint_every_steps, trunk_dir, t_start)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, compile,
+           checkpoint_every_s, checkpoint_every_steps, trunk_dir, t_start) -> RunRecord:
+    corpus = load_corpus(spec.corpus, tokenizer=spec.tokenizer)
+    if cfg.vocab_size < corpus.vocab_size:
+        raise ConfigError(f"model.vocab_size ({cfg.vocab_size}) is smaller than the tokenizer's "
+                          f"vocabulary ({corpus.vocab_size}); raise model.vocab_size")
+    if spec.batch_size % world:
+        raise ConfigError(f"batch_size {spec.batch_size} is not divisible by WORLD_SIZE {world}")
+    windows = eval_windows(corpus.val, seq_len=cfg.seq_len, n_tokens=spec.eval_tokens)
+    curve_windows = windows[::4] if len(windows) >= 8 else windows
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
+    else:
+        autocast = nullcontext
+
+    torch.manual_seed(spec.seed)
+    model = GPT(cfg).to(device)
+    assert model.get_num_params() == cfg.n_params()   # units.py and the module agree
+    opt = configure_optimizer(model, spec, fused=device.type == "cuda")
+    step, curve, ema, wall_prev = 0, [], None, 0.0
+    resumed_from = None
+
+    last = checkpoint_path(run_dir)
+    if resume and last.exists():
+        state = _load(last, device)
+        if state.get("spec_hash") != _spec_hash(spec):
+            raise TrainingError(f"{str(last)!r} belongs to a different spec; use another run_dir or "
+                                "delete the checkpoint to retrain")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        step, curve, ema, wall_prev = state["step"], state["curve"], state["ema"], state["wall_s"]
+        resumed_from = step
+    elif plan.start_step:
+        state = _branch_start(spec, plan, run_dir, trunk_dir, device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        step, curve, ema = state["step"], [tuple(c) for c in state["curve"]], state["ema"]
+    curve = [tuple(c) for c in curve]
+
+    train_model = model
+    if compile:
+        train_model = torch.compile(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        train_model = DDP(train_model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    tps = plan.tokens_per_step
+    span = plan.total_steps - plan.start_step
+    curve_steps = {plan.start_step + round(span * (i + 1) / N_CURVE_POINTS)
+                   for i in range(N_CURVE_POINTS)}
+    ckpt_steps = set(plan.checkpoint_steps)
+    diverge_at = DIVERGE_FACTOR * math.log(cfg.vocab_size)
+    local_bs = spec.batch_size // world
+    report_every = max(1, plan.total_steps // 100)
+    status, error = "done", None
+    t_loop, last_ckpt, step0 = time.perf_counter(), time.perf_counter(), step
+
+    def save_last(done: bool) -> None:
+        if rank == 0:
+            _save(last, _state(model, opt, spec, step, curve, ema,
+                               wall_prev + time.perf_counter() - t_start, done))
+
+    model.train()
+    while step < plan.total_steps:
+        lr = lr_at(step, lr=spec.lr, plan=plan, schedule=spec.schedule, min_lr_frac=spec.min_lr_frac)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = get_batch(corpus.train, step=step, seed=spec.seed, batch_size=spec.batch_size,
+                         seq_len=cfg.seq_len)
+        x = torch.from_numpy(x[rank * local_bs:(rank + 1) * local_bs]).to(device, non_blocking=True)
+        y = torch.from_numpy(y[rank * local_bs:(rank + 1) * local_bs]).to(device, non_blocking=True)
+        with autocast():
+            _, loss = train_model(x, y)
+        loss.backward()
+        if spec.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        lossf = loss.item()
+        ema = lossf if ema is None else EMA * ema + (1 - EMA) * lossf
+        if not math.isfinite(lossf) or ema > diverge_at:
+            status = "diverged"
+            what = f"loss {lossf}" if not math.isfinite(lossf) else \
+                f"smoothed loss {ema:.3g} > 2 ln(vocab) = {diverge_at:.3g}"
+            error = (f"diverged at step {step}/{plan.total_steps} ({step * tps} tokens): {what} "
+                     f"at lr {lr:.3g}; lower the learning rate")
+            break
+        if step in ckpt_steps and rank == 0:
+            _save(checkpoint_path(run_dir, step * tps),
+                  _state(model, opt, spec, step, curve, ema, 0.0, False))
+        event = None
+        if step in curve_steps:
+            vl, _ = evaluate(model, curve_windows, device=device, autocast=autocast)
+            curve.append((step * tps, vl))
+            event = {"val_loss": vl}
+        now = time.perf_counter()
+        if (checkpoint_every_steps and step % checkpoint_every_steps == 0) or \
+                now - last_ckpt > checkpoint_every_s:
+            save_last(False)
+            last_ckpt = now
+        if progress is not None and (event or step % report_every == 0):
+            progress({"run_id": spec.run_id, "step": step, "steps": plan.total_steps,
+                      "tokens": step * tps, "n_tokens": plan.n_tokens, "train_loss": lossf,
+                      "lr": lr, "tokens_per_s": (step - step0) * tps / max(now - t_loop, 1e-9),
+                      **(event or {})})
+
+    val_loss = val_se = None
+    if status == "done":
+        save_last(True)
+        val_loss, val_se = evaluate(model, windows, device=device, autocast=autocast)
+    wall_s = wall_prev + time.perf_counter() - t_start
+    tokens_seen = step * tps
+    prov = _provenance(spec, corpus, device, world)
+    prov.update({"steps": plan.total_steps, "tokens_per_step": tps,
+                 "warmup_tokens": plan.warmup_tokens, "schedule": spec.schedule,
+                 "cooldown_start_tokens": plan.cooldown_start * tps,
+                 "tokens_trained": tokens_seen - plan.start_step * tps,
+                 "eval_tokens_used": int(windows.shape[0] * cfg.seq_len),
+                 "curve_eval_tokens": int(curve_windows.shape[0] * cfg.seq_len),
+                 "precision": "bf16-autocast" if device.type == "cuda" else "fp32",
+                 "compiled": bool(compile), "resumed_from_step": resumed_from,
+                 "wall_s": wall_s,
+                 "role": "trunk" if plan.checkpoint_steps else ("branch" if spec.branch_of else "run")})
+    return RunRecord(
+        run_id=spec.run_id, spec=spec.to_dict(), status=status, val_loss=val_loss,
+        val_loss_se=val_se, train_loss=ema if status == "done" else None, tokens_seen=tokens_seen,
+        n_params={c: cfg.n_params(c) for c in PARAM_CONVENTIONS},
+        flops={c: cfg.flops_per_token(c) * tokens_seen for c in FLOP_PER_TOKEN_CONVENTIONS},
+        curve=curve, wall_s=wall_s, error=error, provenance=prov)
+
