@@ -147,7 +147,7 @@ def lr_at(step: int, *, lr: float, plan: RunPlan, schedule: str, min_lr_frac: fl
     >>> [round(lr_at(s, lr=1.0, plan=p, schedule="wsd"), 3) for s in (0, 9, 50, 80, 99)]
     [0.1, 1.0, 1.0, 0.842, 0.013]
     >>> round(lr_at(99, lr=1.0, plan=p, schedule="cosine"), 4)
-    0.0002
+    0.0001
     """
     if step < plan.warmup_steps:
         return lr * (step + 1) / plan.warmup_steps
