@@ -1,0 +1,100 @@
+"""A cheap, deterministic stand-in trainer for exercising sweeps without torch.
+
+``train`` has the trainer's signature (``run(spec, *, run_dir, resume=True, progress=None) ->
+RunRecord``) and its behaviour at the boundaries: it checkpoints into ``run_dir`` after every
+step and resumes from there, reports progress, records a NaN-free loss for a healthy run, a
+``diverged`` record when the learning rate is too high, and raises when asked to fail. Its loss
+is the Chinchilla form ``L = E + A / N**alpha + B / D**beta`` (Hoffmann et al. 2022, Eq. 2 with
+their Approach 3 constants) times a U-shaped learning-rate penalty, plus seed noise, so fits on a
+toy sweep recover sensible exponents.
+
+Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
+
+``toy_steps`` (default 4)       checkpointed steps the run is split into
+``toy_step_s`` (default 0)      seconds each step sleeps (to make kill/resume tests possible)
+``toy_fail`` (default false)    raise ``TrainingError`` at the first step
+``toy_diverge_lr`` (default 1)  learning rates at or above this diverge
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import TrainingError
+from ..store.schema import RunRecord, RunSpec
+from ..units import FLOP_PER_TOKEN_CONVENTIONS, PARAM_CONVENTIONS, gpt_flops_per_token, gpt_n_params
+
+__all__ = ["toy_loss", "train"]
+
+E, A, B, ALPHA, BETA = 1.69, 406.4, 410.7, 0.34, 0.28   # Hoffmann et al. 2022, Approach 3
+BEST_LR = 3e-3                                            # the toy's optimal learning rate
+
+
+def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int) -> float:
+    """Chinchilla loss times ``1 + 0.05 log10(lr / 3e-3)**2`` plus ~0.2% seed noise."""
+    base = E + A / n_params**ALPHA + B / n_tokens**BETA
+    penalty = 1.0 + 0.05 * math.log10(lr / BEST_LR) ** 2
+    u = int(hashlib.sha256(f"{seed}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return base * penalty * (1.0 + 0.002 * (u - 0.5))
+
+
+def _arch(spec: RunSpec) -> dict[str, Any]:
+    m = spec.model
+    return {"n_layer": int(m.get("n_layer", 2)), "d_model": int(m.get("d_model", 64)),
+            "vocab_size": int(m.get("vocab_size", 256)), "seq_len": int(m.get("seq_len", 64)),
+            "d_ff": m.get("d_ff")}
+
+
+def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=None,
+          **options: Any) -> RunRecord:
+    """Pretend to train ``spec`` in ``run_dir``; see the module docstring.
+
+    ``options`` (the real trainer's ``checkpoint_every_s`` ...) are accepted and ignored: the
+    toy checkpoints after every step.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    steps = int(spec.extra.get("toy_steps", 4))
+    step_s = float(spec.extra.get("toy_step_s", 0.0))
+    t0 = time.time()
+    ckpt = run_dir / "toy_ckpt.json"
+    start = 0
+    if resume and ckpt.exists():
+        start = int(json.loads(ckpt.read_text())["step"])
+    if spec.branch_of is not None:
+        trunk = run_dir.parent / spec.branch_of / "toy_ckpt.json"
+        if not trunk.exists():
+            raise TrainingError(f"trunk {spec.branch_of!r} has no checkpoint at {trunk}")
+    arch = _arch(spec)
+    n_params = {c: gpt_n_params(**arch, convention=c) for c in PARAM_CONVENTIONS}
+    per_step = spec.n_tokens // steps
+    if progress is not None:
+        progress(tokens_seen=start * per_step)
+    for step in range(start, steps):
+        if spec.extra.get("toy_fail"):
+            raise TrainingError(f"toy trainer asked to fail (run {spec.run_id})")
+        time.sleep(step_s)
+        tmp = ckpt.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"step": step + 1}))
+        os.replace(tmp, ckpt)
+        if progress is not None:
+            progress(tokens_seen=(step + 1) * per_step)
+    diverged = spec.lr >= float(spec.extra.get("toy_diverge_lr", 1.0))
+    loss = float("nan") if diverged else toy_loss(n_params["non_embedding"], spec.n_tokens,
+                                                    spec.lr, spec.seed)
+    flops = {c: gpt_flops_per_token(**arch, convention=c) * spec.n_tokens
+             for c in FLOP_PER_TOKEN_CONVENTIONS}
+    return RunRecord(
+        run_id=spec.run_id, spec=spec.to_dict(), status="diverged" if diverged else "done",
+        val_loss=loss, val_loss_se=None if diverged else 1e-3, train_loss=loss,
+        tokens_seen=spec.n_tokens, n_params=n_params, flops=flops,
+        curve=[] if diverged else [(spec.n_tokens, loss)], wall_s=time.time() - t0,
+        error="loss became NaN (toy divergence)" if diverged else None,
+        provenance={"trainer": "scalinglab.sweep._toy:train", "resumed_from_step": start,
+                    "resumed_from_tokens": start * per_step})

@@ -1,0 +1,383 @@
+"""Run a sweep: ``run_sweep(plan, backend=..., store=...)``, idempotent and resumable.
+
+The calling process is the *coordinator*: it holds the store's writer lock, decides what runs
+next, hands specs to a backend and inserts the records the workers return. Workers train in
+``<store>/runs/<run_id>/`` and write ``record.json`` there themselves, so a coordinator killed at
+any moment loses nothing:
+
+* a run whose record is in the store (``done`` or ``diverged``) is skipped on the next call;
+* a run whose worker wrote ``record.json`` but whose row was never inserted is picked up from
+  that file, not retrained;
+* an interrupted run is submitted again and the trainer resumes from its last checkpoint;
+* a ``failed`` run is retried (``retry_failed=False`` to leave it).
+
+A cooldown branch is submitted once its trunk has written the checkpoint the branch starts from
+(``runs/<trunk>/ckpt/tokens_<n>.pt``) or has finished. A failed or diverged run never stops the
+sweep: its error is recorded and the others go on.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..store import _rundir
+from ..store.schema import RunRecord, RunSpec
+from ..store.store import FINAL_STATUSES, LOCK_NAME, ResultsStore
+from .backends import get_backend
+from .backends.base import Handle, JobStatus
+from .plan import SweepPlan, _fmt_s, plan_sweep
+
+__all__ = ["BRANCH_CHECKPOINT", "SweepReport", "run_sweep", "sweep_status"]
+
+#: Where a trunk leaves the checkpoint a branch starts from, relative to the trunk's run
+#: directory (mirrors ``scalinglab.train.loop.checkpoint_path``, which imports torch).
+BRANCH_CHECKPOINT = "ckpt/tokens_{tokens}.pt"
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one ``run_sweep`` call did."""
+
+    name: str
+    store: str
+    backend: str
+    n_runs: int                                   # runs in the plan
+    skipped: tuple[str, ...] = ()                 # already finished before this call
+    done: tuple[str, ...] = ()                    # finished now
+    diverged: tuple[str, ...] = ()                # diverged now (recorded, excluded from fits)
+    failed: Mapping[str, str] = field(default_factory=dict)   # run_id -> error
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no run failed (diverged runs are results, not failures)."""
+        return not self.failed
+
+    def __str__(self) -> str:
+        parts = [f"{len(self.done)} trained", f"{len(self.skipped)} already in the store"]
+        if self.diverged:
+            parts.append(f"{len(self.diverged)} diverged")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        text = (f"sweep {self.name!r} on {self.backend}: {self.n_runs} runs: {', '.join(parts)} "
+                f"in {_fmt_s(self.wall_s)}; store {self.store}")
+        for rid, err in list(self.failed.items())[:10]:
+            text += f"\n  failed {rid}: {err.splitlines()[0] if err else '?'}"
+        return text
+
+
+def _as_plan(plan: SweepPlan | str | Path | Mapping[str, Any]) -> SweepPlan:
+    return plan if isinstance(plan, SweepPlan) else plan_sweep(plan)
+
+
+def _as_store(store: ResultsStore | str | Path) -> tuple[ResultsStore, bool]:
+    return (store, False) if isinstance(store, ResultsStore) else (ResultsStore(store), True)
+
+
+def run_sweep(plan: SweepPlan | str | Path | Mapping[str, Any], *, backend: str = "local",
+              store: ResultsStore | str | Path, workers: int | None = None,
+              progress: bool = True, retry_failed: bool = True, poll_s: float = 0.25,
+              backend_options: Mapping[str, Any] | None = None) -> SweepReport:
+    """Train every run of ``plan`` not yet in ``store``; return a :class:`SweepReport`.
+
+    Parameters
+    ----------
+    plan : SweepPlan, path, preset name or dict
+        The sweep (see :func:`~scalinglab.sweep.plan.plan_sweep`).
+    backend : str
+        ``"local"`` (process pool, default), ``"slurm"``, ``"ray"`` or ``"inline"``.
+    store : ResultsStore or path
+        Where results go. Re-running with the same store continues the sweep.
+    workers : int, optional
+        Runs at once (default: the machine's cores for ``local``; array parallelism for
+        ``slurm``; CPUs for ``ray``).
+    progress : bool
+        Show a live display (runs done/running/failed, tokens/s, ETA) and a line per finished run.
+    retry_failed : bool
+        Train ``failed`` runs again (default). ``done`` and ``diverged`` runs are never retrained.
+    poll_s : float
+        Seconds between status polls.
+    backend_options : mapping, optional
+        Extra backend arguments (Slurm: ``partition``, ``timeout_min``, ``folder`` ...).
+
+    Raises
+    ------
+    StoreError
+        Another coordinator is writing the store, or the store is not writable.
+    ConfigError, UnknownNameError
+        The plan or backend is invalid. Nothing has been trained then.
+    """
+    t0 = time.time()
+    plan = _as_plan(plan)
+    store, own_store = _as_store(store)
+    try:
+        with store.writer_lock():
+            return _run(plan, backend, store, workers, progress, retry_failed, poll_s,
+                        dict(backend_options or {}), t0)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int | None,
+         progress: bool, retry_failed: bool, poll_s: float, backend_options: dict[str, Any],
+         t0: float) -> SweepReport:
+    skipped, done, diverged, failed = [], [], [], {}
+    todo: dict[str, RunSpec] = {}
+    for spec in plan.specs:
+        rid = spec.run_id
+        rec = store.get(rid)
+        if rec is not None and (rec.status in FINAL_STATUSES or (rec.status == "failed" and not retry_failed)):
+            skipped.append(rid)
+            continue
+        on_disk = _rundir.read_record(store.run_dir(rid))
+        if on_disk is not None and on_disk.status in FINAL_STATUSES and on_disk.run_id == rid:
+            store.put(on_disk)          # the worker finished; the coordinator died before indexing
+            skipped.append(rid)
+            continue
+        todo[rid] = spec
+    report = dict(name=plan.name, store=str(store.root), backend=backend_name, n_runs=len(plan))
+    if not todo:
+        return SweepReport(**report, skipped=tuple(skipped), wall_s=time.time() - t0)
+
+    est = {r.run_id: r.est_s for r in plan.runs}
+    be = get_backend(backend_name, trainer=plan.trainer, runs_dir=store.runs_dir, workers=workers,
+                     trainer_options=dict(plan.config.trainer_options), **backend_options)
+    display = _Display(plan, store, enabled=progress, workers=be.workers, est=est,
+                       n_skipped=len(skipped))
+    active: dict[str, Handle] = {}
+    started: dict[str, float] = {}
+    try:
+        while todo or active:
+            changed = False
+            ready = []
+            for rid, spec in list(todo.items()):
+                state, why = _branch_state(spec, store, todo, active)
+                if state == "ready":
+                    ready.append(spec)
+                elif state == "failed":
+                    del todo[rid]
+                    rec = RunRecord(run_id=rid, spec=spec.to_dict(), status="failed", error=why)
+                    store.put(rec)
+                    failed[rid] = why
+                    display.finished(rec)
+                    changed = True
+            if ready:
+                for spec in ready:
+                    store.put(RunRecord(run_id=spec.run_id, spec=spec.to_dict(), status="running"))
+                for h in be.submit_many(ready):
+                    active[h.run_id] = h
+                    started[h.run_id] = time.time()
+                    del todo[h.run_id]
+                changed = True
+            for rid, h in list(active.items()):
+                st = be.status(h)
+                if not st.finished:
+                    continue
+                del active[rid]
+                rec = _record_of(st, plan, rid)
+                store.put(rec)
+                display.calibrate(rid, time.time() - started[rid])
+                if rec.status == "done":
+                    done.append(rid)
+                elif rec.status == "diverged":
+                    diverged.append(rid)
+                else:
+                    failed[rid] = rec.error or "failed"
+                display.finished(rec)
+                changed = True
+            display.update(todo=todo, active=active, n_done=len(done) + len(diverged),
+                           n_failed=len(failed))
+            if not changed:
+                time.sleep(poll_s)
+    except BaseException:
+        for h in active.values():
+            try:
+                be.cancel(h)
+            except Exception:  # best effort while unwinding
+                pass
+        raise
+    finally:
+        be.close()
+        display.stop()
+    return SweepReport(**report, skipped=tuple(skipped), done=tuple(done),
+                       diverged=tuple(diverged), failed=failed, wall_s=time.time() - t0)
+
+
+def _record_of(st: JobStatus, plan: SweepPlan, rid: str) -> RunRecord:
+    spec = next(s for s in plan.specs if s.run_id == rid)
+    if st.state == "done" and st.record is not None:
+        try:
+            rec = RunRecord.from_dict(st.record)
+        except ConfigError as exc:
+            return RunRecord(run_id=rid, spec=spec.to_dict(), status="failed",
+                             error=f"the worker returned an invalid record: {exc}")
+        if rec.run_id == rid:
+            return rec
+        return RunRecord(run_id=rid, spec=spec.to_dict(), status="failed",
+                         error=f"the worker returned the record of {rec.run_id!r}")
+    why = st.error or ("cancelled" if st.state == "cancelled" else "the executor lost the job")
+    return RunRecord(run_id=rid, spec=spec.to_dict(), status="failed", error=why)
+
+
+def _branch_state(spec: RunSpec, store: ResultsStore, todo: Mapping[str, Any],
+                  active: Mapping[str, Any]) -> tuple[str, str | None]:
+    """``("ready"|"wait"|"failed", why)`` for a run; only cooldown branches ever wait."""
+    trunk_id = spec.branch_of
+    if trunk_id is None:
+        return "ready", None
+    ckpt = store.run_dir(trunk_id) / BRANCH_CHECKPOINT.format(tokens=spec.branch_at_tokens)
+    if ckpt.exists():
+        return "ready", None
+    if trunk_id in todo or trunk_id in active:
+        return "wait", None
+    trunk = store.get(trunk_id)
+    if trunk is None or trunk.status == "done":
+        return "ready", None          # the trainer finds (or reports) the checkpoint
+    if trunk.status in ("diverged", "failed"):
+        return "failed", (f"its trunk {trunk_id} {trunk.status} before the branch point "
+                          f"({spec.branch_at_tokens} tokens): {trunk.error or ''}".rstrip(": "))
+    return "wait", None
+
+
+# -- status without running -------------------------------------------------------------------
+
+def sweep_status(plan: SweepPlan | str | Path | Mapping[str, Any],
+                 store: ResultsStore | str | Path) -> dict[str, Any]:
+    """Where each run of a sweep stands, read from the store (never writes, never trains).
+
+    Returns ``{"counts": {status: n}, "runs": [{"run_id", "status", "val_loss", "tokens_seen",
+    "error"}], "coordinator_running": bool}``. Statuses: ``done``, ``diverged``, ``failed``,
+    ``running`` (a coordinator holds the store and a worker has the run), ``interrupted``
+    (started by a coordinator that is gone; the next ``run_sweep`` resumes it from its
+    checkpoint) and ``pending``.
+    """
+    plan = _as_plan(plan)
+    if isinstance(store, ResultsStore):
+        st, own = store, False
+    else:
+        st, own = ResultsStore(store, readonly=True), True
+    try:
+        live = _lock_held(st)
+        runs, counts = [], {}
+        for spec in plan.specs:
+            rec = st.get(spec.run_id)
+            status = rec.status if rec is not None else "pending"
+            if rec is None:
+                on_disk = _rundir.read_record(st.run_dir(spec.run_id))
+                if on_disk is not None:
+                    rec, status = on_disk, on_disk.status
+            if status == "running" and not live:
+                status = "interrupted"
+            prog = _rundir.read_progress(st.run_dir(spec.run_id)) if status in ("running", "interrupted") else None
+            runs.append({"run_id": spec.run_id, "status": status,
+                         "val_loss": rec.val_loss if rec else None,
+                         "tokens_seen": (rec.tokens_seen if rec and rec.tokens_seen else
+                                         (prog or {}).get("tokens_seen", 0)),
+                         "n_tokens": spec.n_tokens, "error": rec.error if rec else None})
+            counts[status] = counts.get(status, 0) + 1
+        return {"counts": counts, "runs": runs, "coordinator_running": live}
+    finally:
+        if own:
+            st.close()
+
+
+def _lock_held(store: ResultsStore) -> bool:
+    import fcntl
+    import os
+
+    path = store.root / LOCK_NAME
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+# -- live display --------------------------------------------------------------------------------
+
+class _Display:
+    """Live progress (rich when available and on a terminal) and one line per finished run."""
+
+    def __init__(self, plan: SweepPlan, store: ResultsStore, *, enabled: bool, workers: int,
+                 est: dict[str, float], n_skipped: int) -> None:
+        self.plan, self.store, self.enabled, self.workers = plan, store, enabled, workers
+        self.est, self.n_skipped = est, n_skipped
+        self.actual, self.estimated = 0.0, 0.0     # calibration of the plan's estimates
+        self.live = None
+        self.console = None
+        self._last = 0.0
+        if not enabled:
+            return
+        try:
+            from rich.console import Console
+            from rich.live import Live
+        except ImportError:
+            return
+        self.console = Console(stderr=True, soft_wrap=True)
+        if self.console.is_terminal:
+            self.live = Live(console=self.console, refresh_per_second=2, transient=True)
+            self.live.start()
+
+    def calibrate(self, rid: str, wall_s: float) -> None:
+        self.actual += wall_s
+        self.estimated += self.est.get(rid, 0.0)
+
+    def finished(self, rec: RunRecord) -> None:
+        if not self.enabled:
+            return
+        if rec.status == "done":
+            what = f"done      val_loss {rec.val_loss:.4f}  {_fmt_s(rec.wall_s)}" \
+                if rec.val_loss is not None else "done"
+        elif rec.status == "diverged":
+            what = f"diverged  {(rec.error or '').splitlines()[0][:100]}"
+        else:
+            what = f"FAILED    {(rec.error or '').splitlines()[0][:100] if rec.error else ''}"
+        line = f"{rec.run_id:<44} {what}"
+        if self.console is not None:
+            self.console.print(line, markup=False, highlight=False)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def _summary(self, todo, active, n_done, n_failed) -> tuple[str, list[str]]:
+        rate, rows, remaining = 0.0, [], sum(self.est.get(r, 0.0) for r in todo)
+        for rid in active:
+            p = _rundir.read_progress(self.store.run_dir(rid)) or {}
+            r = p.get("tokens_per_s") or 0.0
+            rate += r
+            frac = min(1.0, (p.get("tokens_seen") or 0) / max(1, p.get("n_tokens") or 1))
+            remaining += self.est.get(rid, 0.0) * (1.0 - frac)
+            rows.append(f"  {rid:<44} {100 * frac:5.1f}%  {r / 1e3:7.1f}k tok/s")
+        factor = self.actual / self.estimated if self.estimated > 0 else 1.0
+        eta = remaining * factor / max(1, self.workers)
+        head = (f"sweep {self.plan.name}: {n_done + self.n_skipped}/{len(self.plan)} done, "
+                f"{len(active)} running, {n_failed} failed, {len(todo)} pending | "
+                f"{rate / 1e3:.1f}k tok/s | ETA {_fmt_s(eta)}")
+        return head, rows
+
+    def update(self, *, todo, active, n_done: int, n_failed: int) -> None:
+        if not self.enabled or self.live is None:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.5:
+            return
+        self._last = now
+        from rich.text import Text
+
+        head, rows = self._summary(todo, active, n_done, n_failed)
+        self.live.update(Text("\n".join([head, *rows])))
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
