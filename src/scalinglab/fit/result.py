@@ -1,0 +1,1000 @@
+"""The ``fit`` verb and its frozen result, :class:`FitResult` (contract: docs/ARCHITECTURE.md).
+
+``fit(law, runs, ...)`` picks the estimator (:mod:`objectives`), runs the multi-start optimizer
+(:mod:`_optimize`), checks the optimum (:class:`FitDiagnostics`, one warning per problem) and
+returns a :class:`FitResult` that records the law, the options and a fingerprint of the data.
+A result never changes; ``with_bootstrap`` returns a new one.
+
+Standard errors and intervals
+-----------------------------
+* ``method="bootstrap"`` (the default once a bootstrap exists; see :mod:`bootstrap` for what it
+  means and when it fails): percentile intervals of refits on resampled runs.
+* ``method="wald"``: ``estimate +- z * se`` from the Gauss-Newton covariance
+  ``s^2 (J^T J)^-1`` with ``s^2 = sum r^2 / (n - k)``, computed in the optimizer's coordinates
+  (log scale for ``Law.log_params``, so those intervals are ``exp(log p +- z se)``). It is the
+  textbook covariance of least squares under independent, equal-variance errors. Under robust
+  losses (huber, lad, asymmetric, huber_likelihood) it is only an approximation: it is labelled
+  with :class:`~scalinglab.errors.UnreliableErrorsWarning` and a note. Measured coverage of both
+  methods is in docs/coverage.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import (
+    ConfigError,
+    ConvergenceWarning,
+    DataError,
+    ExtrapolationWarning,
+    FitAtBoundWarning,
+    NotFittedError,
+    UnknownNameError,
+    UnreliableErrorsWarning,
+)
+from . import _optimize as opt
+from .bootstrap import BootstrapResult, group_labels, percentile_interval, resample_weights
+from .laws import LAWS, Law, derive_inputs, get_law
+from .objectives import Objective
+
+__all__ = [
+    "CITable",
+    "Derived",
+    "FitDiagnostics",
+    "FitResult",
+    "ParamMatrix",
+    "Prediction",
+    "fit",
+]
+
+SCHEMA = "scalinglab.FitResult"
+SCHEMA_VERSION = 1
+AGREE_RTOL = 1e-6          # starts within this relative objective of the best "agree"
+BOUND_RTOL = 1e-6          # internal distance to a bound that counts as "at the bound"
+MOVED_RTOL = 1e-6          # an optimum closer than this to its start "never moved"
+COND_LIMIT = 1e12          # condition number above which parameters are poorly determined
+EXTRAPOLATION_FACTOR = 100.0   # predictions beyond 100x the fitted input range warn
+
+
+# ---------------------------------------------------------------------------------------------
+# small result types
+# ---------------------------------------------------------------------------------------------
+
+class Prediction(NamedTuple):
+    """A prediction with an interval: ``mean`` and the ``low``/``high`` prediction bounds."""
+
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+class Derived(NamedTuple):
+    """A function of the parameters with its interval: ``(estimate, low, high)``."""
+
+    estimate: Any
+    low: Any
+    high: Any
+
+
+class ParamMatrix(np.ndarray):
+    """A (P, P) matrix that can be indexed by parameter names (``cov["A", "B"]``)."""
+
+    names: tuple[str, ...]
+
+    def __new__(cls, values: np.ndarray, names: Sequence[str]) -> ParamMatrix:
+        obj = np.asarray(values, dtype=float).view(cls)
+        obj.names = tuple(names)
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.names = getattr(obj, "names", ())
+
+    def _idx(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return self.names.index(key)
+            except ValueError:
+                from ..errors import suggest
+
+                raise KeyError(f"no parameter {key!r}.{suggest(key, self.names)} Parameters: "
+                               f"{', '.join(self.names)}") from None
+        if isinstance(key, tuple):
+            return tuple(self._idx(k) for k in key)
+        return key
+
+    def __getitem__(self, key: Any) -> Any:
+        out = super().__getitem__(self._idx(key))
+        if isinstance(out, ParamMatrix) and out.shape != (len(self.names), len(self.names)):
+            return np.asarray(out)
+        return out
+
+    def corr(self) -> ParamMatrix:
+        """The correlation matrix."""
+        a = np.asarray(self)
+        d = np.sqrt(np.clip(np.diag(a), 0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = a / np.outer(d, d)
+        return ParamMatrix(c, self.names)
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        a = np.asarray(self)
+        return {r: {c: float(a[i, j]) for j, c in enumerate(self.names)} for i, r in enumerate(self.names)}
+
+    def __repr__(self) -> str:
+        w = max([len(n) for n in self.names] + [10])
+        head = " " * w + "".join(f"{n:>12}" for n in self.names)
+        rows = [f"{n:<{w}}" + "".join(f"{v:>12.4g}" for v in row) for n, row in zip(self.names, np.asarray(self))]
+        return "\n".join([head, *rows])
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class CITable:
+    """Confidence intervals per parameter: ``table["alpha"] -> (low, high)``."""
+
+    rows: Mapping[str, tuple[float, float]]
+    estimates: Mapping[str, float]
+    level: float
+    method: str
+
+    def __getitem__(self, name: str) -> tuple[float, float]:
+        return self.rows[name]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def items(self):
+        return self.rows.items()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "method": self.method,
+                "rows": {k: {"estimate": self.estimates[k], "low": lo, "high": hi}
+                         for k, (lo, hi) in self.rows.items()}}
+
+    def __str__(self) -> str:
+        w = max([len(k) for k in self.rows] + [5])
+        lines = [f"{'param':<{w}} {'estimate':>12} {'low':>12} {'high':>12}   ({self.level:.0%} {self.method})"]
+        for k, (lo, hi) in self.rows.items():
+            lines.append(f"{k:<{w}} {self.estimates[k]:>12.6g} {lo:>12.6g} {hi:>12.6g}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        body = "".join(f"<tr><td>{escape(k)}</td><td>{self.estimates[k]:.6g}</td><td>{lo:.6g}</td>"
+                       f"<td>{hi:.6g}</td></tr>" for k, (lo, hi) in self.rows.items())
+        return (f"<table><caption>{self.level:.0%} intervals ({escape(self.method)})</caption>"
+                f"<tr><th>param</th><th>estimate</th><th>low</th><th>high</th></tr>{body}</table>")
+
+
+@dataclass(frozen=True)
+class FitDiagnostics:
+    """How trustworthy the optimum is (iminuit's FMin, for scaling laws).
+
+    Attributes
+    ----------
+    converged : bool
+        The optimizer met its (scale-free) stopping rule at the best start.
+    n_starts : int
+        Starts tried.
+    n_starts_run : int
+        Starts run to convergence (the best distinct ones after screening).
+    n_starts_agreeing : int
+        Of those, how many reached the best objective within a relative 1e-6.
+    optimum_spread : float
+        Largest relative parameter difference among the agreeing starts: large values mean the
+        data do not pin the parameters down (a flat valley).
+    at_bound : tuple of str
+        Parameters sitting at one of their bounds.
+    never_moved : bool
+        The best optimum equals its starting point: the optimizer stopped at once.
+    cond_number : float
+        Condition number of the column-scaled Gauss-Newton matrix J^T J at the optimum.
+    n_points : int
+    objective : float
+    n_iter : int
+        Iterations of the best start.
+    """
+
+    converged: bool
+    n_starts: int
+    n_starts_run: int
+    n_starts_agreeing: int
+    optimum_spread: float
+    at_bound: tuple[str, ...]
+    never_moved: bool
+    cond_number: float
+    n_points: int
+    objective: float
+    n_iter: int
+    n_params: int = 0
+    robust_loss: bool = False
+
+    def problems(self) -> list[tuple[type[Warning], str]]:
+        """``(warning class, message)`` for every problem found (also the summary's notes)."""
+        out: list[tuple[type[Warning], str]] = []
+        if not self.converged:
+            out.append((ConvergenceWarning, "the optimizer did not meet its stopping rule at the best "
+                        "start; the optimum may be inexact. Check the data or pass starts= near the optimum."))
+        if self.never_moved:
+            out.append((ConvergenceWarning, "the best fit never moved from its starting point: the "
+                        "optimizer stopped at once (absolute tolerances on a tiny objective?). Do not "
+                        "trust these parameters."))
+        if self.n_starts_run > 1 and self.n_starts_agreeing < 2:
+            out.append((ConvergenceWarning, f"only {self.n_starts_agreeing} of {self.n_starts_run} starts "
+                        "run to convergence reached the best objective; the optimum may be hard to find. "
+                        "Try more starts (n_starts=) or a different grid."))
+        if self.optimum_spread > 1e-3:
+            out.append((ConvergenceWarning, f"starts reaching the same objective disagree on the "
+                        f"parameters by up to {self.optimum_spread:.2g} (relative): the optimum is not "
+                        "unique; some parameters are not identified by these data."))
+        for name in self.at_bound:
+            out.append((FitAtBoundWarning, f"{name} is at its bound. Widen the bound (Law(bounds=...)) "
+                        "or fix the parameter (fixed=); intervals for it are not valid."))
+        if self.cond_number > COND_LIMIT:
+            out.append((ConvergenceWarning, f"the fit is ill-conditioned (condition number "
+                        f"{self.cond_number:.2g}); parameters trade off against each other."))
+        if self.n_points <= self.n_params + 1:
+            out.append((UnreliableErrorsWarning, f"{self.n_points} points for {self.n_params} parameters: "
+                        "too few for standard errors or intervals to mean anything."))
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """No problem found."""
+        return not self.problems()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["at_bound"] = list(self.at_bound)
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# lossless floats
+# ---------------------------------------------------------------------------------------------
+
+def _hex(x: float) -> str:
+    return float(x).hex()
+
+
+def _unhex(s: str) -> float:
+    return float.fromhex(s)
+
+
+def _hex_array(a: Any) -> Any:
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim == 0:
+        return _hex(float(arr))
+    return [_hex_array(v) for v in arr] if arr.ndim > 1 else [float(v).hex() for v in arr]
+
+
+def _unhex_array(a: Any) -> np.ndarray:
+    if isinstance(a, str):
+        return np.array(_unhex(a))
+    return np.array([_unhex_array(v) if not isinstance(v, str) else _unhex(v) for v in a], dtype=float)
+
+
+# ---------------------------------------------------------------------------------------------
+# FitResult
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class _FitData:
+    """The data a result was fitted on (kept so it can be bootstrapped and saved)."""
+
+    inputs: Mapping[str, np.ndarray]      # the law's inputs, float arrays (n,)
+    target: np.ndarray                    # (n,)
+    columns: Mapping[str, np.ndarray]     # columns available for grouping (str or float arrays)
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """A fitted scaling law (frozen). Produced by :func:`fit`; see docs/ARCHITECTURE.md.
+
+    Attributes
+    ----------
+    law : Law
+    param_vector : ndarray
+        Parameters in ``law.param_names`` order (natural units).
+    objective : float
+        Value of the minimized objective.
+    residuals : ndarray
+        Residuals in the fitted space (``log f - log y`` in log space, ``f - y`` in linear space).
+    sigma : float
+        Residual scale used for prediction intervals, in the fitted space: ``sqrt(sum r^2/(n-k))``
+        for least squares, ``1.4826 * MAD`` of the residuals for robust losses.
+    n_points : int
+    input_range : dict of str -> (min, max)
+    runs_fingerprint : str
+        :attr:`Runs.fingerprint` of the fitted data.
+    options : dict
+        Every option of the fit (loss, delta, space, reduce, tau, starts, seed, fixed, method).
+    diagnostics : FitDiagnostics
+    bootstrap : BootstrapResult or None
+    """
+
+    law: Law
+    param_vector: np.ndarray
+    objective: float
+    residuals: np.ndarray
+    sigma: float
+    n_points: int
+    input_range: Mapping[str, tuple[float, float]]
+    runs_fingerprint: str
+    options: Mapping[str, Any]
+    diagnostics: FitDiagnostics
+    bootstrap: BootstrapResult | None = None
+    likelihood_scale: float | None = None
+    _data: _FitData | None = field(default=None, repr=False)
+    _cov_internal: np.ndarray | None = field(default=None, repr=False)
+    meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- parameters ------------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, float]:
+        """``{name: value}`` in natural units."""
+        return self.law.as_dict(self.param_vector)
+
+    @property
+    def ok(self) -> bool:
+        """True when the diagnostics found no problem."""
+        return self.diagnostics.ok
+
+    @property
+    def objective_spec(self) -> Objective:
+        o = self.options
+        return Objective(loss=o["loss"], space=o["space"], reduce=o["reduce"], delta=o["delta"],
+                         tau=o["tau"], lad_scale=o.get("lad_scale", 1.0))
+
+    def _problem(self) -> opt.Problem:
+        if self._data is None:
+            raise NotFittedError("this result carries no data (saved without it); refit to bootstrap")
+        return opt.Problem(self.law, self._data.inputs, self._data.target, self.objective_spec,
+                           fixed=self.options.get("fixed") or None)
+
+    # -- uncertainty -----------------------------------------------------------------------
+    def _warn_unreliable(self, what: str) -> None:
+        if self.objective_spec.robust:
+            warnings.warn(f"{what} are covariance-based (Wald) errors under the robust loss "
+                          f"{self.options['loss']!r}: they assume least-squares-like behaviour and are "
+                          "approximate. Use .with_bootstrap() for intervals that hold.",
+                          UnreliableErrorsWarning, stacklevel=3)
+
+    @cached_property
+    def _wald_natural_cov(self) -> np.ndarray:
+        P = self.law.n_params
+        out = np.zeros((P, P))
+        if self._cov_internal is None:
+            return np.full((P, P), np.nan)
+        free = [j for j, k in enumerate(self.law.param_names) if k not in (self.options.get("fixed") or {})]
+        scale = np.array([self.param_vector[j] if self.law.param_names[j] in self.law.log_params else 1.0
+                          for j in free])
+        c = self._cov_internal * np.outer(scale, scale)
+        out[np.ix_(free, free)] = c
+        return out
+
+    @property
+    def cov(self) -> ParamMatrix:
+        """Covariance of the parameters, indexed by name.
+
+        From the bootstrap draws when a bootstrap exists, else the Wald covariance (delta method
+        from the optimizer's coordinates; flagged unreliable under robust losses).
+        """
+        if self.bootstrap is not None:
+            d = self.bootstrap.params
+            ok = np.all(np.isfinite(d), axis=1)
+            return ParamMatrix(np.cov(d[ok].T, ddof=1).reshape(self.law.n_params, -1), self.law.param_names)
+        self._warn_unreliable("covariances")
+        return ParamMatrix(self._wald_natural_cov, self.law.param_names)
+
+    @property
+    def stderr(self) -> dict[str, float]:
+        """Standard errors: bootstrap standard deviations if a bootstrap exists, else Wald."""
+        if self.bootstrap is not None:
+            return self.bootstrap.stderr
+        self._warn_unreliable("standard errors")
+        return {k: float(math.sqrt(max(v, 0.0))) if np.isfinite(v) else float("nan")
+                for k, v in zip(self.law.param_names, np.diag(self._wald_natural_cov))}
+
+    @property
+    def stderr_method(self) -> str:
+        """Where :attr:`stderr` comes from: ``"bootstrap"`` or ``"wald"``."""
+        return "bootstrap" if self.bootstrap is not None else "wald"
+
+    def ci(self, level: float = 0.95, method: str | None = None) -> CITable:
+        """Confidence intervals per parameter.
+
+        Parameters
+        ----------
+        level : float
+            Nominal coverage, e.g. 0.95.
+        method : {"bootstrap", "wald"}, optional
+            Default: bootstrap when one exists, else wald. ``"bootstrap"`` gives percentile
+            intervals of the refits (see :mod:`scalinglab.fit.bootstrap` for validity);
+            ``"wald"`` gives ``estimate +- z se`` in the optimizer's coordinates (log scale for
+            positive parameters) and is flagged unreliable under robust losses.
+        """
+        if not 0 < level < 1:
+            raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+        method = method or self.stderr_method
+        if method == "bootstrap":
+            if self.bootstrap is None:
+                raise NotFittedError("no bootstrap on this result; use res = res.with_bootstrap(n_boot=1000) "
+                                     "or ci(method='wald')")
+            rows = self.bootstrap.ci(level)
+        elif method == "wald":
+            from scipy.stats import norm
+
+            self._warn_unreliable("Wald intervals")
+            z = float(norm.ppf(0.5 + level / 2))
+            rows = {}
+            free = [k for k in self.law.param_names if k not in (self.options.get("fixed") or {})]
+            for j, k in enumerate(self.law.param_names):
+                v = self.param_vector[j]
+                if k not in free or self._cov_internal is None:
+                    rows[k] = (float(v), float(v)) if k not in free else (float("nan"), float("nan"))
+                    continue
+                i = free.index(k)
+                se = math.sqrt(max(self._cov_internal[i, i], 0.0))
+                if k in self.law.log_params:
+                    rows[k] = (float(v * math.exp(-z * se)), float(v * math.exp(z * se)))
+                else:
+                    rows[k] = (float(v - z * se), float(v + z * se))
+        else:
+            raise ConfigError(f"method must be 'bootstrap' or 'wald'; got {method!r}")
+        return CITable(rows=rows, estimates=self.params, level=level, method=method)
+
+    def with_bootstrap(self, n_boot: int = 1000, seed: int = 0, by: str | None = None) -> FitResult:
+        """A new result carrying a nonparametric bootstrap of ``n_boot`` refits.
+
+        Resamples single runs (``by=None``) or whole groups (``by="n_params"``, ``"flops"`` or
+        any group column). All resamples are refitted in one batch, warm-started from this
+        optimum and from the other distinct optima the multi-start found. See
+        :mod:`scalinglab.fit.bootstrap` for what the intervals mean and when they are invalid.
+        """
+        if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+            raise ConfigError(f"n_boot must be an integer >= 2; got {n_boot!r}")
+        problem = self._problem()
+        n = problem.n
+        groups = None
+        n_units = n
+        if by is not None:
+            cols = self._data.columns if self._data is not None else {}
+            if by not in cols:
+                from ..errors import MissingColumnError, suggest
+
+                raise MissingColumnError(f"cannot bootstrap by {by!r}: no such column.{suggest(by, cols)} "
+                                         f"Available: {', '.join(cols)}")
+            groups = group_labels(cols[by])
+            n_units = int(groups.max()) + 1
+        W = resample_weights(n, int(n_boot), seed=seed, groups=groups)
+        if self.options["loss"] == "loglinear":
+            th = opt.solve_loglinear(problem, W)
+            P = problem.to_natural(th)
+            F = np.array([problem.objective_value(t, w) for t, w in zip(th, W)])
+            conv = np.ones(len(P), dtype=bool)
+        else:
+            warm = [self.param_vector]
+            alts = self.meta.get("alternative_optima") or []
+            warm += [np.asarray(a, dtype=float) for a in alts[:2]]
+            P, F, conv = opt.solve_resamples(problem, W, np.array(warm))
+        boot = BootstrapResult(params=P, param_names=self.law.param_names, objectives=F,
+                               converged=conv, seed=int(seed), by=by, n_groups=n_units)
+        if n_units < 10:
+            warnings.warn(f"bootstrap over only {n_units} {'runs' if by is None else 'groups'}: "
+                          "percentile intervals from so few units are unreliable",
+                          UnreliableErrorsWarning, stacklevel=2)
+        res = replace(self, bootstrap=boot, options={**self.options, "n_boot": int(n_boot),
+                                                     "boot_seed": int(seed), "boot_by": by})
+        return res
+
+    # -- prediction ----------------------------------------------------------------------------
+    def _inputs(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        x = derive_inputs(self.law.inputs, inputs)
+        for k, v in x.items():
+            lo, hi = self.input_range.get(k, (None, None))
+            if lo is None or v.size == 0 or lo <= 0:
+                continue
+            vmin, vmax = float(np.min(v)), float(np.max(v))
+            if vmax > hi * EXTRAPOLATION_FACTOR or vmin < lo / EXTRAPOLATION_FACTOR:
+                warnings.warn(f"predicting at {k} in [{vmin:.3g}, {vmax:.3g}], more than "
+                              f"{EXTRAPOLATION_FACTOR:g}x outside the fitted range [{lo:.3g}, {hi:.3g}]",
+                              ExtrapolationWarning, stacklevel=3)
+        return x
+
+    def predict(self, *, level: float | None = None, **inputs: Any) -> np.ndarray | Prediction:
+        """Predict the target at new inputs.
+
+        Parameters
+        ----------
+        level : float, optional
+            With ``level`` (e.g. 0.95) return a :class:`Prediction` ``(mean, low, high)``: a
+            *prediction interval* for a new run, combining parameter uncertainty and the residual
+            scatter of the fit. With a bootstrap: percentiles of ``f(x; theta_b)`` combined with a
+            residual drawn from the fit's residuals. Without: the delta method with the Wald
+            covariance plus ``sigma`` under a normal approximation in the fitted space.
+        **inputs : array_like
+            The law's inputs (e.g. ``n_params=``, ``n_tokens=``) or quantities they derive from.
+        """
+        x = self._inputs(inputs)
+        mean = self.law(self.param_vector, **x)
+        if level is None:
+            return mean
+        if not 0 < level < 1:
+            raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+        log = self.options["space"] == "log"
+        if self.bootstrap is not None:
+            draws = self.law(self.bootstrap.params, **x)                  # (B, ...)
+            rng = np.random.default_rng(self.bootstrap.seed + 1)
+            res = self.residuals[np.isfinite(self.residuals)]
+            e = rng.choice(res, size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
+            with np.errstate(all="ignore"):
+                new = draws * np.exp(-e) if log else draws - e
+            lo, hi = percentile_interval(new, level)
+            return Prediction(mean, lo, hi)
+        from scipy.stats import norm
+
+        self._warn_unreliable("prediction intervals")
+        z = float(norm.ppf(0.5 + level / 2))
+        J = self.law.jac(self.param_vector, **x).reshape(-1, self.law.n_params)
+        m = mean.reshape(-1)
+        if log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                J = J / m[:, None]
+        var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + self.sigma ** 2
+        half = (z * np.sqrt(np.maximum(var, 0))).reshape(mean.shape)
+        if log:
+            return Prediction(mean, mean * np.exp(-half), mean * np.exp(half))
+        return Prediction(mean, mean - half, mean + half)
+
+    def derived(self, fn: Callable[..., Any] | str, level: float = 0.95, **kwargs: Any) -> Derived:
+        """Estimate and interval of any function of the parameters.
+
+        Parameters
+        ----------
+        fn : callable or str
+            ``fn(params_dict, **kwargs)`` returning a number or an array; or the name of one of
+            the law's :attr:`~Law.derived_quantities` (e.g. ``"allocation_exponent"``,
+            ``"n_params_opt"`` with ``flops=`` for Chinchilla).
+        level : float
+            Interval level.
+
+        Returns
+        -------
+        Derived
+            ``(estimate, low, high)``: percentile interval over the bootstrap draws when a
+            bootstrap exists (recommended; it respects the function's nonlinearity), otherwise a
+            delta-method Wald interval from a numerical gradient.
+        """
+        if isinstance(fn, str):
+            table = self.law.derived_quantities
+            if fn not in table:
+                from ..errors import suggest
+
+                raise UnknownNameError(f"{self.law.name!r} has no derived quantity {fn!r}.{suggest(fn, table)} "
+                                       f"Available: {', '.join(table) or '(none)'}")
+            func = table[fn][0]
+        else:
+            func = fn
+
+        def call(vec: np.ndarray) -> np.ndarray:
+            return np.asarray(func(self.law.as_dict(vec), **kwargs), dtype=float)
+
+        est = call(self.param_vector)
+        if self.bootstrap is not None:
+            with np.errstate(all="ignore"):
+                draws = np.stack([call(v) for v in self.bootstrap.params])
+            lo, hi = percentile_interval(draws, level)
+        else:
+            from scipy.stats import norm
+
+            self._warn_unreliable("delta-method intervals")
+            z = float(norm.ppf(0.5 + level / 2))
+            cov = self._wald_natural_cov
+            grads = []
+            for j in range(self.law.n_params):
+                h = 1e-6 * max(abs(self.param_vector[j]), 1e-8)
+                vp, vm = self.param_vector.copy(), self.param_vector.copy()
+                vp[j] += h
+                vm[j] -= h
+                grads.append((call(vp) - call(vm)) / (2 * h))
+            G = np.stack(grads, axis=-1)
+            se = np.sqrt(np.maximum(np.einsum("...i,ij,...j->...", G, cov, G), 0))
+            lo, hi = est - z * se, est + z * se
+        if est.ndim == 0:
+            return Derived(float(est), float(lo), float(hi))
+        return Derived(est, lo, hi)
+
+    # -- reporting -------------------------------------------------------------------------------
+    def summary(self):
+        """A :class:`~scalinglab.fit.summary.Summary`: header, parameters, diagnostics, notes."""
+        from .summary import summarize
+
+        return summarize(self)
+
+    def notes(self) -> list[str]:
+        """The numbered notes of the summary, as plain strings."""
+        return list(self.summary().notes)
+
+    def __str__(self) -> str:
+        return self.summary().as_text()
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
+        flag = "ok" if self.ok else "check notes"
+        return (f"FitResult({self.law.name}, loss={self.options['loss']!r}, n={self.n_points}, {ps}; "
+                f"{flag})")
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+    # -- persistence --------------------------------------------------------------------------------
+    def to_dict(self, *, include_data: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; floats are stored as ``float.hex`` strings (lossless)."""
+        opts = {k: v for k, v in self.options.items()}
+        data = None
+        if include_data and self._data is not None:
+            data = {"inputs": {k: _hex_array(v) for k, v in self._data.inputs.items()},
+                    "target": _hex_array(self._data.target),
+                    "columns": {k: (_hex_array(v) if np.asarray(v).dtype.kind in "fiu" else [str(x) for x in v])
+                                for k, v in self._data.columns.items()}}
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "law": {**self.law.config(), "class": f"{type(self.law).__module__}:{type(self.law).__qualname__}"},
+            "params": {k: _hex(v) for k, v in self.params.items()},
+            "param_vector": _hex_array(self.param_vector),
+            "objective": _hex(self.objective),
+            "residuals": _hex_array(self.residuals),
+            "sigma": _hex(self.sigma),
+            "likelihood_scale": None if self.likelihood_scale is None else _hex(self.likelihood_scale),
+            "n_points": int(self.n_points),
+            "input_range": {k: [_hex(a), _hex(b)] for k, (a, b) in self.input_range.items()},
+            "runs_fingerprint": self.runs_fingerprint,
+            "options": _jsonable(opts),
+            "diagnostics": _jsonable(self.diagnostics.to_dict()),
+            "cov_internal": None if self._cov_internal is None else _hex_array(self._cov_internal),
+            "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
+            "data": data,
+            "meta": _jsonable(dict(self.meta)),
+            "versions": _versions(),
+        }
+
+    def save(self, path: str | Path, *, include_data: bool = True) -> Path:
+        """Write a versioned JSON artifact (lossless floats). ``FitResult.load`` reads it back and
+        predicts bit-identically. ``include_data=False`` drops the fitted data (no bootstrap later)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(include_data=include_data), indent=1, sort_keys=True))
+        tmp.replace(p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> FitResult:
+        """Read an artifact written by :meth:`save`."""
+        p = Path(path)
+        try:
+            d = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise DataError(f"no fit artifact at {str(p)!r}") from None
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{str(p)!r} is not a fit artifact (invalid JSON: {exc.msg})") from None
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
+        if d.get("schema") != SCHEMA:
+            raise DataError(f"not a FitResult artifact (schema {d.get('schema')!r}; expected {SCHEMA!r})")
+        if int(d.get("schema_version", -1)) > SCHEMA_VERSION:
+            raise DataError(f"artifact schema version {d.get('schema_version')} is newer than this "
+                            f"scalinglab understands ({SCHEMA_VERSION}); upgrade scalinglab")
+        law = _law_from_config(d["law"])
+        data = None
+        if d.get("data"):
+            dd = d["data"]
+            cols = {}
+            for k, v in dd["columns"].items():
+                try:
+                    cols[k] = _unhex_array(v)
+                except (ValueError, TypeError):
+                    cols[k] = np.array(v, dtype=object)
+            data = _FitData(inputs={k: _unhex_array(v) for k, v in dd["inputs"].items()},
+                            target=_unhex_array(dd["target"]), columns=cols)
+        diag = dict(d["diagnostics"])
+        diag["at_bound"] = tuple(diag["at_bound"])
+        return cls(law=law, param_vector=_unhex_array(d["param_vector"]), objective=_unhex(d["objective"]),
+                   residuals=_unhex_array(d["residuals"]), sigma=_unhex(d["sigma"]),
+                   n_points=int(d["n_points"]),
+                   input_range={k: (_unhex(a), _unhex(b)) for k, (a, b) in d["input_range"].items()},
+                   runs_fingerprint=d["runs_fingerprint"], options=dict(d["options"]),
+                   diagnostics=FitDiagnostics(**diag),
+                   bootstrap=None if d.get("bootstrap") is None else BootstrapResult.from_dict(d["bootstrap"]),
+                   likelihood_scale=None if d.get("likelihood_scale") is None else _unhex(d["likelihood_scale"]),
+                   _data=data,
+                   _cov_internal=None if d.get("cov_internal") is None else _unhex_array(d["cov_internal"]),
+                   meta=dict(d.get("meta") or {}))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else repr(f)
+    return obj
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+
+    return {"scalinglab": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "python": platform.python_version()}
+
+
+def _law_from_config(cfg: Mapping[str, Any]) -> Law:
+    name = cfg.get("name", "")
+    bounds = {k: tuple(v) for k, v in (cfg.get("bounds") or {}).items()}
+    if name in LAWS:
+        return get_law(name, bounds=bounds or None)
+    raise UnknownNameError(f"the artifact was fitted with law {name!r} ({cfg.get('class')}), which is not "
+                           f"registered here; import the module that defines it (register_law) before "
+                           f"FitResult.load. Registered: {', '.join(LAWS.names())}")
+
+
+# ---------------------------------------------------------------------------------------------
+# fit
+# ---------------------------------------------------------------------------------------------
+
+def _robust_scale(r: np.ndarray) -> float:
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, space: str = "log",
+        reduce: str = "sum", starts: Any = None, n_starts: int | None = None, seed: int = 0,
+        n_boot: int = 0, boot_by: str | None = None, fixed: Mapping[str, float] | None = None,
+        tau: float = 0.1, method: str = "batched") -> FitResult:
+    """Fit a scaling law to runs.
+
+    Parameters
+    ----------
+    law : str or Law
+        A registered name (:func:`~scalinglab.fit.laws.list_laws`) or a Law instance.
+    runs : Runs
+        From :func:`~scalinglab.fit.data.load_runs` (or ``Runs.from_arrays``).
+    loss : str
+        Estimator: ``"huber"`` (default; Hoffmann et al. 2022), ``"ls"``, ``"lad"``,
+        ``"huber_likelihood"`` (Besiroglu et al. 2024), ``"asymmetric"``, ``"loglinear"``;
+        see :mod:`scalinglab.fit.objectives`.
+    delta : float
+        Huber threshold (default 1e-3, on log residuals).
+    space : {"log", "linear"}
+        Residuals in log space (default) or linear space.
+    reduce : {"sum", "mean"}
+        Sum (default, as Hoffmann et al.) or mean over points; same optimum.
+    starts : array (S, P) or dict or "grid", optional
+        Explicit starting points (natural units). Default: the law's grid.
+    n_starts : int, optional
+        Use ``n_starts`` random starts drawn uniformly within the grid's range (log-uniform for
+        log-scale parameters) instead of the grid, reproducibly from ``seed``.
+    seed : int
+        Seed for random starts.
+    n_boot : int
+        If > 0, also run a bootstrap of ``n_boot`` refits (see :meth:`FitResult.with_bootstrap`).
+    boot_by : str, optional
+        Group column for the bootstrap (``"n_params"``, ``"flops"``, ...).
+    fixed : dict, optional
+        Parameters held at given values.
+    tau : float
+        Expectile level of ``loss="asymmetric"``.
+    method : {"batched", "scipy", "scipy-default"}
+        ``"batched"`` (default): the vectorized multi-start of :mod:`scalinglab.fit._optimize`.
+        ``"scipy"``: one SciPy L-BFGS-B per start with scale-free tolerances (slow, same optimum).
+        ``"scipy-default"``: SciPy's default tolerances on the raw objective, to reproduce
+        published fits that used them; diagnostics flag the early stop.
+
+    Returns
+    -------
+    FitResult
+
+    Warns
+    -----
+    ConvergenceWarning, FitAtBoundWarning, UnreliableErrorsWarning
+        One per problem found; the same text appears as a numbered note in ``summary()``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalinglab.fit import Runs, fit
+    >>> C = np.logspace(18, 21, 12)
+    >>> runs = Runs.from_arrays(flops=C, target=2.0 + 300 * C ** -0.15)
+    >>> res = fit("saturating_power_law", runs, loss="ls")
+    >>> round(res.params["alpha"], 3), round(res.params["E"], 3)
+    (0.15, 2.0)
+    """
+    law = get_law(law)
+    if method not in ("batched", "scipy", "scipy-default"):
+        raise ConfigError(f"method must be 'batched', 'scipy' or 'scipy-default'; got {method!r}")
+    x = law.inputs_from(runs)
+    y = np.asarray(runs.target, dtype=float)
+    n = y.shape[0]
+    if n == 0:
+        raise DataError("no runs to fit")
+    lad_scale = 1.0
+    if space == "linear":
+        lad_scale = float(np.median(np.abs(y))) or 1.0
+    objective = Objective(loss=loss, space=space, reduce=reduce, delta=float(delta), tau=float(tau),
+                          lad_scale=lad_scale)
+    if objective.space == "log" and law.positive is False:
+        raise ConfigError(f"{law.name!r} can take non-positive values; fit it with space='linear'")
+    problem = opt.Problem(law, x, y, objective, fixed=fixed)
+    start_desc, start_arr = _resolve_starts(law, problem, starts, n_starts, seed, x, y)
+    alternatives: list[list[float]] = []
+    if objective.loss == "loglinear":
+        theta = opt.solve_loglinear(problem)[0]
+        F = problem.objective_value(theta, np.ones(n))
+        sol = opt.Solution(theta=theta, params=problem.to_natural(theta)[0], objective=F, converged=True,
+                           n_starts=1, n_run=1, finals=problem.to_natural(theta), final_objectives=np.array([F]),
+                           start_of_best=problem.to_natural(theta)[0] * np.nan, n_iter=0, method="closed form")
+    elif method == "batched":
+        sol = opt.solve_batch(problem, start_arr)
+    else:
+        sol = opt.solve_scipy_loop(problem, start_arr, default_tolerances=(method == "scipy-default"))
+    # distinct other optima (warm starts for the bootstrap)
+    fin_th = problem.to_internal(sol.finals)
+    for i in opt._distinct(fin_th, sol.final_objectives, 3)[1:]:
+        if sol.final_objectives[i] <= sol.objective + 0.5 * abs(sol.objective) + 1e-300:
+            alternatives.append([float(v) for v in sol.finals[i]])
+    diag, cov_int = _diagnose(problem, sol)
+    f_hat = law(sol.params, **x)
+    r, _ = objective.residuals(f_hat, y)
+    if objective.loss in ("ls", "loglinear"):
+        sigma = float(np.sqrt(np.sum(r * r) / max(n - problem.k, 1)))
+    else:
+        sigma = _robust_scale(r)
+    columns: dict[str, np.ndarray] = {}
+    for k in ("n_params", "n_tokens", "flops"):
+        v = getattr(runs, k, None)
+        if v is not None:
+            columns[k] = np.asarray(v, dtype=float)
+    for k, v in getattr(runs, "groups", {}).items():
+        columns[k] = np.asarray(v)
+    for k, v in x.items():
+        columns.setdefault(k, v)
+    options = {"loss": objective.loss, "delta": objective.delta, "space": objective.space,
+               "reduce": objective.reduce, "tau": objective.tau, "lad_scale": lad_scale,
+               "starts": start_desc, "n_starts": int(sol.n_starts), "seed": int(seed),
+               "fixed": dict(fixed or {}), "method": sol.method}
+    res = FitResult(law=law, param_vector=np.asarray(sol.params, dtype=float), objective=float(sol.objective),
+                    residuals=np.asarray(r, dtype=float), sigma=sigma, n_points=n,
+                    input_range={k: (float(np.min(v)), float(np.max(v))) for k, v in x.items()},
+                    runs_fingerprint=str(getattr(runs, "fingerprint", "")), options=options,
+                    diagnostics=diag, likelihood_scale=sol.sigma,
+                    _data=_FitData(inputs=x, target=y, columns=columns), _cov_internal=cov_int,
+                    meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target")})
+    for cls, msg in diag.problems():
+        warnings.warn(f"{law.name}: {msg}", cls, stacklevel=2)
+    if n_boot:
+        res = res.with_bootstrap(n_boot=n_boot, seed=seed, by=boot_by)
+    return res
+
+
+def _resolve_starts(law: Law, problem: opt.Problem, starts: Any, n_starts: int | None, seed: int,
+                    x: Mapping[str, np.ndarray], y: np.ndarray) -> tuple[Any, np.ndarray]:
+    if starts is not None and n_starts is not None:
+        raise ConfigError("pass either starts= or n_starts=, not both")
+    if starts is None or (isinstance(starts, str) and starts == "grid"):
+        arr = law.default_starts(inputs=x, target=y)
+        desc: Any = "grid"
+    elif isinstance(starts, Mapping):
+        arr = law.vector(starts)[None, :]
+        desc = "given"
+    elif isinstance(starts, str):
+        raise ConfigError(f"starts must be 'grid', a dict or an (S, P) array; got {starts!r}")
+    else:
+        arr = np.atleast_2d(np.asarray(starts, dtype=float))
+        if arr.shape[1] != law.n_params:
+            raise ConfigError(f"starts must have {law.n_params} columns ({', '.join(law.param_names)}); "
+                              f"got shape {arr.shape}")
+        desc = "given"
+    if n_starts is not None:
+        if int(n_starts) < 1:
+            raise ConfigError(f"n_starts must be >= 1; got {n_starts!r}")
+        grid = problem.to_internal(law.default_starts(inputs=x, target=y))
+        lo, hi = grid.min(axis=0), grid.max(axis=0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        lo, hi = lo - 0.25 * span, hi + 0.25 * span
+        lo, hi = np.maximum(lo, problem.lo), np.minimum(hi, problem.hi)
+        rng = np.random.default_rng(seed)
+        th = lo + (hi - lo) * rng.random((int(n_starts), problem.k))
+        arr = problem.to_natural(th)
+        desc = {"random": int(n_starts), "seed": int(seed)}
+    if problem.fixed:
+        for k, v in problem.fixed.items():
+            arr[:, law.param_names.index(k)] = v
+    return desc, law.clip(arr)
+
+
+def _diagnose(problem: opt.Problem, sol: opt.Solution) -> tuple[FitDiagnostics, np.ndarray | None]:
+    law = problem.law
+    th = problem.to_internal(sol.params[None, :])[0]
+    wt = np.ones(problem.n)
+    _, g, H, _ = problem.evaluate(th[None, :], wt)
+    # Gauss-Newton matrix of the residuals (least-squares form) for conditioning and Wald errors
+    p = problem.to_natural(th[None, :])
+    cols = tuple(p[:, j:j + 1] for j in range(p.shape[1]))
+    with np.errstate(all="ignore"):
+        f, grads = law._evaluate(cols, problem.x, True)
+        f = np.broadcast_to(f, (1, problem.n))
+        r, drdf = problem.objective.residuals(f, problem.y)
+        J = np.stack([np.broadcast_to(grads[j], (1, problem.n))[0] * drdf[0] *
+                      (p[0, j] if problem.is_log[i] else 1.0) for i, j in enumerate(problem.free)], axis=1)
+    JtJ = J.T @ J
+    d = np.sqrt(np.diag(JtJ))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = JtJ / np.outer(d, d)
+    try:
+        cond = float(np.linalg.cond(scaled)) if np.all(np.isfinite(scaled)) else float("inf")
+    except np.linalg.LinAlgError:
+        cond = float("inf")
+    n, k = problem.n, problem.k
+    cov = None
+    if n > k and np.all(np.isfinite(JtJ)):
+        s2 = float(np.sum(r[0] ** 2) / (n - k))
+        try:
+            cov = s2 * np.linalg.pinv(JtJ, rcond=1e-15)
+        except np.linalg.LinAlgError:
+            cov = None
+    # bounds
+    names = [law.param_names[j] for j in problem.free]
+    tol = BOUND_RTOL * (1.0 + np.abs(th))
+    at_lo = np.isfinite(problem.lo) & (th - problem.lo <= tol)
+    at_hi = np.isfinite(problem.hi) & (problem.hi - th <= tol)
+    at_bound = tuple(nm for nm, a, b in zip(names, at_lo, at_hi) if a or b)
+    # agreement among starts run to convergence
+    F = np.asarray(sol.final_objectives, dtype=float)
+    scale = float(max(problem.objective.scale(np.array([sol.objective]), wt)[0], 1e-300))
+    agree = np.isfinite(F) & (F - sol.objective <= AGREE_RTOL * scale)
+    n_agree = int(agree.sum()) if F.size else 1
+    spread = 0.0
+    if n_agree > 1:
+        fin = problem.to_internal(sol.finals[agree])
+        spread = float(np.max((fin.max(axis=0) - fin.min(axis=0)) / (1.0 + np.abs(th))))
+    start = sol.start_of_best
+    never_moved = False
+    if start is not None and np.all(np.isfinite(start)) and sol.method != "closed form":
+        st = problem.to_internal(np.asarray(start)[None, :])[0]
+        never_moved = bool(np.max(np.abs(st - th) / (1.0 + np.abs(th))) < MOVED_RTOL)
+    diag = FitDiagnostics(converged=bool(sol.converged), n_starts=int(sol.n_starts),
+                          n_starts_run=int(sol.n_run), n_starts_agreeing=n_agree, optimum_spread=spread,
+                          at_bound=at_bound, never_moved=never_moved, cond_number=cond, n_points=n,
+                          objective=float(sol.objective), n_iter=int(sol.n_iter), n_params=k,
+                          robust_loss=problem.objective.robust)
+    return diag, cov

@@ -1,0 +1,191 @@
+"""Summary tables of a fit: header, parameters with errors and intervals, diagnostics, notes.
+
+``FitResult.summary()`` returns a :class:`Summary`; ``as_text()``, ``as_html()`` and
+``to_dict()`` / ``to_json()`` render the same content (statsmodels ``iolib/summary.py`` style).
+Every problem the diagnostics find becomes a numbered note: a suspicious fit says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from ..errors import UnreliableErrorsWarning
+
+__all__ = ["Summary", "summarize"]
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v)) if v else "none"
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A rendered-on-demand report of one fit.
+
+    Attributes
+    ----------
+    title : str
+    header : list of (label, value)
+    columns : list of str
+        Parameter table columns.
+    rows : list of list
+        One row per parameter: name, estimate, stderr, low, high.
+    diagnostics : list of (label, value)
+    notes : list of str
+        Numbered in rendering; empty when nothing is suspicious.
+    """
+
+    title: str
+    header: list[tuple[str, Any]]
+    columns: list[str]
+    rows: list[list[Any]]
+    diagnostics: list[tuple[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+    # -- renderers -------------------------------------------------------------------------
+    def as_text(self) -> str:
+        width = 78
+        out = [self.title.center(width), "=" * width]
+        half = (len(self.header) + 1) // 2
+        left, right = self.header[:half], self.header[half:]
+        for i in range(half):
+            a = f"{left[i][0] + ':':<17}{_fmt(left[i][1]):>21}"
+            b = f"{right[i][0] + ':':<17}{_fmt(right[i][1]):>21}" if i < len(right) else ""
+            out.append(f"{a}  {b}".rstrip())
+        out.append("-" * width)
+        w0 = max([len(str(r[0])) for r in self.rows] + [6])
+        out.append(f"{self.columns[0]:<{w0}}" + "".join(f"{c:>15}" for c in self.columns[1:]))
+        out.append("-" * width)
+        for r in self.rows:
+            out.append(f"{str(r[0]):<{w0}}" + "".join(f"{_fmt(v):>15}" for v in r[1:]))
+        out.append("-" * width)
+        for i in range(0, len(self.diagnostics), 2):
+            pair = self.diagnostics[i:i + 2]
+            cells = [f"{k + ':':<22}{_fmt(v):>15}" for k, v in pair]
+            out.append("  ".join(cells).rstrip())
+        out.append("=" * width)
+        if self.notes:
+            out.append("Notes:")
+            for i, n in enumerate(self.notes, 1):
+                out.append(f"[{i}] {n}")
+        return "\n".join(out)
+
+    def as_html(self) -> str:
+        h = [f'<div class="scalinglab-summary"><h4>{escape(self.title)}</h4>', "<table>"]
+        for k, v in self.header:
+            h.append(f"<tr><th>{escape(k)}</th><td>{escape(_fmt(v))}</td></tr>")
+        h.append("</table><table>")
+        h.append("<tr>" + "".join(f"<th>{escape(c)}</th>" for c in self.columns) + "</tr>")
+        for r in self.rows:
+            h.append("<tr>" + "".join(f"<td>{escape(_fmt(v))}</td>" for v in r) + "</tr>")
+        h.append("</table><table>")
+        for k, v in self.diagnostics:
+            h.append(f"<tr><th>{escape(k)}</th><td>{escape(_fmt(v))}</td></tr>")
+        h.append("</table>")
+        if self.notes:
+            h.append("<p>Notes:</p><ol>" + "".join(f"<li>{escape(n)}</li>" for n in self.notes) + "</ol>")
+        h.append("</div>")
+        return "\n".join(h)
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and not math.isfinite(v):
+                return repr(v)
+            if isinstance(v, tuple):
+                return list(v)
+            return v
+
+        return {"title": self.title,
+                "header": {k: clean(v) for k, v in self.header},
+                "params": [{c: clean(v) for c, v in zip(self.columns, r)} for r in self.rows],
+                "diagnostics": {k: clean(v) for k, v in self.diagnostics},
+                "notes": list(self.notes)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def __repr__(self) -> str:
+        return self.as_text()
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+def summarize(res: Any, level: float = 0.95) -> Summary:
+    """Build the :class:`Summary` of a :class:`~scalinglab.fit.result.FitResult`."""
+    o = res.options
+    d = res.diagnostics
+    loss = o["loss"]
+    if loss == "huber":
+        loss = f"huber(delta={o['delta']:g})"
+    elif loss == "asymmetric":
+        loss = f"asymmetric(tau={o['tau']:g})"
+    header: list[tuple[str, Any]] = [
+        ("Law", res.law.name),
+        ("Formula", res.law.formula),
+        ("Estimator", loss),
+        ("Space / reduce", f"{o['space']} / {o['reduce']}"),
+        ("Points", res.n_points),
+        ("Objective", float(res.objective)),
+        ("Residual scale", float(res.sigma)),
+        ("Starts", f"{d.n_starts} ({_fmt(o['starts']) if isinstance(o['starts'], str) else 'random'})"),
+    ]
+    if res.likelihood_scale is not None:
+        header.append(("Likelihood scale", float(res.likelihood_scale)))
+    notes = [msg for _, msg in d.problems()]
+    method = res.stderr_method
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreliableErrorsWarning)
+        se = res.stderr
+        try:
+            ci = res.ci(level, method=method)
+        except Exception:  # a failed interval must never hide the estimates
+            ci = None
+    if method == "wald" and res.objective_spec.robust:
+        notes.append(f"standard errors and intervals are Wald (covariance) estimates under the robust loss "
+                     f"{o['loss']!r}: approximate. Run .with_bootstrap() for intervals that hold.")
+    if res.bootstrap is not None:
+        b = res.bootstrap
+        bad = int(b.n_boot - b.converged.sum())
+        if bad:
+            notes.append(f"{bad} of {b.n_boot} bootstrap refits did not meet the stopping rule.")
+    fixed = o.get("fixed") or {}
+    rows = []
+    for k, v in res.params.items():
+        lo, hi = ci[k] if ci is not None else (float("nan"), float("nan"))
+        rows.append([k + (" (fixed)" if k in fixed else ""), float(v), float(se[k]), float(lo), float(hi)])
+    boot = f", bootstrap n={res.bootstrap.n_boot}" + (f" by {res.bootstrap.by}" if res.bootstrap.by else "") \
+        if res.bootstrap is not None else ""
+    columns = ["param", "estimate", f"stderr ({method})", f"[{(1 - level) / 2:.3g}", f"{1 - (1 - level) / 2:.4g}]"]
+    diagnostics: list[tuple[str, Any]] = [
+        ("converged", d.converged),
+        ("starts agreeing", f"{d.n_starts_agreeing}/{d.n_starts_run}"),
+        ("optimum spread", float(d.optimum_spread)),
+        ("at bound", list(d.at_bound)),
+        ("never moved", d.never_moved),
+        ("condition number", float(d.cond_number)),
+        ("iterations", d.n_iter),
+        ("ok", res.ok),
+    ]
+    title = f"Scaling-law fit: {res.law.name}{boot}"
+    return Summary(title=title, header=header, columns=columns, rows=rows, diagnostics=diagnostics, notes=notes)
