@@ -570,8 +570,13 @@ def _closed_form(P: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return np.column_stack([a, log_gn, 1.0 - a, log_gd])
 
 
-def _numeric_optimum(law, P: np.ndarray, flops: np.ndarray, n_grid: int = 241) -> tuple[np.ndarray, np.ndarray]:
-    """log N* per (draw, budget) by a grid search in log N along C = 6ND, refined by a parabola."""
+def _numeric_optimum(law, P: np.ndarray, flops: np.ndarray, n_grid: int = 241,
+                     with_value: bool = False):
+    """log N* per (draw, budget) by a grid search in log N along C = 6ND, refined by a parabola.
+
+    Returns ``(log N*, log C)``, and the minimum loss L*(C) as a third item with ``with_value``;
+    NaN where the minimum is at the edge of the +-8-decade search grid (no interior optimum).
+    """
     C = np.asarray(flops, dtype=float)
     mid = 0.5 * np.log(C / 6.0)
     t = np.linspace(-8.0 * math.log(10), 8.0 * math.log(10), n_grid)
@@ -592,7 +597,14 @@ def _numeric_optimum(law, P: np.ndarray, flops: np.ndarray, n_grid: int = 241) -
         shift = 0.5 * h * (y0 - y2) / (y0 - 2 * y1 + y2)
     shift = np.where(np.isfinite(shift) & (np.abs(shift) <= h), shift, 0.0)
     out = mid[None, :] + t[jc] + shift
-    return np.where(inner, out, np.nan), np.log(C)
+    log_n = np.where(inner, out, np.nan)
+    if not with_value:
+        return log_n, np.log(C)
+    with np.errstate(all="ignore"):  # the parabola's value at its vertex
+        curv = y0 - 2 * y1 + y2
+        vmin = y1 - (y0 - y2) ** 2 / (8 * curv)
+    vmin = np.where(np.isfinite(vmin) & (curv > 0) & (vmin <= y1), vmin, y1)
+    return log_n, np.log(C), np.where(inner, vmin, np.nan)
 
 
 def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocation:

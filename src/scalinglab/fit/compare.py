@@ -1,0 +1,536 @@
+"""Compare two procedures (or datasets) by their fitted scaling laws.
+
+What to use when
+----------------
+``compare(res_a, res_b, flops=[...])`` takes two fits of the same law, one per arm (training
+procedure, dataset, architecture), and answers the questions a scaling study is run for:
+
+* **How much better is A at compute C?** ``difference`` (L_A - L_B) with an interval and the
+  probability that A is better (``prob_a_better``).
+* **How much compute is the better procedure worth?** The effective-compute multiplier k:
+  B reaches A's loss at C with k times less compute, ``L_B(C / k) = L_A(C)``
+  (k > 1: B is more compute-efficient; the "compute-equivalent gain" of Hoffmann et al. 2022,
+  Sec. 4 and of the "effective compute" comparisons in Kaplan et al. 2020, Sec. 6).
+* **Do the arms scale differently?** A test of equal exponents: a bootstrap interval of
+  alpha_A - alpha_B and a p-value. Equal exponents mean a constant multiplier in compute;
+  different exponents mean the gap grows or shrinks with scale.
+* **Does one overtake the other?** The crossover compute where L_A = L_B within a search range,
+  with its interval, or the state ``"none in range"``.
+
+For laws of compute, L(C) (``"saturating_power_law"``, ``"power_law"``, ``"saturating_error"``)
+the laws are compared directly. For laws of N and D (``"chinchilla"``, ``"overtraining"``) each arm
+is evaluated on its own compute-optimal frontier, L*(C) = min over N of L(N, C / (6N)): the loss
+each procedure reaches when it is scaled the best way it can be. The arms may have been measured on
+different (N, D) grids; only their fitted laws meet.
+
+All intervals are percentile intervals over *paired* bootstrap draws: draw i of A is paired with
+draw i of B. The two fits are independent (different runs), so pairing is only a convenient way to
+form the distribution of differences; it is valid when each arm's bootstrap resampled independent
+units (see :mod:`scalinglab.fit.bootstrap`) and neither fit sits at a parameter bound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from ..units import parse_quantity
+from .allocate import _numeric_optimum
+from .frontier import _fmt, _summary
+
+__all__ = ["Comparison", "Crossover", "ExponentTest", "compare"]
+
+EXPONENT_NAMES = ("alpha", "beta", "eta", "c")
+_ND_INPUTS = {"n_params", "n_tokens", "flops", "tokens_per_param"}
+_GRID_STEP_DECADES = 0.02        # spacing of the compute grid the curves are tabulated on
+_GRID_MARGIN_DECADES = 6.0       # how far beyond the requested compute the multiplier is searched
+
+
+@dataclass(frozen=True)
+class ExponentTest:
+    """Test of equal exponents between the arms for one parameter.
+
+    Attributes
+    ----------
+    param : str
+    value_a, value_b : float
+        Point estimates.
+    difference, low, high : float
+        ``value_a - value_b`` and its percentile interval over paired bootstrap draws.
+    p_value : float
+        Two-sided bootstrap p-value of "equal exponents": ``2 min(P(d <= 0), P(d >= 0))`` over
+        draws d of the difference (the smallest attainable value is ``2 / n_boot``).
+    p_value_normal : float
+        Two-sided p-value of ``difference / sqrt(sd_a^2 + sd_b^2)`` against a standard normal,
+        with bootstrap standard deviations (Wald test; valid when the draws look Gaussian).
+    """
+
+    param: str
+    value_a: float
+    value_b: float
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    p_value_normal: float
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where the arms' curves cross inside the search range.
+
+    Attributes
+    ----------
+    state : str
+        ``"crossover"`` (the point estimates cross) or ``"none in range"``.
+    flops, low, high : float
+        The crossing compute and its percentile interval over the draws that cross (NaN when
+        none cross).
+    fraction : float
+        Fraction of bootstrap draws with a crossing inside the range.
+    before, after : str
+        The arm that is better below and above the crossover (the better arm throughout, twice,
+        when there is none).
+    search_flops : tuple of float
+    n_crossings : int
+        Crossings of the point estimates in the range (the first one is reported).
+    """
+
+    state: str
+    flops: float
+    low: float
+    high: float
+    fraction: float
+    before: str
+    after: str
+    search_flops: tuple[float, float]
+    n_crossings: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Two arms' scaling laws compared at target compute values (all arrays follow ``flops``).
+
+    Attributes
+    ----------
+    names : tuple of str
+        Labels of arms A and B.
+    flops : ndarray
+        Target compute (FLOPs).
+    loss_a, loss_b : ndarray
+        Predicted target of each arm (on its compute-optimal frontier for L(N, D) laws).
+    difference, difference_low, difference_high : ndarray
+        ``loss_a - loss_b`` with its interval.
+    prob_a_better : ndarray
+        Fraction of paired draws in which A is better (lower, or higher with ``higher_is_better``).
+    multiplier, multiplier_low, multiplier_high : ndarray
+        Effective-compute multiplier k with ``L_B(C / k) = L_A(C)``: k > 1 means B reaches A's
+        value at C with k times less compute; ``inf`` means B is ahead beyond the searched range
+        (``1e6`` times less compute), ``0`` that B never reaches it in that range.
+    exponent_tests : tuple of ExponentTest
+    crossover : Crossover
+    level : float
+    n_boot : int
+        Paired draws used.
+    higher_is_better : bool
+    mode : str
+        ``"compute"`` (L(C) laws) or ``"compute-optimal frontier"`` (laws of N and D).
+    notes : tuple of str
+    """
+
+    names: tuple[str, str]
+    flops: np.ndarray
+    loss_a: np.ndarray
+    loss_b: np.ndarray
+    difference: np.ndarray
+    difference_low: np.ndarray
+    difference_high: np.ndarray
+    prob_a_better: np.ndarray
+    multiplier: np.ndarray
+    multiplier_low: np.ndarray
+    multiplier_high: np.ndarray
+    exponent_tests: tuple[ExponentTest, ...]
+    crossover: Crossover
+    level: float
+    n_boot: int
+    higher_is_better: bool
+    mode: str
+    law: str
+    notes: tuple[str, ...] = ()
+    options: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        a, b = self.names
+        return (f"Comparison({a!r} vs {b!r}, law={self.law!r}, flops={[_fmt(c) for c in self.flops]}, "
+                f"difference={[round(float(d), 4) for d in self.difference]}, "
+                f"multiplier={[_fmt(k) for k in self.multiplier]}, crossover={self.crossover.state!r})")
+
+    # -- the verdict ------------------------------------------------------------------------
+    def verdict(self) -> str:
+        """One paragraph: which arm is worth scaling, and why."""
+        a, b = self.names
+        hi = (1 + self.level) / 2
+        i = int(np.argmax(self.flops))
+        C = self.flops[i]
+        p = float(self.prob_a_better[i])
+        k, klo, khi = self.multiplier[i], self.multiplier_low[i], self.multiplier_high[i]
+        pct = f"{100 * self.level:g}%"
+        if p >= hi:
+            win, lose = a, b
+            kk, kl, kh = (1 / k if k > 0 else math.inf), (1 / khi if khi > 0 else math.inf), (1 / klo if klo > 0 else math.inf)
+        elif p <= 1 - hi:
+            win, lose = b, a
+            kk, kl, kh = k, klo, khi
+        else:
+            win = None
+        parts = []
+        if win is None:
+            parts.append(f"At {_fmt(C)} FLOPs neither arm is clearly better (P({a} better) = {p:.2f}; the "
+                         f"{pct} interval of the difference, [{self.difference_low[i]:.4g}, {self.difference_high[i]:.4g}], "
+                         "contains 0). Scale either; more runs at the largest scale would separate them.")
+        else:
+            parts.append(f"Scale {win}: at {_fmt(C)} FLOPs it is better with probability "
+                         f"{max(p, 1 - p):.2f} (difference {a} - {b} = {self.difference[i]:.4g}, "
+                         f"{pct} interval [{self.difference_low[i]:.4g}, {self.difference_high[i]:.4g}]); "
+                         f"{lose} would need {_fmt(kk)}x the compute to match it ({pct} interval "
+                         f"[{_fmt(kl)}, {_fmt(kh)}]).")
+        co = self.crossover
+        if co.state == "crossover":
+            parts.append(f"{co.after} overtakes {co.before} at about {_fmt(co.flops)} FLOPs "
+                         f"({pct} interval [{_fmt(co.low)}, {_fmt(co.high)}]; {100 * co.fraction:.0f}% of draws cross "
+                         f"between {_fmt(co.search_flops[0])} and {_fmt(co.search_flops[1])}): {co.before} is better "
+                         "below it, so small-scale results favour the arm that loses at scale.")
+        elif co.fraction > 0.2:
+            parts.append(f"The point estimates do not cross in range, but {100 * co.fraction:.0f}% of draws do: "
+                         "a reversal at scale cannot be ruled out.")
+        for t in self.exponent_tests:
+            if t.p_value < 1 - self.level:
+                faster = a if (t.difference > 0) != self.higher_is_better else b
+                parts.append(f"The exponents {t.param} differ ({t.value_a:.3f} vs {t.value_b:.3f}, bootstrap "
+                             f"p = {t.p_value:.3g}): {faster} improves faster with scale, so the gap changes "
+                             "with compute rather than being a constant compute multiplier.")
+            else:
+                parts.append(f"The exponents {t.param} are consistent with equal ({t.value_a:.3f} vs "
+                             f"{t.value_b:.3f}, p = {t.p_value:.2g}): the arms differ by a roughly constant "
+                             "compute multiplier.")
+        return " ".join(parts)
+
+    def summary(self) -> Any:
+        """Table of differences and multipliers per target compute, exponent tests, verdict."""
+        a, b = self.names
+        pct = f"{100 * self.level:g}%"
+        rows = [[_fmt(c), f"{la:.4g}", f"{lb:.4g}", f"{d:.4g} [{dl:.4g}, {dh:.4g}]", f"{p:.3f}",
+                 f"{_fmt(k)} [{_fmt(kl)}, {_fmt(kh)}]"]
+                for c, la, lb, d, dl, dh, p, k, kl, kh in zip(
+                    self.flops, self.loss_a, self.loss_b, self.difference, self.difference_low,
+                    self.difference_high, self.prob_a_better, self.multiplier, self.multiplier_low,
+                    self.multiplier_high)]
+        tables = {f"predictions ({pct} intervals)": (
+            ["flops", a, b, f"{a} - {b}", f"P({a} better)", "multiplier k"], rows)}
+        if self.exponent_tests:
+            tables["equal exponents"] = (
+                ["param", a, b, "difference", "p (bootstrap)", "p (normal)"],
+                [[t.param, f"{t.value_a:.4f}", f"{t.value_b:.4f}", f"{t.difference:.4f} [{t.low:.4f}, {t.high:.4f}]",
+                  f"{t.p_value:.3g}", f"{t.p_value_normal:.3g}"] for t in self.exponent_tests])
+        co = self.crossover
+        info = {"law": self.law, "compared along": self.mode, "arms": f"A = {a}, B = {b}",
+                "paired bootstrap draws": self.n_boot,
+                "multiplier k": f"L_{b}(C / k) = L_{a}(C); k > 1: {b} needs k times less compute",
+                "crossover": (f"{_fmt(co.flops)} [{_fmt(co.low)}, {_fmt(co.high)}] ({co.after} overtakes {co.before})"
+                              if co.state == "crossover" else
+                              f"none in [{_fmt(co.search_flops[0])}, {_fmt(co.search_flops[1])}] "
+                              f"({100 * co.fraction:.0f}% of draws cross)")}
+        return _summary(f"Comparison of {a} and {b}", info, tables, [self.verdict(), *self.notes])
+
+    def to_dict(self) -> dict[str, Any]:
+        arr = {k: np.asarray(getattr(self, k)).tolist() for k in (
+            "flops", "loss_a", "loss_b", "difference", "difference_low", "difference_high",
+            "prob_a_better", "multiplier", "multiplier_low", "multiplier_high")}
+        return {"names": list(self.names), "law": self.law, "mode": self.mode, "level": self.level,
+                "n_boot": self.n_boot, **arr, "crossover": dict(self.crossover.__dict__),
+                "exponent_tests": [dict(t.__dict__) for t in self.exponent_tests],
+                "verdict": self.verdict(), "notes": list(self.notes)}
+
+    def _repr_html_(self) -> str:
+        return self.summary().as_html()
+
+
+# ---------------------------------------------------------------------------------------------
+# curves
+# ---------------------------------------------------------------------------------------------
+
+def _mode(law) -> str:
+    inputs = set(law.inputs)
+    if inputs == {"flops"}:
+        return "compute"
+    if inputs <= _ND_INPUTS and inputs & {"n_params", "n_tokens", "tokens_per_param"}:
+        return "compute-optimal frontier"
+    raise ConfigError(f"law {law.name!r} has inputs {law.inputs}; compare needs a law of compute (flops) "
+                      "or of parameters and tokens")
+
+
+def _curves(law, P: np.ndarray, flops: np.ndarray, mode: str) -> np.ndarray:
+    """Loss of each parameter row at each compute value, shape (S, K)."""
+    if mode == "compute":
+        with np.errstate(all="ignore"):
+            return np.asarray(law(P, flops=flops), dtype=float).reshape(P.shape[0], flops.size)
+    out = np.empty((P.shape[0], flops.size))
+    closed = getattr(law, "n_params_opt", None)   # Chinchilla: N*(C) in closed form (Eq. 4)
+    for i in range(P.shape[0]):  # one row at a time keeps the (K x grid) table small
+        if closed is not None:
+            with np.errstate(all="ignore"):
+                n = np.asarray(closed(law.as_dict(P[i]), flops), dtype=float)
+                out[i] = law(P[i], n_params=n, n_tokens=flops / (6.0 * n))
+        else:
+            _, _, v = _numeric_optimum(law, P[i:i + 1], flops, n_grid=161, with_value=True)
+            out[i] = v[0]
+    return out
+
+
+def _draws(res: Any, n_boot: int, seed: int, which: str) -> tuple[Any, np.ndarray]:
+    boot = getattr(res, "bootstrap", None)
+    if boot is None and n_boot > 0:
+        res = res.with_bootstrap(n_boot=n_boot, seed=seed)
+        boot = res.bootstrap
+    if boot is None:
+        raise ConfigError(f"fit {which} has no bootstrap draws; fit it with a bootstrap or pass n_boot > 0")
+    P = np.asarray(boot.params, dtype=float)
+    P = P[np.all(np.isfinite(P), axis=1)]
+    if P.shape[0] < 2:
+        raise DataError(f"fit {which} has fewer than two usable bootstrap draws")
+    return res, P
+
+
+def _quantiles(x: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval that tolerates inf (no interpolation across infinite values)."""
+    q = np.quantile(x, [(1 - level) / 2, (1 + level) / 2], axis=axis, method="inverted_cdf")
+    return q[0], q[1]
+
+
+def _solve_multiplier(logC: np.ndarray, gB: np.ndarray, target: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """k = C / C' with g_B(C') = target on a tabulated, decreasing g_B (rows: draws)."""
+    S, K = target.shape
+    k = np.empty((S, K))
+    for s in range(S):
+        g = gB[s]
+        for j in range(K):
+            t = target[s, j]
+            hit = np.flatnonzero(g <= t)
+            if not np.isfinite(t) or not np.all(np.isfinite(g)):
+                k[s, j] = math.nan
+            elif hit.size == 0:
+                k[s, j] = 0.0          # B never reaches A's value in the searched range
+            elif hit[0] == 0:
+                k[s, j] = math.inf     # B is already better at the cheapest compute searched
+            else:
+                i = hit[0]
+                x0, x1, y0, y1 = logC[i - 1], logC[i], g[i - 1], g[i]
+                x = x0 + (t - y0) * (x1 - x0) / (y1 - y0) if y1 != y0 else x1
+                k[s, j] = C[j] / math.exp(x)
+    return k
+
+
+def _first_crossing(logC: np.ndarray, d: np.ndarray) -> tuple[float, int]:
+    """log C of the first sign change of d along the grid (NaN if none), and the number of changes."""
+    sgn = np.sign(d)
+    nz = np.flatnonzero(sgn != 0)
+    if nz.size < 2:
+        return math.nan, 0
+    s = sgn[nz]
+    change = np.flatnonzero(s[1:] != s[:-1])
+    if change.size == 0:
+        return math.nan, 0
+    i0, i1 = nz[change[0]], nz[change[0] + 1]
+    x = logC[i0] + (0 - d[i0]) * (logC[i1] - logC[i0]) / (d[i1] - d[i0])
+    return float(x), int(change.size)
+
+
+def _flops_range(res: Any, mode: str) -> tuple[float, float] | None:
+    rng = getattr(res, "input_range", None)
+    if not rng:
+        return None
+    rng = dict(rng)
+    if "flops" in rng:
+        lo, hi = rng["flops"]
+        return float(lo), float(hi)
+    if "n_params" in rng and "n_tokens" in rng:
+        (n0, n1), (d0, d1) = rng["n_params"], rng["n_tokens"]
+        return 6.0 * float(n0) * float(d0), 6.0 * float(n1) * float(d1)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the verb
+# ---------------------------------------------------------------------------------------------
+
+def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: float = 0.95,
+            n_boot: int = 200, seed: int = 0, names: tuple[str, str] = ("A", "B"),
+            exponents: Sequence[str] | None = None, higher_is_better: bool = False,
+            search_flops: tuple[float, float] | None = None) -> Comparison:
+    """Compare two fits of the same law: differences, effective compute, exponents, crossover.
+
+    Parameters
+    ----------
+    res_a, res_b : FitResult
+        Fits of the same law, one per arm (procedure, dataset ...), on independent runs.
+    flops : float or sequence of float
+        Target compute values in FLOPs (human units accepted, e.g. ``"1e21"``).
+    level : float
+        Level of all intervals.
+    n_boot : int
+        Bootstrap draws made for a fit that has none (``fit.with_bootstrap(n_boot=, seed=)``); a
+        fit's existing draws are used as they are. The paired draws are the first
+        ``min(n_a, n_b)`` of each.
+    seed : int
+        Seed for bootstraps made here (B uses ``seed + 1``).
+    names : (str, str)
+        Labels of the arms in tables and the verdict.
+    exponents : sequence of str, optional
+        Parameters to test for equality (default: those of ``alpha``, ``beta``, ``eta``, ``c``
+        the law has).
+    higher_is_better : bool
+        The target is an accuracy-like score.
+    search_flops : (float, float), optional
+        Compute range searched for a crossover (default: from the smaller of the two fits' lowest
+        compute to the largest of their highest compute and the target values).
+
+    Returns
+    -------
+    Comparison
+
+    Notes
+    -----
+    The multiplier assumes each curve improves monotonically with compute, as fitted power laws
+    with positive exponents do. The exponent test is a bootstrap test of the difference of two
+    independent estimates: its p-value is valid when each bootstrap resampled independent units and
+    the draws are not piled at a parameter bound; with fewer than about 10 units per arm it is
+    too optimistic. The crossover is searched only inside ``search_flops``: outside the fitted
+    range it is an extrapolation of both laws.
+
+    Examples
+    --------
+    >>> cmp = compare(fit_a, fit_b, flops=[1e20, 1e22], names=("adamw", "lion"))  # doctest: +SKIP
+    >>> print(cmp.summary())                                                      # doctest: +SKIP
+    """
+    for which, r in (("A", res_a), ("B", res_b)):
+        if not (hasattr(r, "law") and hasattr(r, "param_vector")):
+            raise ConfigError(f"compare needs two FitResults; {which} is a {type(r).__name__}")
+    law_a, law_b = res_a.law, res_b.law
+    if law_a.name != law_b.name:
+        raise ConfigError(f"compare needs fits of the same law; got {law_a.name!r} and {law_b.name!r}. "
+                          "Refit both arms with one law")
+    if not 0 < level < 1:
+        raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+    if len(names) != 2 or names[0] == names[1]:
+        raise ConfigError(f"names must be two different labels; got {names!r}")
+    mode = _mode(law_a)
+    C = np.atleast_1d(np.array([parse_quantity(c, name="flops") for c in np.atleast_1d(np.asarray(flops, dtype=object))]))
+    if C.size == 0 or np.any(~np.isfinite(C) | (C <= 0)):
+        raise ConfigError(f"flops must be positive FLOP values; got {flops!r}")
+    if exponents is None:
+        exponents = [p for p in EXPONENT_NAMES if p in law_a.param_names]
+    else:
+        exponents = [exponents] if isinstance(exponents, str) else list(exponents)
+        for p in exponents:
+            if p not in law_a.param_names:
+                from ..errors import suggest
+
+                raise ConfigError(f"law {law_a.name!r} has no parameter {p!r}.{suggest(p, law_a.param_names)} "
+                                  f"Parameters: {', '.join(law_a.param_names)}")
+
+    res_a, Pa = _draws(res_a, n_boot, seed, "A")
+    res_b, Pb = _draws(res_b, n_boot, seed + 1, "B")
+    S = min(Pa.shape[0], Pb.shape[0])
+    Pa, Pb = Pa[:S], Pb[:S]
+    ea = np.asarray(res_a.param_vector, dtype=float)[None, :]
+    eb = np.asarray(res_b.param_vector, dtype=float)[None, :]
+    sign = -1.0 if higher_is_better else 1.0   # g = sign * L decreases with compute
+    notes: list[str] = []
+
+    # 1. predictions at the target compute
+    La, Lb = _curves(law_a, np.vstack([ea, Pa]), C, mode), _curves(law_b, np.vstack([eb, Pb]), C, mode)
+    diff = La - Lb
+    d_lo, d_hi = _quantiles(diff[1:], level)
+    better = (sign * diff[1:]) < 0
+    prob = better.mean(axis=0)
+
+    # 2. search range and the tabulated curves of both arms
+    ranges = [r for r in (_flops_range(res_a, mode), _flops_range(res_b, mode)) if r]
+    if search_flops is None:
+        lo = min([r[0] for r in ranges] + [C.min()])
+        hi = max([r[1] for r in ranges] + [C.max()])
+        search_flops = (lo, hi)
+    lo, hi = (float(parse_quantity(x, name="search_flops")) for x in search_flops)
+    if not (0 < lo < hi):
+        raise ConfigError(f"search_flops must be (low, high) with 0 < low < high; got {search_flops!r}")
+    l10 = (math.log10(min(lo, C.min())) - _GRID_MARGIN_DECADES, math.log10(max(hi, C.max())) + _GRID_MARGIN_DECADES)
+    grid = np.logspace(*l10, int(math.ceil((l10[1] - l10[0]) / _GRID_STEP_DECADES)) + 1)
+    logG = np.log(grid)
+    Ga = sign * _curves(law_a, np.vstack([ea, Pa]), grid, mode)
+    Gb = sign * _curves(law_b, np.vstack([eb, Pb]), grid, mode)
+    if np.any(np.diff(Gb[0]) > 1e-12 * np.abs(Gb[0][:-1]).max()):
+        notes.append(f"{names[1]}'s fitted curve is not monotone in compute over the searched range; "
+                     "the compute multiplier takes its first crossing")
+
+    # 3. effective-compute multiplier
+    k = _solve_multiplier(logG, Gb, sign * np.vstack([La]), C)
+    k_lo, k_hi = _quantiles(k[1:], level)
+    unreached = float(np.mean(k[1:] == 0.0))
+    if unreached > 0:
+        notes.append(f"in {100 * unreached:.0f}% of draws {names[1]} never reaches {names[0]}'s value within "
+                     f"{10 ** _GRID_MARGIN_DECADES:.0e} times the compute (multiplier 0)")
+
+    # 4. crossover inside the search range
+    inside = (grid >= lo) & (grid <= hi)
+    dgrid = (Ga - Gb)[:, inside]
+    lg = logG[inside]
+    x0, ncross = _first_crossing(lg, dgrid[0])
+    xs = np.array([_first_crossing(lg, dgrid[s])[0] for s in range(1, S + 1)])
+    crossing = np.isfinite(xs)
+    frac = float(crossing.mean())
+    if crossing.sum() >= 2:
+        c_lo, c_hi = (float(np.exp(v)) for v in np.quantile(xs[crossing], [(1 - level) / 2, (1 + level) / 2]))
+    else:
+        c_lo = c_hi = math.nan
+    a_first = dgrid[0][0] < 0   # A better at the low end of the range
+    if math.isfinite(x0):
+        before, after = (names[0], names[1]) if a_first else (names[1], names[0])
+        co = Crossover("crossover", float(np.exp(x0)), c_lo, c_hi, frac, before, after, (lo, hi), ncross)
+        if ncross > 1:
+            notes.append(f"the curves cross {ncross} times in the search range; the first crossing is reported")
+    else:
+        w = names[0] if a_first else names[1]
+        co = Crossover("none in range", math.nan, c_lo, c_hi, frac, w, w, (lo, hi), 0)
+
+    # 5. equal exponents
+    tests = []
+    for p in exponents:
+        j = law_a.param_names.index(p)
+        d = Pa[:, j] - Pb[:, j]
+        dl, dh = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
+        p_boot = float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
+        p_boot = max(p_boot, 2.0 / S) if p_boot == 0 else p_boot
+        est = float(ea[0, j] - eb[0, j])
+        sd = math.sqrt(float(np.var(Pa[:, j], ddof=1) + np.var(Pb[:, j], ddof=1)))
+        p_norm = math.erfc(abs(est) / (sd * math.sqrt(2))) if sd > 0 else (0.0 if est else 1.0)
+        tests.append(ExponentTest(p, float(ea[0, j]), float(eb[0, j]), est, float(dl), float(dh), p_boot, p_norm))
+    if S < 100:
+        notes.append(f"only {S} paired draws: p-values below {2 / S:.2g} cannot be resolved")
+    for which, r in (("A", res_a), ("B", res_b)):
+        fr = _flops_range(r, mode)
+        if fr and C.max() > 10 * fr[1]:
+            notes.append(f"target compute {_fmt(C.max())} is more than 10x beyond fit {which}'s data "
+                         f"(up to {_fmt(fr[1])}): the comparison extrapolates both laws")
+            break
+
+    return Comparison(
+        names=tuple(names), flops=C, loss_a=La[0], loss_b=Lb[0], difference=diff[0],
+        difference_low=d_lo, difference_high=d_hi, prob_a_better=prob, multiplier=k[0],
+        multiplier_low=k_lo, multiplier_high=k_hi, exponent_tests=tuple(tests), crossover=co,
+        level=level, n_boot=S, higher_is_better=higher_is_better, mode=mode, law=law_a.name,
+        notes=tuple(notes), options={"seed": seed, "search_flops": (lo, hi)})

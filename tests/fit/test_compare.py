@@ -1,0 +1,130 @@
+"""Comparing two arms: differences, effective compute, equal exponents, crossover."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scalinglab.errors import ConfigError
+from scalinglab.fit import fit
+from scalinglab.fit.compare import Comparison, compare
+from scalinglab.fit.data import Runs
+
+E = 2.0
+
+
+def arm(A, alpha, flops, seed, noise=0.002):
+    """Runs of L(C) = A C^-alpha + E with multiplicative noise, fitted with a small bootstrap."""
+    rng = np.random.default_rng(seed)
+    C = np.asarray(flops, dtype=float)
+    y = (E + A * C ** -alpha) * np.exp(rng.normal(0, noise, C.size))
+    return fit("saturating_power_law", Runs.from_arrays(flops=C, target=y), loss="ls").with_bootstrap(
+        n_boot=60, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def crossing_arms():
+    # A improves faster (alpha 0.2) but starts worse; B is ahead at small compute.
+    # A1 C^-0.2 = A2 C^-0.1  <=>  C = (A1 / A2)^10: with A2 = 10 and A1 = 10 * 1e1.8 the arms cross at 1e18.
+    a = arm(10 * 10 ** 1.8, 0.2, np.logspace(16, 20, 12), seed=1)
+    b = arm(10.0, 0.1, np.logspace(15.5, 20.5, 10), seed=2)    # a different compute grid
+    return a, b
+
+
+def test_known_crossover_is_found_with_an_interval(crossing_arms):
+    a, b = crossing_arms
+    cmp = compare(a, b, flops=[1e16, 1e20], names=("steep", "shallow"))
+    assert isinstance(cmp, Comparison)
+    co = cmp.crossover
+    assert co.state == "crossover"
+    assert co.flops == pytest.approx(1e18, rel=0.5)
+    assert co.low < 1e18 < co.high and co.fraction > 0.9
+    assert (co.before, co.after) == ("shallow", "steep")
+    # below the crossover B is better, above it A is
+    assert cmp.difference[0] > 0 and cmp.prob_a_better[0] < 0.05
+    assert cmp.difference[1] < 0 and cmp.prob_a_better[1] > 0.95
+    # exponents differ: 0.2 vs 0.1
+    (t,) = cmp.exponent_tests
+    assert t.param == "alpha" and t.difference == pytest.approx(0.1, abs=0.03)
+    assert t.low > 0 and t.p_value < 0.05 and t.p_value_normal < 0.01
+    text = cmp.summary().as_text()
+    assert "Scale steep" in text and "steep overtakes shallow" in text and "exponents alpha differ" in text
+
+
+def test_known_effective_compute_multiplier():
+    # B(C) = A(4 C): the same law shifted by a factor 4 in compute, so L_B(C / 4) = L_A(C).
+    A, alpha, m = 300.0, 0.15, 4.0
+    a = arm(A, alpha, np.logspace(17, 20, 10), seed=3, noise=0.001)
+    b = arm(A * m ** -alpha, alpha, np.logspace(16.5, 19.5, 10), seed=4, noise=0.001)
+    cmp = compare(a, b, flops=[1e18, 1e19, 1e20])
+    np.testing.assert_allclose(cmp.multiplier, m, rtol=0.35)
+    assert np.all(cmp.multiplier_low < m) and np.all(m < cmp.multiplier_high)
+    assert np.all(cmp.prob_a_better < 0.05)                 # B is better everywhere
+    assert cmp.crossover.state == "none in range" and cmp.crossover.before == "B"
+    (t,) = cmp.exponent_tests
+    assert t.low < 0 < t.high and t.p_value > 0.05          # equal exponents not rejected
+    assert "Scale B" in cmp.verdict() and "consistent with equal" in cmp.verdict()
+
+
+def test_frontier_comparison_for_laws_of_n_and_d():
+    """Arms measured on different (N, D) grids are compared along their compute-optimal frontiers."""
+    truth = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.28}
+
+    def nd_arm(B, sizes, tokens, seed):
+        rng = np.random.default_rng(seed)
+        N, D = (g.ravel() for g in np.meshgrid(sizes, tokens))
+        y = (truth["E"] + truth["A"] / N ** truth["alpha"] + B / D ** truth["beta"]) * np.exp(rng.normal(0, 0.002, N.size))
+        res = fit("chinchilla", Runs.from_arrays(n_params=N, n_tokens=D, target=y), n_starts=32, seed=0)
+        return res.with_bootstrap(n_boot=40, seed=seed)
+
+    a = nd_arm(2000.0, np.logspace(7, 9, 5), np.logspace(9, 11, 5), seed=5)
+    b = nd_arm(1500.0, np.logspace(7.2, 9.2, 4), np.logspace(9.3, 11.3, 6), seed=6)   # better data
+    cmp = compare(a, b, flops=[1e19, 1e21])
+    assert cmp.mode == "compute-optimal frontier"
+    assert np.all(cmp.difference > 0) and np.all(cmp.prob_a_better < 0.05)
+    assert np.all(cmp.multiplier > 1)
+    # the truth: L*(C) of each arm in closed form
+    from scalinglab.fit.laws import get_law
+
+    law = get_law("chinchilla")
+    for j, C in enumerate([1e19, 1e21]):
+        for tgt, B in ((cmp.loss_a, 2000.0), (cmp.loss_b, 1500.0)):
+            p = {**truth, "B": B}
+            n = law.n_params_opt(p, C)
+            assert tgt[j] == pytest.approx(float(law(p, n_params=n, n_tokens=C / (6 * n))), rel=0.01)
+    assert [t.param for t in cmp.exponent_tests] == ["alpha", "beta"]
+
+
+def test_compare_validates_its_inputs(crossing_arms):
+    a, b = crossing_arms
+    with pytest.raises(ConfigError, match="two FitResults"):
+        compare(a, "b", flops=[1e18])
+    with pytest.raises(ConfigError, match="flops must be positive"):
+        compare(a, b, flops=[-1.0])
+    with pytest.raises(ConfigError, match="no parameter 'alpah'. Did you mean: alpha"):
+        compare(a, b, flops=[1e18], exponents="alpah")
+    with pytest.raises(ConfigError, match="different labels"):
+        compare(a, b, flops=[1e18], names=("x", "x"))
+    with pytest.raises(ConfigError, match="search_flops"):
+        compare(a, b, flops=[1e18], search_flops=(1e20, 1e18))
+    runs = Runs.from_arrays(flops=np.logspace(16, 20, 8), target=2 + 100 * np.logspace(16, 20, 8) ** -0.1)
+    other = fit("power_law", runs, loss="loglinear")
+    with pytest.raises(ConfigError, match="same law"):
+        compare(a, other, flops=[1e18])
+
+
+def test_no_crossover_state_and_rendering(crossing_arms):
+    a, b = crossing_arms
+    cmp = compare(a, b, flops=["1e19"], search_flops=(1e19, 1e20))   # past the crossing
+    assert cmp.crossover.state == "none in range" and math.isnan(cmp.crossover.flops)
+    assert cmp.crossover.before == cmp.crossover.after == "A"
+    d = cmp.to_dict()
+    assert d["crossover"]["state"] == "none in range" and d["n_boot"] == 60
+    assert "none in [1.000e+19, 1.000e+20]" in cmp.summary().as_text()
+    assert "<table>" in cmp._repr_html_()
+    assert repr(cmp).startswith("Comparison('A' vs 'B'")
+    # higher-is-better flips the reading of the same numbers
+    acc = compare(a, b, flops=[1e16], higher_is_better=True)
+    assert acc.prob_a_better[0] > 0.95
