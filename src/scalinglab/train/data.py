@@ -202,7 +202,7 @@ def _parquet_docs(path: Path, fld: str) -> Iterator[tuple[str, bytes, None]]:
 
 
 def _hf_docs(ds, fld: str, where: str) -> Iterator[tuple[str, bytes, str | None]]:
-    splits = dict(ds) if hasattr(ds, "keys") and not hasattr(ds, "column_names") else {None: ds}
+    splits = dict(ds) if isinstance(ds.column_names, dict) else {None: ds}   # DatasetDict or Dataset
     val_name = next((s for s in ("validation", "valid", "test") if s in splits), None)
     use_fixed = "train" in splits and val_name is not None
     for name in sorted(splits, key=str):
@@ -345,6 +345,7 @@ def load_corpus(corpus: str = "stdlib", *, tokenizer: str = "byte",
     tok = _tokenizer(tokenizer)
     root = Path(cache) if cache is not None else cache_dir()
     kind, stat_key, docs = _documents(corpus)
+    stat_key = hashlib.sha256(f"{corpus}\0{SPLIT_RULE}\0{stat_key}".encode()).hexdigest()
     index = root / "corpus" / "index" / f"{stat_key[:24]}-{tok.name.replace(':', '_')}.json"
     if index.exists():   # fast path: same files (names, sizes, mtimes) and tokenizer as before
         try:
@@ -354,13 +355,15 @@ def load_corpus(corpus: str = "stdlib", *, tokenizer: str = "byte",
         except (OSError, KeyError, ValueError):
             pass   # stale or partial entry: rebuild below
     manifest = hashlib.sha256(f"{kind}\n{SPLIT_RULE}\nsep={SEPARATOR}\n".encode())
+    if kind != "stdlib":   # the field read from records is part of the corpus identity
+        manifest.update(f"field={_split_spec(corpus)[1] or 'text'}\n".encode())
     parts: dict[str, list[np.ndarray]] = {"train": [], "val": []}
     n_docs = {"train": 0, "val": 0}
     for key, data, fixed in docs:
         if not data.strip():
             continue
-        manifest.update(f"{key}\0{len(data)}\0{hashlib.sha256(data).hexdigest()}\n".encode())
         side = fixed or _split_of(key)
+        manifest.update(f"{key}\0{len(data)}\0{hashlib.sha256(data).hexdigest()}\0{side}\n".encode())
         parts[side] += [tok.encode(data), tok.separator]
         n_docs[side] += 1
     manifest_hash = manifest.hexdigest()
