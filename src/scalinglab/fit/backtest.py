@@ -328,6 +328,17 @@ def backtest(law: Any, runs: Runs, *, cutoff_flops: float | str | None = None,
     DataError
         No fold has enough training runs.
 
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scalinglab.fit.data import Runs
+    >>> C = np.logspace(17, 20, 12)
+    >>> y = (2 + 300 * C ** -0.15) * np.exp(np.random.default_rng(1).normal(0, 0.002, C.size))
+    >>> bt = backtest("saturating_power_law", Runs.from_arrays(flops=C, target=y),
+    ...               holdout="largest 3", fit_kwargs={"loss": "ls"})
+    >>> bt.n_points, bool(bt.mae_rel < 0.01), list(bt.points["run_id"])
+    (3, True, ['row9', 'row10', 'row11'])
+
     Notes
     -----
     Fits that raise are skipped and named in the notes; warnings of the fold fits (convergence,

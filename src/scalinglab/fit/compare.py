@@ -414,8 +414,22 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
 
     Examples
     --------
-    >>> cmp = compare(fit_a, fit_b, flops=[1e20, 1e22], names=("adamw", "lion"))  # doctest: +SKIP
-    >>> print(cmp.summary())                                                      # doctest: +SKIP
+    Arm "new" is the baseline shifted by a factor 4 in compute:
+
+    >>> import numpy as np
+    >>> from scalinglab.fit import fit
+    >>> from scalinglab.fit.data import Runs
+    >>> rng = np.random.default_rng(0)
+    >>> C = np.logspace(17, 20, 12)
+    >>> def arm(A):  # L(C) = A C^-0.15 + 2 with 0.2 % noise
+    ...     y = (2 + A * C ** -0.15) * np.exp(rng.normal(0, 0.002, C.size))
+    ...     res = fit("saturating_power_law", Runs.from_arrays(flops=C, target=y), loss="ls")
+    ...     return res.with_bootstrap(n_boot=50)
+    >>> cmp = compare(arm(300.0), arm(300.0 * 4 ** -0.15), flops=[1e20], names=("baseline", "new"))
+    >>> round(float(cmp.multiplier[0]), 1), cmp.crossover.state
+    (3.6, 'none in range')
+    >>> cmp.verdict()[:14]
+    'Scale new: at '
     """
     for which, r in (("A", res_a), ("B", res_b)):
         if not (hasattr(r, "law") and hasattr(r, "param_vector")):

@@ -249,8 +249,8 @@ def best_per_size(runs: Runs, *, by: str | Sequence[str] | None = None,
     >>> runs = Runs.from_arrays(n_params=[1e6] * 3 + [1e7] * 3, n_tokens=[1e8] * 3 + [1e9] * 3,
     ...                         target=[3.2, 3.0, 3.1, 2.6, 2.7, 2.8],
     ...                         groups={"lr": [1e-3, 3e-3, 1e-2] * 2})
-    >>> front = best_per_size(runs, tuned="lr")  # doctest: +SKIP
-    >>> front.run_ids, [str(e) for e in front.tuning_edge]  # doctest: +SKIP
+    >>> front = best_per_size(runs, tuned="lr")
+    >>> front.run_ids, [str(e) for e in front.tuning_edge]
     (('row1', 'row3'), ['row3: best lr=0.001 is the smallest of 3 values searched [0.001, 0.01]'])
     """
     _check_runs(runs)
@@ -586,9 +586,14 @@ def _fmt(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _Summary:
-    """Text / HTML / dict rendering of a result: a title, key facts, tables and numbered notes."""
+    """Text / HTML / dict rendering of a result: a title, key facts, tables and numbered notes.
+
+    The same renderers as :class:`~scalinglab.fit.summary.Summary` (``as_text``, ``as_html``,
+    ``to_dict``, ``to_json``), for results with several tables (frontiers, allocations,
+    comparisons, backtests).
+    """
 
     title: str
     info: Mapping[str, Any]
@@ -632,7 +637,15 @@ class _Summary:
                            for k, (h, rows) in self.tables.items()},
                 "notes": list(self.notes)}
 
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=1, default=str)
+
     def __str__(self) -> str:
+        return self.as_text()
+
+    def __repr__(self) -> str:
         return self.as_text()
 
     def _repr_html_(self) -> str:
