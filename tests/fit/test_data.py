@@ -310,3 +310,46 @@ def test_fuzz_valid_tables_round_trip(n, data):
     else:
         keep = [i for i, x in enumerate(loss) if not math.isnan(x)]
         np.testing.assert_allclose(runs.flops, [6 * N[i] * D[i] for i in keep], rtol=1e-12)
+
+
+# --- lm-evaluation-harness result files -------------------------------------------------------
+
+def _lm_eval_file(path, model, acc, *, old_style=False):
+    key = "acc" if old_style else "acc,none"
+    doc = {"results": {"hellaswag": {"alias": "hellaswag", key: acc,
+                                     ("acc_stderr" if old_style else "acc_stderr,none"): 0.004}},
+           "config": {"model": "hf", "model_args": f"pretrained={model},dtype=float32"}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+
+
+def test_load_lm_eval_results(tmp_path):
+    _lm_eval_file(tmp_path / "p70m" / "results_2024.json", "EleutherAI/pythia-70m", 0.27)
+    _lm_eval_file(tmp_path / "p1b" / "results_2024.json", "EleutherAI/pythia-1b", 0.38, old_style=True)
+    from scalinglab.fit.data import load_lm_eval
+
+    models = {"EleutherAI/pythia-70m": {"n_params": "70M", "n_tokens": "300B", "family": "pythia"},
+              "EleutherAI/pythia-1b": {"n_params": "1B", "n_tokens": "300B", "family": "pythia"}}
+    runs = load_lm_eval(tmp_path, task="hellaswag", models=models)
+    assert sorted(runs.run_id) == ["EleutherAI/pythia-1b", "EleutherAI/pythia-70m"]
+    by_id = dict(zip(runs.run_id, runs.target))
+    assert by_id["EleutherAI/pythia-70m"] == pytest.approx(0.73)      # error = 1 - accuracy
+    assert runs.flops_convention == "6ND" and runs.target_name == "hellaswag/acc,none error"
+    assert set(runs.groups) == {"task", "metric_stderr", "family"}
+    assert list(runs.groups["metric_stderr"]) == [0.004, 0.004]
+    acc = load_lm_eval(tmp_path, task="hellaswag", models=models, target="metric")
+    assert sorted(acc.target) == pytest.approx([0.27, 0.38])
+    with pytest.raises(DataError, match="no task 'hellaswg'. Did you mean: hellaswag"):
+        load_lm_eval(tmp_path, task="hellaswg", models=models)
+    with pytest.raises(DataError, match="no metric 'acc_norm,none'.*Metrics: acc"):
+        load_lm_eval(tmp_path, task="hellaswag", models=models, metric="acc_norm,none")
+    with pytest.raises(DataError, match="not in models="):
+        load_lm_eval(tmp_path, task="hellaswag", models={"EleutherAI/pythia-70m": models["EleutherAI/pythia-70m"]})
+    with pytest.raises(DataError, match="does not exist"):
+        load_lm_eval(tmp_path / "p70m" / "nothing", task="hellaswag", models=models)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no results"):
+        load_lm_eval(tmp_path / "empty", task="hellaswag", models=models)
+    (tmp_path / "bad.json").write_text("{oops")
+    with pytest.raises(DataError, match="not a JSON lm-eval result file"):
+        load_lm_eval(tmp_path / "bad.json", task="hellaswag", models=models)

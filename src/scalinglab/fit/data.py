@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import DataError, DataWarning, MissingColumnError, suggest
 from ..units import get_flops_convention, parse_quantity
 
-__all__ = ["Runs", "load_runs"]
+__all__ = ["Runs", "load_lm_eval", "load_runs"]
 
 # Column names tried, in order, when the caller does not name a column.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -574,3 +574,116 @@ def _check_positive(v: np.ndarray | None, key: str, col: str | None, ids: np.nda
             f"{desc}: {int(bad.sum())} row(s) have a non-positive or missing {key} (column {col!r}); "
             f"first is run {ids[i]!r} with {key}={float(v[i]):g}. N, D and C must be finite and > 0: "
             "fix or drop those rows (a run with a NaN loss is dropped automatically).")
+
+
+# ---------------------------------------------------------------------------------------------
+# lm-evaluation-harness result files
+# ---------------------------------------------------------------------------------------------
+
+def _lm_eval_model_name(d: Mapping[str, Any]) -> str | None:
+    if d.get("model_name"):
+        return str(d["model_name"])
+    args = (d.get("config") or {}).get("model_args")
+    if isinstance(args, str):
+        for part in args.split(","):
+            key, _, value = part.partition("=")
+            if key.strip() in ("pretrained", "model", "path") and value.strip():
+                return value.strip()
+    if isinstance(args, Mapping):
+        for key in ("pretrained", "model", "path"):
+            if args.get(key):
+                return str(args[key])
+    return None
+
+
+def load_lm_eval(results: Any, *, task: str, models: Mapping[str, Mapping[str, Any]],
+                 metric: str = "acc,none", target: str = "error",
+                 source_name: str | None = None) -> Runs:
+    """Runs from lm-evaluation-harness result files, one file per model.
+
+    lm-eval writes ``{"results": {task: {"acc,none": ..., "acc_stderr,none": ...}}, "config":
+    {"model_args": "pretrained=..."}, "model_name": ...}`` (older versions: ``"acc"`` without the
+    filter suffix). The files do not record N or D, so they are given per model.
+
+    Parameters
+    ----------
+    results : path, sequence of paths, dict or sequence of dicts
+        Result JSON files, directories (searched recursively for ``results*.json``) or the
+        parsed dictionaries.
+    task : str
+        The task to read (e.g. ``"hellaswag"``).
+    models : mapping
+        ``{model name: {"n_params": "70M", "n_tokens": "300B"}}`` (human units accepted; any
+        other keys become group columns). The model name is the file's ``model_name`` or the
+        ``pretrained=`` entry of its ``model_args``.
+    metric : str
+        Metric key (``"acc,none"``, ``"acc_norm,none"``, ``"exact_match,strict-match"`` ...); the
+        key without its filter suffix is tried too.
+    target : {"error", "metric"}
+        Model ``1 - metric`` (an error rate that falls with scale, the usual choice for fitting
+        saturating laws) or the metric itself.
+
+    Returns
+    -------
+    Runs
+        ``run_id`` = model name, C = 6ND, group columns ``task``, ``metric_stderr`` and the extra
+        keys of ``models``.
+
+    Raises
+    ------
+    DataError
+        Unreadable files, a task or metric absent from a file (with the available names), a model
+        missing from ``models``, or a model evaluated twice.
+    """
+    if target not in ("error", "metric"):
+        raise DataError(f"target must be 'error' (1 - metric) or 'metric'; got {target!r}")
+    if not isinstance(models, Mapping) or not all(isinstance(v, Mapping) for v in models.values()):
+        raise DataError("models= must map each model name to {'n_params': ..., 'n_tokens': ...}")
+    items = [results] if isinstance(results, (str, Path, Mapping)) else list(results)
+    docs: list[tuple[str, Mapping[str, Any]]] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            docs.append(("dict", item))
+            continue
+        p = Path(item)
+        files = sorted(p.rglob("results*.json")) if p.is_dir() else [p]
+        if not files:
+            raise DataError(f"no results*.json file under {str(p)!r}")
+        for f in files:
+            if not f.exists():
+                raise DataError(f"lm-eval result file {str(f)!r} does not exist")
+            try:
+                docs.append((str(f), json.loads(f.read_text(encoding="utf-8"))))
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise DataError(f"{str(f)!r} is not a JSON lm-eval result file: {exc}") from None
+    if not docs:
+        raise DataError("no lm-eval results given")
+    records = []
+    for where, d in docs:
+        if not isinstance(d, Mapping) or not isinstance(d.get("results"), Mapping):
+            raise DataError(f"{where}: not an lm-eval result file (no 'results' mapping)")
+        if task not in d["results"]:
+            raise DataError(f"{where}: no task {task!r}.{suggest(task, d['results'])} "
+                            f"Tasks: {', '.join(map(str, d['results']))}")
+        scores = d["results"][task]
+        key = metric if metric in scores else metric.split(",")[0]
+        if key not in scores:
+            names = [k for k in scores if "stderr" not in k and k != "alias"]
+            raise DataError(f"{where}: task {task!r} has no metric {metric!r}.{suggest(metric, names)} "
+                            f"Metrics: {', '.join(names)}")
+        name = _lm_eval_model_name(d)
+        if name is None:
+            raise DataError(f"{where}: cannot tell which model this is (no model_name, no pretrained= in "
+                            "config.model_args)")
+        if name not in models:
+            raise DataError(f"{where}: model {name!r} is not in models=.{suggest(name, models)} "
+                            "Give its n_params and n_tokens: models={name: {'n_params': ..., 'n_tokens': ...}}")
+        value = parse_quantity(scores[key], name=f"{where} {task}/{key}")
+        stderr_key = key.replace(",", "_stderr,", 1) if "," in key else f"{key}_stderr"
+        records.append({"model": name, "target": 1.0 - value if target == "error" else value,
+                        "task": task, "metric_stderr": scores.get(stderr_key),
+                        **{k: v for k, v in models[name].items()}})
+    extra = [k for k in records[0] if k not in ("model", "target", "task", "metric_stderr", "n_params", "n_tokens", "flops")]
+    return load_runs(records, run_id="model", target="target", group_by=("task", "metric_stderr", *extra),
+                     target_name=f"{task}/{key}" + (" error" if target == "error" else ""),
+                     source_name=source_name or f"lm-eval ({len(records)} files)")
