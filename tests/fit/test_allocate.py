@@ -207,3 +207,29 @@ def test_chinchilla_points_isoflop_profiles(chinchilla_csv):
     # Hoffmann et al. report a = 0.49 (Approach 2) and 0.46-0.51 across approaches
     assert 0.45 < a.exponent_n < 0.58
     assert a.exponent_n_interval[0] < 0.5 < a.exponent_n_interval[1]
+
+
+def test_approach3_from_a_fit_with_bootstrap_intervals(chinchilla_csv):
+    from scalinglab.datasets import load_chinchilla
+    from scalinglab.fit import fit
+
+    res = fit("chinchilla", load_chinchilla(), n_starts=64, seed=0)   # Huber, delta = 1e-3
+    a = allocate(res, n_boot=40, seed=0)                              # bootstraps the fit itself
+    assert a.approach == 3 and a.n_boot == 40
+    # Besiroglu et al. (2024) refit: alpha = 0.3473, beta = 0.3672 -> a = 0.5139
+    assert a.exponent_n == pytest.approx(0.5139, abs=0.002)
+    assert a.exponent_n == pytest.approx(res.params["beta"] / (res.params["alpha"] + res.params["beta"]))
+    lo, hi = a.exponent_n_interval
+    assert lo < a.exponent_n < hi
+    # the same interval as the fit's own derived quantity over the same draws
+    boot = res.with_bootstrap(n_boot=40, seed=0)
+    d = boot.derived("allocation_exponent", level=0.95)
+    assert (lo, hi) == pytest.approx((d.low, d.high), rel=1e-6)
+    same = allocate(boot)
+    assert same.exponent_n_interval == pytest.approx((lo, hi))
+    p = a.predict(flops=5.76e23)
+    assert p.n_params_low < p.n_params < p.n_params_high
+    assert 10 < p.tokens_per_param < 40
+    # the range spans 6 N_min D_min .. 6 N_max D_max of the fit's input range (a bounding box)
+    runs = load_chinchilla()
+    assert a.flops_range[0] <= runs.flops.min() and a.flops_range[1] >= runs.flops.max()
