@@ -167,3 +167,19 @@ def test_frontier_is_a_valid_fit_input():
     assert env.run_ids == ("row0", "row1", "row2")  # row3 costs as much as row1 and is worse
     assert "Frontier(kind='envelope', n=3" in repr(env)
     assert env.summary().to_dict()["tables"]["points"]["rows"][0][0] == "row0"
+
+
+def test_fit_accepts_a_frontier():
+    from scalinglab.fit import fit
+
+    rng = np.random.default_rng(4)
+    C = np.repeat(np.logspace(16, 20, 9), 4)
+    # four "learning rates" per budget; the best one follows L = 300 C^-0.15 + 2
+    y = (2 + 300 * C ** -0.15) * (1 + np.tile([0.0, 0.01, 0.03, 0.06], 9)) * np.exp(rng.normal(0, 1e-3, C.size))
+    runs = Runs.from_arrays(flops=C, target=y, groups={"lr": np.tile([1e-3, 3e-3, 1e-2, 3e-2], 9)})
+    front = best_per_size(runs, by="flops")
+    assert len(front) == 9 and set(front.groups["lr"]) == {1e-3}
+    res = fit("saturating_power_law", front, loss="ls")
+    assert res.n_points == 9
+    assert res.params["alpha"] == pytest.approx(0.15, abs=0.02)
+    assert res.runs_fingerprint == front.fingerprint
