@@ -75,7 +75,8 @@ def test_frontier_comparison_for_laws_of_n_and_d():
     def nd_arm(B, sizes, tokens, seed):
         rng = np.random.default_rng(seed)
         N, D = (g.ravel() for g in np.meshgrid(sizes, tokens))
-        y = (truth["E"] + truth["A"] / N ** truth["alpha"] + B / D ** truth["beta"]) * np.exp(rng.normal(0, 0.002, N.size))
+        y = truth["E"] + truth["A"] / N ** truth["alpha"] + B / D ** truth["beta"]
+        y = y * np.exp(rng.normal(0, 0.002, N.size))
         res = fit("chinchilla", Runs.from_arrays(n_params=N, n_tokens=D, target=y), n_starts=32, seed=0)
         return res.with_bootstrap(n_boot=40, seed=seed)
 

@@ -92,7 +92,8 @@ class AllocationPrediction:
             v, lo, hi = (np.atleast_1d(getattr(self, name + s)) for s in ("", "_low", "_high"))
             return ", ".join(f"{_fmt(a)} [{_fmt(b)}, {_fmt(c)}]" for a, b, c in zip(v, lo, hi))
 
-        return (f"AllocationPrediction(flops={_fmt(self.flops) if np.ndim(self.flops) == 0 else list(np.atleast_1d(self.flops))}, "
+        flops = _fmt(self.flops) if np.ndim(self.flops) == 0 else [_fmt(c) for c in np.atleast_1d(self.flops)]
+        return (f"AllocationPrediction(flops={flops}, "
                 f"n_params={one('n_params')}, n_tokens={one('n_tokens')}, "
                 f"tokens_per_param={one('tokens_per_param')}, level={self.level})")
 
@@ -179,7 +180,8 @@ class Allocation:
         from ..units import parse_quantity
 
         arr = np.asarray(flops, dtype=object)
-        C = np.vectorize(lambda v: parse_quantity(v, name="flops"), otypes=[float])(arr) if arr.size else arr.astype(float)
+        C = (np.vectorize(lambda v: parse_quantity(v, name="flops"), otypes=[float])(arr) if arr.size
+             else arr.astype(float))
         if np.any(~np.isfinite(C) | (C <= 0)):
             raise ConfigError(f"flops must be positive FLOP values; got {flops!r}")
         level = self.level if level is None else float(level)
@@ -520,7 +522,7 @@ def _approach2(sl: IsoFlopSlices, *, level, n_boot, rng, by, seed) -> Allocation
     ln = np.array([o[0] for o in opt])
     ld = np.array([o[1] for o in opt])
     notes = []
-    for b, s, (vn_, vd_, (pn, _)) in zip(sl.budgets, sl.slices, opt):
+    for b, s, (vn_, _, _) in zip(sl.budgets, sl.slices, opt):
         if not math.isfinite(vn_):
             notes.append(f"budget {b:.3g} FLOPs: the loss against log N has no minimum (parabola opens "
                          "down or < 3 sizes); it is left out. Add sizes on both sides of the optimum")
@@ -645,7 +647,8 @@ def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocatio
         elif "n_params" in rng_ and "n_tokens" in rng_:
             (n0, n1), (d0, d1) = rng_["n_params"], rng_["n_tokens"]
             flops_range = (6.0 * float(n0) * float(d0), 6.0 * float(n1) * float(d1))
-    closed = law_obj.name == "chinchilla" or hasattr(law_obj, "n_params_opt") and {"A", "B", "alpha", "beta"} <= set(names)
+    closed = law_obj.name == "chinchilla" or (hasattr(law_obj, "n_params_opt")
+                                              and {"A", "B", "alpha", "beta"} <= set(names))
     if closed:
         est = _closed_form(est_vec[None, :], names)[0]
         draws = _closed_form(draws_p, names) if draws_p.size else np.empty((0, 4))

@@ -182,7 +182,7 @@ class Comparison:
         pct = f"{100 * self.level:g}%"
         if p >= hi:
             win, lose = a, b
-            kk, kl, kh = (1 / k if k > 0 else math.inf), (1 / khi if khi > 0 else math.inf), (1 / klo if klo > 0 else math.inf)
+            kk, kl, kh = (1 / x if x > 0 else math.inf for x in (k, khi, klo))
         elif p <= 1 - hi:
             win, lose = b, a
             kk, kl, kh = k, klo, khi
@@ -191,7 +191,8 @@ class Comparison:
         parts = []
         if win is None:
             parts.append(f"At {_fmt(C)} FLOPs neither arm is clearly better (P({a} better) = {p:.2f}; the "
-                         f"{pct} interval of the difference, [{self.difference_low[i]:.4g}, {self.difference_high[i]:.4g}], "
+                         f"{pct} interval of the difference, "
+                         f"[{self.difference_low[i]:.4g}, {self.difference_high[i]:.4g}], "
                          "contains 0). Scale either; more runs at the largest scale would separate them.")
         else:
             parts.append(f"Scale {win}: at {_fmt(C)} FLOPs it is better with probability "
@@ -443,7 +444,7 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     if len(names) != 2 or names[0] == names[1]:
         raise ConfigError(f"names must be two different labels; got {names!r}")
     mode = _mode(law_a)
-    C = np.atleast_1d(np.array([parse_quantity(c, name="flops") for c in np.atleast_1d(np.asarray(flops, dtype=object))]))
+    C = np.array([parse_quantity(c, name="flops") for c in np.atleast_1d(np.asarray(flops, dtype=object))])
     if C.size == 0 or np.any(~np.isfinite(C) | (C <= 0)):
         raise ConfigError(f"flops must be positive FLOP values; got {flops!r}")
     if exponents is None:

@@ -683,7 +683,8 @@ def load_lm_eval(results: Any, *, task: str, models: Mapping[str, Mapping[str, A
         records.append({"model": name, "target": 1.0 - value if target == "error" else value,
                         "task": task, "metric_stderr": scores.get(stderr_key),
                         **{k: v for k, v in models[name].items()}})
-    extra = [k for k in records[0] if k not in ("model", "target", "task", "metric_stderr", "n_params", "n_tokens", "flops")]
+    known = ("model", "target", "task", "metric_stderr", "n_params", "n_tokens", "flops")
+    extra = [k for k in records[0] if k not in known]
     return load_runs(records, run_id="model", target="target", group_by=("task", "metric_stderr", *extra),
                      target_name=f"{task}/{key}" + (" error" if target == "error" else ""),
                      source_name=source_name or f"lm-eval ({len(records)} files)")

@@ -72,7 +72,8 @@ class TuningEdge:
     def __str__(self) -> str:
         if self.side == "only":
             return f"{self.run_id}: only {self.column}={self.value:g} was tried"
-        return (f"{self.run_id}: best {self.column}={self.value:g} is the {'smallest' if self.side == 'low' else 'largest'}"
+        which = "smallest" if self.side == "low" else "largest"
+        return (f"{self.run_id}: best {self.column}={self.value:g} is the {which}"
                 f" of {len(self.grid)} values searched [{min(self.grid):g}, {max(self.grid):g}]")
 
 
