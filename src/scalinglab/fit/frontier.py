@@ -482,7 +482,8 @@ class IsoFlopSlices:
         cat = {c: np.concatenate([getattr(s, c) for s in self.slices])
                for c in ("target", "run_id", "n_params", "n_tokens", "flops") if getattr(first, c) is not None}
         groups = {g: np.concatenate([s.groups[g] for s in self.slices]) for g in first.groups}
-        return replace(first, groups=groups, **cat)
+        return Runs(groups=groups, target_name=first.target_name, flops_convention=first.flops_convention,
+                    n_tokens_derived=first.n_tokens_derived, source=first.source, excluded=first.excluded, **cat)
 
     def __repr__(self) -> str:
         b = ", ".join(f"{x:.3g}" for x in self.budgets)
