@@ -10,7 +10,7 @@ against this module's real parameters):
   weight and a bias, Linear layers have no bias;
 * causal multi-head attention through ``F.scaled_dot_product_attention(is_causal=True)`` (fused
   kernels on CPU and GPU);
-* MLP ``d -> d_ff -> d`` with GELU (tanh approximation), ``d_ff = 4 d`` by default;
+* MLP ``d -> d_ff -> d`` with exact (erf) GELU, ``d_ff = 4 d`` by default;
 * a final LayerNorm, then logits against the tied embedding.
 
 Initialisation follows GPT-2 (Radford et al. 2019, Sec. 2.3): N(0, 0.02) everywhere, residual
@@ -106,7 +106,7 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(cfg.ff_width, cfg.d_model, bias=False)      # residual projection
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+        return self.c_proj(F.gelu(self.c_fc(x)))
 
 
 class Block(nn.Module):
