@@ -1,5 +1,8 @@
 """``python -m scalinglab.train spec.json [--run-dir DIR] [--out record.json]``: what workers run.
 
+Multi-GPU points: ``torchrun --nproc_per_node=K -m scalinglab.train spec.json`` (DDP; rank 0
+writes checkpoints and the record; ``batch_size`` must be divisible by K).
+
 Reads a :class:`~scalinglab.store.schema.RunSpec` (JSON, or YAML), trains it with one CPU thread
 (``--threads`` to change), and writes the :class:`~scalinglab.store.schema.RunRecord` as JSON to
 ``--out`` (default ``<run-dir>/trainer_record.json``), atomically. Exit status: 0 when a record
@@ -70,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
                            error=f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
         _write(out, record.to_dict())
         return 1
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:   # torchrun: rank 0 writes the record
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+        if int(os.environ.get("RANK", "0")) != 0:
+            return 0
     _write(out, record.to_dict())
     print(json.dumps({"run_id": record.run_id, "status": record.status, "val_loss": record.val_loss,
                       "wall_s": round(record.wall_s, 3), "record": str(out)}))

@@ -370,7 +370,14 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
         opt.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        lossf = loss.item()
+        if world > 1:   # every rank must take the same divergence decision
+            import torch.distributed as dist
+
+            lt = loss.detach().float().clone()
+            dist.all_reduce(lt)
+            lossf = lt.item() / world
+        else:
+            lossf = loss.item()
         ema = lossf if ema is None else EMA * ema + (1 - EMA) * lossf
         if not math.isfinite(lossf) or ema > diverge_at:
             status = "diverged"
