@@ -57,7 +57,7 @@ __all__ = [
 
 FTOL = 1e-13        # relative objective decrease that counts as "no progress"
 XTOL = 1e-10        # relative step that counts as "no progress"
-MAX_ITER = 500      # batched LM iterations per phase
+MAX_ITER = 2000     # batched LM iterations per phase (only unconverged rows keep iterating)
 SCREEN_ITER = 25    # iterations every start gets before pruning
 KEEP = 24           # distinct starts kept after screening
 POLISH = 3          # candidates polished with scipy
@@ -126,6 +126,7 @@ class Problem:
             self.hi = np.where(self.is_log, np.log(hi), hi)
         if objective.space == "log" and np.any(self.y <= 0):
             raise ConfigError("space='log' needs positive targets; some are <= 0. Use space='linear'.")
+        self.F_floor = objective.floor(self.y)
         self.base = np.zeros(law.n_params)
         for k, v in self.fixed.items():
             self.base[names.index(k)] = v
@@ -134,7 +135,8 @@ class Problem:
     def to_natural(self, theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
         p = np.broadcast_to(self.base, (theta.shape[0], self.base.shape[0])).copy()
-        p[:, self.free] = np.where(self.is_log, np.exp(theta), theta)
+        with np.errstate(over="ignore"):   # an exploratory step may overflow: the objective is inf there
+            p[:, self.free] = np.where(self.is_log, np.exp(theta), theta)
         return p
 
     def to_internal(self, params: np.ndarray) -> np.ndarray:
@@ -317,8 +319,8 @@ def _lm(problem: Problem, st: _State, wt: np.ndarray, *, max_iter: int,
     (S, n) targets per row (variable projection is then skipped). A row stops after
     three consecutive iterations without relative progress: objective decrease below
     ``ftol * scale`` (scale = :meth:`Objective.scale`, so sums and means behave alike) or a step
-    below ``xtol`` relative to the parameters, or when its damping has grown past 1e14 (no
-    descent direction left at machine precision).
+    below ``xtol`` relative to the parameters (rejected steps in between do not reset the count),
+    or when its damping has grown past 1e14 (no descent direction left at machine precision).
     """
     per_row_wt = np.ndim(wt) == 2
     k = st.theta.shape[1]
@@ -348,7 +350,7 @@ def _lm(problem: Problem, st: _State, wt: np.ndarray, *, max_iter: int,
         if problem.projects and y is None:
             tn = _project_if_better(problem, tn, wa)
         Fn, gn, Hn, sn = problem.evaluate(tn, wa, y=None if y is None else y[act])
-        scale = np.maximum(problem.objective.scale(Fa, wa), 1e-300)
+        scale = np.maximum(problem.objective.scale(Fa, wa), max(problem.F_floor, 1e-300))
         dec = Fa - Fn
         same = np.all(tn == th, axis=1)
         ok = (dec > 0) | ((dec == 0) & same)
@@ -360,8 +362,10 @@ def _lm(problem: Problem, st: _State, wt: np.ndarray, *, max_iter: int,
         st.lam[acc] = np.maximum(la[ok] * 0.3, 1e-12)
         st.lam[act[~ok]] = la[~ok] * 8.0
         st.nit[act] += 1
-        stalled = np.where(ok, (dec <= ftol * scale) | (rel_step <= xtol), st.lam[act] > 1e12)
-        st.small[act] = np.where(stalled, st.small[act] + 1, 0)
+        # accepted steps with real progress reset the count; rejected steps leave it alone, so an
+        # accept/reject cycle on a loss kink still ends
+        stalled = (dec <= ftol * scale) | (rel_step <= xtol)
+        st.small[act] = np.where(ok, np.where(stalled, st.small[act] + 1, 0), st.small[act])
         st.conv[act] = (st.small[act] >= 3) | (st.lam[act] > 1e14)
     return st
 
@@ -393,7 +397,7 @@ def _polish(problem: Problem, theta0: np.ndarray, wt: np.ndarray,
     F0 = problem.objective_value(theta0, wt)
     if not np.isfinite(F0):
         return theta0, F0, False
-    scale = float(np.maximum(problem.objective.scale(np.array([F0]), wt)[0], 1e-300))
+    scale = float(max(problem.objective.scale(np.array([F0]), wt)[0], problem.F_floor, 1e-300))
 
     def fun(th):
         F, g, _, _ = problem.evaluate(th[None, :], wt)
@@ -526,7 +530,8 @@ def solve_scipy_loop(problem: Problem, starts: np.ndarray, *, wt: np.ndarray | N
             nits.append(0)
             oks.append(False)
             continue
-        scale = 1.0 if default_tolerances else float(max(problem.objective.scale(np.array([F0]), wt)[0], 1e-300))
+        scale = 1.0 if default_tolerances else float(max(problem.objective.scale(np.array([F0]), wt)[0],
+                                                          problem.F_floor, 1e-300))
 
         def fun(th, scale=scale):
             F, g, _, _ = problem.evaluate(th[None, :], wt)

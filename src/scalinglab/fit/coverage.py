@@ -35,16 +35,17 @@ __all__ = ["CoverageReport", "coverage_check", "default_design"]
 def default_design(law: Law) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """A realistic design and true parameters for the built-in laws: ``(inputs, truth)``.
 
-    * chinchilla: 8 model sizes from 5e7 to 5e9 x 5 tokens per parameter (5 to 80); truth = the
-      Besiroglu et al. (2024) estimates.
+    * chinchilla: 12 model sizes from 5e7 to 5e9 x 10 tokens per parameter (3 to 120), 120 runs
+      (Hoffmann et al. 2022 fitted 240 such runs); truth = the Besiroglu et al. (2024) estimates.
     * overtraining: 6 compute budgets x 5 token multipliers (5 to 160).
     * laws in compute: 16 budgets log-spaced over 4 decades.
     * downstream_link: 16 losses from 2.2 to 4.5.
     """
     name = law.name
     if name == "chinchilla":
-        N = np.repeat(np.logspace(np.log10(5e7), np.log10(5e9), 8), 5)
-        M = np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 8)
+        M = np.array([3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0])
+        N = np.repeat(np.logspace(np.log10(5e7), np.log10(5e9), 12), M.size)
+        M = np.tile(M, 12)
         return ({"n_params": N, "n_tokens": N * M},
                 {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658})
     if name == "overtraining":

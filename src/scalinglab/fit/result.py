@@ -63,6 +63,7 @@ SCHEMA_VERSION = 1
 AGREE_RTOL = 1e-6          # starts within this relative objective of the best "agree"
 BOUND_RTOL = 1e-6          # internal distance to a bound that counts as "at the bound"
 MOVED_RTOL = 1e-6          # an optimum closer than this to its start "never moved"
+GAP_RTOL = 1e-6            # an optimality check that still improves more than this: not converged
 COND_LIMIT = 1e12          # condition number above which parameters are poorly determined
 EXTRAPOLATION_FACTOR = 100.0   # predictions beyond 100x the fitted input range warn
 
@@ -202,13 +203,19 @@ class FitDiagnostics:
     at_bound : tuple of str
         Parameters sitting at one of their bounds.
     never_moved : bool
-        The best optimum equals its starting point: the optimizer stopped at once.
+        The best optimum equals its starting point. A problem only when the optimality check
+        (``objective_gap``) shows the start was not already the optimum: then the optimizer
+        stopped at once.
     cond_number : float
         Condition number of the column-scaled Gauss-Newton matrix J^T J at the optimum.
     n_points : int
     objective : float
     n_iter : int
         Iterations of the best start.
+    objective_gap : float
+        Relative objective decrease that further Levenberg-Marquardt iterations from the reported
+        optimum still found (an independent optimality check; 0 at a true optimum). Above 1e-6
+        the fit is marked not converged.
     """
 
     converged: bool
@@ -224,17 +231,24 @@ class FitDiagnostics:
     n_iter: int
     n_params: int = 0
     robust_loss: bool = False
+    objective_gap: float = 0.0
+
 
     def problems(self) -> list[tuple[type[Warning], str]]:
         """``(warning class, message)`` for every problem found (also the summary's notes)."""
         out: list[tuple[type[Warning], str]] = []
-        if not self.converged:
+        if self.never_moved and self.objective_gap > GAP_RTOL:
+            out.append((ConvergenceWarning, f"the best fit never moved from its starting point although "
+                        f"further iterations lower the objective by {self.objective_gap:.2g} (relative): the "
+                        "optimizer stopped at once (absolute tolerances on a tiny objective?). Do not trust "
+                        "these parameters."))
+        elif self.objective_gap > GAP_RTOL:
+            out.append((ConvergenceWarning, f"the optimizer stopped before the optimum: further iterations "
+                        f"lower the objective by {self.objective_gap:.2g} (relative). The parameters are not "
+                        "at the minimum (absolute tolerances on a small objective stop SciPy early)."))
+        elif not self.converged:
             out.append((ConvergenceWarning, "the optimizer did not meet its stopping rule at the best "
                         "start; the optimum may be inexact. Check the data or pass starts= near the optimum."))
-        if self.never_moved:
-            out.append((ConvergenceWarning, "the best fit never moved from its starting point: the "
-                        "optimizer stopped at once (absolute tolerances on a tiny objective?). Do not "
-                        "trust these parameters."))
         if self.n_starts_run > 1 and self.n_starts_agreeing < 2:
             out.append((ConvergenceWarning, f"only {self.n_starts_agreeing} of {self.n_starts_run} starts "
                         "run to convergence reached the best objective; the optimum may be hard to find. "
@@ -980,21 +994,28 @@ def _diagnose(problem: opt.Problem, sol: opt.Solution) -> tuple[FitDiagnostics, 
     at_bound = tuple(nm for nm, a, b in zip(names, at_lo, at_hi) if a or b)
     # agreement among starts run to convergence
     F = np.asarray(sol.final_objectives, dtype=float)
-    scale = float(max(problem.objective.scale(np.array([sol.objective]), wt)[0], 1e-300))
+    scale = float(max(problem.objective.scale(np.array([sol.objective]), wt)[0], problem.F_floor, 1e-300))
     agree = np.isfinite(F) & (F - sol.objective <= AGREE_RTOL * scale)
     n_agree = int(agree.sum()) if F.size else 1
     spread = 0.0
     if n_agree > 1:
         fin = problem.to_internal(sol.finals[agree])
         spread = float(np.max((fin.max(axis=0) - fin.min(axis=0)) / (1.0 + np.abs(th))))
+    # independent optimality check: can more LM iterations still lower the objective?
+    gap = 0.0
+    if sol.method != "closed form":
+        st = opt._init_state(problem, th[None, :], wt)
+        st = opt._lm(problem, st, wt, max_iter=300)
+        if np.isfinite(st.F[0]) and np.isfinite(sol.objective):
+            gap = float(max(sol.objective - st.F[0], 0.0) / scale)
     start = sol.start_of_best
     never_moved = False
     if start is not None and np.all(np.isfinite(start)) and sol.method != "closed form":
         st = problem.to_internal(np.asarray(start)[None, :])[0]
         never_moved = bool(np.max(np.abs(st - th) / (1.0 + np.abs(th))) < MOVED_RTOL)
-    diag = FitDiagnostics(converged=bool(sol.converged), n_starts=int(sol.n_starts),
+    diag = FitDiagnostics(converged=bool(sol.converged) and gap <= GAP_RTOL, n_starts=int(sol.n_starts),
                           n_starts_run=int(sol.n_run), n_starts_agreeing=n_agree, optimum_spread=spread,
                           at_bound=at_bound, never_moved=never_moved, cond_number=cond, n_points=n,
                           objective=float(sol.objective), n_iter=int(sol.n_iter), n_params=k,
-                          robust_loss=problem.objective.robust)
+                          robust_loss=problem.objective.robust, objective_gap=gap)
     return diag, cov

@@ -62,23 +62,20 @@ class Summary:
     # -- renderers -------------------------------------------------------------------------
     def as_text(self) -> str:
         width = 78
-        out = [self.title.center(width), "=" * width]
-        half = (len(self.header) + 1) // 2
-        left, right = self.header[:half], self.header[half:]
-        for i in range(half):
-            a = f"{left[i][0] + ':':<17}{_fmt(left[i][1]):>21}"
-            b = f"{right[i][0] + ':':<17}{_fmt(right[i][1]):>21}" if i < len(right) else ""
-            out.append(f"{a}  {b}".rstrip())
+        out = [self.title.center(width).rstrip(), "=" * width]
+        lw = max(len(k) for k, _ in self.header) + 2
+        for k, v in self.header:
+            out.append(f"{k + ':':<{lw}}{_fmt(v)}")
         out.append("-" * width)
-        w0 = max([len(str(r[0])) for r in self.rows] + [6])
-        out.append(f"{self.columns[0]:<{w0}}" + "".join(f"{c:>15}" for c in self.columns[1:]))
+        w0 = max([len(str(r[0])) for r in self.rows] + [len(self.columns[0]), 6])
+        out.append(f"{self.columns[0]:<{w0}}" + "".join(f" {c:>16}" for c in self.columns[1:]))
         out.append("-" * width)
         for r in self.rows:
-            out.append(f"{str(r[0]):<{w0}}" + "".join(f"{_fmt(v):>15}" for v in r[1:]))
+            out.append(f"{str(r[0]):<{w0}}" + "".join(f" {_fmt(v):>16}" for v in r[1:]))
         out.append("-" * width)
         for i in range(0, len(self.diagnostics), 2):
             pair = self.diagnostics[i:i + 2]
-            cells = [f"{k + ':':<22}{_fmt(v):>15}" for k, v in pair]
+            cells = [f"{k + ':':<18}{_fmt(v):>19}" for k, v in pair]
             out.append("  ".join(cells).rstrip())
         out.append("=" * width)
         if self.notes:
