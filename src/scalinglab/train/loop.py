@@ -420,6 +420,8 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
                  "curve_eval_tokens": int(curve_windows.shape[0] * cfg.seq_len),
                  "precision": "bf16-autocast" if device.type == "cuda" else "fp32",
                  "compiled": bool(compile), "resumed_from_step": resumed_from,
+                 "resumed_from_tokens": None if resumed_from is None else resumed_from * tps,
+                 "branch_start_tokens": plan.start_step * tps,
                  "wall_s": wall_s,
                  "role": "trunk" if plan.checkpoint_steps else ("branch" if spec.branch_of else "run")})
     return RunRecord(
