@@ -1,0 +1,119 @@
+"""Fit speed: the full Chinchilla grid fit + bootstrap refits, batched vs a plain SciPy loop.
+
+Both sides minimize the same objective (Huber, delta=1e-3, log residuals, summed) with the same
+analytic gradient (:meth:`scalinglab.fit._optimize.Problem.evaluate`) on the same 240 points:
+
+* **batched** (scalinglab): ``fit("chinchilla", runs)`` from the 4500-point Hoffmann et al. grid,
+  then ``.with_bootstrap(n_boot)``, through the public API.
+* **plain SciPy loop** (baseline): one ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)``
+  per grid start, then one per bootstrap resample warm-started from the loop's optimum. The
+  objective is divided by its size at the start, with ``ftol=1e-12`` and ``gtol=1e-8``: the
+  loosest tolerances we found that still reach the optimum within 1e-8 (``ftol=1e-10`` left
+  bootstrap objectives 1.5e-4 too high). SciPy's defaults stop early on this objective (see
+  ``scalinglab.fit._optimize``) and would not reach it at all.
+
+The run checks that both reach the same optimum (objective within 1e-8 relative, for the grid
+fit and for every bootstrap resample) and prints the speed ratio (baseline time / batched time);
+absolute times depend on the machine and its load, the ratio is measured in the same run.
+
+Usage::
+
+    .venv/bin/python benchmarks/fit_speed.py               # full: 4500 starts, 1000 resamples
+    .venv/bin/python benchmarks/fit_speed.py --quick       # 450 starts, 100 resamples
+    .venv/bin/python benchmarks/fit_speed.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+LOOP_FTOL, LOOP_GTOL = 1e-12, 1e-8   # loosest SciPy tolerances that reach the same optimum
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="every 10th grid start and 100 resamples")
+    ap.add_argument("--n-boot", type=int, default=None, help="bootstrap resamples (default 1000; 100 with --quick)")
+    ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    args = ap.parse_args(argv)
+
+    import scipy
+
+    from scalinglab.datasets import load_chinchilla
+    from scalinglab.fit import fit, get_law
+    from scalinglab.fit import _optimize as opt
+    from scalinglab.fit.bootstrap import resample_weights
+    from scalinglab.fit.objectives import Objective
+
+    n_boot = args.n_boot or (100 if args.quick else 1000)
+    runs = load_chinchilla()
+    law = get_law("chinchilla")
+    starts = law.default_starts()
+    if args.quick:
+        starts = starts[::10]
+    x = law.inputs_from(runs)
+    problem = opt.Problem(law, x, runs.target, Objective("huber", space="log", reduce="sum", delta=1e-3))
+    import scipy.optimize  # noqa: F401  (imported before timing: both sides use it)
+
+    # -- batched (public API) -------------------------------------------------------------
+    t0 = time.perf_counter()
+    res = fit(law, runs, starts=starts)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    boot = res.with_bootstrap(n_boot=n_boot, seed=0)
+    t_boot = time.perf_counter() - t0
+    t_batched = t_fit + t_boot
+
+    # -- plain SciPy loop -------------------------------------------------------------------
+    t0 = time.perf_counter()
+    base = opt.solve_scipy_loop(problem, starts, ftol=LOOP_FTOL, gtol=LOOP_GTOL)
+    t_loop_fit = time.perf_counter() - t0
+    W = resample_weights(problem.n, n_boot, seed=0)        # the same resamples as the batched side
+    t0 = time.perf_counter()
+    _, F_loop_boot = opt.solve_resamples_scipy(problem, W, base.params[None, :], ftol=LOOP_FTOL, gtol=LOOP_GTOL)
+    t_loop_boot = time.perf_counter() - t0
+    t_loop = t_loop_fit + t_loop_boot
+
+    rel_fit = (res.objective - base.objective) / base.objective
+    F_boot = boot.bootstrap.objectives
+    rel_boot = (F_boot - F_loop_boot) / F_loop_boot
+    out = {
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+        "n_starts": int(starts.shape[0]), "n_boot": n_boot, "loop_ftol": LOOP_FTOL, "loop_gtol": LOOP_GTOL,
+        "batched_fit_s": t_fit, "batched_boot_s": t_boot, "batched_total_s": t_batched,
+        "loop_fit_s": t_loop_fit, "loop_boot_s": t_loop_boot, "loop_total_s": t_loop,
+        "ratio_fit": t_loop_fit / t_fit, "ratio_boot": t_loop_boot / t_boot, "ratio_total": t_loop / t_batched,
+        "objective_batched": res.objective, "objective_loop": base.objective,
+        "objective_rel_diff": rel_fit,
+        "boot_objective_rel_diff_max": float(np.max(np.abs(rel_boot))),
+        "boot_objective_batched_worse_max": float(np.max(rel_boot)),
+        "params_batched": res.params, "params_loop": law.as_dict(base.params),
+        "same_optimum": bool(abs(rel_fit) <= 1e-8 and np.max(rel_boot) <= 1e-8),
+    }
+    print(f"machine: {out['machine']}; numpy {out['numpy']}, scipy {out['scipy']}")
+    print(f"grid fit, {out['n_starts']} starts:  batched {t_fit:8.2f} s   SciPy loop {t_loop_fit:8.2f} s"
+          f"   ratio {out['ratio_fit']:6.1f}x")
+    print(f"bootstrap, {n_boot} refits:   batched {t_boot:8.2f} s   SciPy loop {t_loop_boot:8.2f} s"
+          f"   ratio {out['ratio_boot']:6.1f}x")
+    print(f"total:                      batched {t_batched:8.2f} s   SciPy loop {t_loop:8.2f} s"
+          f"   ratio {out['ratio_total']:6.1f}x  (target >= 20x)")
+    print(f"same optimum: grid objective rel. diff {rel_fit:+.2e}; bootstrap objectives: max |rel. diff| "
+          f"{out['boot_objective_rel_diff_max']:.2e}, batched worse by at most {out['boot_objective_batched_worse_max']:+.2e}"
+          f" -> {'OK' if out['same_optimum'] else 'MISMATCH'}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+    return out
+
+
+if __name__ == "__main__":
+    result = main()
+    sys.exit(0 if result["same_optimum"] else 1)
