@@ -984,6 +984,7 @@ def _diagnose(problem: opt.Problem, sol: opt.Solution) -> tuple[FitDiagnostics, 
         s2 = float(np.sum(r[0] ** 2) / (n - k))
         try:
             cov = s2 * np.linalg.pinv(JtJ, rcond=1e-15)
+            cov = 0.5 * (cov + cov.T)
         except np.linalg.LinAlgError:
             cov = None
     # bounds
