@@ -50,7 +50,8 @@ __all__ = ["checkpoint_path", "evaluate", "run"]
 
 CKPT_DIR = "ckpt"
 LAST = "last.pt"
-N_CURVE_POINTS = 8          # loss-curve evaluations per run (on a quarter of the eval windows)
+N_CURVE_POINTS = 8          # loss-curve evaluations per full run (on every 8th eval window)
+CURVE_STRIDE = 8            # so the whole curve costs about one final evaluation
 EVAL_BATCH = 32             # validation windows per forward pass
 DIVERGE_FACTOR = 2.0        # smoothed train loss above 2 x ln(vocab) (twice uniform guessing) = diverged
 EMA = 0.9                   # smoothing of the reported train loss
@@ -297,7 +298,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     if spec.batch_size % world:
         raise ConfigError(f"batch_size {spec.batch_size} is not divisible by WORLD_SIZE {world}")
     windows = eval_windows(corpus.val, seq_len=cfg.seq_len, n_tokens=spec.eval_tokens)
-    curve_windows = windows[::4] if len(windows) >= 8 else windows
+    curve_windows = windows[::CURVE_STRIDE] if len(windows) >= 2 * CURVE_STRIDE else windows
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -339,8 +340,8 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
 
     tps = plan.tokens_per_step
     span = plan.total_steps - plan.start_step
-    curve_steps = {plan.start_step + round(span * (i + 1) / N_CURVE_POINTS)
-                   for i in range(N_CURVE_POINTS)}
+    n_points = max(2, round(N_CURVE_POINTS * span / plan.total_steps))   # a branch: its share
+    curve_steps = {plan.start_step + round(span * (i + 1) / n_points) for i in range(n_points)}
     ckpt_steps = set(plan.checkpoint_steps)
     diverge_at = DIVERGE_FACTOR * math.log(cfg.vocab_size)
     local_bs = spec.batch_size // world
