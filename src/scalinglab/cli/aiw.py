@@ -53,11 +53,12 @@ def list_cmd(tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
     from ..evals import get_family, get_prompt_type, list_families, list_prompt_types
 
     _tasks(tasks_dir)
-    print(f"{'family':22s} {'kind':8s} {'ver':>3s} {'variations':12s} {'prompt types':48s} title")
-    for name in list_families():
-        f = get_family(name)
+    rows = [(n, get_family(n)) for n in list_families()]
+    w = max([12] + [len(",".join(f.prompt_types)) for _, f in rows])
+    print(f"{'family':22s} {'kind':8s} {'ver':>3s} {'variations':12s} {'prompt types':{w}s} title")
+    for name, f in rows:
         print(f"{name:22s} {f.kind:8s} {f.version:3d} {','.join(v.name for v in f.variations):12s} "
-              f"{','.join(f.prompt_types):48s} {f.title}")
+              f"{','.join(f.prompt_types):{w}s} {f.title}")
     print("\nprompt types:")
     for name in list_prompt_types():
         pt = get_prompt_type(name)
@@ -174,21 +175,25 @@ def score_cmd(responses: Path = typer.Argument(..., help="Results JSONL, upstrea
 
 
 @aiw_app.command("report")
-def report_cmd(responses: list[Path] = typer.Argument(..., help="Results JSONL / upstream JSON files or folders."),
+def report_cmd(responses: list[Path] = typer.Argument(
+                   ..., help="Results JSONL / upstream JSON files or folders, or one *.summary.json."),
                out_dir: Path = typer.Option(..., "--out-dir", "-o"),
                mode: Optional[str] = typer.Option(None, "--mode",
                                                   help="Re-score first (default: keep stored scoring)."),
                title: str = typer.Option("AIW evaluation", "--title"),
                tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
     """Write figures and an HTML page (report.html) from results."""
-    from ..evals import read_responses, summarize, write_report
+    from ..evals import Summary, read_responses, summarize, write_report
 
     _tasks(tasks_dir)
-    records = []
-    for r in responses:
-        records.extend(read_responses(r, mode=mode))
-    path = write_report(summarize(records), out_dir, title=title)
-    print(path)
+    if len(responses) == 1 and responses[0].name.endswith(".summary.json"):
+        summ = Summary.load(responses[0])  # a run's JSON summary: no re-scoring possible
+    else:
+        records = []
+        for r in responses:
+            records.extend(read_responses(r, mode=mode))
+        summ = summarize(records)
+    print(write_report(summ, out_dir, title=title))
 
 
 @aiw_app.command("export-lm-eval")

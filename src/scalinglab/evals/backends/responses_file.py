@@ -142,8 +142,8 @@ def read_responses(path: str | Path, *, mode: str | None = "auto") -> list[dict[
     path = Path(path)
     if not path.exists():
         raise DataError(f"responses path {str(path)!r} does not exist")
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")) if path.is_dir() \
-        else [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")
+                   and not p.name.endswith(".summary.json")) if path.is_dir() else [path]
     if not files:
         raise DataError(f"no .json or .jsonl files under {str(path)!r}")
     records: list[dict[str, Any]] = []

@@ -9,6 +9,7 @@ are imported only when the backend is created (the ``[train]`` extra).
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,16 @@ class ScalingLabCheckpointBackend:
     path : str or Path
         A run directory (``ckpt/last.pt`` inside) or a checkpoint file.
     model : str, optional
-        Name recorded with results (default: the run id from the checkpoint's spec).
+        Name recorded with results (default: the rung name from the checkpoint's spec).
+    num_threads : int, optional
+        CPU threads while sampling (default ``$SCALINGLAB_TORCH_THREADS`` or 1, as the trainer:
+        tiny models run far slower with several threads on a busy machine).
     """
 
     name = "scalinglab_ckpt"
 
-    def __init__(self, path: str | Path, *, model: str | None = None, device: str = "cpu") -> None:
+    def __init__(self, path: str | Path, *, model: str | None = None, device: str = "cpu",
+                 num_threads: int | None = None) -> None:
         torch = require("torch", extra="train", purpose="sampling scalinglab checkpoints")
         from ...config import from_dict
         from ...train.gpt import GPT, GPTConfig  # lazy: evals core must not import torch
@@ -65,6 +70,7 @@ class ScalingLabCheckpointBackend:
         self.model = model or spec.get("rung", p.parent.parent.name)
         self.step = state.get("step")
         self._lock = threading.Lock()
+        self.num_threads = int(num_threads or os.environ.get("SCALINGLAB_TORCH_THREADS", "1"))
 
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "checkpoint": self.path,
@@ -88,27 +94,13 @@ class ScalingLabCheckpointBackend:
             raise BackendError("this checkpoint backend was closed; create a new one")
         torch = self._torch
         ids = self._encode(request.prompt) or [0]
-        gen = torch.Generator(device=self.device).manual_seed(int(request.seed))
-        x = torch.tensor([ids], dtype=torch.long, device=self.device)
-        out: list[int] = []
-        finish = "length"
         with self._lock, torch.no_grad():
-            for _ in range(int(request.max_tokens)):
-                logits, _ = self._net(x[:, -self._cfg.seq_len:])
-                logits = logits[0, -1].float()
-                if request.temperature <= 0:
-                    nxt = int(torch.argmax(logits))
-                else:
-                    probs = torch.softmax(logits / request.temperature, dim=-1)
-                    nxt = int(torch.multinomial(probs, 1, generator=gen))
-                if self._bpe is None and nxt == 0:  # byte 0 separates documents
-                    finish = "stop"
-                    break
-                out.append(nxt)
-                x = torch.cat([x, torch.tensor([[nxt]], device=self.device)], dim=1)
-                if request.stop and any(s in self._decode(out[-4 * max(map(len, request.stop)):])
-                                        for s in request.stop if s):
-                    break  # the cut below trims the stop sequence
+            old_threads = torch.get_num_threads()
+            torch.set_num_threads(self.num_threads)
+            try:
+                out, finish = self._sample(ids, request)
+            finally:
+                torch.set_num_threads(old_threads)
         text = self._decode(out)
         for s in request.stop:
             if s and s in text:
@@ -116,3 +108,26 @@ class ScalingLabCheckpointBackend:
         return Generation(text=text, finish_reason=finish,
                           usage={"prompt_tokens": len(ids), "completion_tokens": len(out)},
                           served_model=self.model)
+
+    def _sample(self, ids: list[int], request: GenerationRequest) -> tuple[list[int], str]:
+        """Autoregressive sampling with the trial's seed; stops at byte 0 or a stop sequence."""
+        torch = self._torch
+        gen = torch.Generator(device=self.device).manual_seed(int(request.seed))
+        x = torch.tensor([ids], dtype=torch.long, device=self.device)
+        window = 4 * max((len(s) for s in request.stop), default=0)
+        out: list[int] = []
+        for _ in range(int(request.max_tokens)):
+            logits, _ = self._net(x[:, -self._cfg.seq_len:])
+            logits = logits[0, -1].float()
+            if request.temperature <= 0:
+                nxt = int(torch.argmax(logits))
+            else:
+                probs = torch.softmax(logits / request.temperature, dim=-1)
+                nxt = int(torch.multinomial(probs, 1, generator=gen))
+            if self._bpe is None and nxt == 0:  # byte 0 separates documents
+                return out, "stop"
+            out.append(nxt)
+            x = torch.cat([x, torch.tensor([[nxt]], device=self.device)], dim=1)
+            if window and any(s and s in self._decode(out[-window:]) for s in request.stop):
+                return out, "stop"  # generate() trims the stop sequence
+        return out, "length"
