@@ -235,6 +235,9 @@ class ResultsStore:
             raise StoreError("this store was opened read-only; open it without readonly=True")
         if not isinstance(record, RunRecord):
             raise StoreError(f"put() takes a RunRecord; got {type(record).__name__}")
+        # normalise through the schema (ints in float fields, tuples) so that equal records
+        # compare equal however they were built
+        record = RunRecord.from_dict(record.to_dict())
         new = record.to_dict()
         old = self.get(record.run_id)
         if old is not None and not replace:

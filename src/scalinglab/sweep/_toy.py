@@ -12,7 +12,9 @@ Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
 
 ``toy_steps`` (default 4)       checkpointed steps the run is split into
 ``toy_step_s`` (default 0)      seconds each step sleeps (to make kill/resume tests possible)
-``toy_fail`` (default false)    raise ``TrainingError`` at the first step
+``toy_fail`` (default false)    raise ``TrainingError`` at the first step (true, or a list of
+                                the learning rates that fail)
+``toy_crash`` (default [])      learning rates whose worker process exits hard (``os._exit``)
 ``toy_diverge_lr`` (default 1)  learning rates at or above this diverge
 """
 
@@ -76,9 +78,12 @@ def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=N
     per_step = spec.n_tokens // steps
     if progress is not None:
         progress(tokens_seen=start * per_step)
+    fail = spec.extra.get("toy_fail", False)
     for step in range(start, steps):
-        if spec.extra.get("toy_fail"):
+        if fail is True or (isinstance(fail, list) and spec.lr in fail):
             raise TrainingError(f"toy trainer asked to fail (run {spec.run_id})")
+        if spec.lr in spec.extra.get("toy_crash", ()):
+            os._exit(7)
         time.sleep(step_s)
         tmp = ckpt.with_suffix(".tmp")
         tmp.write_text(json.dumps({"step": step + 1}))

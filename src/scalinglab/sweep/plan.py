@@ -227,19 +227,36 @@ class SweepPlan:
         once (``scalinglab train``, the record's ``wall_s``) and put its tokens/s there.
         """
         workers = max(1, int(workers))
-        finish: dict[str, float] = {}
+        by_id = {r.run_id: r for r in self.runs}
+        start: dict[str, float] = {}
+        end = 0.0
+
+        def ready_at(r: PlannedRun) -> float | None:
+            # a branch can start once its trunk has trained up to the branch point
+            trunk = by_id.get(r.spec.branch_of) if r.spec.branch_of else None
+            if trunk is None:
+                return 0.0
+            if trunk.run_id not in start:
+                return None
+            frac = (r.spec.branch_at_tokens or 0) / max(1, trunk.spec.n_tokens)
+            return start[trunk.run_id] + trunk.est_s * frac
+
+        pending = list(self.runs)     # longest first, trunks before their branches
         free = [0.0] * workers
-        heapq.heapify(free)
-        for r in self.runs:   # trunks come before their branches
+        while pending:
             t = heapq.heappop(free)
-            if r.spec.branch_of in finish:
-                t = max(t, finish[r.spec.branch_of])
-            finish[r.run_id] = t + r.est_s
-            heapq.heappush(free, finish[r.run_id])
+            times = [(ready_at(r), i) for i, r in enumerate(pending)]
+            now = [i for rt, i in times if rt is not None and rt <= t]
+            if not now:               # idle until the earliest branch point is reached
+                heapq.heappush(free, min(rt for rt, _ in times if rt is not None))
+                continue
+            r = pending.pop(now[0])
+            start[r.run_id] = t
+            end = max(end, t + r.est_s)
+            heapq.heappush(free, t + r.est_s)
         return PlanCost(n_runs=len(self.runs), tokens=sum(r.tokens_trained for r in self.runs),
                         flops=sum(r.flops for r in self.runs),
-                        serial_s=sum(r.est_s for r in self.runs),
-                        wall_s=max(finish.values(), default=0.0), workers=workers)
+                        serial_s=sum(r.est_s for r in self.runs), wall_s=end, workers=workers)
 
     def as_text(self, workers: int = 1) -> str:
         """The expanded runs as a table, then the cost."""

@@ -1,0 +1,167 @@
+"""Sweep planning: strict YAML -> ordered RunSpecs with content-hashed ids and a cost estimate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from scalinglab.errors import ConfigError, UnknownNameError
+from scalinglab.store import RunSpec
+from scalinglab.sweep import SweepPlan, list_sweeps, plan_sweep, sweep_path
+from scalinglab.units import gpt_flops_per_token, gpt_n_params
+
+BASE = {"ladder": "gpt-tiny", "rungs": ["gpt-tiny-1", "gpt-tiny-2"], "n_tokens": [16384, 65536],
+        "lr": [3e-3, 1e-2], "seeds": [0, 1]}
+
+
+def test_expands_the_full_cross_product_with_unique_hashed_ids():
+    plan = plan_sweep(BASE)
+    assert isinstance(plan, SweepPlan) and len(plan) == 2 * 2 * 2 * 2
+    ids = plan.run_ids
+    assert len(set(ids)) == len(ids)
+    for s in plan.specs:
+        assert s.run_id == RunSpec.from_dict(s.to_dict()).run_id     # id is a function of the spec
+        assert s.batch_size == 16 and s.corpus == "stdlib" and s.ladder == "gpt-tiny"
+    # the same file plans the same ids (content hash, not a counter)
+    assert plan_sweep(BASE).run_ids == ids
+
+
+def test_orders_longest_first():
+    plan = plan_sweep(BASE)
+    costs = [r.est_s for r in plan.runs]
+    assert costs == sorted(costs, reverse=True)
+    assert plan.specs[0].rung == "gpt-tiny-2" and plan.specs[0].n_tokens == 65536
+
+
+def test_tokens_per_param_uses_the_chosen_convention_and_whole_steps():
+    plan = plan_sweep({**{k: v for k, v in BASE.items() if k != "n_tokens"},
+                       "tokens_per_param": [10], "rungs": ["gpt-tiny-1"], "lr": [3e-3], "seeds": [0]})
+    (s,) = plan.specs
+    n = gpt_n_params(n_layer=2, d_model=32, vocab_size=256, seq_len=128)
+    tps = 16 * 128
+    assert s.n_tokens % tps == 0 and abs(s.n_tokens - 10 * n) <= tps / 2
+    total = plan_sweep({**{k: v for k, v in BASE.items() if k != "n_tokens"},
+                        "tokens_per_param": [10], "rungs": ["gpt-tiny-1"], "lr": [3e-3],
+                        "seeds": [0], "n_params_convention": "total"}).specs[0]
+    assert total.n_tokens > s.n_tokens
+
+
+def test_per_rung_learning_rates():
+    plan = plan_sweep({**BASE, "lr": {"gpt-tiny-1": [1e-2, 2e-2], "default": [3e-3]}, "seeds": [0]})
+    lrs = {(s.rung, s.lr) for s in plan.specs}
+    assert lrs == {("gpt-tiny-1", 1e-2), ("gpt-tiny-1", 2e-2), ("gpt-tiny-2", 3e-3)}
+    with pytest.raises(UnknownNameError, match="Did you mean: gpt-tiny-2"):
+        plan_sweep({**BASE, "lr": {"gpt-tiny-1": [1e-2], "gpt-tiny-22": [1e-3]}})
+    with pytest.raises(ConfigError, match="no values for rung 'gpt-tiny-2'"):
+        plan_sweep({**BASE, "lr": {"gpt-tiny-1": [1e-2]}})
+
+
+def test_typo_key_is_a_config_error_with_a_suggestion():
+    with pytest.raises(ConfigError, match="unknown key 'sedes'.*Did you mean: seeds"):
+        plan_sweep({**BASE, "sedes": [0]})
+    with pytest.raises(ConfigError, match="cooldown_frac"):
+        plan_sweep({**BASE, "schedule": {"kind": "wsd", "cooldown_fraction": 0.2}})
+    with pytest.raises(ConfigError, match="Did you mean: branched"):
+        plan_sweep({**BASE, "schedule": {"kind": "branchd"}})
+
+
+def test_unknown_rung_and_ladder_suggest_names():
+    with pytest.raises(UnknownNameError, match="unknown rung 'gpt-tiny-9'.*Available: gpt-tiny-1"):
+        plan_sweep({**BASE, "rungs": ["gpt-tiny-9"]})
+    with pytest.raises(UnknownNameError, match="Did you mean: gpt-tiny"):
+        plan_sweep({**BASE, "ladder": "gpt-tiy"})
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"n_tokens": None}, "exactly one of n_tokens"),
+    ({"tokens_per_param": [20]}, "exactly one of n_tokens"),
+    ({"lr": []}, "empty list"),
+    ({"lr": [-1e-3]}, "positive"),
+    ({"seeds": []}, "at least one seed"),
+    ({"trainer": "scalinglab.train.loop.run"}, "module:function"),
+    ({"schedule": {"kind": "wsd", "cooldown_frac": 1.5}}, "cooldown_frac"),
+])
+def test_bad_values_are_config_errors(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        plan_sweep({**BASE, **bad})
+
+
+def test_missing_or_empty_corpus_fails_at_planning(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        plan_sweep({**BASE, "corpus": str(tmp_path / "nope")})
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ConfigError, match="is empty"):
+        plan_sweep({**BASE, "corpus": str(tmp_path / "empty.txt")})
+    (tmp_path / "d").mkdir()
+    with pytest.raises(ConfigError, match="no non-empty file"):
+        plan_sweep({**BASE, "corpus": str(tmp_path / "d")})
+    (tmp_path / "d" / "a.txt").write_text("hello")
+    assert plan_sweep({**BASE, "corpus": str(tmp_path / "d")}).specs[0].corpus == str(tmp_path / "d")
+
+
+def test_branched_schedule_plans_trunks_before_their_branches():
+    plan = plan_sweep({**BASE, "rungs": ["gpt-tiny-1"], "lr": [3e-3], "seeds": [0],
+                       "n_tokens": [20480, 40960, 81920], "schedule": {"kind": "branched"}})
+    trunks = [s for s in plan.specs if s.branch_of is None]
+    branches = [s for s in plan.specs if s.branch_of is not None]
+    assert len(trunks) == 1 and len(branches) == 2
+    (trunk,) = trunks
+    assert trunk.schedule == "wsd" and trunk.n_tokens == 81920
+    assert sorted(trunk.extra["checkpoint_at_tokens"]) == sorted(b.branch_at_tokens for b in branches)
+    pos = {s.run_id: i for i, s in enumerate(plan.specs)}
+    assert all(pos[b.branch_of] < pos[b.run_id] for b in branches)
+    # a branch costs only its cooldown
+    for r in plan.runs:
+        if r.spec.branch_of:
+            assert r.tokens_trained == r.spec.n_tokens - r.spec.branch_at_tokens
+    cost = plan.cost(workers=1)
+    assert cost.tokens < 81920 + 20480 + 40960
+
+
+def test_cost_uses_exact_flops_and_the_throughput_table():
+    cfg = {**BASE, "rungs": ["gpt-tiny-1"], "lr": [3e-3], "seeds": [0], "n_tokens": [20480],
+           "estimate": {"tokens_per_s": {"gpt-tiny-1": 10240}, "overhead_s": 1.0},
+           "eval": {"eval_tokens": 10240}}
+    plan = plan_sweep(cfg)
+    fpt = gpt_flops_per_token(n_layer=2, d_model=32, vocab_size=256, seq_len=128)
+    cost = plan.cost()
+    assert cost.flops == pytest.approx(fpt * 20480)
+    assert cost.serial_s == pytest.approx(1.0 + (20480 + 10240) / 10240)
+    two = plan_sweep({**cfg, "lr": [1e-3, 3e-3]})
+    assert two.cost(workers=2).wall_s == pytest.approx(two.cost(workers=1).wall_s / 2)
+    text = two.as_text(workers=2)
+    assert "gpt-tiny-1" in text and "FLOPs" in text and "2 worker(s)" in text
+
+
+def test_presets_plan_and_load_by_name():
+    names = list_sweeps()
+    assert {"ci", "demo", "full"} <= set(names)
+    for name in names:
+        plan = plan_sweep(name, check_corpus=False)
+        assert len(plan) > 0
+    assert sweep_path("ci").name == "ci.yaml"
+    with pytest.raises(ConfigError, match="Did you mean: demo"):
+        sweep_path("dmo")
+
+
+def test_yaml_file_roundtrip(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({**BASE, "name": "mine", "n_tokens": ["16k", "64k"]}))
+    plan = plan_sweep(p)
+    # "64k" = 64000 tokens, rounded to whole optimizer steps of 16 x 128 tokens
+    assert plan.name == "mine" and {s.n_tokens for s in plan.specs} == {16384, 31 * 2048}
+    assert plan.to_dict()["runs"][0]["run_id"] == plan.run_ids[0]
+
+
+def test_planning_never_imports_torch():
+    code = ("import sys\nfrom scalinglab.sweep import plan_sweep\n"
+            "p = plan_sweep('ci'); p.as_text()\n"
+            "plan_sweep({'ladder': 'gpt-tiny', 'n_tokens': [20480, 40960], 'lr': [3e-3],"
+            " 'schedule': {'kind': 'branched'}})\n"
+            "print('torch' in sys.modules, 'submitit' in sys.modules, 'ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "False"]

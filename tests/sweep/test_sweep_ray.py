@@ -1,0 +1,27 @@
+"""The ray backend with a local ``ray.init(num_cpus=2)``, real trainer, the ``ci`` preset."""
+
+from __future__ import annotations
+
+import pytest
+
+from scalinglab._optional import has
+from scalinglab.store import ResultsStore
+from scalinglab.sweep import plan_sweep, run_sweep
+
+pytestmark = [pytest.mark.ray,
+              pytest.mark.skipif(not has("ray"), reason="needs ray (scalinglab[ray])"),
+              pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")]
+
+
+def test_ci_sweep_on_a_local_ray_cluster(tmp_path):
+    plan = plan_sweep("ci")
+    rep = run_sweep(plan, backend="ray", store=tmp_path / "store", workers=2, progress=False)
+    assert rep.ok and len(rep.done) == len(plan) == 4
+    with ResultsStore(tmp_path / "store") as st:
+        assert st.counts() == {"done": 4}
+        hosts = {r.provenance.get("pid") for r in st.records()}
+        assert len(hosts) >= 1
+        assert len(st.to_runs()) == 4
+    import ray
+
+    assert not ray.is_initialized()     # the backend shut down the cluster it started

@@ -1,0 +1,182 @@
+"""run_sweep with the inline and local backends and the toy trainer (no torch needed)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from scalinglab.errors import BackendError, DataWarning, StoreError, UnknownNameError
+from scalinglab.store import ResultsStore, RunSpec
+from scalinglab.store import _rundir
+from scalinglab.sweep import get_backend, list_backends, plan_sweep, run_sweep, sweep_status
+from scalinglab.sweep._worker import execute
+
+TOY = "scalinglab.sweep._toy:train"
+
+
+def toy_sweep(**over):
+    cfg = {"name": "toy", "ladder": "gpt-tiny", "rungs": ["gpt-tiny-1", "gpt-tiny-2"],
+           "n_tokens": [4096, 8192], "lr": [3e-3, 1e-2], "trainer": TOY,
+           "extra": {"toy_steps": 2}}
+    cfg.update(over)
+    return plan_sweep(cfg)
+
+
+def starts(store: ResultsStore, run_id: str) -> int:
+    return sum(1 for a in _rundir.read_attempts(store.run_dir(run_id)) if a["event"] == "start")
+
+
+def test_inline_sweep_fills_the_store_and_rerun_trains_nothing(tmp_path):
+    plan = toy_sweep()
+    rep = run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
+    assert rep.ok and len(rep.done) == len(plan) == 8 and not rep.skipped
+    with ResultsStore(tmp_path / "st") as st:
+        assert st.counts() == {"done": 8}
+        mtimes = {r: (st.run_dir(r) / "record.json").stat().st_mtime_ns for r in plan.run_ids}
+        runs = st.to_runs()
+        assert len(runs) == 8 and set(runs.groups["rung"]) == {"gpt-tiny-1", "gpt-tiny-2"}
+    again = run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
+    assert len(again.skipped) == 8 and not again.done
+    with ResultsStore(tmp_path / "st") as st:
+        assert len(st) == 8
+        for r in plan.run_ids:
+            assert starts(st, r) == 1
+            assert (st.run_dir(r) / "record.json").stat().st_mtime_ns == mtimes[r]
+
+
+def test_failed_and_diverged_runs_are_recorded_and_never_stop_the_sweep(tmp_path):
+    plan = toy_sweep(lr=[3e-3, 1e-2, 2.0], extra={"toy_steps": 2, "toy_fail": [1e-2]})
+    rep = run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
+    assert len(rep.done) == 4 and len(rep.diverged) == 4 and len(rep.failed) == 4
+    assert not rep.ok and "asked to fail" in next(iter(rep.failed.values()))
+    assert "4 failed" in str(rep)
+    with ResultsStore(tmp_path / "st") as st:
+        assert st.counts() == {"done": 4, "diverged": 4, "failed": 4}
+        failed = st.records(status="failed")[0]
+        assert "TrainingError" in failed.error and "traceback" in failed.provenance
+        with pytest.warns(DataWarning, match="excluded 4 diverged"):
+            assert len(st.to_runs()) == 4
+    # failed runs are retried by default, and left alone with retry_failed=False
+    rep2 = run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
+    assert len(rep2.failed) == 4 and len(rep2.skipped) == 8
+    rep3 = run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False,
+                     retry_failed=False)
+    assert len(rep3.skipped) == 12 and not rep3.failed
+    with ResultsStore(tmp_path / "st") as st:
+        fid = st.records(status="failed")[0].run_id
+        assert starts(st, fid) == 2
+
+
+def test_a_record_written_by_a_worker_but_never_indexed_is_adopted(tmp_path):
+    plan = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3])
+    st = ResultsStore(tmp_path / "st")
+    first = plan.specs[0]
+    execute(first, st.run_dir(first.run_id), TOY)      # worker finished; coordinator died
+    assert first.run_id not in st
+    rep = run_sweep(plan, backend="inline", store=st, progress=False)
+    assert rep.skipped == (first.run_id,) and len(rep.done) == 1
+    assert starts(st, first.run_id) == 1 and st.get(first.run_id).status == "done"
+    st.close()
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    plan = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3], n_tokens=[8192], extra={"toy_steps": 4})
+    (spec,) = plan.specs
+    st = ResultsStore(tmp_path / "st")
+    run_dir = st.run_dir(spec.run_id)
+    run_dir.mkdir(parents=True)
+    (run_dir / "toy_ckpt.json").write_text('{"step": 3}')     # a killed worker's last checkpoint
+    run_sweep(plan, backend="inline", store=st, progress=False)
+    rec = st.get(spec.run_id)
+    assert rec.status == "done" and rec.provenance["resumed_from_tokens"] == 3 * 2048
+    end = [a for a in _rundir.read_attempts(run_dir) if a["event"] == "end"][0]
+    assert end["resumed_from_tokens"] == 3 * 2048
+    st.close()
+
+
+def test_local_pool_runs_in_parallel_and_branches_wait_for_their_trunk(tmp_path):
+    plan = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3], n_tokens=[20480, 40960, 81920],
+                     schedule={"kind": "branched"}, extra={"toy_steps": 3, "toy_step_s": 0.3})
+    assert len(plan) == 3
+    rep = run_sweep(plan, backend="local", store=tmp_path / "st", workers=2, progress=False)
+    assert rep.ok and len(rep.done) == 3
+    with ResultsStore(tmp_path / "st") as st:
+        trunk = next(s for s in plan.specs if s.branch_of is None)
+        t_end = [a for a in _rundir.read_attempts(st.run_dir(trunk.run_id)) if a["event"] == "end"][0]
+        for s in plan.specs:
+            if s.branch_of:
+                t_start = _rundir.read_attempts(st.run_dir(s.run_id))[0]
+                assert t_start["time"] >= t_end["time"]     # no trunk checkpoint file: waits for the end
+        pids = {a["pid"] for r in plan.run_ids for a in _rundir.read_attempts(st.run_dir(r))}
+        assert len(pids) <= 2                                # long-lived workers, reused
+
+
+def test_local_pool_survives_a_worker_crash(tmp_path):
+    plan = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3, 5e-3], n_tokens=[4096],
+                     extra={"toy_steps": 1, "toy_crash": [5e-3]})
+    rep = run_sweep(plan, backend="local", store=tmp_path / "st", workers=1, progress=False)
+    assert len(rep.done) == 1 and len(rep.failed) == 1
+    assert "worker process died (exit code 7)" in next(iter(rep.failed.values()))
+
+
+def test_local_cancel_stops_a_running_and_a_queued_run(tmp_path):
+    plan = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3, 5e-3], n_tokens=[4096],
+                     extra={"toy_steps": 50, "toy_step_s": 0.2})
+    be = get_backend("local", trainer=TOY, runs_dir=tmp_path / "runs", workers=1)
+    try:
+        h1, h2 = be.submit_many(list(plan.specs))
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "runs" / h1.run_id / "toy_ckpt.json").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert be.status(h1).state == "running" and be.status(h2).state == "queued"
+        be.cancel(h2)
+        be.cancel(h1)
+        assert be.status(h1).state == "cancelled" and be.status(h2).state == "cancelled"
+        assert not be._pool                       # the busy worker was terminated
+    finally:
+        be.close()
+
+
+def test_a_second_coordinator_is_refused(tmp_path):
+    plan = toy_sweep()
+    with ResultsStore(tmp_path / "st") as st, st.writer_lock():
+        with pytest.raises(StoreError, match="another process"):
+            run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
+
+
+def test_sweep_status_reports_pending_done_failed_and_interrupted(tmp_path):
+    plan = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3, 1e-2], n_tokens=[4096],
+                     extra={"toy_steps": 1, "toy_fail": [1e-2]})
+    with pytest.raises(StoreError, match="no results store"):
+        sweep_status(plan, tmp_path / "st")
+    run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
+    bigger = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3, 1e-2, 2e-2], n_tokens=[4096],
+                       extra={"toy_steps": 1, "toy_fail": [1e-2]})
+    with ResultsStore(tmp_path / "st") as st:     # a run a killed coordinator had started
+        s = bigger.specs[-1]
+        from scalinglab.store import RunRecord
+
+        st.put(RunRecord(run_id=s.run_id, spec=s.to_dict(), status="running"))
+    status = sweep_status(bigger, tmp_path / "st")
+    assert status["counts"] == {"done": 1, "failed": 1, "interrupted": 1}
+    assert not status["coordinator_running"]
+    assert {r["status"] for r in status["runs"]} == {"done", "failed", "interrupted"}
+
+
+def test_backend_registry_is_lazy_and_strict(tmp_path):
+    assert list_backends() == ["inline", "local", "ray", "slurm"]
+    with pytest.raises(UnknownNameError, match="Did you mean: local"):
+        get_backend("locl", trainer=TOY, runs_dir=tmp_path)
+    with pytest.raises(BackendError, match="does not accept"):
+        get_backend("local", trainer=TOY, runs_dir=tmp_path, partition="x")
+
+
+def test_a_trainer_returning_a_wrong_record_is_a_failed_run(tmp_path):
+    spec = RunSpec(rung="gpt-tiny-1", model={"n_layer": 1, "d_model": 8, "n_head": 1, "seq_len": 8,
+                                             "vocab_size": 256}, n_tokens=64, lr=1e-3)
+    rec = execute(spec, tmp_path / "r", "scalinglab.sweep._toy:toy_loss")
+    assert rec["status"] == "failed" and "TypeError" in rec["error"]
+    rec = execute(spec, tmp_path / "r", "scalinglab.sweep._toy:nope")
+    assert rec["status"] == "failed" and "cannot import trainer" in rec["error"]
