@@ -36,6 +36,20 @@ def test_every_claimed_upstream_id_renders_exactly_that_text_with_that_answer(up
     assert n == 123  # (family, variation, prompt type) triples that reproduce an upstream prompt
 
 
+def test_every_rendered_prompt_that_exists_upstream_carries_its_id(upstream_prompts):
+    by_text = {}
+    for uid, r in sorted(upstream_prompts.items()):
+        if isinstance(r["prompt"], str):
+            by_text.setdefault(r["prompt"], []).append(uid)
+    for fam in list_families():
+        for p in render(fam, prompt_types=list_prompt_types()):
+            ids = by_text.get(p.text)
+            if ids:
+                assert p.upstream_id in ids, f"{p.prompt_id} is upstream id(s) {ids} but claims {p.upstream_id}"
+            else:
+                assert p.upstream_id is None
+
+
 def test_the_paper_reference_prompts_are_all_reproduced():
     # AIW variations 1-4 x STANDARD/THINKING/RESTRICTED (upstream README, Fig. 1 data collection)
     ids = {p.upstream_id: p.prompt_id for p in render("aiw")}
@@ -194,6 +208,8 @@ def test_bad_family_files_name_the_problem(tmp_path, isolated_tasks):
         isolated_tasks.add_task_path(_family_file(tmp_path, templates={"t": "Alice has {M} sisters."}))
     with pytest.raises(ConfigError, match="unknown template 'u'"):
         isolated_tasks.add_task_path(_family_file(tmp_path, variations={"1": {"vars": {"N": 2}, "template": "u"}}))
+    with pytest.raises(ConfigError, match="unknown prompt type 'thinking2'.*Did you mean: thinking"):
+        isolated_tasks.add_task_path(_family_file(tmp_path, prompt_types=["thinking2"]))
     with pytest.raises(ConfigError, match="must give an integer"):
         isolated_tasks.add_task_path(_family_file(tmp_path, answer="'seven'"))
     with pytest.raises(ConfigError, match="missing required key 'answer'"):

@@ -355,6 +355,10 @@ class Summary:
     def _repr_html_(self) -> str:
         return self.as_html()
 
+    def __repr__(self) -> str:
+        return (f"Summary(prompts={len(self.prompts)}, families={len(self.families)}, "
+                f"gaps={len(self.gaps)}, models={self.meta.get('models', [])}, level={self.level})")
+
 
 def _dedupe(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[tuple, dict[str, Any]] = {}

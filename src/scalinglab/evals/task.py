@@ -328,25 +328,34 @@ class _Index:
             self.add(TASK_DIR, overwrite=False)
 
     def add(self, path: Path, *, overwrite: bool) -> list[str]:
+        """Load a file or folder; all-or-nothing: on any error nothing is registered."""
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"task path {str(path)!r} does not exist")
         files = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
-        added = []
+        new_pts: dict[str, PromptType] = {}
+        new_fams: dict[str, Family] = {}
         for f in files:
             if f.name == PROMPT_TYPES_FILE:
-                self.prompt_types.update(_load_prompt_types(f))
+                new_pts.update(_load_prompt_types(f))
                 continue
-            raw = load_mapping(f)
-            if "family" not in raw:
+            if "family" not in load_mapping(f):
                 continue  # a shared base file meant only for include:
             fam = load_family(f)
-            if fam.name in self.families and not overwrite and self.families[fam.name].source != fam.source:
-                raise ConfigError(f"family {fam.name!r} from {f} is already defined by "
-                                  f"{self.families[fam.name].source}; rename it or pass overwrite=True")
-            self.families[fam.name] = fam
-            added.append(fam.name)
-        return added
+            old = new_fams.get(fam.name) or self.families.get(fam.name)
+            if old is not None and not overwrite and old.source != fam.source:
+                raise ConfigError(f"family {fam.name!r} from {f} is already defined by {old.source}; "
+                                  "rename it or pass overwrite=True")
+            new_fams[fam.name] = fam
+        known = {**self.prompt_types, **new_pts}
+        for fam in new_fams.values():  # every prompt type a family names must exist
+            for pt in fam.prompt_types:
+                if pt not in known:
+                    raise ConfigError(f"{fam.source}: unknown prompt type {pt!r} in prompt_types."
+                                      f"{suggest(pt, known)} Known: {', '.join(sorted(known))}")
+        self.prompt_types.update(new_pts)
+        self.families.update(new_fams)
+        return list(new_fams)
 
 
 _INDEX = _Index()

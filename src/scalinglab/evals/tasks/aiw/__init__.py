@@ -1,0 +1,1 @@
+"""AIW family and prompt-type YAML files (see README.md here)."""
