@@ -14,8 +14,7 @@ import pytest
 
 from scalinglab.errors import ConfigError, DataError, DataWarning, StoreError
 from scalinglab.fit.data import Runs, load_runs
-from scalinglab.store import ResultsStore, RunRecord, RunSpec, rebuild_store
-from scalinglab.store import _rundir
+from scalinglab.store import ResultsStore, RunRecord, RunSpec, _rundir, rebuild_store
 
 MODEL = {"n_layer": 2, "d_model": 32, "n_head": 2, "seq_len": 128, "vocab_size": 256}
 
@@ -252,9 +251,9 @@ def test_writer_lock_is_exclusive_across_processes(store):
             f"st = ResultsStore({str(store.root)!r})\n"
             "try:\n    st.writer_lock().__enter__()\nexcept StoreError as e:\n    print('LOCKED', e)\n")
     with store.writer_lock():
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
         assert "LOCKED" in out.stdout and str(os.getpid()) in out.stdout
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert "LOCKED" not in out.stdout
 
 

@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from scalinglab._optional import has
-from scalinglab.store import ResultsStore
-from scalinglab.store import _rundir
+from scalinglab.store import ResultsStore, _rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 
 pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")

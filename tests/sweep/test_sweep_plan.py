@@ -162,6 +162,6 @@ def test_planning_never_imports_torch():
             "plan_sweep({'ladder': 'gpt-tiny', 'n_tokens': [20480, 40960], 'lr': [3e-3],"
             " 'schedule': {'kind': 'branched'}})\n"
             "print('torch' in sys.modules, 'submitit' in sys.modules, 'ray' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "False"]

@@ -7,9 +7,14 @@ import time
 import pytest
 
 from scalinglab.errors import BackendError, DataWarning, StoreError, UnknownNameError
-from scalinglab.store import ResultsStore, RunSpec
-from scalinglab.store import _rundir
-from scalinglab.sweep import get_backend, list_backends, plan_sweep, run_sweep, sweep_status
+from scalinglab.store import ResultsStore, RunSpec, _rundir
+from scalinglab.sweep import (
+    get_backend,
+    list_backends,
+    plan_sweep,
+    run_sweep,
+    sweep_status,
+)
 from scalinglab.sweep._worker import execute
 
 TOY = "scalinglab.sweep._toy:train"
@@ -90,7 +95,7 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     run_sweep(plan, backend="inline", store=st, progress=False)
     rec = st.get(spec.run_id)
     assert rec.status == "done" and rec.provenance["resumed_from_tokens"] == 3 * 2048
-    end = [a for a in _rundir.read_attempts(run_dir) if a["event"] == "end"][0]
+    end = next(a for a in _rundir.read_attempts(run_dir) if a["event"] == "end")
     assert end["resumed_from_tokens"] == 3 * 2048
     st.close()
 
@@ -103,7 +108,8 @@ def test_local_pool_runs_in_parallel_and_branches_wait_for_their_trunk(tmp_path)
     assert rep.ok and len(rep.done) == 3
     with ResultsStore(tmp_path / "st") as st:
         trunk = next(s for s in plan.specs if s.branch_of is None)
-        t_end = [a for a in _rundir.read_attempts(st.run_dir(trunk.run_id)) if a["event"] == "end"][0]
+        t_end = next(a for a in _rundir.read_attempts(st.run_dir(trunk.run_id))
+                     if a["event"] == "end")
         for s in plan.specs:
             if s.branch_of:
                 t_start = _rundir.read_attempts(st.run_dir(s.run_id))[0]
@@ -141,9 +147,9 @@ def test_local_cancel_stops_a_running_and_a_queued_run(tmp_path):
 
 def test_a_second_coordinator_is_refused(tmp_path):
     plan = toy_sweep()
-    with ResultsStore(tmp_path / "st") as st, st.writer_lock():
-        with pytest.raises(StoreError, match="another process"):
-            run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
+    with ResultsStore(tmp_path / "st") as st, st.writer_lock(), \
+            pytest.raises(StoreError, match="another process"):
+        run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
 
 
 def test_sweep_status_reports_pending_done_failed_and_interrupted(tmp_path):

@@ -12,10 +12,8 @@ import time
 import pytest
 
 from scalinglab._optional import has
-from scalinglab.store import ResultsStore
-from scalinglab.store import _rundir
+from scalinglab.store import ResultsStore, _rundir
 from scalinglab.sweep import get_backend, plan_sweep, run_sweep
-
 
 
 def _slurm_up() -> bool:
@@ -24,7 +22,7 @@ def _slurm_up() -> bool:
     if not shutil.which("sinfo"):
         return False
     try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+        return subprocess.run(["sinfo", "-h"], check=False, capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -74,8 +72,8 @@ def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path):
     seen = []
     for _ in range(120):
         subprocess.run(["scontrol", "update", f"jobid={h.ref}", "StartTime=now"],
-                       capture_output=True, timeout=30)
-        out = subprocess.run(["squeue", "-h", "-j", str(h.ref), "-o", "%T"], capture_output=True,
+                       check=False, capture_output=True, timeout=30)
+        out = subprocess.run(["squeue", "-h", "-j", str(h.ref), "-o", "%T"], check=False, capture_output=True,
                              text=True, timeout=30).stdout.strip()
         seen.append(out)
         if out == "RUNNING" and any(s in ("PENDING", "COMPLETING") for s in seen):

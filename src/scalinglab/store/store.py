@@ -33,7 +33,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError, DataWarning, ScalingLabWarning, StoreError, suggest
+from ..errors import (
+    ConfigError,
+    DataError,
+    DataWarning,
+    ScalingLabWarning,
+    StoreError,
+    suggest,
+)
 from . import _rundir
 from .schema import RunRecord
 
@@ -141,7 +148,7 @@ class ResultsStore:
     def _connect(self) -> sqlite3.Connection:
         try:
             if self.readonly:
-                conn = sqlite3.connect(f"{self.db_path.as_uri()}?mode=ro", uri=True, timeout=30)
+                conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
             else:
                 conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")

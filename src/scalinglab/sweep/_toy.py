@@ -30,7 +30,12 @@ from typing import Any
 
 from ..errors import TrainingError
 from ..store.schema import RunRecord, RunSpec
-from ..units import FLOP_PER_TOKEN_CONVENTIONS, PARAM_CONVENTIONS, gpt_flops_per_token, gpt_n_params
+from ..units import (
+    FLOP_PER_TOKEN_CONVENTIONS,
+    PARAM_CONVENTIONS,
+    gpt_flops_per_token,
+    gpt_n_params,
+)
 
 __all__ = ["toy_loss", "train"]
 

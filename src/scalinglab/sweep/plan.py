@@ -34,7 +34,12 @@ from typing import Any, Literal
 from ..config import from_dict, load_mapping, to_dict
 from ..errors import ConfigError, UnknownNameError, suggest
 from ..store.schema import RunSpec
-from ..units import PARAM_CONVENTIONS, format_quantity, gpt_flops_per_token, gpt_n_params
+from ..units import (
+    PARAM_CONVENTIONS,
+    format_quantity,
+    gpt_flops_per_token,
+    gpt_n_params,
+)
 
 __all__ = [
     "EstimateConfig",
@@ -262,8 +267,9 @@ class SweepPlan:
         """The expanded runs as a table, then the cost."""
         head = f"{'run_id':<44} {'rung':<12} {'N':>7} {'D':>7} {'lr':>8} {'seed':>4} " \
                f"{'schedule':<8} {'FLOPs':>8} {'est':>7}"
-        lines = [f"sweep {self.name!r}: ladder {self.config.ladder}, procedure "
-                 f"{self.config.procedure!r}, trainer {self.trainer}", head, "-" * len(head)]
+        title = (f"sweep {self.name!r}: ladder {self.config.ladder}, procedure "
+                 f"{self.config.procedure!r}, trainer {self.trainer}")
+        lines = [title, head, "-" * len(head)]
         for r in self.runs:
             s = r.spec
             sched = s.schedule + ("*" if s.branch_of else "")

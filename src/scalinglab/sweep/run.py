@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..store import _rundir
 from ..store.schema import RunRecord, RunSpec
 from ..store.store import FINAL_STATUSES, LOCK_NAME, ResultsStore
-from .backends import get_backend
+from .backends import BACKENDS, get_backend
 from .backends.base import Handle, JobStatus
 from .plan import SweepPlan, _fmt_s, plan_sweep
 
@@ -115,6 +115,8 @@ def run_sweep(plan: SweepPlan | str | Path | Mapping[str, Any], *, backend: str 
     """
     t0 = time.time()
     plan = _as_plan(plan)
+    if backend not in BACKENDS:
+        BACKENDS.get(backend)        # UnknownNameError with suggestions, before touching the store
     store, own_store = _as_store(store)
     try:
         with store.writer_lock():
@@ -142,7 +144,8 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
             skipped.append(rid)
             continue
         todo[rid] = spec
-    report = dict(name=plan.name, store=str(store.root), backend=backend_name, n_runs=len(plan))
+    report = {"name": plan.name, "store": str(store.root), "backend": backend_name,
+              "n_runs": len(plan)}
     if not todo:
         return SweepReport(**report, skipped=tuple(skipped), wall_s=time.time() - t0)
 

@@ -189,7 +189,7 @@ class SlurmBackend(BaseBackend):
             return self._squeue
         try:
             out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-n", "scalinglab"],
-                                 capture_output=True, text=True, timeout=30)
+                                 check=False, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise BackendError(f"cannot query slurm (squeue): {exc}") from None
         if out.returncode != 0:
