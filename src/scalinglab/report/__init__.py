@@ -1,0 +1,54 @@
+"""Figures and the self-contained HTML report (matplotlib is imported only when a figure is drawn).
+
+What to use when
+----------------
+* One figure for a paper or a notebook: the ``plot_*`` functions take results and return a
+  matplotlib ``Figure`` (:mod:`scalinglab.report.plots`; ``pip install 'scalinglab[plot]'``).
+* The whole analysis of a ladder as one HTML file: :func:`build_report` on a results store (what
+  ``scalinglab report STORE`` does) or on runs loaded with :func:`~scalinglab.load_runs`.
+* Your own report from your own results: :class:`Report`, then ``section(...)`` with
+  ``add_summary`` / ``add_figure`` / ``add_table``, :func:`collect_provenance`, ``write(path)``.
+* The analysis without the HTML: :func:`analyze` returns an :class:`Analysis` (frontier, fits,
+  allocation, backtest, comparison).
+
+Importing this package loads neither matplotlib nor torch.
+"""
+
+from .analysis import Analysis, analyze
+from .html import (
+    Report,
+    Section,
+    build_report,
+    collect_provenance,
+    figure_to_data_uri,
+    report_from_analysis,
+)
+from .plots import (
+    plot_allocation,
+    plot_backtest,
+    plot_comparison,
+    plot_fit,
+    plot_frontier,
+    plot_isoflop,
+    plot_residuals,
+    save_figure,
+)
+
+__all__ = [
+    "Analysis",
+    "Report",
+    "Section",
+    "analyze",
+    "build_report",
+    "collect_provenance",
+    "figure_to_data_uri",
+    "plot_allocation",
+    "plot_backtest",
+    "plot_comparison",
+    "plot_fit",
+    "plot_frontier",
+    "plot_isoflop",
+    "plot_residuals",
+    "report_from_analysis",
+    "save_figure",
+]

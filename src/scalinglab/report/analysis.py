@@ -1,0 +1,323 @@
+"""The standard analysis of a ladder of runs, as one frozen :class:`Analysis`.
+
+``analyze(runs)`` is what ``scalinglab report`` and ``scalinglab demo`` run before writing the
+report; it only calls the public verbs of :mod:`scalinglab.fit`, in this order:
+
+1. **Tuned points**: the best learning rate (and mean over seeds) for each (N, D)
+   (:func:`~scalinglab.fit.frontier.best_per_size`). A law describes well-tuned runs; the runs at
+   other learning rates are kept only for the frontier figure.
+2. **Frontier**: the compute envelope of the tuned points
+   (:func:`~scalinglab.fit.frontier.compute_envelope`).
+3. **L(N, D)**: the Chinchilla law on the tuned points (Hoffmann et al. 2022, Approach 3), with a
+   bootstrap over runs.
+4. **L(C)**: a saturating power law ``L = A C^-alpha + E`` on the frontier, with a bootstrap.
+5. **Allocation**: N*(C), D*(C) from the L(N, D) fit (approach 3) and, when the runs form
+   iso-FLOP slices, from those (approach 2).
+6. **Backtest**: the L(N, D) law refitted without the largest-compute runs, which it then
+   predicts with 95 % prediction intervals (:func:`~scalinglab.fit.backtest.backtest`).
+7. **Comparison**: when the runs hold two or more ``procedure`` values, the first two are compared
+   (:func:`~scalinglab.fit.compare.compare`).
+
+A step that cannot be done with the data at hand (too few sizes for a 5-parameter law, no
+iso-FLOP slices ...) is skipped with a note saying why; it never hides the other steps. Warnings
+of the fits are collected on :attr:`Analysis.warnings` (they are also notes in each summary).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ScalingLabError, ScalingLabWarning
+
+__all__ = ["Analysis", "analyze"]
+
+#: Budgets at which allocations and comparisons are tabulated, relative to the largest run.
+_AHEAD = (1.0, 10.0, 100.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything ``analyze`` computed; ``None`` for a step that was skipped (see ``notes``).
+
+    Attributes
+    ----------
+    runs : Runs
+        All runs analysed.
+    tuned : Frontier or None
+        Best configuration per (N, D).
+    frontier : Frontier or None
+        Compute envelope of ``tuned``.
+    fit_nd : FitResult or None
+        ``law`` (default Chinchilla) on ``tuned``, with a bootstrap.
+    fit_c : FitResult or None
+        ``compute_law`` (default saturating power law) on ``frontier``, with a bootstrap.
+    allocation : Allocation or None
+        Approach 3 from ``fit_nd``.
+    allocation_isoflop : Allocation or None
+        Approach 2, when iso-FLOP slices exist.
+    slices : IsoFlopSlices or None
+    backtest : Backtest or None
+        ``law`` refitted without the largest-compute tuned runs, predicting them.
+    comparison : Comparison or None
+        Of the first two procedures, with ``comparison_fits`` and ``comparison_runs``.
+    notes : tuple of str
+        Steps skipped and why.
+    warnings : tuple of str
+        Warnings raised by the fits (``Category: message``), deduplicated.
+    options : dict
+    timings : dict of str -> float
+        Seconds per step.
+    """
+
+    runs: Any
+    tuned: Any = None
+    frontier: Any = None
+    fit_nd: Any = None
+    fit_c: Any = None
+    allocation: Any = None
+    allocation_isoflop: Any = None
+    slices: Any = None
+    backtest: Any = None
+    comparison: Any = None
+    comparison_fits: tuple = ()
+    comparison_runs: tuple = ()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def backtest_ok(self) -> bool | None:
+        """Every held-out run inside its interval and within ``max_rel_error`` (None: no backtest)."""
+        if self.backtest is None or self.backtest.n_points == 0:
+            return None
+        rel = np.abs(np.asarray(self.backtest.points["rel_error"], dtype=float))
+        inside = np.asarray(self.backtest.points["inside"], dtype=bool)
+        return bool(inside.all() and np.all(rel <= self.options.get("max_rel_error", 0.03)))
+
+    def headline(self) -> list[tuple[str, str]]:
+        """Key results as ``(label, value)`` rows: the overview table of the report."""
+        from ..units import format_quantity
+
+        r = self.runs
+        rows: list[tuple[str, str]] = [("runs analysed", str(len(r)))]
+        if r.n_params is not None:
+            sizes = np.unique(np.round(r.n_params, -1))
+            span = f"{format_quantity(sizes.min())} .. {format_quantity(sizes.max())}"
+            rows.append(("model sizes N", f"{sizes.size} ({span} parameters)"))
+        if r.flops is not None:
+            rows.append(("compute range", f"{r.flops.min():.3g} .. {r.flops.max():.3g} FLOPs"))
+        if self.tuned is not None:
+            rows.append(("tuned points (best lr per N, D)", str(len(self.tuned))))
+        lvl = self.options.get("level", 0.95)
+        pct = f"{100 * lvl:g}%"
+        if self.fit_c is not None:
+            lo, hi = _ci(self.fit_c, "alpha", lvl)
+            rows.append((f"L(C) exponent alpha ({pct})", f"{self.fit_c.params['alpha']:.3f} [{lo:.3f}, {hi:.3f}]"))
+            lo, hi = _ci(self.fit_c, "E", lvl)
+            rows.append((f"L(C) floor E ({pct})", f"{self.fit_c.params['E']:.3f} [{lo:.3f}, {hi:.3f}]"))
+        if self.fit_nd is not None:
+            for k in ("alpha", "beta"):
+                if k in self.fit_nd.params:
+                    lo, hi = _ci(self.fit_nd, k, lvl)
+                    rows.append((f"L(N, D) {k} ({pct})", f"{self.fit_nd.params[k]:.3f} [{lo:.3f}, {hi:.3f}]"))
+        if self.allocation is not None:
+            a = self.allocation
+            lo, hi = a.exponent_n_interval
+            rows.append((f"N*(C) exponent a ({pct})", f"{a.exponent_n:.3f} [{lo:.3f}, {hi:.3f}]"))
+            c = float(r.flops.max()) if r.flops is not None else math.nan
+            if math.isfinite(c):
+                p = a.predict(flops=c)
+                ratio = f"{p.tokens_per_param:.3g} [{p.tokens_per_param_low:.3g}, {p.tokens_per_param_high:.3g}]"
+                rows.append((f"D*/N* at {c:.3g} FLOPs", ratio))
+        if self.backtest is not None:
+            b = self.backtest
+            rel = np.abs(np.asarray(b.points["rel_error"], dtype=float))
+            rows.append((f"backtest: held-out runs inside {pct} interval",
+                         f"{int(np.sum(b.points['inside']))} of {b.n_points}"))
+            rows.append(("backtest: largest |relative error|", f"{100 * rel.max():.2f}%" if rel.size else "-"))
+        if self.comparison is not None:
+            co = self.comparison
+            i = int(np.argmax(co.flops))
+            rows.append((f"compute multiplier {co.names[1]} vs {co.names[0]} at {co.flops[i]:.3g}",
+                         f"{co.multiplier[i]:.3g} [{co.multiplier_low[i]:.3g}, {co.multiplier_high[i]:.3g}]"))
+        return rows
+
+    def as_text(self) -> str:
+        """A plain-text digest: headline, both fits' summaries, backtest points, notes."""
+        out = ["Scaling-law analysis", "====================="]
+        w = max(len(k) for k, _ in self.headline())
+        out += [f"{k:<{w}}  {v}" for k, v in self.headline()]
+        for res in (self.fit_nd, self.fit_c):
+            if res is not None:
+                out += ["", res.summary().as_text()]
+        if self.backtest is not None:
+            out += ["", self.backtest.summary().as_text()]
+        if self.notes:
+            out += ["", "Skipped steps:"] + [f"- {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+def _ci(res: Any, name: str, level: float) -> tuple[float, float]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingLabWarning)
+            return res.ci(level)[name]
+    except ScalingLabError:
+        return (math.nan, math.nan)
+
+
+def _distinct(values: np.ndarray | None) -> int:
+    if values is None:
+        return 0
+    return len({str(v) for v in values})
+
+
+def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturating_power_law",
+            n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = "largest 20%",
+            max_rel_error: float = 0.03, compare_by: str = "procedure", fit_kwargs: Mapping[str, Any] | None = None,
+            progress: Any = None) -> Analysis:
+    """Run the standard analysis (frontier, fits, allocation, backtest, comparison) on ``runs``.
+
+    Parameters
+    ----------
+    runs : Runs
+        From ``ResultsStore.to_runs()`` or :func:`~scalinglab.fit.data.load_runs`; needs
+        ``n_params`` and ``n_tokens`` for the L(N, D) steps and ``flops`` for the others.
+    law : str
+        Law of N and D (default ``"chinchilla"``).
+    compute_law : str
+        Law of compute fitted on the frontier (default ``"saturating_power_law"``).
+    n_boot : int
+        Bootstrap refits per fit (resampling runs); also used for the backtest's intervals.
+    seed : int
+        Seed of every bootstrap.
+    level : float
+        Level of every interval.
+    holdout : int or str
+        Backtest: the runs held out, e.g. ``"largest 20%"`` or ``"largest 3"`` (by compute).
+    max_rel_error : float
+        Backtest criterion recorded on ``Analysis.backtest_ok`` (default 3 %).
+    compare_by : str
+        Group column whose first two values are compared, when it has two or more.
+    fit_kwargs : dict, optional
+        Extra options of every fit (``loss=``, ``delta=`` ...).
+    progress : callable, optional
+        Called with a short message before each step (the CLI prints it).
+
+    Returns
+    -------
+    Analysis
+    """
+    from ..fit import fit
+    from ..fit.allocate import allocate
+    from ..fit.backtest import backtest
+    from ..fit.compare import compare
+    from ..fit.frontier import best_per_size, compute_envelope, isoflop_slices
+
+    say = progress or (lambda msg: None)
+    fkw = dict(fit_kwargs or {})
+    notes: list[str] = []
+    timings: dict[str, float] = {}
+    out: dict[str, Any] = {}
+    caught_all: list[str] = []
+
+    def step(name: str, fn):
+        say(name)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ScalingLabWarning)
+            try:
+                return fn()
+            except ScalingLabError as exc:
+                notes.append(f"{name}: {exc}")
+                return None
+            finally:
+                timings[name] = time.perf_counter() - t0
+                caught_all.extend(f"{name}: {w.category.__name__}: {w.message}" for w in caught
+                                  if issubclass(w.category, ScalingLabWarning))
+
+    groups = getattr(runs, "groups", {}) or {}
+    has_nd = runs.n_params is not None and runs.n_tokens is not None
+
+    def tuned_points():
+        tuned = "lr" if "lr" in groups and _distinct(groups["lr"]) > 1 else None
+        mean_over = "seed" if "seed" in groups and _distinct(groups["seed"]) > 1 else None
+        by = ["n_params", "n_tokens"] + ([compare_by] if compare_by in groups else [])
+        return best_per_size(runs, by=by, tuned=tuned, mean_over=mean_over)
+
+    base = runs
+    if has_nd:
+        out["tuned"] = step("best configuration per (N, D)", tuned_points)
+        if out["tuned"] is not None:
+            base = out["tuned"]
+    arms, first = {}, None
+    if compare_by in groups and _distinct(groups[compare_by]) > 1:
+        arms = base.split(compare_by)
+        first = min(arms, key=str)
+        notes.append(f"{len(arms)} values of {compare_by!r}: the fits, allocation and backtest use "
+                     f"{first!r}; the comparison section compares the first two")
+        main = arms[first]
+    else:
+        main = base
+    if main.flops is not None:
+        out["frontier"] = step("compute frontier", lambda: compute_envelope(main))
+    if has_nd:
+        out["fit_nd"] = step(f"fit {law} L(N, D)", lambda: fit(law, main, n_boot=n_boot, seed=seed, **fkw))
+    if out.get("frontier") is not None:
+        fr = out["frontier"]
+        if len(fr) < 5:
+            notes.append(f"fit {compute_law} L(C): the frontier has only {len(fr)} points (< 5); skipped")
+        else:
+            out["fit_c"] = step(f"fit {compute_law} L(C)",
+                                lambda: fit(compute_law, fr, n_boot=n_boot, seed=seed, **fkw))
+    if out.get("fit_nd") is not None:
+        out["allocation"] = step("allocation (approach 3)",
+                                 lambda: allocate(out["fit_nd"], approach=3, level=level, n_boot=n_boot, seed=seed))
+    if has_nd and main.flops is not None:
+        def iso():
+            sl = isoflop_slices(main)
+            if len(sl) < 2:
+                return None
+            out["slices"] = sl
+            return allocate(sl, approach=2, level=level, n_boot=n_boot, seed=seed)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingLabWarning)
+            try:   # iso-FLOP slices exist only when the sweep was designed as iso-FLOP profiles
+                out["allocation_isoflop"] = iso()
+            except ScalingLabError:
+                out["allocation_isoflop"] = None
+    if has_nd and main.flops is not None:
+        out["backtest"] = step(f"backtest ({holdout} held out)", lambda: backtest(
+            law, main, holdout=holdout, level=level,
+            fit_kwargs={"n_boot": n_boot, "seed": seed, **fkw}))
+    if len(arms) >= 2 and has_nd:
+        names = sorted(arms, key=str)[:2]
+
+        def cmp():
+            fa = out.get("fit_nd") if names[0] == first and out.get("fit_nd") is not None else \
+                fit(law, arms[names[0]], n_boot=n_boot, seed=seed, **fkw)
+            fb = fit(law, arms[names[1]], n_boot=n_boot, seed=seed + 1, **fkw)
+            top = float(max(arms[n].flops.max() for n in names))
+            c = compare(fa, fb, flops=[top * f for f in _AHEAD], level=level, names=(str(names[0]), str(names[1])))
+            out["comparison_fits"] = (fa, fb)
+            out["comparison_runs"] = (arms[names[0]], arms[names[1]])
+            return c
+
+        out["comparison"] = step(f"compare {names[0]} vs {names[1]}", cmp)
+    return Analysis(runs=runs, notes=tuple(notes), warnings=tuple(dict.fromkeys(caught_all)),
+                    options={"law": law, "compute_law": compute_law, "n_boot": n_boot, "seed": seed,
+                             "level": level, "holdout": holdout, "max_rel_error": max_rel_error,
+                             "compare_by": compare_by, "fit_kwargs": fkw},
+                    timings=timings, **out)
