@@ -13,8 +13,11 @@ trainer draws them) with **one thread**, as sweep workers run, and reports:
   attention, hand-written LayerNorm/GELU/cross-entropy, for-loop AdamW), checked to compute the
   same loss, timed in the same run.
 
-On a shared machine absolute times are noise; every number is the best of ``--repeats`` trials,
-and peaks and rungs are interleaved so both see the same contention. ``--profile`` adds the share
+On a shared machine wall-clock times are noise. One-thread measurements therefore use the
+process's CPU time (``time.process_time``: the time our one thread actually ran, not the time
+other processes held the core), every number is the best of ``--repeats`` trials, and peaks and
+rungs are interleaved so both see the same cache and memory-bandwidth contention. The
+all-threads numbers use wall time. ``--profile`` adds the share
 of time per operator class on the largest rung (why the rest is not matmul). ``--tune`` tries
 sequence lengths and batch sizes for the largest rung.
 
@@ -94,15 +97,20 @@ class NaiveGPT(nn.Module):
 
 # --- timing --------------------------------------------------------------------------------
 
+def clock() -> float:
+    """CPU time with one thread (immune to time-slicing by other processes), else wall time."""
+    return time.process_time() if torch.get_num_threads() == 1 else time.perf_counter()
+
+
 def matmul_peak(n: int = 2048, reps: int = 3) -> float:
     """Best fp32 FLOP/s of an n x n x n ``torch.mm`` with the current thread count."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
     best = math.inf
     for _ in range(reps):
-        t = time.perf_counter()
+        t = clock()
         a @ b
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return 2 * n ** 3 / best
 
 
@@ -123,10 +131,10 @@ def step_fn(model, opt, params, batches, naive: bool):
 
 def time_steps(make_step, steps: int) -> float:
     step = make_step()
-    t = time.perf_counter()
+    t = clock()
     for _ in range(steps):
         step()
-    return (time.perf_counter() - t) / steps
+    return (clock() - t) / steps
 
 
 def measure_rung(cfg: GPTConfig, batch_size: int, corpus, *, steps: int, repeats: int,
