@@ -37,7 +37,9 @@ from .laws import (
     register_law,
 )
 from .objectives import ESTIMATORS
-from .result import CITable, Derived, FitDiagnostics, FitResult, ParamMatrix, Prediction, fit
+from ._tables import CITable, Derived, ParamMatrix, Prediction
+from .diagnostics import FitDiagnostics
+from .result import FitResult, fit
 from .summary import Summary
 
 __all__ = [

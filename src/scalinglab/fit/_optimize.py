@@ -31,10 +31,8 @@ Design (why it is fast and why it stops where it should)
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 

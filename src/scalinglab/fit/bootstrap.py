@@ -126,7 +126,7 @@ class BootstrapResult:
                 f"converged={int(np.sum(self.converged))}/{self.n_boot})")
 
     def to_dict(self) -> dict[str, Any]:
-        from .result import _hex_array
+        from ._tables import _hex_array
 
         return {"params": _hex_array(self.params), "param_names": list(self.param_names),
                 "objectives": _hex_array(self.objectives), "converged": [bool(v) for v in self.converged],
@@ -134,7 +134,7 @@ class BootstrapResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BootstrapResult:
-        from .result import _unhex_array
+        from ._tables import _unhex_array
 
         return cls(params=_unhex_array(d["params"]), param_names=tuple(d["param_names"]),
                    objectives=_unhex_array(d["objectives"]), converged=np.array(d["converged"], dtype=bool),

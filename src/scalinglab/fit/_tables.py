@@ -1,0 +1,148 @@
+"""Small value types of fit results: predictions, derived quantities, name-indexed matrices,
+interval tables, and lossless float encoding for saved artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["CITable", "Derived", "ParamMatrix", "Prediction"]
+
+
+class Prediction(NamedTuple):
+    """A prediction with an interval: ``mean`` and the ``low``/``high`` prediction bounds."""
+
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+class Derived(NamedTuple):
+    """A function of the parameters with its interval: ``(estimate, low, high)``."""
+
+    estimate: Any
+    low: Any
+    high: Any
+
+
+class ParamMatrix(np.ndarray):
+    """A (P, P) matrix that can be indexed by parameter names (``cov["A", "B"]``)."""
+
+    names: tuple[str, ...]
+
+    def __new__(cls, values: np.ndarray, names: Sequence[str]) -> ParamMatrix:
+        obj = np.asarray(values, dtype=float).view(cls)
+        obj.names = tuple(names)
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.names = getattr(obj, "names", ())
+
+    def _idx(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return self.names.index(key)
+            except ValueError:
+                from ..errors import suggest
+
+                raise KeyError(f"no parameter {key!r}.{suggest(key, self.names)} Parameters: "
+                               f"{', '.join(self.names)}") from None
+        if isinstance(key, tuple):
+            return tuple(self._idx(k) for k in key)
+        return key
+
+    def __getitem__(self, key: Any) -> Any:
+        out = super().__getitem__(self._idx(key))
+        if isinstance(out, ParamMatrix) and out.shape != (len(self.names), len(self.names)):
+            return np.asarray(out)
+        return out
+
+    def corr(self) -> ParamMatrix:
+        """The correlation matrix."""
+        a = np.asarray(self)
+        d = np.sqrt(np.clip(np.diag(a), 0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = a / np.outer(d, d)
+        return ParamMatrix(c, self.names)
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        a = np.asarray(self)
+        return {r: {c: float(a[i, j]) for j, c in enumerate(self.names)} for i, r in enumerate(self.names)}
+
+    def __repr__(self) -> str:
+        w = max([len(n) for n in self.names] + [10])
+        head = " " * w + "".join(f"{n:>12}" for n in self.names)
+        rows = [f"{n:<{w}}" + "".join(f"{v:>12.4g}" for v in row) for n, row in zip(self.names, np.asarray(self))]
+        return "\n".join([head, *rows])
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class CITable:
+    """Confidence intervals per parameter: ``table["alpha"] -> (low, high)``."""
+
+    rows: Mapping[str, tuple[float, float]]
+    estimates: Mapping[str, float]
+    level: float
+    method: str
+
+    def __getitem__(self, name: str) -> tuple[float, float]:
+        return self.rows[name]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def items(self):
+        return self.rows.items()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "method": self.method,
+                "rows": {k: {"estimate": self.estimates[k], "low": lo, "high": hi}
+                         for k, (lo, hi) in self.rows.items()}}
+
+    def __str__(self) -> str:
+        w = max([len(k) for k in self.rows] + [5])
+        lines = [f"{'param':<{w}} {'estimate':>12} {'low':>12} {'high':>12}   ({self.level:.0%} {self.method})"]
+        for k, (lo, hi) in self.rows.items():
+            lines.append(f"{k:<{w}} {self.estimates[k]:>12.6g} {lo:>12.6g} {hi:>12.6g}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        body = "".join(f"<tr><td>{escape(k)}</td><td>{self.estimates[k]:.6g}</td><td>{lo:.6g}</td>"
+                       f"<td>{hi:.6g}</td></tr>" for k, (lo, hi) in self.rows.items())
+        return (f"<table><caption>{self.level:.0%} intervals ({escape(self.method)})</caption>"
+                f"<tr><th>param</th><th>estimate</th><th>low</th><th>high</th></tr>{body}</table>")
+
+
+# ---------------------------------------------------------------------------------------------
+# lossless floats (float.hex round-trips every double exactly)
+# ---------------------------------------------------------------------------------------------
+
+def _hex(x: float) -> str:
+    return float(x).hex()
+
+
+def _unhex(s: str) -> float:
+    return float.fromhex(s)
+
+
+def _hex_array(a: Any) -> Any:
+    arr = np.asarray(a, dtype=float)
+    if arr.ndim == 0:
+        return _hex(float(arr))
+    return [_hex_array(v) for v in arr] if arr.ndim > 1 else [float(v).hex() for v in arr]
+
+
+def _unhex_array(a: Any) -> np.ndarray:
+    if isinstance(a, str):
+        return np.array(_unhex(a))
+    return np.array([_unhex_array(v) if not isinstance(v, str) else _unhex(v) for v in a], dtype=float)
