@@ -37,14 +37,13 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from scalinglab.ladders import get_ladder
+from scalinglab.store.schema import RunSpec
 from scalinglab.train.data import get_batch, load_corpus
 from scalinglab.train.gpt import GPT, GPTConfig
 from scalinglab.train.loop import configure_optimizer
-from scalinglab.store.schema import RunSpec
-
 
 # --- the plain reference implementation ----------------------------------------------------
 

@@ -59,7 +59,7 @@ def test_stated_parameter_counts_match_units_and_the_model(name):
 
 
 def test_add_ladder_path_and_validation(tmp_path, monkeypatch):
-    import scalinglab.ladders as ladders
+    from scalinglab import ladders
 
     list_ladders()   # scan the shipped files, then keep this test's additions private
     monkeypatch.setattr(ladders, "_PATHS", dict(ladders._PATHS))

@@ -15,8 +15,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scalinglab.store.schema import RunRecord  # noqa: E402
-from scalinglab.train.loop import run  # noqa: E402
+from scalinglab.store.schema import RunRecord
+from scalinglab.train.loop import run
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available()
                                 or not torch.distributed.is_gloo_available(),

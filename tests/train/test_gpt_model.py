@@ -8,9 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scalinglab.errors import ConfigError, UnknownNameError  # noqa: E402
-from scalinglab.train.gpt import GPT, GPTConfig  # noqa: E402
-from scalinglab.units import (  # noqa: E402
+from scalinglab.errors import ConfigError, UnknownNameError
+from scalinglab.train.gpt import GPT, GPTConfig
+from scalinglab.units import (
     FLOP_PER_TOKEN_CONVENTIONS,
     PARAM_CONVENTIONS,
     gpt_flops_per_token,

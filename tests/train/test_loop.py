@@ -11,10 +11,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from scalinglab.errors import ConfigError, TrainingError  # noqa: E402
-from scalinglab.store.schema import RunRecord  # noqa: E402
-from scalinglab.train.loop import checkpoint_path, run  # noqa: E402
-from scalinglab.units import gpt_flops_per_token, gpt_n_params  # noqa: E402
+from scalinglab.errors import ConfigError, TrainingError
+from scalinglab.store.schema import RunRecord
+from scalinglab.train.loop import checkpoint_path, run
+from scalinglab.units import gpt_flops_per_token, gpt_n_params
 
 
 class Crash(Exception):

@@ -43,8 +43,8 @@ from .._optional import require
 from ..errors import ConfigError, DataError
 
 __all__ = [
-    "Corpus",
     "VAL_PERMILLE",
+    "Corpus",
     "eval_windows",
     "get_batch",
     "load_corpus",

@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..config import from_dict, to_dict
 from ..errors import ConfigError

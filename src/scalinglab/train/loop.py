@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -302,7 +302,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        autocast = lambda: torch.autocast("cuda", dtype=torch.bfloat16)  # noqa: E731
+        autocast = partial(torch.autocast, "cuda", dtype=torch.bfloat16)
     else:
         autocast = nullcontext
 
