@@ -344,10 +344,16 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
         sec.add_html("</details>")
     else:
         sec.add_text(f"No frontier: {why('compute frontier')}.")
-    if a.tuned is not None and a.tuned.tuning_edge:
-        sec.add_html("<p>Tuned points whose best learning rate is at the edge of the grid (their loss is "
-                     "an upper bound on the tuned loss; Porian et al. 2024):</p><ul class='notes'>"
-                     + "".join(f"<li>{_esc(e)}</li>" for e in a.tuned.tuning_edge) + "</ul>")
+    edges = list(a.tuned.tuning_edge) if a.tuned is not None else []
+    if edges and all(e.side == "only" for e in edges) and len(edges) == len(a.tuned):
+        sec.add_text("One learning rate was tried per (N, D): the analysis cannot tell whether it was the best "
+                     "one. A grid per size (and a best value inside it) makes the tuned points trustworthy "
+                     "(Porian et al. 2024).")
+    elif edges:
+        sec.add_html(f"<details><summary>{len(edges)} tuned points have their best learning rate at the edge of "
+                     "the searched grid: their loss is an upper bound on the tuned loss (Porian et al. 2024)"
+                     "</summary><ul class='notes'>" + "".join(f"<li>{_esc(e)}</li>" for e in edges)
+                     + "</ul></details>")
     header, rows = _runs_table(a.runs)
     sec.add_html("<details><summary>Table of all runs</summary>")
     sec.add_table(header, rows)
@@ -396,7 +402,10 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
                        f"<b>Compute-optimal allocation</b> with {pct} bootstrap intervals, up to 10x the largest "
                        "run (the intervals omit the error of extrapolating the power law).")
         for al in allocs.values():
-            sec.add_summary(al)
+            lo, hi = (float(a.runs.flops.min()), float(a.runs.flops.max())) if a.runs.flops is not None \
+                else al.flops_range
+            budgets = sorted({float(f"{c:.3g}") for c in (lo, (lo * hi) ** 0.5, hi, 10 * hi, 100 * hi)})
+            sec.add_summary(al.summary(flops=budgets))
         if a.slices is not None and a.allocation_isoflop is not None:
             sec.add_figure(plots.plot_isoflop(a.slices, a.allocation_isoflop),
                            "<b>Iso-FLOP profiles.</b> Loss against N per budget, parabolas in log N and their minima.")

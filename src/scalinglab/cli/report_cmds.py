@@ -1,0 +1,79 @@
+"""``scalinglab report STORE`` and ``scalinglab demo``: the HTML report and the end-to-end demo.
+
+Thin wrappers over :func:`scalinglab.report.build_report` and :func:`scalinglab.demo.run_demo`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .fit_cmds import one_line_warnings
+
+
+def report_cmd(store: str = typer.Argument(..., help="A results store folder (written by `sweep run` or `demo`).",
+                                           show_default=False),
+               out: str = typer.Option("report.html", "--out", "-o", help="The HTML file to write."),
+               title: str = typer.Option("Scaling-law report", "--title", help="Report title."),
+               target: str = typer.Option("val_loss", "--target", help="val_loss or train_loss."),
+               flops_convention: str = typer.Option("6ND", "--flops-convention",
+                                                    help="Compute of each run: 6ND (default), exact, 6N, "
+                                                         "6N_with_last_layer."),
+               n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap refits per fit."),
+               seed: int = typer.Option(0, "--seed", help="Seed of the bootstraps."),
+               holdout: str = typer.Option("largest 20%", "--holdout",
+                                           help="Backtest: runs held out by compute ('largest 3', 'largest 20%')."),
+               sweep: Optional[str] = typer.Option(None, "--sweep", help="Sweep file to name in the provenance."),
+               quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the report path.")) -> None:
+    """Analyse a results store (frontier, fits, allocation, backtest) and write the HTML report."""
+    from ..report.analysis import analyze
+    from ..report.html import _as_runs, build_report
+
+    with one_line_warnings():
+        runs, st = _as_runs(store, target, flops_convention)
+        hold = int(holdout) if holdout.strip().isdigit() else holdout
+        say = None if quiet else (lambda m: print(f"analysis: {m}", file=sys.stderr, flush=True))
+        analysis = analyze(runs, n_boot=n_boot, seed=seed, holdout=hold, progress=say)
+        path = build_report(st, out, title=title, target=target, flops_convention=flops_convention,
+                            sweep=sweep, analysis=analysis)
+        if not quiet:
+            print(analysis.as_text())
+            print()
+        print(f"wrote {path}")
+
+
+def demo_cmd(full: bool = typer.Option(False, "--full", help="The full preset (gpt-small ladder; GPU or "
+                                                             "cluster scale) instead of the quick one."),
+             out: str = typer.Option("scalinglab-demo", "--out", "-o", help="Output folder (store, report, "
+                                                                           "fits); re-running reuses "
+                                                                           "finished runs."),
+             workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Training processes at "
+                                                                                "once (default: cores)."),
+             sweep: Optional[str] = typer.Option(None, "--sweep", help="Run this sweep preset or YAML file "
+                                                                       "instead (e.g. `ci`)."),
+             n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap refits per fit."),
+             holdout: str = typer.Option("largest 3", "--holdout", help="Backtest: runs held out by compute."),
+             backend: str = typer.Option("local", "--backend", help="Sweep backend: local, inline, slurm, ray."),
+             quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display; print the summary only.")
+             ) -> None:
+    """Train the demo ladder, fit and backtest scaling laws, and write a self-contained HTML report."""
+    from ..demo import run_demo
+
+    if workers is not None and workers < 1:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--workers must be >= 1; got {workers}")
+    with one_line_warnings():
+        hold = int(holdout) if holdout.strip().isdigit() else holdout
+        res = run_demo(Path(out), preset="full" if full else "quick", workers=workers, progress=not quiet,
+                       sweep=sweep, backend=backend, n_boot=n_boot, holdout=hold)
+    print(res.summary())
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``report`` and ``demo`` on the root app."""
+    app.command("report")(report_cmd)
+    app.command("demo")(demo_cmd)

@@ -1,0 +1,202 @@
+"""``scalinglab demo``: a whole scaling study on a laptop, from a fresh install, in minutes.
+
+:func:`run_demo` does what a scaling-law paper does, at toy scale:
+
+1. trains the ``demo`` sweep preset (tiny byte-level GPTs on the Python standard library, branched
+   WSD cooldowns; ``scalinglab sweep plan demo`` shows it) through the local process pool, with a
+   live progress display, into ``<out>/store``;
+2. analyses the finished runs (:func:`scalinglab.report.analyze`): the compute frontier, a
+   Chinchilla L(N, D) fit and an L(C) fit with bootstrap intervals, the compute-optimal
+   allocation, and a backtest in which the largest-compute runs are held out and predicted;
+3. writes the self-contained ``<out>/report.html``, the fit artifacts ``<out>/fits/*.json`` and
+   a plain-text ``<out>/summary.txt``, and returns a :class:`DemoResult`.
+
+Running it again with the same ``out_dir`` skips every finished run (the store keeps them) and
+resumes interrupted ones from their checkpoints, so only the analysis is redone.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, suggest
+
+__all__ = ["PRESETS", "DemoResult", "run_demo"]
+
+#: ``preset`` -> sweep preset shipped in ``scalinglab/sweeps``.
+PRESETS = {"quick": "demo", "full": "full"}
+
+
+@dataclass(frozen=True, eq=False)
+class DemoResult:
+    """What :func:`run_demo` produced.
+
+    Attributes
+    ----------
+    out_dir, report_path, store_path : Path
+    sweep : SweepReport
+        Runs trained, skipped (already in the store), diverged and failed.
+    analysis : Analysis
+        Frontier, fits, allocation, backtest (see :class:`scalinglab.report.Analysis`).
+    wall_s : float
+        Seconds for the whole demo; ``timings`` splits it into sweep, analysis and report.
+    """
+
+    out_dir: Path
+    report_path: Path
+    store_path: Path
+    sweep: Any
+    analysis: Any
+    wall_s: float
+    timings: Mapping[str, float] = field(default_factory=dict)
+    files: Mapping[str, Path] = field(default_factory=dict)
+
+    @property
+    def backtest_ok(self) -> bool | None:
+        """Every held-out run inside its 95 % interval and within 3 % relative error."""
+        return self.analysis.backtest_ok
+
+    def summary(self) -> str:
+        """The text printed at the end of ``scalinglab demo``."""
+        a = self.analysis
+        lines = [str(self.sweep), ""]
+        w = max(len(k) for k, _ in a.headline())
+        lines += [f"{k:<{w}}  {v}" for k, v in a.headline()]
+        if a.backtest is not None:
+            P = a.backtest.points
+            lines += ["", (f"backtest: {a.backtest.law} fitted without the {a.backtest.n_points} largest-compute "
+                           f"runs, predicting them ({100 * a.backtest.level:g}% prediction intervals):")]
+            for i in range(a.backtest.n_points):
+                lines.append(f"  {P['run_id'][i]:<42} C={P['flops'][i]:.3g}  actual {P['actual'][i]:.4f}  "
+                             f"predicted {P['predicted'][i]:.4f} [{P['low'][i]:.4f}, {P['high'][i]:.4f}]  "
+                             f"{100 * P['rel_error'][i]:+.2f}%  {'inside' if P['inside'][i] else 'OUTSIDE'}")
+            ok = self.backtest_ok
+            lines.append(f"  -> {'PASS' if ok else 'FAIL'}: all inside the interval and within "
+                         f"{100 * a.options.get('max_rel_error', 0.03):g}% relative error")
+        for n in a.notes:
+            lines.append(f"note: {n}")
+        t = self.timings
+        lines += ["", (f"wall time {self.wall_s:.0f}s (sweep {t.get('sweep', 0):.0f}s, analysis "
+                       f"{t.get('analysis', 0):.0f}s, report {t.get('report', 0):.0f}s)"),
+                  f"report:  {self.report_path}", f"store:   {self.store_path}"]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _resolve_sweep(preset: str, sweep: Any) -> Any:
+    if sweep is not None:
+        return sweep
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown demo preset {preset!r}.{suggest(preset, PRESETS)} Presets: "
+                          f"{', '.join(f'{k} (sweep {v!r})' for k, v in PRESETS.items())}")
+    return PRESETS[preset]
+
+
+def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", workers: int | None = None,
+             progress: bool = True, sweep: Any = None, backend: str = "local", n_boot: int = 200,
+             seed: int = 0, holdout: int | str = "largest 3", title: str | None = None) -> DemoResult:
+    """Train the demo sweep, analyse it and write the report (``scalinglab demo``).
+
+    Parameters
+    ----------
+    out_dir : path
+        Where the store (``store/``), the report (``report.html``), the fits (``fits/``) and
+        ``summary.txt`` go. Re-running with the same folder reuses finished runs.
+    preset : {"quick", "full"}
+        ``"quick"``: the ``demo`` sweep (gpt-tiny ladder, minutes on 2 CPU cores). ``"full"``: the
+        ``full`` sweep (gpt-small ladder; meant for a GPU or a cluster, hours on CPU).
+    workers : int, optional
+        Training processes at once (default: the machine's cores).
+    progress : bool
+        Live sweep display and a line per step on stderr.
+    sweep : str, Path or dict, optional
+        Run this sweep (preset name, YAML file or dict) instead of the preset's.
+    backend : str
+        Sweep backend (default ``"local"``, a process pool).
+    n_boot : int
+        Bootstrap refits for every interval.
+    seed : int
+        Seed of the bootstraps.
+    holdout : int or str
+        Runs the backtest holds out, by compute (default the 3 largest).
+    title : str, optional
+        Report title.
+
+    Returns
+    -------
+    DemoResult
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset or invalid sweep.
+    StoreError
+        ``out_dir`` is not writable, or another process is running a sweep into it.
+    DataError
+        No run finished (every run failed or diverged): nothing to analyse.
+    """
+    from .report.analysis import analyze
+    from .report.html import collect_provenance, report_from_analysis
+    from .store.store import ResultsStore
+    from .sweep import plan_sweep, run_sweep
+
+    t0 = time.perf_counter()
+    out = Path(out_dir).expanduser()
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
+    plan = plan_sweep(_resolve_sweep(preset, sweep))
+    store_path = out / "store"
+    say(f"scalinglab demo: sweep {plan.name!r} ({plan.config.description or plan.config.ladder}); "
+        f"{plan.cost(workers or _cores())}")
+    say(f"output: {out}")
+    report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
+    t_sweep = time.perf_counter() - t0
+    say(str(report))
+
+    import numpy as np
+
+    store = ResultsStore(store_path, readonly=True)
+    try:
+        runs = store.to_runs("val_loss", flops_convention="6ND")
+        runs = runs.subset(np.isin(np.asarray(runs.run_id, dtype=str), list(plan.run_ids)))
+        t1 = time.perf_counter()
+        analysis = analyze(runs, n_boot=n_boot, seed=seed, holdout=holdout,
+                           progress=(lambda m: say(f"analysis: {m}")) if progress else None)
+        t_analysis = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        files: dict[str, Path] = {}
+        for name, res in (("chinchilla", analysis.fit_nd), ("loss_vs_compute", analysis.fit_c)):
+            if res is not None:
+                files[f"fit_{name}"] = res.save(out / "fits" / f"{name}.json")
+        prov = collect_provenance(runs=runs, store=store, sweep=plan.source,
+                                  extra={"sweep run": str(report).splitlines()[0]})
+        rep = report_from_analysis(
+            analysis, title=title or f"scalinglab demo: sweep {plan.name!r}",
+            subtitle=f"{len(runs)} runs of the {plan.config.ladder} ladder; {plan.config.description}",
+            provenance=prov)
+        report_path = rep.write(out / "report.html")
+        t_report = time.perf_counter() - t2
+    finally:
+        store.close()
+    result = DemoResult(out_dir=out, report_path=report_path, store_path=store_path, sweep=report,
+                        analysis=analysis, wall_s=time.perf_counter() - t0,
+                        timings={"sweep": t_sweep, "analysis": t_analysis, "report": t_report}, files=files)
+    summary = out / "summary.txt"
+    summary.write_text(result.summary() + "\n\n" + analysis.as_text() + "\n")
+    files["summary"] = summary
+    return result
+
+
+def _cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

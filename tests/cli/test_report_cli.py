@@ -1,0 +1,90 @@
+"""``scalinglab report STORE`` on a real results store, and ``scalinglab demo``'s bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("typer")
+pytest.importorskip("matplotlib")
+
+from scalinglab.cli.main import main
+
+
+def _report_data():
+    """The store builder shared with tests/report (tests are not a package)."""
+    path = Path(__file__).resolve().parents[1] / "report" / "_report_data.py"
+    spec = importlib.util.spec_from_file_location("_report_data_for_cli", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("warning:")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+def test_report_from_a_store(capsys, tmp_path):
+    store = _report_data().store_with_runs(tmp_path / "store")
+    out_html = tmp_path / "appendix" / "report.html"
+    code, out, err = run_cli(capsys, "report", store.root, "--out", out_html, "--n-boot", "30",
+                             "--holdout", "largest 3", "--title", "Toy appendix")
+    assert code == 0, err
+    assert f"wrote {out_html}" in out
+    assert "Scaling-law analysis" in out and "backtest: held-out runs inside 95% interval" in out
+    assert "analysis: fit chinchilla L(N, D)" in err                   # progress lines
+    text = out_html.read_text()
+    for sid in ("overview", "frontier", "fit-nd", "fit-c", "allocation", "backtest", "provenance"):
+        assert f'<section id="{sid}">' in text
+    assert "<title>Toy appendix</title>" in text
+    assert '<section id="comparison">' not in text                     # one procedure only
+
+
+def test_report_quiet_prints_only_the_path(capsys, tmp_path):
+    store = _report_data().store_with_runs(tmp_path / "store")
+    code, out, err = run_cli(capsys, "report", store.root, "-o", tmp_path / "r.html", "--n-boot", "20", "-q")
+    assert code == 0, err
+    assert out.strip() == f"wrote {tmp_path / 'r.html'}"
+
+
+def test_report_on_a_folder_that_is_not_a_store(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "report", tmp_path, "--out", tmp_path / "r.html")
+    assert_one_line_error(code, err, "not a results store")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_with_a_bad_target(capsys, tmp_path):
+    store = _report_data().store_with_runs(tmp_path / "store")
+    code, _, err = run_cli(capsys, "report", store.root, "--target", "val_los")
+    assert_one_line_error(code, err, "val_loss")
+
+
+def test_demo_with_an_unknown_sweep(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "demo", "--sweep", "dmeo", "--out", tmp_path / "d")
+    assert_one_line_error(code, err, "'dmeo'", "Did you mean: demo")
+    assert not (tmp_path / "d" / "store").exists()
+
+
+def test_demo_with_zero_workers(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "demo", "--workers", "0", "--out", tmp_path / "d")
+    assert_one_line_error(code, err, "--workers")
+
+
+def test_demo_rejects_an_unknown_preset():
+    from scalinglab.demo import run_demo
+    from scalinglab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown demo preset 'quik'. Did you mean: quick"):
+        run_demo("unused", preset="quik")
