@@ -135,9 +135,30 @@ def test_python_dash_m_entry_point_writes_a_record(tiny_spec, tmp_path):
     assert out.returncode == 0, out.stderr
     rec = RunRecord.from_dict(json.loads((tmp_path / "trainer_record.json").read_text()))
     assert rec.status == "done" and rec.provenance["torch_threads"] == 1
+    inline = run(tiny_spec(n_tokens=10 * 512), run_dir=tmp_path / "inline")
+    assert rec.val_loss == inline.val_loss                 # the same run in a worker process
     assert json.loads(out.stdout.strip().splitlines()[-1])["run_id"] == rec.run_id
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**tiny_spec().to_dict(), "lrr": 1}))
     out = subprocess.run([sys.executable, "-m", "scalinglab.train", str(bad)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "unknown key 'lrr'" in out.stderr
+
+
+def test_training_on_a_user_corpus_with_a_local_bpe_tokenizer(tiny_spec, tmp_path):
+    pytest.importorskip("tokenizers")
+    from scalinglab.train.data import train_bpe
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(200):
+        (folder / f"m{i:03d}.py").write_text(
+            "".join(f"def f_{i}_{j}(x, y):\n    return x * {j} + y - {i}\n\n" for j in range(12)))
+    tok = train_bpe(str(folder), vocab_size=320, path=tmp_path / "bpe.json")
+    model = {**tiny_spec().model, "vocab_size": 320}
+    rec = run(tiny_spec(model=model, corpus=str(folder), tokenizer=str(tok), eval_tokens=1024),
+              run_dir=tmp_path / "run")
+    assert rec.status == "done" and rec.provenance["tokenizer"].startswith("bpe:")
+    assert rec.val_loss < math.log(320) - 1.0
+    with pytest.raises(ConfigError, match="vocab_size"):
+        run(tiny_spec(corpus=str(folder), tokenizer=str(tok)), run_dir=tmp_path / "small")
