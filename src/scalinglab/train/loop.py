@@ -334,6 +334,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     if compile:
         train_model = torch.compile(model)
     if world > 1:
+        import torch.distributed  # noqa: F401  (all_reduce below)
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         train_model = DDP(train_model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -372,10 +373,8 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
         opt.zero_grad(set_to_none=True)
         step += 1
         if world > 1:   # every rank must take the same divergence decision
-            import torch.distributed as dist
-
             lt = loss.detach().float().clone()
-            dist.all_reduce(lt)
+            torch.distributed.all_reduce(lt)
             lossf = lt.item() / world
         else:
             lossf = loss.item()
