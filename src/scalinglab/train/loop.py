@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from ..errors import ConfigError, TrainingError
 from ..store.schema import RunRecord, RunSpec
@@ -91,8 +92,6 @@ def _device(spec: RunSpec) -> tuple[torch.device, int, int]:
         raise ConfigError(f"unknown device {name!r}; use 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
     dev = torch.device(name)
     if world > 1:
-        import torch.distributed as dist
-
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
         if dev.type == "cuda":
@@ -334,7 +333,6 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     if compile:
         train_model = torch.compile(model)
     if world > 1:
-        import torch.distributed  # noqa: F401  (all_reduce below)
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         train_model = DDP(train_model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -374,7 +372,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
         step += 1
         if world > 1:   # every rank must take the same divergence decision
             lt = loss.detach().float().clone()
-            torch.distributed.all_reduce(lt)
+            dist.all_reduce(lt)
             lossf = lt.item() / world
         else:
             lossf = loss.item()
