@@ -93,7 +93,8 @@ class EstimateConfig:
     """Throughput assumed for the wall-time estimate printed before a sweep runs."""
 
     tokens_per_s: dict[str, float] = field(default_factory=dict)   # per rung (or "default"), one worker
-    flops_per_s: float = 2.0e9      # training FLOP/s of one worker, for rungs without tokens_per_s
+    flops_per_s: float = 1.5e10     # training FLOP/s of one CPU worker (gpt-tiny, 1 thread), for
+                                    # rungs without a tokens_per_s entry
     overhead_s: float = 2.0         # per run: process start, corpus load, checkpoints
 
     def __post_init__(self) -> None:

@@ -155,6 +155,7 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
     display = _Display(plan, store, enabled=progress, workers=be.workers, est=est,
                        n_skipped=len(skipped))
     active: dict[str, Handle] = {}
+    job_state: dict[str, str] = {}             # queued / running, as the backend last said
     started: dict[str, float] = {}
     try:
         while todo or active:
@@ -182,6 +183,7 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
             for rid, h in list(active.items()):
                 st = be.status(h)
                 if not st.finished:
+                    job_state[rid] = st.state
                     continue
                 del active[rid]
                 rec = _record_of(st, plan, rid)
@@ -195,8 +197,10 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
                     failed[rid] = rec.error or "failed"
                 display.finished(rec)
                 changed = True
-            display.update(todo=todo, active=active, n_done=len(done) + len(diverged),
-                           n_failed=len(failed))
+            running = [r for r in active if job_state.get(r) == "running"]
+            display.update(todo=todo, running=running,
+                           queued=[r for r in active if job_state.get(r) != "running"],
+                           n_done=len(done) + len(diverged), n_failed=len(failed))
             if not changed:
                 time.sleep(poll_s)
     except BaseException:
@@ -353,9 +357,10 @@ class _Display:
         else:
             print(line, file=sys.stderr, flush=True)
 
-    def _summary(self, todo, active, n_done, n_failed) -> tuple[str, list[str]]:
-        rate, rows, remaining = 0.0, [], sum(self.est.get(r, 0.0) for r in todo)
-        for rid in active:
+    def _summary(self, todo, running, queued, n_done, n_failed) -> tuple[str, list[str]]:
+        rate, rows = 0.0, []
+        remaining = sum(self.est.get(r, 0.0) for r in [*todo, *queued])
+        for rid in running:
             p = _rundir.read_progress(self.store.run_dir(rid)) or {}
             r = p.get("tokens_per_s") or 0.0
             rate += r
@@ -365,11 +370,12 @@ class _Display:
         factor = self.actual / self.estimated if self.estimated > 0 else 1.0
         eta = remaining * factor / max(1, self.workers)
         head = (f"sweep {self.plan.name}: {n_done + self.n_skipped}/{len(self.plan)} done, "
-                f"{len(active)} running, {n_failed} failed, {len(todo)} pending | "
+                f"{len(running)} running, {len(queued)} queued, {n_failed} failed, "
+                f"{len(todo)} waiting | "
                 f"{rate / 1e3:.1f}k tok/s | ETA {_fmt_s(eta)}")
         return head, rows
 
-    def update(self, *, todo, active, n_done: int, n_failed: int) -> None:
+    def update(self, *, todo, running, queued, n_done: int, n_failed: int) -> None:
         if not self.enabled or self.live is None:
             return
         now = time.monotonic()
@@ -378,7 +384,7 @@ class _Display:
         self._last = now
         from rich.text import Text
 
-        head, rows = self._summary(todo, active, n_done, n_failed)
+        head, rows = self._summary(todo, running, queued, n_done, n_failed)
         self.live.update(Text("\n".join([head, *rows])))
 
     def stop(self) -> None:
