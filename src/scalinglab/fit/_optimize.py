@@ -145,11 +145,13 @@ class Problem:
         return np.clip(th, self.lo, self.hi)
 
     # -- evaluation -----------------------------------------------------------------------------
-    def evaluate(self, theta: np.ndarray, wt: np.ndarray, grad: bool = True, y: np.ndarray | None = None):
+    def evaluate(self, theta: np.ndarray, wt: np.ndarray, grad: bool = True, y: np.ndarray | None = None,
+                 curvature: bool = True):
         """Objective ``F`` (S,), gradient ``g`` (S, k), curvature ``H`` (S, k, k), sigma (S,)|None.
 
         ``wt`` (n,) or (S, n) are point weights; ``y`` (S, n) optionally gives each row its own
-        targets (simulation studies fit many data sets at once). Rows are processed in chunks of
+        targets (simulation studies fit many data sets at once); ``curvature=False`` skips ``H``
+        (gradient-only callers such as SciPy). Rows are processed in chunks of
         about ``CHUNK_ELEMENTS`` array elements, which keeps the (rows, k, n) temporaries in
         cache: several times faster than one huge pass.
         """
@@ -157,19 +159,19 @@ class Problem:
         S = theta.shape[0]
         rows = max(1, CHUNK_ELEMENTS // max(1, self.n * (self.k + 1)))
         if S <= rows:
-            return self._evaluate_rows(theta, wt, grad, y)
+            return self._evaluate_rows(theta, wt, grad, y, curvature)
         per_row_wt = np.ndim(wt) == 2
         parts = [self._evaluate_rows(theta[i:i + rows], wt[i:i + rows] if per_row_wt else wt, grad,
-                                     None if y is None else y[i:i + rows])
+                                     None if y is None else y[i:i + rows], curvature)
                  for i in range(0, S, rows)]
         F = np.concatenate([q[0] for q in parts])
         g = None if not grad else np.concatenate([q[1] for q in parts])
-        H = None if not grad else np.concatenate([q[2] for q in parts])
+        H = None if not (grad and curvature) else np.concatenate([q[2] for q in parts])
         sig = None if parts[0][3] is None else np.concatenate([q[3] for q in parts])
         return F, g, H, sig
 
     def _evaluate_rows(self, theta: np.ndarray, wt: np.ndarray, grad: bool = True,
-                       y: np.ndarray | None = None):
+                       y: np.ndarray | None = None, curvature: bool = True):
         S = theta.shape[0]
         p = self.to_natural(theta)
         cols = tuple(p[:, j:j + 1] for j in range(p.shape[1]))
@@ -195,9 +197,11 @@ class Problem:
         if not np.isfinite(J).all():
             J[~np.isfinite(J)] = 0.0
         g = np.einsum("skn,sn->sk", J, psi)
+        g[bad] = 0.0
+        if not curvature:
+            return F, g, None, sigma
         # einsum beats batched matmul here: (S, k, n) @ (S, n, k) with tiny k is not BLAS-shaped
         H = np.einsum("san,sbn->sab", J * curv[:, None, :], J)
-        g[bad] = 0.0
         H[bad] = np.eye(self.k)
         return F, g, H, sigma
 
@@ -400,7 +404,7 @@ def _polish(problem: Problem, theta0: np.ndarray, wt: np.ndarray,
     scale = float(max(problem.objective.scale(np.array([F0]), wt)[0], problem.F_floor, 1e-300))
 
     def fun(th):
-        F, g, _, _ = problem.evaluate(th[None, :], wt)
+        F, g, _, _ = problem.evaluate(th[None, :], wt, curvature=False)
         if not np.isfinite(F[0]):
             return 1e30, np.zeros_like(th)
         # shifted by F0 and divided by the objective's size: ftol/gtol become relative
@@ -524,33 +528,34 @@ def solve_scipy_loop(problem: Problem, starts: np.ndarray, *, wt: np.ndarray | N
     theta0 = problem.to_internal(starts)
     bounds = _scipy_bounds(problem)
     finals, Fs, nits, oks = [], [], [], []
-    for t0 in theta0:
-        F0 = problem.objective_value(t0, wt)
-        if not np.isfinite(F0):
-            finals.append(t0)
-            Fs.append(np.inf)
-            nits.append(0)
-            oks.append(False)
-            continue
-        scale = 1.0 if default_tolerances else float(max(problem.objective.scale(np.array([F0]), wt)[0],
-                                                          problem.F_floor, 1e-300))
+    opts = {} if default_tolerances else {"ftol": ftol, "gtol": gtol, "maxiter": max_iter, "maxcor": 20}
+    with pin_blas_threads(1):   # L-BFGS-B's tiny BLAS calls crawl under a busy thread pool
+        for t0 in theta0:
+            F0 = problem.objective_value(t0, wt)
+            if not np.isfinite(F0):
+                finals.append(t0)
+                Fs.append(np.inf)
+                nits.append(0)
+                oks.append(False)
+                continue
+            scale = 1.0 if default_tolerances else float(max(problem.objective.scale(np.array([F0]), wt)[0],
+                                                              problem.F_floor, 1e-300))
 
-        def fun(th, scale=scale):
-            F, g, _, _ = problem.evaluate(th[None, :], wt)
-            if not np.isfinite(F[0]):
-                return 1e30, np.zeros_like(th)
-            return F[0] / scale, g[0] / scale
+            def fun(th, scale=scale):
+                F, g, _, _ = problem.evaluate(th[None, :], wt, curvature=False)
+                if not np.isfinite(F[0]):
+                    return 1e30, np.zeros_like(th)
+                return F[0] / scale, g[0] / scale
 
-        opts = {} if default_tolerances else {"ftol": ftol, "gtol": gtol, "maxiter": max_iter, "maxcor": 20}
-        res = minimize(fun, t0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
-        th = np.clip(res.x, problem.lo, problem.hi)
-        finals.append(th)
-        Fs.append(problem.objective_value(th, wt))
-        nits.append(int(res.nit))
-        # with tight tolerances L-BFGS-B often ends in an "abnormal" line search at machine
-        # precision; only hitting maxiter counts as not converged (the fit's optimality check
-        # verifies the rest)
-        oks.append(bool(res.success) if default_tolerances else res.status != 1)
+            res = minimize(fun, t0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
+            th = np.clip(res.x, problem.lo, problem.hi)
+            finals.append(th)
+            Fs.append(problem.objective_value(th, wt))
+            nits.append(int(res.nit))
+            # with tight tolerances L-BFGS-B often ends in an "abnormal" line search at machine
+            # precision; only hitting maxiter counts as not converged (the fit's optimality
+            # check verifies the rest)
+            oks.append(bool(res.success) if default_tolerances else res.status != 1)
     finals_a, Fs_a = np.array(finals), np.array(Fs)
     i = int(np.argmin(Fs_a))
     _, _, _, sig = problem.evaluate(finals_a[i][None, :], wt)

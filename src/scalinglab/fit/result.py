@@ -628,24 +628,26 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
     if objective.space == "log" and law.positive is False:
         raise ConfigError(f"{law.name!r} can take non-positive values; fit it with space='linear'")
     problem = opt.Problem(law, x, y, objective, fixed=fixed)
-    start_desc, start_arr = _resolve_starts(law, problem, starts, n_starts, seed, x, y)
-    alternatives: list[list[float]] = []
-    if objective.loss == "loglinear":
-        theta = opt.solve_loglinear(problem)[0]
-        F = problem.objective_value(theta, np.ones(n))
-        sol = opt.Solution(theta=theta, params=problem.to_natural(theta)[0], objective=F, converged=True,
-                           n_starts=1, n_run=1, finals=problem.to_natural(theta), final_objectives=np.array([F]),
-                           start_of_best=problem.to_natural(theta)[0] * np.nan, n_iter=0, method="closed form")
-    elif method == "batched":
-        sol = opt.solve_batch(problem, start_arr)
-    else:
-        sol = opt.solve_scipy_loop(problem, start_arr, default_tolerances=(method == "scipy-default"))
-    # distinct other optima (warm starts for the bootstrap)
-    fin_th = problem.to_internal(sol.finals)
-    for i in opt._distinct(fin_th, sol.final_objectives, 3)[1:]:
-        if sol.final_objectives[i] <= sol.objective + 0.5 * abs(sol.objective) + 1e-300:
-            alternatives.append([float(v) for v in sol.finals[i]])
-    diag, cov_int = diagnose(problem, sol)
+    # one BLAS thread: the batched work gains nothing from threads, SciPy loses a lot to them
+    with opt.pin_blas_threads(1):
+        start_desc, start_arr = _resolve_starts(law, problem, starts, n_starts, seed, x, y)
+        alternatives: list[list[float]] = []
+        if objective.loss == "loglinear":
+            theta = opt.solve_loglinear(problem)[0]
+            F = problem.objective_value(theta, np.ones(n))
+            sol = opt.Solution(theta=theta, params=problem.to_natural(theta)[0], objective=F, converged=True,
+                               n_starts=1, n_run=1, finals=problem.to_natural(theta), final_objectives=np.array([F]),
+                               start_of_best=problem.to_natural(theta)[0] * np.nan, n_iter=0, method="closed form")
+        elif method == "batched":
+            sol = opt.solve_batch(problem, start_arr)
+        else:
+            sol = opt.solve_scipy_loop(problem, start_arr, default_tolerances=(method == "scipy-default"))
+        # distinct other optima (warm starts for the bootstrap)
+        fin_th = problem.to_internal(sol.finals)
+        for i in opt._distinct(fin_th, sol.final_objectives, 3)[1:]:
+            if sol.final_objectives[i] <= sol.objective + 0.5 * abs(sol.objective) + 1e-300:
+                alternatives.append([float(v) for v in sol.finals[i]])
+        diag, cov_int = diagnose(problem, sol)
     f_hat = law(sol.params, **x)
     r, _ = objective.residuals(f_hat, y)
     if objective.loss in ("ls", "loglinear"):
