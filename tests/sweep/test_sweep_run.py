@@ -158,17 +158,22 @@ def test_sweep_status_reports_pending_done_failed_and_interrupted(tmp_path):
     with pytest.raises(StoreError, match="no results store"):
         sweep_status(plan, tmp_path / "st")
     run_sweep(plan, backend="inline", store=tmp_path / "st", progress=False)
-    bigger = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3, 1e-2, 2e-2], n_tokens=[4096],
+    bigger = toy_sweep(rungs=["gpt-tiny-1"], lr=[3e-3, 1e-2, 2e-2, 4e-2], n_tokens=[4096],
                        extra={"toy_steps": 1, "toy_fail": [1e-2]})
-    with ResultsStore(tmp_path / "st") as st:     # a run a killed coordinator had started
-        s = bigger.specs[-1]
-        from scalinglab.store import RunRecord
+    from scalinglab.store import RunRecord
 
-        st.put(RunRecord(run_id=s.run_id, spec=s.to_dict(), status="running"))
+    with ResultsStore(tmp_path / "st") as st:     # runs a killed coordinator had submitted
+        started, queued = bigger.specs[-2:]
+        for s in (started, queued):
+            st.put(RunRecord(run_id=s.run_id, spec=s.to_dict(), status="running"))
+        _rundir.append_attempt(st.run_dir(started.run_id), "start")   # only this one began
     status = sweep_status(bigger, tmp_path / "st")
-    assert status["counts"] == {"done": 1, "failed": 1, "interrupted": 1}
+    assert status["counts"] == {"done": 1, "failed": 1, "interrupted": 1, "pending": 1}
     assert not status["coordinator_running"]
-    assert {r["status"] for r in status["runs"]} == {"done", "failed", "interrupted"}
+    by_id = {r["run_id"]: r["status"] for r in status["runs"]}
+    assert by_id[started.run_id] == "interrupted" and by_id[queued.run_id] == "pending"
+    with ResultsStore(tmp_path / "st") as st, st.writer_lock():
+        assert sweep_status(bigger, tmp_path / "st")["coordinator_running"]
 
 
 def test_backend_registry_is_lazy_and_strict(tmp_path):

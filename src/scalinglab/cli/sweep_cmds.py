@@ -27,6 +27,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import ConfigError
+from ..sweep.backends.base import default_workers
 
 DEFAULT_STORE = os.environ.get("SCALINGLAB_STORE", "scalinglab-store")
 
@@ -73,7 +74,6 @@ def register(app: typer.Typer) -> None:
     def sweep_plan(file: str = _FILE, workers: Optional[int] = _WORKERS) -> None:
         """Print the expanded runs of a sweep and its estimated cost (runs nothing)."""
         from ..sweep import plan_sweep
-        from ..sweep.backends.base import default_workers
 
         plan = plan_sweep(file)
         print(plan.as_text(workers=workers or default_workers()))
@@ -93,10 +93,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train every run of the sweep that the store lacks; re-run to continue after a stop."""
         from ..sweep import plan_sweep, run_sweep
-        from ..sweep.backends.base import default_workers
 
         plan = plan_sweep(file)
-        print(f"{plan.name}: {plan.cost(workers or default_workers())}", file=sys.stderr)
+        if not progress:   # with progress, run_sweep prints the cost of what is left to train
+            print(f"{plan.name}: {plan.cost(workers or default_workers())}", file=sys.stderr)
         report = run_sweep(plan, backend=backend, store=store, workers=workers, progress=progress,
                            retry_failed=retry_failed, backend_options=_options(option))
         print(report)

@@ -30,7 +30,7 @@ from ..store import _rundir
 from ..store.schema import RunRecord, RunSpec
 from ..store.store import FINAL_STATUSES, LOCK_NAME, ResultsStore
 from .backends import BACKENDS, get_backend
-from .backends.base import Handle, JobStatus
+from .backends.base import Handle, JobStatus, default_workers
 from .plan import SweepPlan, _fmt_s, plan_sweep
 
 __all__ = ["BRANCH_CHECKPOINT", "SweepReport", "run_sweep", "sweep_status"]
@@ -98,7 +98,8 @@ def run_sweep(plan: SweepPlan | str | Path | Mapping[str, Any], *, backend: str 
         Runs at once (default: the machine's cores for ``local``; array parallelism for
         ``slurm``; CPUs for ``ray``).
     progress : bool
-        Show a live display (runs done/running/failed, tokens/s, ETA) and a line per finished run.
+        Print the estimated cost of what is left to train, then show a live display (runs
+        done/running/failed, tokens/s, ETA) and a line per finished run.
     retry_failed : bool
         Train ``failed`` runs again (default). ``done`` and ``diverged`` runs are never retrained.
     poll_s : float
@@ -150,6 +151,11 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
         return SweepReport(**report, skipped=tuple(skipped), wall_s=time.time() - t0)
 
     est = {r.run_id: r.est_s for r in plan.runs}
+    if progress:
+        left = SweepPlan(config=plan.config, source=plan.source,
+                         runs=tuple(r for r in plan.runs if r.run_id in todo))
+        print(f"sweep {plan.name!r}: {len(skipped)} of {len(plan)} runs already in the store; "
+              f"to train: {left.cost(workers or default_workers())}", file=sys.stderr, flush=True)
     be = get_backend(backend_name, trainer=plan.trainer, runs_dir=store.runs_dir, workers=workers,
                      trainer_options=dict(plan.config.trainer_options), **backend_options)
     display = _Display(plan, store, enabled=progress, workers=be.workers, est=est,
@@ -261,9 +267,9 @@ def sweep_status(plan: SweepPlan | str | Path | Mapping[str, Any],
 
     Returns ``{"counts": {status: n}, "runs": [{"run_id", "status", "val_loss", "tokens_seen",
     "error"}], "coordinator_running": bool}``. Statuses: ``done``, ``diverged``, ``failed``,
-    ``running`` (a coordinator holds the store and a worker has the run), ``interrupted``
+    ``running`` (submitted by the coordinator that holds the store now), ``interrupted``
     (started by a coordinator that is gone; the next ``run_sweep`` resumes it from its
-    checkpoint) and ``pending``.
+    checkpoint) and ``pending`` (never started).
     """
     plan = _as_plan(plan)
     if isinstance(store, ResultsStore):
@@ -281,7 +287,8 @@ def sweep_status(plan: SweepPlan | str | Path | Mapping[str, Any],
                 if on_disk is not None:
                     rec, status = on_disk, on_disk.status
             if status == "running" and not live:
-                status = "interrupted"
+                started = _rundir.read_attempts(st.run_dir(spec.run_id))
+                status = "interrupted" if started else "pending"
             prog = _rundir.read_progress(st.run_dir(spec.run_id)) if status in ("running", "interrupted") else None
             runs.append({"run_id": spec.run_id, "status": status,
                          "val_loss": rec.val_loss if rec else None,
