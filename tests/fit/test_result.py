@@ -101,7 +101,7 @@ def test_wald_errors_are_flagged_under_robust_losses(runs):
         rob.ci(method="wald")
     assert any("Wald" in n for n in rob.notes())
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UnreliableErrorsWarning)
         rob.with_bootstrap(n_boot=20).stderr      # bootstrap errors: no warning
 
 

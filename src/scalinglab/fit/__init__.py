@@ -43,16 +43,16 @@ from .result import FitResult, fit
 from .summary import Summary
 
 __all__ = [
-    "ESTIMATORS",
-    "LAWS",
     "BootstrapResult",
     "CITable",
     "Chinchilla",
     "CoverageReport",
     "Derived",
     "DownstreamLink",
+    "ESTIMATORS",
     "FitDiagnostics",
     "FitResult",
+    "LAWS",
     "Law",
     "Overtraining",
     "ParamMatrix",

@@ -205,9 +205,9 @@ def coverage_check(law: str | Law, *, params: Mapping[str, float] | None = None,
         width["bootstrap"] = {k: float(np.median((hi - lo)[good, j]) / max(abs(truth[j]), 1e-300))
                               for j, k in enumerate(names)}
     if "wald" in methods:
-        from scipy.stats import norm
+        from scipy.stats import t as student_t
 
-        z = float(norm.ppf(0.5 + level / 2))
+        z = float(student_t.ppf(0.5 + level / 2, max(n - len(names), 1)))   # as FitResult.ci
         p = P_hat
         cols = tuple(p[:, j:j + 1] for j in range(p.shape[1]))
         with np.errstate(all="ignore"):

@@ -9,7 +9,8 @@ Standard errors and intervals
 -----------------------------
 * ``method="bootstrap"`` (the default once a bootstrap exists; see :mod:`bootstrap` for what it
   means and when it fails): percentile intervals of refits on resampled runs.
-* ``method="wald"``: ``estimate +- z * se`` from the Gauss-Newton covariance
+* ``method="wald"``: ``estimate +- t * se`` (Student t, n - k degrees of freedom) from the
+  Gauss-Newton covariance
   ``s^2 (J^T J)^-1`` with ``s^2 = sum r^2 / (n - k)``, computed in the optimizer's coordinates
   (log scale for ``Law.log_params``, so those intervals are ``exp(log p +- z se)``). It is the
   textbook covariance of least squares under independent, equal-variance errors. Under robust
@@ -149,6 +150,13 @@ class FitResult:
                           "approximate. Use .with_bootstrap() for intervals that hold.",
                           UnreliableErrorsWarning, stacklevel=3)
 
+    def _wald_quantile(self, level: float) -> float:
+        """Student-t quantile with n - k degrees of freedom (exact for linear least squares)."""
+        from scipy.stats import t
+
+        dof = max(self.n_points - self.diagnostics.n_params, 1)
+        return float(t.ppf(0.5 + level / 2, dof))
+
     @cached_property
     def _wald_natural_cov(self) -> np.ndarray:
         P = self.law.n_params
@@ -200,8 +208,9 @@ class FitResult:
         method : {"bootstrap", "wald"}, optional
             Default: bootstrap when one exists, else wald. ``"bootstrap"`` gives percentile
             intervals of the refits (see :mod:`scalinglab.fit.bootstrap` for validity);
-            ``"wald"`` gives ``estimate +- z se`` in the optimizer's coordinates (log scale for
-            positive parameters) and is flagged unreliable under robust losses.
+            ``"wald"`` gives ``estimate +- t se`` (Student t with n - k degrees of freedom) in the
+            optimizer's coordinates (log scale for positive parameters) and is flagged unreliable
+            under robust losses.
         """
         if not 0 < level < 1:
             raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
@@ -212,10 +221,8 @@ class FitResult:
                                      "or ci(method='wald')")
             rows = self.bootstrap.ci(level)
         elif method == "wald":
-            from scipy.stats import norm
-
             self._warn_unreliable("Wald intervals")
-            z = float(norm.ppf(0.5 + level / 2))
+            z = self._wald_quantile(level)
             rows = {}
             free = [k for k in self.law.param_names if k not in (self.options.get("fixed") or {})]
             for j, k in enumerate(self.law.param_names):
@@ -301,7 +308,7 @@ class FitResult:
             *prediction interval* for a new run, combining parameter uncertainty and the residual
             scatter of the fit. With a bootstrap: percentiles of ``f(x; theta_b)`` combined with a
             residual drawn from the fit's residuals. Without: the delta method with the Wald
-            covariance plus ``sigma`` under a normal approximation in the fitted space.
+            covariance plus ``sigma``, Student-t quantile, in the fitted space.
         **inputs : array_like
             The law's inputs (e.g. ``n_params=``, ``n_tokens=``) or quantities they derive from.
         """
@@ -321,10 +328,8 @@ class FitResult:
                 new = draws * np.exp(-e) if log else draws - e
             lo, hi = percentile_interval(new, level)
             return Prediction(mean, lo, hi)
-        from scipy.stats import norm
-
         self._warn_unreliable("prediction intervals")
-        z = float(norm.ppf(0.5 + level / 2))
+        z = self._wald_quantile(level)
         J = self.law.jac(self.param_vector, **x).reshape(-1, self.law.n_params)
         m = mean.reshape(-1)
         if log:
@@ -375,10 +380,8 @@ class FitResult:
                 draws = np.stack([call(v) for v in self.bootstrap.params])
             lo, hi = percentile_interval(draws, level)
         else:
-            from scipy.stats import norm
-
             self._warn_unreliable("delta-method intervals")
-            z = float(norm.ppf(0.5 + level / 2))
+            z = self._wald_quantile(level)
             cov = self._wald_natural_cov
             grads = []
             for j in range(self.law.n_params):
