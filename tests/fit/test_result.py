@@ -139,7 +139,8 @@ def test_with_bootstrap_is_deterministic_and_new(res, boot):
 
 
 def test_bootstrap_by_group_resamples_whole_groups(res, runs):
-    by_size = res.with_bootstrap(n_boot=50, seed=0, by="n_params")
+    with pytest.warns(UnreliableErrorsWarning, match="only 6 groups"):
+        by_size = res.with_bootstrap(n_boot=50, seed=0, by="n_params")
     assert by_size.bootstrap.by == "n_params" and by_size.bootstrap.n_groups == 6
     ids = group_labels(runs.n_params)
     W = resample_weights(len(runs), 30, seed=0, groups=ids)

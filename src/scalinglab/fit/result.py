@@ -221,7 +221,7 @@ class FitResult:
                                      "or ci(method='wald')")
             rows = self.bootstrap.ci(level)
         elif method == "wald":
-            self._warn_unreliable("Wald intervals")
+            self._warn_unreliable("intervals")
             z = self._wald_quantile(level)
             rows = {}
             free = [k for k in self.law.param_names if k not in (self.options.get("fixed") or {})]
