@@ -29,24 +29,28 @@ analytic derivatives with respect to the natural parameters) and register it::
     @register_law
     class Exponential(Law):
         name = "exponential"
-        formula = "L(C) = E + A exp(-k C)"
+        formula = "L(C) = E + A exp(-k C / 1e20)"
         citation = "my notes"
         inputs = ("flops",)
         param_names = ("E", "A", "k")
-        default_bounds = {"E": (0, 10), "A": (0, 100), "k": (0, 1)}
-        linear_params = ("E", "A")
-        start_grid = {"k": (1e-3, 1e-2)}
+        default_bounds = {"E": (0, 10), "A": (0, 100), "k": (1e-3, 100)}
+        linear_params = ("E", "A")          # filled by linear least squares at each start
+        log_params = ("k",)                 # optimized as log k
+        start_grid = {"k": (0.1, 1.0, 10.0)}
 
         def _evaluate(self, p, x, grad):
-            E, A, k = p
-            ex = np.exp(-k * x["flops"])
+            E, A, k = p                     # scalars or (S, 1) columns
+            c = x["flops"] / 1e20
+            ex = np.exp(-k * c)
             f = E + A * ex
             if not grad:
                 return f, None
-            return f, [np.ones_like(f), ex + 0 * f, -A * x["flops"] * ex]
+            return f, [np.ones_like(f), ex + 0 * f, -A * c * ex]   # df/dE, df/dA, df/dk
 
-``fit("exponential", runs)`` then works with every estimator, the bootstrap, summaries and the
-contract battery in ``tests/fit/test_laws_contract.py``.
+``fit("exponential", runs)`` then works with every estimator, the bootstrap and summaries;
+``coverage_check("exponential", inputs=..., params=...)`` checks its intervals, and a design in
+``scalinglab.fit.coverage.default_design`` adds it to the contract battery
+(``tests/fit/test_laws_contract.py``).
 """
 
 from __future__ import annotations
