@@ -14,15 +14,34 @@ What to use when
   lower envelope of many settings per scale. Details: :mod:`scalinglab.fit.objectives`.
 * Uncertainty: ``res.with_bootstrap(n_boot=1000, by=...)`` then ``res.ci()``, ``res.derived(...)``,
   ``res.predict(level=0.95, ...)``. Wald errors exist but are flagged under robust losses.
+* Frontiers: :func:`best_per_size` (best hyper-parameters per (N, D), flags a best LR at the
+  edge of its grid), :func:`compute_envelope` / :func:`binned_minimum` (lower envelope over
+  compute), :func:`isoflop_slices`. Every frontier point keeps the id of its defining run.
+* Decisions: :func:`allocate` (compute-optimal N*(C), D*(C) by Hoffmann et al.'s three
+  approaches), :func:`compare` (which of two procedures wins at larger compute: difference,
+  effective-compute multiplier, equal-exponent test, crossover), :func:`backtest` (fit small,
+  predict held-out large runs).
 * Trust: ``res.diagnostics`` / ``res.ok`` / the numbered notes of ``res.summary()``;
   :func:`coverage_check` measures whether intervals cover the truth on simulated data.
 
 A guide with examples is in docs/fitting.md.
 """
 
+from .allocate import Allocation, AllocationPrediction, allocate
+from .backtest import Backtest, BacktestFold, backtest
 from .bootstrap import BootstrapResult
+from .compare import Comparison, Crossover, ExponentTest, compare
 from .coverage import CoverageReport, coverage_check
-from .data import Runs, load_runs
+from .data import Runs, load_lm_eval, load_runs
+from .frontier import (
+    Frontier,
+    IsoFlopSlices,
+    TuningEdge,
+    best_per_size,
+    binned_minimum,
+    compute_envelope,
+    isoflop_slices,
+)
 from .laws import (
     LAWS,
     Chinchilla,
@@ -43,15 +62,24 @@ from .result import FitResult, fit
 from .summary import Summary
 
 __all__ = [
+    "Allocation",
+    "AllocationPrediction",
+    "Backtest",
+    "BacktestFold",
     "BootstrapResult",
     "CITable",
     "Chinchilla",
+    "Comparison",
     "CoverageReport",
+    "Crossover",
     "Derived",
     "DownstreamLink",
     "ESTIMATORS",
+    "ExponentTest",
     "FitDiagnostics",
     "FitResult",
+    "Frontier",
+    "IsoFlopSlices",
     "LAWS",
     "Law",
     "Overtraining",
@@ -62,10 +90,19 @@ __all__ = [
     "SaturatingError",
     "SaturatingPowerLaw",
     "Summary",
+    "TuningEdge",
+    "allocate",
+    "backtest",
+    "best_per_size",
+    "binned_minimum",
+    "compare",
+    "compute_envelope",
     "coverage_check",
     "fit",
     "get_law",
+    "isoflop_slices",
     "list_laws",
+    "load_lm_eval",
     "load_runs",
     "register_law",
 ]
