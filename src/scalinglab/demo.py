@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, suggest
+from .errors import ConfigError, TrainingError, suggest
 
 __all__ = ["PRESETS", "DemoResult", "run_demo"]
 
@@ -139,8 +139,10 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         Unknown preset or invalid sweep.
     StoreError
         ``out_dir`` is not writable, or another process is running a sweep into it.
+    TrainingError
+        No run finished (every run failed): nothing to analyse. The store keeps what ran.
     DataError
-        No run finished (every run failed or diverged): nothing to analyse.
+        Every run diverged: nothing to analyse.
     """
     from .report.analysis import analyze
     from .report.html import collect_provenance, report_from_analysis
@@ -158,6 +160,11 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
     t_sweep = time.perf_counter() - t0
     say(str(report))
+    if not report.done and not report.skipped and not report.diverged:
+        first = next(iter(report.failed.items()), ("-", "no run was trained"))
+        raise TrainingError(f"no run of sweep {plan.name!r} finished ({len(report.failed)} failed; first "
+                            f"{first[0]}: {str(first[1]).splitlines()[0] if first[1] else '?'}). Fix the cause "
+                            f"and run the demo again with --out {out}: finished runs are kept")
 
     import numpy as np
 

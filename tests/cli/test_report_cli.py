@@ -88,3 +88,14 @@ def test_demo_rejects_an_unknown_preset():
 
     with pytest.raises(ConfigError, match="unknown demo preset 'quik'. Did you mean: quick"):
         run_demo("unused", preset="quik")
+
+
+def test_demo_whose_every_run_fails_says_why_in_one_line(capsys, tmp_path):
+    sweep = tmp_path / "broken.yaml"
+    sweep.write_text("name: broken\nladder: gpt-tiny\nrungs: [gpt-tiny-1]\nn_tokens: [16384]\nlr: [1.0e-2]\n"
+                     "trainer: scalinglab.no_such_module:run\n")
+    code, _, err = run_cli(capsys, "demo", "--sweep", sweep, "--out", tmp_path / "d", "--backend", "inline",
+                           "--quiet")
+    assert_one_line_error(code, err, "no run of sweep 'broken' finished (1 failed", "no_such_module",
+                          "finished runs are kept")
+    assert (tmp_path / "d" / "store" / "results.sqlite").exists()      # the failure is recorded
