@@ -138,7 +138,7 @@ def test_cost_uses_exact_flops_and_the_throughput_table():
 
 def test_presets_plan_and_load_by_name():
     names = list_sweeps()
-    assert {"ci", "demo", "full"} <= set(names)
+    assert {"ci", "demo", "full", "large"} <= set(names)
     for name in names:
         plan = plan_sweep(name, check_corpus=False)
         assert len(plan) > 0
