@@ -48,12 +48,12 @@ from ..errors import ConfigError, DataError
 from .data import Runs
 from .frontier import (
     IsoFlopSlices,
-    _fmt,
-    _summary,
     binned_minimum,
     compute_envelope,
     isoflop_slices,
 )
+from .summary import fmt_compact as _fmt
+from .summary import tables_summary as _summary
 
 __all__ = ["Allocation", "AllocationPrediction", "allocate"]
 

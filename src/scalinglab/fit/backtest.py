@@ -42,7 +42,9 @@ import numpy as np
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
 from ..units import parse_quantity
 from .data import Runs
-from .frontier import _fmt, _summary, isoflop_slices
+from .frontier import isoflop_slices
+from .summary import fmt_compact as _fmt
+from .summary import tables_summary as _summary
 
 __all__ = ["Backtest", "BacktestFold", "backtest"]
 

@@ -41,7 +41,8 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..units import parse_quantity
 from .allocate import _numeric_optimum
-from .frontier import _fmt, _summary
+from .summary import fmt_compact as _fmt
+from .summary import tables_summary as _summary
 
 __all__ = ["Comparison", "Crossover", "ExponentTest", "compare"]
 

@@ -2,6 +2,8 @@
 
 ``FitResult.summary()`` returns a :class:`Summary`; ``as_text()``, ``as_html()`` and
 ``to_dict()`` / ``to_json()`` render the same content (statsmodels ``iolib/summary.py`` style).
+Results with several tables (frontiers, allocations, comparisons, backtests) use
+:class:`TablesSummary`, which has the same renderers.
 Every problem the diagnostics find becomes a numbered note: a suspicious fit says so.
 """
 
@@ -10,13 +12,16 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+import numpy as np
+
 from ..errors import UnreliableErrorsWarning
 
-__all__ = ["Summary", "summarize"]
+__all__ = ["Summary", "TablesSummary", "summarize"]
 
 
 def _fmt(v: Any) -> str:
@@ -186,3 +191,94 @@ def summarize(res: Any, level: float = 0.95) -> Summary:
     ]
     title = f"Scaling-law fit: {res.law.name}{boot}"
     return Summary(title=title, header=header, columns=columns, rows=rows, diagnostics=diagnostics, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# summaries shared by frontier, allocate, compare and backtest results
+# ---------------------------------------------------------------------------------------------
+
+def fmt_compact(x: Any, digits: int = 3) -> str:
+    """Compact number formatting for summary tables."""
+    if x is None:
+        return "-"
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if not math.isfinite(x):
+            return str(x)
+        return f"{x:.{digits}g}" if (x == 0 or 1e-3 <= abs(x) < 1e5) else f"{x:.{digits}e}"
+    return str(x)
+
+
+@dataclass(frozen=True, repr=False)
+class TablesSummary:
+    """Text / HTML / dict rendering of a result: a title, key facts, tables and numbered notes.
+
+    The same renderers as :class:`Summary` (``as_text``, ``as_html``,
+    ``to_dict``, ``to_json``), for results with several tables (frontiers, allocations,
+    comparisons, backtests).
+    """
+
+    title: str
+    info: Mapping[str, Any]
+    tables: Mapping[str, tuple[list[str], list[list[str]]]]
+    notes: tuple[str, ...] = ()
+
+    def as_text(self) -> str:
+        out = [self.title, "=" * len(self.title)]
+        width = max((len(k) for k in self.info), default=0)
+        for k, v in self.info.items():
+            if not isinstance(v, (dict, list)):
+                out.append(f"{k:<{width}}  {fmt_compact(v, 4)}")
+        for name, (header, rows) in self.tables.items():
+            cells = [header, *rows]
+            w = [max(len(str(r[j])) for r in cells) for j in range(len(header))]
+            out += ["", name, "  ".join(str(h).rjust(w[j]) for j, h in enumerate(header))]
+            out += ["  ".join(str(c).rjust(w[j]) for j, c in enumerate(r)) for r in rows]
+        if self.notes:
+            out += ["", "Notes:"] + [f"[{i}] {n}" for i, n in enumerate(self.notes, 1)]
+        return "\n".join(out)
+
+    def as_html(self) -> str:
+        import html
+
+        e = html.escape
+        parts = [f"<div class='scalinglab-summary'><h4>{e(self.title)}</h4><table>"]
+        parts += [f"<tr><th>{e(str(k))}</th><td>{e(fmt_compact(v, 4))}</td></tr>" for k, v in self.info.items()
+                  if not isinstance(v, (dict, list))]
+        parts.append("</table>")
+        for name, (header, rows) in self.tables.items():
+            parts.append(f"<p>{e(name)}</p><table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in rows]
+            parts.append("</table>")
+        if self.notes:
+            parts.append("<ol>" + "".join(f"<li>{e(n)}</li>" for n in self.notes) + "</ol>")
+        return "".join(parts) + "</div>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "info": dict(self.info),
+                "tables": {k: {"header": list(h), "rows": [list(r) for r in rows]}
+                           for k, (h, rows) in self.tables.items()},
+                "notes": list(self.notes)}
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=1, default=str)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def __repr__(self) -> str:
+        return self.as_text()
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+def tables_summary(title: str, info: Mapping[str, Any], tables: Mapping[str, tuple[list[str], list[list[str]]]],
+             notes: Sequence[str] = ()) -> TablesSummary:
+    return TablesSummary(title=title, info=dict(info), tables=dict(tables), notes=tuple(notes))
