@@ -40,8 +40,21 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-@dataclass(frozen=True)
-class Summary:
+class _Rendered:
+    """``str``/``repr`` as text and ``_repr_html_`` for notebooks, for any summary with renderers."""
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def __repr__(self) -> str:
+        return self.as_text()
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+@dataclass(frozen=True, repr=False)
+class Summary(_Rendered):
     """A rendered-on-demand report of one fit.
 
     Attributes
@@ -123,14 +136,6 @@ class Summary:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
-    def __str__(self) -> str:
-        return self.as_text()
-
-    def __repr__(self) -> str:
-        return self.as_text()
-
-    def _repr_html_(self) -> str:
-        return self.as_html()
 
 
 def summarize(res: Any, level: float = 0.95) -> Summary:
@@ -214,7 +219,7 @@ def fmt_compact(x: Any, digits: int = 3) -> str:
 
 
 @dataclass(frozen=True, repr=False)
-class TablesSummary:
+class TablesSummary(_Rendered):
     """Text / HTML / dict rendering of a result: a title, key facts, tables and numbered notes.
 
     The same renderers as :class:`Summary` (``as_text``, ``as_html``,
@@ -269,14 +274,6 @@ class TablesSummary:
 
         return json.dumps(self.to_dict(), indent=1, default=str)
 
-    def __str__(self) -> str:
-        return self.as_text()
-
-    def __repr__(self) -> str:
-        return self.as_text()
-
-    def _repr_html_(self) -> str:
-        return self.as_html()
 
 
 def tables_summary(title: str, info: Mapping[str, Any], tables: Mapping[str, tuple[list[str], list[list[str]]]],
