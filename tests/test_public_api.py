@@ -38,6 +38,11 @@ PUBLIC = {
                            "list_ladders"],
     "scalinglab.train": ["GPT", "GPTConfig", "load_corpus", "plan_branches", "run", "train_bpe"],
     "scalinglab.datasets": ["load_chinchilla", "path"],
+    "scalinglab.report": [
+        "Analysis", "Report", "Section", "analyze", "build_report", "collect_provenance",
+        "figure_to_data_uri", "plot_allocation", "plot_backtest", "plot_comparison", "plot_fit",
+        "plot_frontier", "plot_isoflop", "plot_residuals", "report_from_analysis", "save_figure",
+    ],
 }
 
 
