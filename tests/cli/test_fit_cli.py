@@ -13,25 +13,14 @@ import pytest
 
 pytest.importorskip("typer")
 
-from scalinglab.cli.main import main
+from _cli import assert_one_line_error, run_cli
 
 # Besiroglu et al. (2024) replication of Hoffmann et al. (2022), Approach 3
 REFERENCE = {"E": 1.817236, "A": 477.84, "B": 2143.86, "alpha": 0.347313, "beta": 0.367183}
 
 
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def assert_one_line_error(code, err, *needles):
-    assert code == 2
-    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("warning:")]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
 
 
 def write_csv(path: Path, header, rows) -> Path:

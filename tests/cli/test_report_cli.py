@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("typer")
 pytest.importorskip("matplotlib")
 
-from scalinglab.cli.main import main
+from _cli import assert_one_line_error, run_cli
 
 
 def _report_data():
@@ -22,18 +22,8 @@ def _report_data():
     return mod
 
 
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
-def assert_one_line_error(code, err, *needles):
-    assert code == 2
-    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("warning:")]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
 
 
 def test_report_from_a_store(capsys, tmp_path):
