@@ -58,16 +58,9 @@ def plot_variations(source: Summary | Any, family: str, *, prompt_type: str | No
     for ax, pt in zip(axes, ptypes):
         cell = {(p.model, p.variation): p for p in ps if p.prompt_type == pt}
         for j, m in enumerate(model_names):
-            xs, ys, lo, hi = [], [], [], []
-            for i, v in enumerate(variations):
-                p = cell.get((m, v))
-                if p is None:
-                    continue
-                xs.append(i - 0.4 + width * (j + 0.5))
-                ys.append(p.rate)
-                lo.append(p.rate - p.low)
-                hi.append(p.high - p.rate)
-            ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=2, label=m)
+            points = [(i, p.rate, p.low, p.high) for i, v in enumerate(variations)
+                      if (p := cell.get((m, v))) is not None]
+            _bars(ax, points, slot=j, width=width, label=m)
         answers = {p.variation: p.right_answer for p in ps}
         ax.set_xticks(range(len(variations)),
                       [f"V{v}\n(ans {answers.get(v)})" for v in variations], fontsize=8)
@@ -108,16 +101,9 @@ def plot_family_vs_control(source: Summary | Any, family: str, *, prompt_type: s
     ax = fig.subplots()
     width = 0.8 / len(names)
     for j, name in enumerate(names):
-        xs, ys, lo, hi = [], [], [], []
-        for i, m in enumerate(model_names):
-            f = key.get((m, name, pt))
-            if f is None:
-                continue
-            xs.append(i - 0.4 + width * (j + 0.5))
-            ys.append(f.pooled_rate)
-            lo.append(f.pooled_rate - f.pooled_low)
-            hi.append(f.pooled_high - f.pooled_rate)
-        ax.bar(xs, ys, width=width * 0.95, yerr=[lo, hi], capsize=2, label=name)
+        points = [(i, f.pooled_rate, f.pooled_low, f.pooled_high) for i, m in enumerate(model_names)
+                  if (f := key.get((m, name, pt))) is not None]
+        _bars(ax, points, slot=j, width=width, label=name)
     ax.set_xticks(range(len(model_names)), model_names, fontsize=8, rotation=20, ha="right")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("pooled correct response rate")
@@ -125,3 +111,13 @@ def plot_family_vs_control(source: Summary | Any, family: str, *, prompt_type: s
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def _bars(ax, points, *, slot: int, width: float, label: str) -> None:
+    """One series of a grouped bar chart: ``points`` are (group index, rate, low, high)."""
+    if not points:
+        return
+    idx, rate, low, high = (list(c) for c in zip(*points))
+    xs = [i - 0.4 + width * (slot + 0.5) for i in idx]
+    yerr = [[r - lo for r, lo in zip(rate, low)], [hi - r for r, hi in zip(rate, high)]]
+    ax.bar(xs, rate, width=width * 0.95, yerr=yerr, capsize=2, label=label)
