@@ -111,7 +111,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         ``summary.txt`` go. Re-running with the same folder reuses finished runs.
     preset : {"quick", "full"}
         ``"quick"``: the ``demo`` sweep (gpt-tiny ladder, minutes on 2 CPU cores). ``"full"``: the
-        ``full`` sweep (the whole gpt-tiny ladder at six token budgets, about 40 minutes on 2 CPU
+        ``full`` sweep (the whole gpt-tiny ladder at six token budgets, about 30 minutes on 2 CPU
         cores). For GPU or cluster scale run the ``large`` sweep with ``sweep=``.
     workers : int, optional
         Training processes at once (default: the machine's cores).

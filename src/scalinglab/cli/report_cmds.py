@@ -46,7 +46,7 @@ def report_cmd(store: str = typer.Argument(..., help="A results store folder (wr
 
 
 def demo_cmd(full: bool = typer.Option(False, "--full", help="The full preset (the whole gpt-tiny "
-                                                             "ladder, six budgets; about 40 minutes on "
+                                                             "ladder, six budgets; about 30 minutes on "
                                                              "2 cores) instead of the quick one."),
              out: str = typer.Option("scalinglab-demo", "--out", "-o", help="Output folder (store, report, "
                                                                            "fits); re-running reuses "
