@@ -370,6 +370,14 @@ def add_task_path(path: str | Path, *, overwrite: bool = False) -> list[str]:
     return _INDEX.add(Path(path), overwrite=overwrite)
 
 
+def _lookup(table: dict, name: str, kind: str):
+    try:
+        return table[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown {kind} {name!r}.{suggest(name, table)} "
+                               f"Available: {', '.join(sorted(table))}") from None
+
+
 def list_families(*, kind: str | None = None) -> list[str]:
     """Names of all known families (``kind="problem"`` or ``"control"`` to filter)."""
     _INDEX.ensure()
@@ -379,11 +387,7 @@ def list_families(*, kind: str | None = None) -> list[str]:
 def get_family(name: str) -> Family:
     """The family called ``name``; unknown names raise UnknownNameError with close names."""
     _INDEX.ensure()
-    try:
-        return _INDEX.families[name]
-    except KeyError:
-        raise UnknownNameError(f"unknown AIW family {name!r}.{suggest(name, _INDEX.families)} "
-                               f"Available: {', '.join(sorted(_INDEX.families))}") from None
+    return _lookup(_INDEX.families, name, "AIW family")
 
 
 def list_prompt_types() -> list[str]:
@@ -394,11 +398,7 @@ def list_prompt_types() -> list[str]:
 def get_prompt_type(name: str) -> PromptType:
     """The prompt type called ``name`` (standard, thinking, thinking_v2, restricted, ...)."""
     _INDEX.ensure()
-    try:
-        return _INDEX.prompt_types[name]
-    except KeyError:
-        raise UnknownNameError(f"unknown prompt type {name!r}.{suggest(name, _INDEX.prompt_types)} "
-                               f"Available: {', '.join(sorted(_INDEX.prompt_types))}") from None
+    return _lookup(_INDEX.prompt_types, name, "prompt type")
 
 
 def render(family: str | Family, *, variations: list[str] | None = None,

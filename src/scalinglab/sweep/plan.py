@@ -69,12 +69,10 @@ class ScheduleConfig:
     min_lr_frac: float = 0.0        # final LR as a fraction of the peak
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.cooldown_frac <= 1.0:
-            raise ConfigError(f"schedule.cooldown_frac must be in (0, 1]; got {self.cooldown_frac}")
-        if not 0.0 <= self.min_lr_frac <= 1.0:
-            raise ConfigError(f"schedule.min_lr_frac must be in [0, 1]; got {self.min_lr_frac}")
-        if self.warmup_tokens < 0:
-            raise ConfigError(f"schedule.warmup_tokens must be >= 0 (0 = auto); got {self.warmup_tokens}")
+        from ..train.schedule import check_schedule  # torch-free
+
+        check_schedule(cooldown_frac=self.cooldown_frac, min_lr_frac=self.min_lr_frac,
+                       warmup_tokens=self.warmup_tokens, where="schedule")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ __all__ = [
     "CHECKPOINT_KEY",
     "WARMUP_MAX_FRAC",
     "RunPlan",
+    "check_schedule",
     "lr_at",
     "plan_branches",
     "plan_run",
@@ -80,6 +81,16 @@ def _cooldown_start(total_steps: int, schedule: str, cooldown_frac: float) -> in
     return total_steps - max(1, round(cooldown_frac * total_steps))
 
 
+def check_schedule(*, cooldown_frac: float, min_lr_frac: float, warmup_tokens: int, where: str) -> None:
+    """Validate schedule settings (shared by sweep files and run specs); ConfigError names ``where``."""
+    if not 0.0 < cooldown_frac <= 1.0:
+        raise ConfigError(f"{where}.cooldown_frac must be in (0, 1]; got {cooldown_frac}")
+    if not 0.0 <= min_lr_frac <= 1.0:
+        raise ConfigError(f"{where}.min_lr_frac must be in [0, 1]; got {min_lr_frac}")
+    if warmup_tokens < 0:
+        raise ConfigError(f"{where}.warmup_tokens must be >= 0 (0 = auto); got {warmup_tokens}")
+
+
 def plan_run(spec: RunSpec) -> RunPlan:
     """Turn a spec's token counts into steps, validating what can be validated without torch."""
     m = spec.model
@@ -92,12 +103,8 @@ def plan_run(spec: RunSpec) -> RunPlan:
         raise ConfigError(f"RunSpec.batch_size must be >= 1; got {spec.batch_size}")
     if not (spec.lr > 0 and math.isfinite(spec.lr)):
         raise ConfigError(f"RunSpec.lr must be a positive number; got {spec.lr}")
-    if not 0.0 < spec.cooldown_frac <= 1.0:
-        raise ConfigError(f"RunSpec.cooldown_frac must be in (0, 1]; got {spec.cooldown_frac}")
-    if not 0.0 <= spec.min_lr_frac <= 1.0:
-        raise ConfigError(f"RunSpec.min_lr_frac must be in [0, 1]; got {spec.min_lr_frac}")
-    if spec.warmup_tokens < 0:
-        raise ConfigError(f"RunSpec.warmup_tokens must be >= 0 (0 = auto); got {spec.warmup_tokens}")
+    check_schedule(cooldown_frac=spec.cooldown_frac, min_lr_frac=spec.min_lr_frac,
+                   warmup_tokens=spec.warmup_tokens, where="RunSpec")
     tps = spec.batch_size * seq_len
     if spec.n_tokens < tps:
         raise ConfigError(f"RunSpec.n_tokens ({spec.n_tokens}) is less than one optimizer step "
