@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -79,6 +81,49 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_spec, tmp_path):
     # a finished run resumes to its final state without training again
     again = run(spec, run_dir=tmp_path / "cut")
     assert again.val_loss == full.val_loss and again.provenance["resumed_from_step"] == 40
+
+
+_TERM_CHILD = """
+import json, pathlib, sys
+from scalinglab.store.schema import RunSpec
+from scalinglab.train.loop import run
+spec, run_dir, marker = RunSpec.from_dict(json.loads(sys.argv[1])), sys.argv[2], pathlib.Path(sys.argv[3])
+def progress(event):
+    if event["step"] >= 5 and not marker.exists():
+        marker.write_text(str(event["step"]))
+run(spec, run_dir=run_dir, progress=progress)
+print("finished")
+"""
+
+
+def test_sigterm_checkpoints_at_the_next_step_and_the_rerun_resumes_there(tiny_spec, tmp_path):
+    # a long run with no periodic checkpoint: only the SIGTERM handler can save one
+    spec = tiny_spec(seed=4, n_tokens=20_000 * 512)
+    marker = tmp_path / "started"
+    child = subprocess.Popen([sys.executable, "-c", _TERM_CHILD, json.dumps(spec.to_dict()),
+                              str(tmp_path / "cut"), str(marker)], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGTERM)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == -signal.SIGTERM and "finished" not in out   # died as SIGTERM says
+    state = torch.load(checkpoint_path(tmp_path / "cut"), weights_only=False)
+    assert int(marker.read_text()) <= state["step"] < 20_000 and not state["done"]
+    # the rerun continues from that step, not from scratch (stopped again after one report)
+    steps = []
+
+    def stop_at_first_report(event):
+        steps.append(event["step"])
+        raise Crash
+
+    with pytest.raises(Crash):
+        run(spec, run_dir=tmp_path / "cut", progress=stop_at_first_report)
+    assert steps[0] > state["step"]
 
 
 def test_checkpoint_of_another_spec_is_refused(tiny_spec, tmp_path):

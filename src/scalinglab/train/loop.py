@@ -17,6 +17,12 @@ uses bf16 autocast and TF32 matmuls; ``compile=True`` (or ``SCALINGLAB_COMPILE=1
 model in ``torch.compile``. Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
 DistributedDataParallel, every rank takes its slice of the *same* global batch, and only rank 0
 writes checkpoints. The CUDA, compile and DDP paths cannot be exercised on the CPU-only CI.
+
+Termination: ``SIGTERM`` (Slurm preemption, ``scontrol requeue``, ``scancel``, a pool shutting
+down) is caught while the loop runs in the main thread. The loop saves ``ckpt/last.pt`` at the
+next step boundary and then ends the process as ``SIGTERM`` would have, so the rerun resumes
+from that step instead of the last periodic checkpoint and an interrupted run never writes a
+record. ``SIGKILL`` cannot be caught; the periodic checkpoints cover it.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ import hashlib
 import math
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from pathlib import Path
@@ -152,6 +160,34 @@ def _state(model, opt, spec, step, curve, ema, wall_s, done) -> dict:
     return {"spec": spec.to_dict(), "spec_hash": _spec_hash(spec), "step": step,
             "model": raw.state_dict(), "optim": opt.state_dict(), "curve": list(curve),
             "ema": ema, "wall_s": wall_s, "done": done, "torch": torch.__version__}
+
+
+@contextmanager
+def _sigterm_flag() -> Iterator[list[bool]]:
+    """While active, ``SIGTERM`` only sets ``flag[0]``; the previous handler comes back after.
+
+    Off the main thread (where Python cannot install handlers) the flag is never set.
+    """
+    flag = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def _handler(signum, frame):
+        flag[0] = True
+
+    old = signal.signal(signal.SIGTERM, _handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _die_by_sigterm() -> None:
+    """End the process exactly as an unhandled ``SIGTERM`` would (exit status -15/143)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(60)   # delivery is asynchronous; never fall through and write a record
 
 
 def _load(path: Path, device: torch.device) -> dict:
@@ -354,54 +390,58 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
                                wall_prev + time.perf_counter() - t_start, done))
 
     model.train()
-    while step < plan.total_steps:
-        lr = lr_at(step, lr=spec.lr, plan=plan, schedule=spec.schedule, min_lr_frac=spec.min_lr_frac)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, y = get_batch(corpus.train, step=step, seed=spec.seed, batch_size=spec.batch_size,
-                         seq_len=cfg.seq_len)
-        x = torch.from_numpy(x[rank * local_bs:(rank + 1) * local_bs]).to(device, non_blocking=True)
-        y = torch.from_numpy(y[rank * local_bs:(rank + 1) * local_bs]).to(device, non_blocking=True)
-        with autocast():
-            _, loss = train_model(x, y)
-        loss.backward()
-        if spec.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        step += 1
-        if world > 1:   # every rank must take the same divergence decision
-            lt = loss.detach().float().clone()
-            dist.all_reduce(lt)
-            lossf = lt.item() / world
-        else:
-            lossf = loss.item()
-        ema = lossf if ema is None else EMA * ema + (1 - EMA) * lossf
-        if not math.isfinite(lossf) or ema > diverge_at:
-            status = "diverged"
-            what = f"loss {lossf}" if not math.isfinite(lossf) else \
-                f"smoothed loss {ema:.3g} > 2 ln(vocab) = {diverge_at:.3g}"
-            error = (f"diverged at step {step}/{plan.total_steps} ({step * tps} tokens): {what} "
-                     f"at lr {lr:.3g}; lower the learning rate")
-            break
-        if step in ckpt_steps and rank == 0:
-            _save(checkpoint_path(run_dir, step * tps),
-                  _state(model, opt, spec, step, curve, ema, 0.0, False))
-        event = None
-        if step in curve_steps:
-            vl, _ = evaluate(model, curve_windows, device=device, autocast=autocast)
-            curve.append((step * tps, vl))
-            event = {"val_loss": vl}
-        now = time.perf_counter()
-        if (checkpoint_every_steps and step % checkpoint_every_steps == 0) or \
-                now - last_ckpt > checkpoint_every_s:
-            save_last(False)
-            last_ckpt = now
-        if progress is not None and (event or step % report_every == 0):
-            progress({"run_id": spec.run_id, "step": step, "steps": plan.total_steps,
-                      "tokens": step * tps, "n_tokens": plan.n_tokens, "train_loss": lossf,
-                      "lr": lr, "tokens_per_s": (step - step0) * tps / max(now - t_loop, 1e-9),
-                      **(event or {})})
+    with _sigterm_flag() as terminated:
+        while step < plan.total_steps:
+            lr = lr_at(step, lr=spec.lr, plan=plan, schedule=spec.schedule, min_lr_frac=spec.min_lr_frac)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x, y = get_batch(corpus.train, step=step, seed=spec.seed, batch_size=spec.batch_size,
+                             seq_len=cfg.seq_len)
+            x = torch.from_numpy(x[rank * local_bs:(rank + 1) * local_bs]).to(device, non_blocking=True)
+            y = torch.from_numpy(y[rank * local_bs:(rank + 1) * local_bs]).to(device, non_blocking=True)
+            with autocast():
+                _, loss = train_model(x, y)
+            loss.backward()
+            if spec.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            if world > 1:   # every rank must take the same divergence decision
+                lt = loss.detach().float().clone()
+                dist.all_reduce(lt)
+                lossf = lt.item() / world
+            else:
+                lossf = loss.item()
+            ema = lossf if ema is None else EMA * ema + (1 - EMA) * lossf
+            if not math.isfinite(lossf) or ema > diverge_at:
+                status = "diverged"
+                what = f"loss {lossf}" if not math.isfinite(lossf) else \
+                    f"smoothed loss {ema:.3g} > 2 ln(vocab) = {diverge_at:.3g}"
+                error = (f"diverged at step {step}/{plan.total_steps} ({step * tps} tokens): {what} "
+                         f"at lr {lr:.3g}; lower the learning rate")
+                break
+            if step in ckpt_steps and rank == 0:
+                _save(checkpoint_path(run_dir, step * tps),
+                      _state(model, opt, spec, step, curve, ema, 0.0, False))
+            event = None
+            if step in curve_steps:
+                vl, _ = evaluate(model, curve_windows, device=device, autocast=autocast)
+                curve.append((step * tps, vl))
+                event = {"val_loss": vl}
+            now = time.perf_counter()
+            if (checkpoint_every_steps and step % checkpoint_every_steps == 0) or \
+                    now - last_ckpt > checkpoint_every_s:
+                save_last(False)
+                last_ckpt = now
+            if progress is not None and (event or step % report_every == 0):
+                progress({"run_id": spec.run_id, "step": step, "steps": plan.total_steps,
+                          "tokens": step * tps, "n_tokens": plan.n_tokens, "train_loss": lossf,
+                          "lr": lr, "tokens_per_s": (step - step0) * tps / max(now - t_loop, 1e-9),
+                          **(event or {})})
+            if terminated[0]:
+                save_last(False)
+                _die_by_sigterm()
 
     val_loss = val_se = None
     if status == "done":
