@@ -172,8 +172,11 @@ def test_sweep_status_reports_pending_done_failed_and_interrupted(tmp_path):
     assert not status["coordinator_running"]
     by_id = {r["run_id"]: r["status"] for r in status["runs"]}
     assert by_id[started.run_id] == "interrupted" and by_id[queued.run_id] == "pending"
-    with ResultsStore(tmp_path / "st") as st, st.writer_lock():
-        assert sweep_status(bigger, tmp_path / "st")["coordinator_running"]
+    with ResultsStore(tmp_path / "st") as st, st.writer_lock():   # a live coordinator
+        live = sweep_status(bigger, tmp_path / "st")
+        assert live["coordinator_running"]
+        by_id = {r["run_id"]: r["status"] for r in live["runs"]}
+        assert by_id[started.run_id] == "running" and by_id[queued.run_id] == "queued"
 
 
 def test_backend_registry_is_lazy_and_strict(tmp_path):

@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
     def sweep_status_cmd(file: str = _FILE, store: str = _STORE,
                          all_runs: bool = typer.Option(False, "--all", help="List every run, not only "
                                                                             "unfinished ones.")) -> None:
-        """Where each run of a sweep stands in the store (done, running, failed, pending ...)."""
+        """Where each run of a sweep stands in the store (done, running, queued, failed, pending ...)."""
         from ..sweep import plan_sweep, sweep_status
 
         plan = plan_sweep(file, check_corpus=False)

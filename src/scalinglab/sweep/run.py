@@ -267,7 +267,8 @@ def sweep_status(plan: SweepPlan | str | Path | Mapping[str, Any],
 
     Returns ``{"counts": {status: n}, "runs": [{"run_id", "status", "val_loss", "tokens_seen",
     "error"}], "coordinator_running": bool}``. Statuses: ``done``, ``diverged``, ``failed``,
-    ``running`` (submitted by the coordinator that holds the store now), ``interrupted``
+    ``running`` (a worker of the coordinator that holds the store now is training it),
+    ``queued`` (that coordinator submitted it; no worker has started it yet), ``interrupted``
     (started by a coordinator that is gone; the next ``run_sweep`` resumes it from its
     checkpoint) and ``pending`` (never started).
     """
@@ -286,9 +287,12 @@ def sweep_status(plan: SweepPlan | str | Path | Mapping[str, Any],
                 on_disk = _rundir.read_record(st.run_dir(spec.run_id))
                 if on_disk is not None:
                     rec, status = on_disk, on_disk.status
-            if status == "running" and not live:
-                started = _rundir.read_attempts(st.run_dir(spec.run_id))
-                status = "interrupted" if started else "pending"
+            if status == "running":
+                attempts = _rundir.read_attempts(st.run_dir(spec.run_id))
+                if not live:
+                    status = "interrupted" if attempts else "pending"
+                elif not attempts or attempts[-1].get("event") != "start":
+                    status = "queued"      # submitted, but no worker has started it (again) yet
             prog = _rundir.read_progress(st.run_dir(spec.run_id)) if status in ("running", "interrupted") else None
             runs.append({"run_id": spec.run_id, "status": status,
                          "val_loss": rec.val_loss if rec else None,
