@@ -23,7 +23,7 @@ PUBLIC = {
         "Runs", "SaturatingError", "SaturatingPowerLaw", "Summary", "TuningEdge", "allocate",
         "backtest", "best_per_size", "binned_minimum", "compare", "compute_envelope",
         "coverage_check", "fit", "get_law", "isoflop_slices", "list_laws", "load_lm_eval",
-        "load_runs", "register_law",
+        "load_runs", "optimal_loss", "register_law",
     ],
     "scalinglab.store": [
         "DEFAULT_GROUPS", "FINAL_STATUSES", "SCHEMA_VERSION", "ResultsStore", "RunRecord",

@@ -233,3 +233,32 @@ def test_approach3_from_a_fit_with_bootstrap_intervals(chinchilla_csv):
     # the range spans 6 N_min D_min .. 6 N_max D_max of the fit's input range (a bounding box)
     runs = load_chinchilla()
     assert a.flops_range[0] <= runs.flops.min() and a.flops_range[1] >= runs.flops.max()
+
+
+def test_optimal_loss_closed_form_and_grid_search_agree():
+    from scalinglab.errors import ConfigError
+    from scalinglab.fit import optimal_loss
+    from scalinglab.fit.laws import Chinchilla
+
+    class GridOnly(Chinchilla):          # same law, without the closed-form N*(C)
+        n_params_opt = None
+
+    p = {"E": 1.82, "A": 482.0, "B": 2085.4, "alpha": 0.348, "beta": 0.366}
+    C = np.array([1e20, 1e22, 1e24])
+    n_closed, l_closed = optimal_loss("chinchilla", p, C)
+    n_grid, l_grid = optimal_loss(GridOnly(), p, C)
+    np.testing.assert_allclose(n_closed, Chinchilla.n_params_opt(p, C))
+    np.testing.assert_allclose(n_grid, n_closed, rtol=2e-3)
+    np.testing.assert_allclose(l_grid, l_closed, rtol=1e-6)   # parabola-refined grid
+    law = get_law("chinchilla")
+    for f in (0.5, 2.0):                 # L* is a minimum along C = 6ND
+        n = n_closed * f
+        assert np.all(law(p, n_params=n, n_tokens=C / (6 * n)) > l_closed)
+    rows = np.vstack([law.vector(p), law.vector({**p, "E": 2.0})])
+    _, l_rows = optimal_loss(law, rows, C)
+    assert l_rows.shape == (2, 3)
+    np.testing.assert_allclose(l_rows[1] - l_rows[0], 0.18)
+    n_c, l_c = optimal_loss("saturating_power_law", {"A": 10.0, "alpha": 0.1, "E": 1.0}, C)
+    assert n_c is None and np.allclose(l_c, 10.0 * C ** -0.1 + 1.0)
+    with pytest.raises(ConfigError, match="law of compute"):
+        optimal_loss("downstream_link", {"eps": 0.9, "k": 2.0, "gamma": 1.0}, C)

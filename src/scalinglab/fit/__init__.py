@@ -18,7 +18,7 @@ What to use when
   edge of its grid), :func:`compute_envelope` / :func:`binned_minimum` (lower envelope over
   compute), :func:`isoflop_slices`. Every frontier point keeps the id of its defining run.
 * Decisions: :func:`allocate` (compute-optimal N*(C), D*(C) by Hoffmann et al.'s three
-  approaches), :func:`compare` (which of two procedures wins at larger compute: difference,
+  approaches; :func:`optimal_loss` gives a law's L*(C) and N*(C) for given parameters), :func:`compare` (which of two procedures wins at larger compute: difference,
   effective-compute multiplier, equal-exponent test, crossover), :func:`backtest` (fit small,
   predict held-out large runs).
 * Trust: ``res.diagnostics`` / ``res.ok`` / the numbered notes of ``res.summary()``;
@@ -27,7 +27,7 @@ What to use when
 A guide with examples is in docs/fitting.md.
 """
 
-from .allocate import Allocation, AllocationPrediction, allocate
+from .allocate import Allocation, AllocationPrediction, allocate, optimal_loss
 from .backtest import Backtest, BacktestFold, backtest
 from .bootstrap import BootstrapResult
 from .compare import Comparison, Crossover, ExponentTest, compare
@@ -104,5 +104,6 @@ __all__ = [
     "list_laws",
     "load_lm_eval",
     "load_runs",
+    "optimal_loss",
     "register_law",
 ]

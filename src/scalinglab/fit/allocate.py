@@ -55,7 +55,7 @@ from .frontier import (
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
-__all__ = ["Allocation", "AllocationPrediction", "allocate"]
+__all__ = ["Allocation", "AllocationPrediction", "allocate", "optimal_loss"]
 
 APPROACHES = {1: 1, 2: 2, 3: 3, "envelope": 1, "isoflop": 2, "iso_flop": 2, "parametric": 3}
 
@@ -570,6 +570,58 @@ def _closed_form(P: np.ndarray, names: Sequence[str]) -> np.ndarray:
         log_gn = log_g - a * math.log(6.0)           # N* = G (C/6)^a
         log_gd = -math.log(6.0) - log_gn             # D* = (C/6) / N*
     return np.column_stack([a, log_gn, 1.0 - a, log_gd])
+
+
+_ND_INPUTS = {"n_params", "n_tokens", "flops", "tokens_per_param"}
+
+
+def optimal_loss(law: Any, params: Any, flops: Any, *, n_grid: int = 161) -> tuple[np.ndarray | None, np.ndarray]:
+    """The loss a law reaches at compute C, and with which model size.
+
+    Parameters
+    ----------
+    law : str or Law
+    params : mapping, vector or (S, P) matrix
+        One parameter set, or S of them (e.g. bootstrap draws) as rows.
+    flops : array-like
+        Compute values C.
+    n_grid : int
+        Points of the log N search grid for laws without a closed-form N*(C).
+
+    Returns
+    -------
+    (n_params_opt, loss) : tuple of arrays
+        For a law of compute alone, ``(None, L(C))``. For a law of N and D, the compute-optimal
+        N*(C) and L*(C) = min over N of L(N, C / (6N)) along C = 6ND: closed form where the law
+        has one (Chinchilla, Hoffmann et al. 2022, Eq. 4), otherwise a grid search over +-8
+        decades of N around sqrt(C/6) refined by a parabola (NaN where the minimum is at the
+        edge of that range). Shape ``(K,)`` for one parameter set, ``(S, K)`` for S rows.
+    """
+    from .laws import get_law
+
+    law = get_law(law)
+    C = np.asarray(flops, dtype=float).reshape(-1)
+    single = isinstance(params, Mapping) or np.ndim(params) == 1
+    P = np.atleast_2d(law.vector(params) if isinstance(params, Mapping) else np.asarray(params, dtype=float))
+    inputs = set(law.inputs)
+    if inputs == {"flops"}:
+        with np.errstate(all="ignore"):
+            L = np.asarray(law(P, flops=C), dtype=float).reshape(P.shape[0], C.size)
+        return None, (L[0] if single else L)
+    if not (inputs <= _ND_INPUTS and inputs & {"n_params", "n_tokens", "tokens_per_param"}):
+        raise ConfigError(f"law {law.name!r} has inputs {law.inputs}; optimal_loss needs a law of "
+                          "compute (flops) or of parameters and tokens")
+    N, L = np.empty((P.shape[0], C.size)), np.empty((P.shape[0], C.size))
+    closed = getattr(law, "n_params_opt", None)
+    for i in range(P.shape[0]):   # one row at a time keeps the (K x grid) table small
+        with np.errstate(all="ignore"):
+            if closed is not None:
+                N[i] = np.asarray(closed(law.as_dict(P[i]), C), dtype=float)
+                L[i] = law(P[i], n_params=N[i], n_tokens=C / (6.0 * N[i]))
+            else:
+                log_n, _, v = _numeric_optimum(law, P[i:i + 1], C, n_grid=n_grid, with_value=True)
+                N[i], L[i] = np.exp(log_n[0]), v[0]
+    return (N[0], L[0]) if single else (N, L)
 
 
 def _numeric_optimum(law, P: np.ndarray, flops: np.ndarray, n_grid: int = 241,

@@ -40,14 +40,13 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..units import parse_quantity
-from .allocate import _numeric_optimum
+from .allocate import _ND_INPUTS, optimal_loss
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
 __all__ = ["Comparison", "Crossover", "ExponentTest", "compare"]
 
 EXPONENT_NAMES = ("alpha", "beta", "eta", "c")
-_ND_INPUTS = {"n_params", "n_tokens", "flops", "tokens_per_param"}
 _GRID_STEP_DECADES = 0.02        # spacing of the compute grid the curves are tabulated on
 _GRID_MARGIN_DECADES = 6.0       # how far beyond the requested compute the multiplier is searched
 
@@ -276,22 +275,9 @@ def _mode(law) -> str:
                       "or of parameters and tokens")
 
 
-def _curves(law, P: np.ndarray, flops: np.ndarray, mode: str) -> np.ndarray:
-    """Loss of each parameter row at each compute value, shape (S, K)."""
-    if mode == "compute":
-        with np.errstate(all="ignore"):
-            return np.asarray(law(P, flops=flops), dtype=float).reshape(P.shape[0], flops.size)
-    out = np.empty((P.shape[0], flops.size))
-    closed = getattr(law, "n_params_opt", None)   # Chinchilla: N*(C) in closed form (Eq. 4)
-    for i in range(P.shape[0]):  # one row at a time keeps the (K x grid) table small
-        if closed is not None:
-            with np.errstate(all="ignore"):
-                n = np.asarray(closed(law.as_dict(P[i]), flops), dtype=float)
-                out[i] = law(P[i], n_params=n, n_tokens=flops / (6.0 * n))
-        else:
-            _, _, v = _numeric_optimum(law, P[i:i + 1], flops, n_grid=161, with_value=True)
-            out[i] = v[0]
-    return out
+def _curves(law, P: np.ndarray, flops: np.ndarray) -> np.ndarray:
+    """Loss of each parameter row at each compute value (L*(C) for laws of N and D), shape (S, K)."""
+    return optimal_loss(law, P, flops)[1]
 
 
 def _draws(res: Any, n_boot: int, seed: int, which: str) -> tuple[Any, np.ndarray]:
@@ -469,7 +455,7 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     notes: list[str] = []
 
     # 1. predictions at the target compute
-    La, Lb = _curves(law_a, np.vstack([ea, Pa]), C, mode), _curves(law_b, np.vstack([eb, Pb]), C, mode)
+    La, Lb = _curves(law_a, np.vstack([ea, Pa]), C), _curves(law_b, np.vstack([eb, Pb]), C)
     diff = La - Lb
     d_lo, d_hi = _quantiles(diff[1:], level)
     better = (sign * diff[1:]) < 0
@@ -487,8 +473,8 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     l10 = (math.log10(min(lo, C.min())) - _GRID_MARGIN_DECADES, math.log10(max(hi, C.max())) + _GRID_MARGIN_DECADES)
     grid = np.logspace(*l10, int(math.ceil((l10[1] - l10[0]) / _GRID_STEP_DECADES)) + 1)
     logG = np.log(grid)
-    Ga = sign * _curves(law_a, np.vstack([ea, Pa]), grid, mode)
-    Gb = sign * _curves(law_b, np.vstack([eb, Pb]), grid, mode)
+    Ga = sign * _curves(law_a, np.vstack([ea, Pa]), grid)
+    Gb = sign * _curves(law_b, np.vstack([eb, Pb]), grid)
     if np.any(np.diff(Gb[0]) > 1e-12 * np.abs(Gb[0][:-1]).max()):
         notes.append(f"{names[1]}'s fitted curve is not monotone in compute over the searched range; "
                      "the compute multiplier takes its first crossing")

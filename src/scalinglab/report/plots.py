@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
+from ..fit.allocate import optimal_loss
 
 __all__ = [
     "plot_allocation",
@@ -125,19 +126,6 @@ def _grid(lo: float, hi: float, n: int = 200, *, extend_to: float | None = None)
 def _is_nd(law: Any) -> bool:
     return set(law.inputs) <= {"n_params", "n_tokens", "flops", "tokens_per_param"} and bool(
         set(law.inputs) & {"n_params", "n_tokens", "tokens_per_param"})
-
-
-def _optimal_frontier(law: Any, params: Mapping[str, float], flops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """N*(C) and L*(C) of a law of N and D along C = 6ND (closed form when the law has it)."""
-    closed = getattr(law, "n_params_opt", None)
-    if closed is not None:
-        n = np.asarray(closed(params, flops), dtype=float)
-    else:
-        from ..fit.allocate import _numeric_optimum
-
-        log_n, _ = _numeric_optimum(law, law.vector(params)[None, :], flops, n_grid=161)
-        n = np.exp(np.asarray(log_n, dtype=float).reshape(-1))
-    return n, np.asarray(law(params, n_params=n, n_tokens=flops / (6.0 * n)), dtype=float)
 
 
 def _sig(values: np.ndarray, digits: int = 4) -> np.ndarray:
@@ -262,7 +250,7 @@ def _plot_nd(ax: Any, res: Any, x: Mapping[str, np.ndarray], y: np.ndarray, leve
     sc = ax.scatter(C, y, c=N, s=10, cmap="viridis", norm=LogNorm(), zorder=3, label=f"runs (n={y.size})")
     ax.figure.colorbar(sc, ax=ax, label="parameters N")
     g = _grid(C.min(), C.max(), extend_to=extend_to)
-    n_opt, _ = _optimal_frontier(res.law, res.params, g)
+    n_opt, _ = optimal_loss(res.law, res.params, g)
     _band(ax, res, {"n_params": n_opt, "n_tokens": g / (6.0 * n_opt)}, g, level, "#000000",
           "compute-optimal frontier L*(C)", band_label)
 
@@ -485,10 +473,7 @@ def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = No
     The bands are confidence bands of each fitted curve (parameter draws only), at the
     comparison's level.
     """
-    from ..fit.compare import _curves, _mode
-
     fig, (ax,) = _figure()
-    mode = _mode(res_a.law)
     lo, hi = comparison.options.get("search_flops", (float(np.min(comparison.flops)) / 10,
                                                       float(np.max(comparison.flops))))
     g = np.logspace(math.log10(lo), math.log10(max(hi, float(np.max(comparison.flops)))), 160)
@@ -496,14 +481,14 @@ def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = No
     for i, (res, runs, name) in enumerate(((res_a, runs_a, comparison.names[0]),
                                            (res_b, runs_b, comparison.names[1]))):
         color = PALETTE[i]
-        mid = _curves(res.law, np.asarray(res.param_vector, dtype=float)[None, :], g, mode)[0]
+        mid = optimal_loss(res.law, np.asarray(res.param_vector, dtype=float), g)[1]
         ax.plot(g, mid, color=color, linewidth=1.7, label=name)
         boot = getattr(res, "bootstrap", None)
         if boot is not None:
             P = np.asarray(boot.params, dtype=float)
             P = P[np.all(np.isfinite(P), axis=1)][:200]
             if P.shape[0] >= 2:
-                curves = _curves(res.law, P, g, mode)
+                curves = optimal_loss(res.law, P, g)[1]
                 q = np.nanquantile(curves, [(1 - lvl) / 2, (1 + lvl) / 2], axis=0)
                 ax.fill_between(g, q[0], q[1], color=color, alpha=0.18, linewidth=0,
                                 label=f"{name}: {100 * lvl:g}% band")
@@ -520,7 +505,7 @@ def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = No
     ax.set_xscale("log")
     ax.set_xlabel("training compute C (FLOPs)")
     ax.set_ylabel(_target_name(res_a))
-    along = "" if mode == "compute" else " (compute-optimal frontiers)"
+    along = "" if comparison.mode == "compute" else " (compute-optimal frontiers)"
     ax.set_title(title or f"{comparison.names[0]} vs {comparison.names[1]}{along}")
     ax.legend(fontsize=7, frameon=False)
     return fig
@@ -577,7 +562,7 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
             if tuple(law.inputs) == ("flops",):
                 ax.plot(g, law(fold.params, flops=g), color=PALETTE[0], linewidth=1.3, label="fit on the rest")
             elif nd:
-                _, lstar = _optimal_frontier(law, fold.params, g)
+                _, lstar = optimal_loss(law, fold.params, g)
                 ax.plot(g, lstar, color=PALETTE[0], linewidth=1.3,
                         label="fit on the rest: compute-optimal L*(C)")
     ax.scatter(C, actual, s=34, color="#000000", zorder=5, marker="o", label=f"held out (n={C.size})")
