@@ -21,7 +21,7 @@ from scalinglab.sweep import plan_sweep, run_sweep
 
 pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
 
-SHORT = [16384, 32768]          # 8 and 16 optimizer steps of 16 x 128 tokens
+SHORT = [16384, 32768]          # 8 and 16 optimizer steps of 64 x 32 tokens
 LONG = 409600 * 2               # 400 steps: still running when the short ones are done
 
 

@@ -24,7 +24,7 @@ def test_expands_the_full_cross_product_with_unique_hashed_ids():
     assert len(set(ids)) == len(ids)
     for s in plan.specs:
         assert s.run_id == RunSpec.from_dict(s.to_dict()).run_id     # id is a function of the spec
-        assert s.batch_size == 16 and s.corpus == "stdlib" and s.ladder == "gpt-tiny"
+        assert s.batch_size == 64 and s.corpus == "stdlib" and s.ladder == "gpt-tiny"   # the ladder's
     # the same file plans the same ids (content hash, not a counter)
     assert plan_sweep(BASE).run_ids == ids
 
@@ -40,8 +40,9 @@ def test_tokens_per_param_uses_the_chosen_convention_and_whole_steps():
     plan = plan_sweep({**{k: v for k, v in BASE.items() if k != "n_tokens"},
                        "tokens_per_param": [10], "rungs": ["gpt-tiny-1"], "lr": [3e-3], "seeds": [0]})
     (s,) = plan.specs
-    n = gpt_n_params(n_layer=2, d_model=32, vocab_size=256, seq_len=128)
-    tps = 16 * 128
+    n = gpt_n_params(n_layer=2, d_model=32, vocab_size=256, seq_len=s.model["seq_len"])
+    tps = s.batch_size * s.model["seq_len"]             # the ladder's 64 x 32
+    assert tps == 2048
     assert s.n_tokens % tps == 0 and abs(s.n_tokens - 10 * n) <= tps / 2
     total = plan_sweep({**{k: v for k, v in BASE.items() if k != "n_tokens"},
                         "tokens_per_param": [10], "rungs": ["gpt-tiny-1"], "lr": [3e-3],
@@ -126,7 +127,7 @@ def test_cost_uses_exact_flops_and_the_throughput_table():
            "estimate": {"tokens_per_s": {"gpt-tiny-1": 10240}, "overhead_s": 1.0},
            "eval": {"eval_tokens": 10240}}
     plan = plan_sweep(cfg)
-    fpt = gpt_flops_per_token(n_layer=2, d_model=32, vocab_size=256, seq_len=128)
+    fpt = gpt_flops_per_token(n_layer=2, d_model=32, vocab_size=256, seq_len=plan.specs[0].model["seq_len"])
     cost = plan.cost()
     assert cost.flops == pytest.approx(fpt * 20480)
     assert cost.serial_s == pytest.approx(1.0 + (20480 + 10240) / 10240)
@@ -151,7 +152,7 @@ def test_yaml_file_roundtrip(tmp_path):
     p = tmp_path / "s.yaml"
     p.write_text(yaml.safe_dump({**BASE, "name": "mine", "n_tokens": ["16k", "64k"]}))
     plan = plan_sweep(p)
-    # "64k" = 64000 tokens, rounded to whole optimizer steps of 16 x 128 tokens
+    # "64k" = 64000 tokens, rounded to whole optimizer steps of 64 x 32 tokens
     assert plan.name == "mine" and {s.n_tokens for s in plan.specs} == {16384, 31 * 2048}
     assert plan.to_dict()["runs"][0]["run_id"] == plan.run_ids[0]
 

@@ -151,7 +151,7 @@ class Analysis:
         return rows
 
     def as_text(self) -> str:
-        """A plain-text digest: headline, both fits' summaries, backtest points, notes."""
+        """A plain-text digest: headline, both fits' summaries, backtest points, warnings, notes."""
         out = ["Scaling-law analysis", "====================="]
         w = max(len(k) for k, _ in self.headline())
         out += [f"{k:<{w}}  {v}" for k, v in self.headline()]
@@ -160,6 +160,8 @@ class Analysis:
                 out += ["", res.summary().as_text()]
         if self.backtest is not None:
             out += ["", self.backtest.summary().as_text()]
+        if self.warnings:
+            out += ["", "Warnings:"] + [f"- {w}" for w in self.warnings]
         if self.notes:
             out += ["", "Skipped steps:"] + [f"- {n}" for n in self.notes]
         return "\n".join(out)
