@@ -275,11 +275,6 @@ def _mode(law) -> str:
                       "or of parameters and tokens")
 
 
-def _curves(law, P: np.ndarray, flops: np.ndarray) -> np.ndarray:
-    """Loss of each parameter row at each compute value (L*(C) for laws of N and D), shape (S, K)."""
-    return optimal_loss(law, P, flops)[1]
-
-
 def _draws(res: Any, n_boot: int, seed: int, which: str) -> tuple[Any, np.ndarray]:
     boot = getattr(res, "bootstrap", None)
     if boot is None and n_boot > 0:
@@ -455,7 +450,7 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     notes: list[str] = []
 
     # 1. predictions at the target compute
-    La, Lb = _curves(law_a, np.vstack([ea, Pa]), C), _curves(law_b, np.vstack([eb, Pb]), C)
+    La, Lb = optimal_loss(law_a, np.vstack([ea, Pa]), C)[1], optimal_loss(law_b, np.vstack([eb, Pb]), C)[1]
     diff = La - Lb
     d_lo, d_hi = _quantiles(diff[1:], level)
     better = (sign * diff[1:]) < 0
@@ -473,8 +468,8 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     l10 = (math.log10(min(lo, C.min())) - _GRID_MARGIN_DECADES, math.log10(max(hi, C.max())) + _GRID_MARGIN_DECADES)
     grid = np.logspace(*l10, int(math.ceil((l10[1] - l10[0]) / _GRID_STEP_DECADES)) + 1)
     logG = np.log(grid)
-    Ga = sign * _curves(law_a, np.vstack([ea, Pa]), grid)
-    Gb = sign * _curves(law_b, np.vstack([eb, Pb]), grid)
+    Ga = sign * optimal_loss(law_a, np.vstack([ea, Pa]), grid)[1]
+    Gb = sign * optimal_loss(law_b, np.vstack([eb, Pb]), grid)[1]
     if np.any(np.diff(Gb[0]) > 1e-12 * np.abs(Gb[0][:-1]).max()):
         notes.append(f"{names[1]}'s fitted curve is not monotone in compute over the searched range; "
                      "the compute multiplier takes its first crossing")

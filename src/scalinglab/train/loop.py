@@ -179,8 +179,8 @@ def _sigterm_flag() -> Iterator[list[bool]]:
     old = signal.signal(signal.SIGTERM, _handler)
     try:
         yield flag
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    finally:   # None: the previous handler was not installed from Python
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if old is None else old)
 
 
 def _die_by_sigterm() -> None:
