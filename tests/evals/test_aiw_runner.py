@@ -128,3 +128,46 @@ def test_rate_limit_spaces_request_starts(tmp_path):
     t0 = time.perf_counter()
     run(be, ps, out=tmp_path / "r.jsonl", n_trials=6, concurrency=6, requests_per_s=20, summary=False)
     assert time.perf_counter() - t0 >= 5 / 20  # six starts at least 1/20 s apart
+
+
+def test_a_429_with_retry_after_is_waited_out_then_retried(tmp_path):
+    # a loopback HTTP server (stdlib) that throttles the first request, as hosted APIs do
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrivals: list[float] = []
+
+    class Throttling(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            arrivals.append(time.monotonic())
+            if len(arrivals) == 1:
+                body, code, extra = b'{"error": "rate limited"}', 429, {"Retry-After": "0.6"}
+            else:
+                body = json.dumps({"model": "m", "choices": [{"message": {"content": "### Answer: 7"},
+                                                              "finish_reason": "stop"}]}).encode()
+                code, extra = 200, {}
+            self.send_response(code)
+            for k, v in {"Content-Type": "application/json", "Content-Length": str(len(body)), **extra}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        be = get_backend("openai_http", f"http://127.0.0.1:{server.server_address[1]}/v1", "m")
+        ps = render("aiw", variations=["1"], prompt_types=["standard"])
+        # backoff_s=30: only the server's Retry-After can make the retry come this soon
+        res = run(be, ps, out=tmp_path / "r.jsonl", n_trials=1, concurrency=1, backoff_s=30.0, summary=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (rec,) = [r for r in read_jsonl(tmp_path / "r.jsonl") if r["record"] == "response"]
+    assert rec["attempts"] == 2 and rec["correct"] is True and rec["parsed_answer"] == 7
+    assert len(arrivals) == 2 and 0.6 <= arrivals[1] - arrivals[0] < 10.0
+    assert res.n_new == 1
