@@ -194,3 +194,19 @@ def test_a_trainer_returning_a_wrong_record_is_a_failed_run(tmp_path):
     assert rec["status"] == "failed" and "TypeError" in rec["error"]
     rec = execute(spec, tmp_path / "r", "scalinglab.sweep._toy:nope")
     assert rec["status"] == "failed" and "cannot import trainer" in rec["error"]
+
+
+def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
+    # spawned workers import the user's script again; its top-level run_sweep must not re-run
+    import subprocess
+    import sys
+
+    script = tmp_path / "sweep_script.py"
+    script.write_text(
+        "from scalinglab.sweep import plan_sweep, run_sweep\n"
+        f"plan = plan_sweep({{'name': 'toy', 'ladder': 'gpt-tiny', 'rungs': ['gpt-tiny-1'], "
+        f"'n_tokens': [4096], 'lr': [3e-3], 'trainer': {TOY!r}, 'extra': {{'toy_steps': 1}}}})\n"
+        f"print(run_sweep(plan, store={str(tmp_path / 'st')!r}, workers=1, progress=False))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert 'Put the call under `if __name__ == "__main__":`' in out.stderr
+    assert "1 failed" in out.stdout and out.returncode == 0     # the coordinator reports, loses nothing

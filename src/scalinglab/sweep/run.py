@@ -18,6 +18,7 @@ sweep: its error is recorded and the others go on.
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 from collections.abc import Mapping
@@ -112,8 +113,15 @@ def run_sweep(plan: SweepPlan | str | Path | Mapping[str, Any], *, backend: str 
     StoreError
         Another coordinator is writing the store, or the store is not writable.
     ConfigError, UnknownNameError
-        The plan or backend is invalid. Nothing has been trained then.
+        The plan or backend is invalid, or a script calls ``run_sweep`` outside an
+        ``if __name__ == "__main__":`` guard (its spawned workers would run it again). Nothing
+        has been trained then.
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a spawned worker is importing the user's script, which calls run_sweep at top level
+        raise ConfigError("run_sweep was called while a worker process was starting: the script "
+                          "that calls it re-runs in every spawned worker. Put the call under "
+                          "`if __name__ == \"__main__\":`")
     t0 = time.time()
     plan = _as_plan(plan)
     if backend not in BACKENDS:
