@@ -262,3 +262,10 @@ def test_optimal_loss_closed_form_and_grid_search_agree():
     assert n_c is None and np.allclose(l_c, 10.0 * C ** -0.1 + 1.0)
     with pytest.raises(ConfigError, match="law of compute"):
         optimal_loss("downstream_link", {"eps": 0.9, "k": 2.0, "gamma": 1.0}, C)
+
+
+def test_laws_say_whether_they_are_laws_of_n_and_d():
+    assert get_law("chinchilla").of_n_and_d and get_law("overtraining").of_n_and_d
+    assert not get_law("saturating_power_law").of_n_and_d and not get_law("downstream_link").of_n_and_d
+    with pytest.raises(ConfigError, match="needs a law of N and D"):
+        allocate({"A": 1.0, "alpha": 0.1, "E": 1.0}, approach=3, law="saturating_power_law")

@@ -572,9 +572,6 @@ def _closed_form(P: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return np.column_stack([a, log_gn, 1.0 - a, log_gd])
 
 
-_ND_INPUTS = {"n_params", "n_tokens", "flops", "tokens_per_param"}
-
-
 def optimal_loss(law: Any, params: Any, flops: Any, *, n_grid: int = 161) -> tuple[np.ndarray | None, np.ndarray]:
     """The loss a law reaches at compute C, and with which model size.
 
@@ -603,12 +600,11 @@ def optimal_loss(law: Any, params: Any, flops: Any, *, n_grid: int = 161) -> tup
     C = np.asarray(flops, dtype=float).reshape(-1)
     single = isinstance(params, Mapping) or np.ndim(params) == 1
     P = np.atleast_2d(law.vector(params) if isinstance(params, Mapping) else np.asarray(params, dtype=float))
-    inputs = set(law.inputs)
-    if inputs == {"flops"}:
+    if set(law.inputs) == {"flops"}:
         with np.errstate(all="ignore"):
             L = np.asarray(law(P, flops=C), dtype=float).reshape(P.shape[0], C.size)
         return None, (L[0] if single else L)
-    if not (inputs <= _ND_INPUTS and inputs & {"n_params", "n_tokens", "tokens_per_param"}):
+    if not law.of_n_and_d:
         raise ConfigError(f"law {law.name!r} has inputs {law.inputs}; optimal_loss needs a law of "
                           "compute (flops) or of parameters and tokens")
     N, L = np.empty((P.shape[0], C.size)), np.empty((P.shape[0], C.size))
@@ -687,7 +683,7 @@ def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocatio
         raise ConfigError(f"approach 3 needs a FitResult of an L(N, D) law or a dict of its parameters; "
                           f"got {type(data).__name__}")
     names = list(law_obj.param_names)
-    if not set(law_obj.inputs) <= {"n_params", "n_tokens", "flops", "tokens_per_param"} or law_obj.inputs == ("flops",):
+    if not law_obj.of_n_and_d:
         raise ConfigError(f"law {law_obj.name!r} has inputs {law_obj.inputs}; compute-optimal allocation needs "
                           "a law of N and D (e.g. 'chinchilla')")
 

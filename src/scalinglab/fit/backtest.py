@@ -366,8 +366,7 @@ def backtest(law: Any, runs: Runs, *, cutoff_flops: float | str | None = None,
         raise ConfigError(f"n_boot must be 0 (no bootstrap) or an integer >= 2; got {n_boot!r}")
     min_train = len(law_obj.param_names) + 2 if min_train is None else int(min_train)
     folds = _folds(runs, split, cutoff_flops, holdout, n_cutoffs, rel_tol)
-    by_nd = set(law_obj.inputs) <= {"n_params", "n_tokens", "flops", "tokens_per_param"} and bool(
-        set(law_obj.inputs) & {"n_params", "n_tokens", "tokens_per_param"})
+    by_nd = law_obj.of_n_and_d
 
     notes: list[str] = []
     cols: dict[str, list] = {c: [] for c in COLUMNS}

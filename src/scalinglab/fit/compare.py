@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..units import parse_quantity
-from .allocate import _ND_INPUTS, optimal_loss
+from .allocate import optimal_loss
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
@@ -266,10 +266,9 @@ class Comparison:
 # ---------------------------------------------------------------------------------------------
 
 def _mode(law) -> str:
-    inputs = set(law.inputs)
-    if inputs == {"flops"}:
+    if set(law.inputs) == {"flops"}:
         return "compute"
-    if inputs <= _ND_INPUTS and inputs & {"n_params", "n_tokens", "tokens_per_param"}:
+    if law.of_n_and_d:
         return "compute-optimal frontier"
     raise ConfigError(f"law {law.name!r} has inputs {law.inputs}; compare needs a law of compute (flops) "
                       "or of parameters and tokens")

@@ -203,6 +203,14 @@ class Law(abc.ABC):
         """Number of free parameters P."""
         return len(self.param_names)
 
+    @property
+    def of_n_and_d(self) -> bool:
+        """A law of model size and data (N, D, tokens per parameter, possibly C = 6ND), not of
+        compute alone: it has a compute-optimal frontier along C = 6ND."""
+        inputs = set(self.inputs)
+        return inputs <= {"n_params", "n_tokens", "flops", "tokens_per_param"} and bool(
+            inputs & {"n_params", "n_tokens", "tokens_per_param"})
+
     def config(self) -> dict[str, Any]:
         """What reconstructs this law: its registry name and any bound overrides."""
         return {"name": self.name, "bounds": {k: list(v) for k, v in self._bound_overrides.items()}}

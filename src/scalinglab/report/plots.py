@@ -109,23 +109,18 @@ def _fit_data(res: Any, runs: Any = None) -> tuple[dict[str, np.ndarray], np.nda
         x = derive_inputs(names, given)
     except MissingColumnError:  # the law's inputs are not derivable from N, D, C (e.g. err(loss))
         x = derive_inputs(res.law.inputs, given)
-    if _is_nd(res.law):  # a law of N and D is drawn along C = 6ND, points and curves alike
+    if res.law.of_n_and_d:  # a law of N and D is drawn along C = 6ND, points and curves alike
         x["flops"] = 6.0 * x["n_params"] * x["n_tokens"] if "n_tokens" in x else x["flops"]
     return x, y, ids
 
 
 def _compute_label(law: Any) -> str:
-    return "training compute C = 6ND (FLOPs)" if _is_nd(law) else "training compute C (FLOPs)"
+    return "training compute C = 6ND (FLOPs)" if law.of_n_and_d else "training compute C (FLOPs)"
 
 
 def _grid(lo: float, hi: float, n: int = 200, *, extend_to: float | None = None) -> np.ndarray:
     hi = max(hi, extend_to or hi)
     return np.logspace(math.log10(lo), math.log10(hi), n)
-
-
-def _is_nd(law: Any) -> bool:
-    return set(law.inputs) <= {"n_params", "n_tokens", "flops", "tokens_per_param"} and bool(
-        set(law.inputs) & {"n_params", "n_tokens", "tokens_per_param"})
 
 
 def _sig(values: np.ndarray, digits: int = 4) -> np.ndarray:
@@ -196,7 +191,7 @@ def plot_fit(res: Any, runs: Any = None, *, level: float = 0.95, extend_to: floa
             _band(ax, res, {key: g}, g, level, PALETTE[0], "fit", band_label)
             ax.set_xscale("log")
             ax.set_xlabel(key)
-        elif not _is_nd(law):
+        elif not law.of_n_and_d:
             C = x["flops"]
             ax.scatter(C, y, s=18, color=PALETTE[0], zorder=3, label=f"runs (n={y.size})")
             g = _grid(C.min() / 1.5, C.max() * 1.5, extend_to=extend_to)
@@ -538,7 +533,7 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
         law = get_law(backtest.law)
     except UnknownNameError:  # a law registered in another session: draw points without a curve
         law = None
-    nd = law is not None and _is_nd(law)
+    nd = law is not None and law.of_n_and_d
     C = np.asarray(P["flops"], dtype=float)
     if nd and np.all(np.isfinite(np.asarray(P["n_tokens"], dtype=float))):
         C = 6.0 * np.asarray(P["n_params"], dtype=float) * np.asarray(P["n_tokens"], dtype=float)
