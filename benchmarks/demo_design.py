@@ -30,8 +30,8 @@ import warnings
 import numpy as np
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit.backtest import backtest
-from scalinglab.fit.frontier import best_per_size, compute_envelope
+from scalinglab.laws.backtest import backtest
+from scalinglab.laws.frontier import best_per_size, compute_envelope
 from scalinglab.store import ResultsStore
 
 BRANCH_COST = 1.15   # tokens of a branched sweep / tokens of its longest run (measured, docs/sweeps.md)

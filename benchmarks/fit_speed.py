@@ -1,7 +1,7 @@
 """Fit speed: the full Chinchilla grid fit + bootstrap refits, batched vs a plain SciPy loop.
 
 Both sides minimize the same objective (Huber, delta=1e-3, log residuals, summed) with the same
-analytic gradient (:meth:`scalinglab.fit._optimize.Problem.evaluate`) on the same 240 points:
+analytic gradient (:meth:`scalinglab.laws._optimize.Problem.evaluate`) on the same 240 points:
 
 * **batched** (scalinglab): ``fit("chinchilla", runs)`` from the 4500-point Hoffmann et al. grid,
   then ``.with_bootstrap(n_boot)``, through the public API.
@@ -10,7 +10,7 @@ analytic gradient (:meth:`scalinglab.fit._optimize.Problem.evaluate`) on the sam
   objective is divided by its size at the start, with ``ftol=1e-12`` and ``gtol=1e-8``: the
   loosest tolerances we found that still reach the optimum within 1e-8 (``ftol=1e-10`` left
   bootstrap objectives 1.5e-4 too high). SciPy's defaults stop early on this objective (see
-  ``scalinglab.fit._optimize``) and would not reach it at all.
+  ``scalinglab.laws._optimize``) and would not reach it at all.
 
 The run checks that both reach the same optimum (objective within 1e-8 relative, for the grid
 fit and for every bootstrap resample) and prints the speed ratio (baseline time / batched time);
@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> dict:
     import scipy
 
     from scalinglab.datasets import load_chinchilla
-    from scalinglab.fit import fit, get_law
-    from scalinglab.fit import _optimize as opt
-    from scalinglab.fit.bootstrap import resample_weights
-    from scalinglab.fit.objectives import Objective
+    from scalinglab.laws import fit, get_law
+    from scalinglab.laws import _optimize as opt
+    from scalinglab.laws.bootstrap import resample_weights
+    from scalinglab.laws.objectives import Objective
 
     n_boot = args.n_boot or (100 if args.quick else 1000)
     runs = load_chinchilla()

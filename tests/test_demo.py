@@ -28,7 +28,7 @@ procedure: demo-test
 def test_demo_runs_end_to_end_and_reuses_finished_runs(tmp_path, capsys):
     from scalinglab.cli.main import main
     from scalinglab.demo import run_demo
-    from scalinglab.fit import FitResult
+    from scalinglab.laws import FitResult
     from scalinglab.store.store import ResultsStore
 
     sweep = tmp_path / "demo-test.yaml"

@@ -21,7 +21,7 @@ def _loaded_after(code: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["scalinglab", "scalinglab.fit", "scalinglab.units", "scalinglab.config", "scalinglab.errors",
+    ["scalinglab", "scalinglab.laws", "scalinglab.units", "scalinglab.config", "scalinglab.errors",
      "scalinglab.store.schema", "scalinglab.datasets"],
 )
 def test_core_imports_no_heavy_package(module):
@@ -31,10 +31,10 @@ def test_core_imports_no_heavy_package(module):
 def test_fitting_modules_import_no_heavy_package():
     import pkgutil
 
-    fitpkg = importlib.import_module("scalinglab.fit")  # `scalinglab.fit` the attribute is the verb
+    import scalinglab.laws as fitpkg
 
-    mods = [f"scalinglab.fit.{m.name}" for m in pkgutil.iter_modules(fitpkg.__path__)]
-    assert "scalinglab.fit.data" in mods
+    mods = [f"scalinglab.laws.{m.name}" for m in pkgutil.iter_modules(fitpkg.__path__)]
+    assert "scalinglab.laws.data" in mods
     code = "\n".join(f"import {m}" for m in mods)
     assert _loaded_after(code) == set()
 

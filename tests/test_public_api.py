@@ -15,7 +15,7 @@ PUBLIC = {
         "list_laws", "load_lm_eval", "load_runs", "parse_quantity", "plan_sweep", "register_law",
         "run_sweep",
     ],
-    "scalinglab.fit": [
+    "scalinglab.laws": [
         "Allocation", "AllocationPrediction", "Backtest", "BacktestFold", "BootstrapResult",
         "CITable", "Chinchilla", "Comparison", "CoverageReport", "Crossover", "Derived",
         "DownstreamLink", "ESTIMATORS", "ExponentTest", "FitDiagnostics", "FitResult", "Frontier",
@@ -65,11 +65,11 @@ def test_evals_all_is_sorted_and_resolvable():
 
 
 def test_private_modules_are_underscored():
-    # Every public module name of scalinglab.fit is importable and documented.
+    # Every public module name of scalinglab.laws is importable and documented.
     import pkgutil
 
-    fitpkg = importlib.import_module("scalinglab.fit")  # `scalinglab.fit` the attribute is the verb
+    import scalinglab.laws as fitpkg
 
     for info in pkgutil.iter_modules(fitpkg.__path__):
-        mod = importlib.import_module(f"scalinglab.fit.{info.name}")
-        assert mod.__doc__ and len(mod.__doc__.strip()) > 40, f"scalinglab.fit.{info.name} lacks a docstring"
+        mod = importlib.import_module(f"scalinglab.laws.{info.name}")
+        assert mod.__doc__ and len(mod.__doc__.strip()) > 40, f"scalinglab.laws.{info.name} lacks a docstring"

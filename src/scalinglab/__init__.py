@@ -33,7 +33,7 @@ from .errors import (
     TuningEdgeWarning,
     UnknownNameError,
 )
-from .fit import (
+from .laws import (
     LAWS,
     FitResult,
     Runs,

@@ -141,7 +141,7 @@ def test_backtest_holds_out_the_largest_runs(capsys, tmp_path, nd_csv):
 
 
 def test_laws_lists_every_law_with_formula_and_citation(capsys, tmp_path):
-    from scalinglab.fit import list_laws
+    from scalinglab.laws import list_laws
 
     code, out, err = run_cli(capsys, "laws")
     assert code == 0, err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalinglab.fit import Runs
+from scalinglab.laws import Runs
 
 # L(N, D) = E + A / N^alpha + B / D^beta with values in the range of the tiny-GPT demo
 TRUE_ND = {"E": 1.2, "A": 25.0, "B": 400.0, "alpha": 0.3, "beta": 0.45}

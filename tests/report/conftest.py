@@ -8,7 +8,7 @@ import pytest
 from _report_data import crossing_arms, nd_runs
 
 from scalinglab.errors import ScalingLabWarning
-from scalinglab.fit import fit
+from scalinglab.laws import fit
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +18,7 @@ def runs_nd():
 
 @pytest.fixture(scope="session")
 def fit_nd(runs_nd):
-    from scalinglab.fit.frontier import best_per_size
+    from scalinglab.laws.frontier import best_per_size
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingLabWarning)

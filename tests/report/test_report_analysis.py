@@ -6,7 +6,7 @@ import itertools
 
 import pandas as pd
 
-from scalinglab.fit import load_runs
+from scalinglab.laws import load_runs
 from scalinglab.report import analyze
 
 

@@ -82,7 +82,7 @@ def test_report_backtest_and_comparison_are_reported(store_report):
 
 
 def test_report_from_runs_without_tokens_skips_the_nd_steps_with_a_reason(tmp_path):
-    from scalinglab.fit import Runs
+    from scalinglab.laws import Runs
     from scalinglab.report import build_report
 
     C = np.logspace(17, 20, 9)

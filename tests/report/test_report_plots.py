@@ -70,7 +70,7 @@ def test_plot_fit_of_l_nd_draws_one_curve_per_size(fit_nd, tmp_path):
 
 def test_plot_fit_with_many_sizes_draws_the_compute_optimal_frontier(tmp_path):
     from scalinglab.datasets import load_chinchilla
-    from scalinglab.fit import fit
+    from scalinglab.laws import fit
     from scalinglab.report.plots import plot_fit
 
     runs = load_chinchilla()
@@ -97,7 +97,7 @@ def test_plot_residuals_draws_the_fit_residuals(arms, tmp_path):
 
 
 def test_plot_frontier_highlights_the_defining_runs(runs_nd, tmp_path):
-    from scalinglab.fit.frontier import compute_envelope
+    from scalinglab.laws.frontier import compute_envelope
     from scalinglab.report.plots import plot_frontier
 
     env = compute_envelope(runs_nd)
@@ -115,7 +115,7 @@ def test_plot_frontier_highlights_the_defining_runs(runs_nd, tmp_path):
 
 
 def test_plot_frontier_rings_tuning_edge_points(runs_nd):
-    from scalinglab.fit.frontier import best_per_size
+    from scalinglab.laws.frontier import best_per_size
     from scalinglab.report.plots import plot_frontier
 
     with warnings.catch_warnings():
@@ -128,9 +128,9 @@ def test_plot_frontier_rings_tuning_edge_points(runs_nd):
 def test_plot_isoflop_marks_one_minimum_per_budget(tmp_path):
     from _report_data import chinchilla_loss
 
-    from scalinglab.fit import Runs
-    from scalinglab.fit.allocate import allocate
-    from scalinglab.fit.frontier import isoflop_slices
+    from scalinglab.laws import Runs
+    from scalinglab.laws.allocate import allocate
+    from scalinglab.laws.frontier import isoflop_slices
     from scalinglab.report.plots import plot_isoflop
 
     N, D = [], []
@@ -153,7 +153,7 @@ def test_plot_isoflop_marks_one_minimum_per_budget(tmp_path):
 
 
 def test_plot_allocation_overlays_approaches_with_intervals(fit_nd, tmp_path):
-    from scalinglab.fit.allocate import allocate
+    from scalinglab.laws.allocate import allocate
     from scalinglab.report.plots import plot_allocation
 
     res, _ = fit_nd
@@ -169,7 +169,7 @@ def test_plot_allocation_overlays_approaches_with_intervals(fit_nd, tmp_path):
 
 
 def test_plot_comparison_marks_the_crossover(arms, tmp_path):
-    from scalinglab.fit.compare import compare
+    from scalinglab.laws.compare import compare
     from scalinglab.report.plots import plot_comparison
 
     runs_a, runs_b, fa, fb = arms
@@ -188,7 +188,7 @@ def test_plot_comparison_marks_the_crossover(arms, tmp_path):
 
 
 def test_plot_backtest_draws_held_out_points_with_intervals(fit_nd, tmp_path):
-    from scalinglab.fit.backtest import backtest
+    from scalinglab.laws.backtest import backtest
     from scalinglab.report.plots import plot_backtest
 
     _, tuned = fit_nd
@@ -219,7 +219,7 @@ def test_importing_report_loads_neither_matplotlib_nor_torch():
 
 def test_drawing_figures_never_loads_torch_or_pyplot(tmp_path):
     code = ("import sys, numpy as np\n"
-            "from scalinglab.fit import Runs, fit\n"
+            "from scalinglab.laws import Runs, fit\n"
             "from scalinglab.report.plots import plot_fit\n"
             "C = np.logspace(18, 21, 8)\n"
             "res = fit('saturating_power_law', Runs.from_arrays(flops=C, target=2 + 300 * C ** -0.15), loss='ls')\n"

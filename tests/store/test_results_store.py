@@ -13,7 +13,7 @@ import warnings
 import pytest
 
 from scalinglab.errors import ConfigError, DataError, DataWarning, StoreError
-from scalinglab.fit.data import Runs, load_runs
+from scalinglab.laws.data import Runs, load_runs
 from scalinglab.store import ResultsStore, RunRecord, RunSpec, _rundir, rebuild_store
 
 MODEL = {"n_layer": 2, "d_model": 32, "n_head": 2, "seq_len": 128, "vocab_size": 256}

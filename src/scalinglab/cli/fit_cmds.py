@@ -75,7 +75,7 @@ def load_table(table: str, *, n_params: str | None, n_tokens: str | None, flops:
                target: str | None, run_id: str | None = None, group_by: Sequence[str] = (),
                flops_convention: str | None = None, drop_highest: int = 0):
     """``load_runs`` with the CLI's column options, then drop the ``drop_highest`` largest targets."""
-    from ..fit.data import load_runs
+    from ..laws.data import load_runs
 
     runs = load_runs(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,
                      run_id=run_id, group_by=tuple(group_by or ()), flops_convention=flops_convention)
@@ -155,7 +155,7 @@ def fit_json(res: Any, level: float) -> dict[str, Any]:
 
 def _fit_one(law: str, runs: Any, *, loss: str, delta: float, space: str, reduce: str, n_boot: int,
              boot_by: str | None, seed: int, n_starts: int | None):
-    from ..fit import fit
+    from ..laws import fit
 
     if n_boot < 0:
         raise ConfigError(f"--n-boot must be >= 0; got {n_boot}")
@@ -164,7 +164,7 @@ def _fit_one(law: str, runs: Any, *, loss: str, delta: float, space: str, reduce
 
 
 def _check_law(law: str):
-    from ..fit.laws import get_law
+    from ..laws.specs import get_law
 
     return get_law(law)
 
@@ -244,7 +244,7 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
                                                       help="The target is an accuracy-like score."),
                 json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Compare two procedures (or datasets) by their fitted laws: multiplier, exponents, crossover."""
-    from ..fit.compare import compare
+    from ..laws.compare import compare
 
     with one_line_warnings():
         _check_law(law)
@@ -323,7 +323,7 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
                  seed: int = _SEED, level: float = _LEVEL,
                  json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Compute-optimal N*(C) and D*(C) with intervals (Hoffmann et al. 2022, approaches 1-3)."""
-    from ..fit.allocate import allocate
+    from ..laws.allocate import allocate
 
     with one_line_warnings():
         if (table is None) == (fit_path is None):
@@ -332,7 +332,7 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
             raise ConfigError(f"--approach must be 1, 2 or 3; got {approach}")
         slices = None
         if fit_path is not None:
-            from ..fit.result import FitResult
+            from ..laws.result import FitResult
 
             if approach != 3:
                 raise ConfigError("--fit gives a fitted law, which only approach 3 uses; pass a TABLE "
@@ -348,7 +348,7 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
                 print(data.summary().as_text())
                 print()
             elif approach == 2:
-                from ..fit.frontier import isoflop_slices
+                from ..laws.frontier import isoflop_slices
 
                 data = slices = isoflop_slices(runs, rel_tol=rel_tol)
             else:
@@ -383,7 +383,7 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
                  seed: int = _SEED, level: float = _LEVEL,
                  json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Fit on the smaller runs, predict the largest, and score the predictions and intervals."""
-    from ..fit.backtest import backtest
+    from ..laws.backtest import backtest
 
     with one_line_warnings():
         _check_law(law)
@@ -409,7 +409,7 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
 
 def laws_cmd(json_out: Optional[str] = _JSON) -> None:
     """List the registered laws with their inputs, formulas and citations."""
-    from ..fit.laws import get_law, list_laws
+    from ..laws.specs import get_law, list_laws
 
     rows = []
     for name in list_laws():

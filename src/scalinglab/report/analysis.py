@@ -4,19 +4,19 @@
 report; it only calls the public verbs of :mod:`scalinglab.fit`, in this order:
 
 1. **Tuned points**: the best learning rate (and mean over seeds) for each (N, D)
-   (:func:`~scalinglab.fit.frontier.best_per_size`). A law describes well-tuned runs; the runs at
+   (:func:`~scalinglab.laws.frontier.best_per_size`). A law describes well-tuned runs; the runs at
    other learning rates are kept only for the frontier figure.
 2. **Frontier**: the compute envelope of the tuned points
-   (:func:`~scalinglab.fit.frontier.compute_envelope`).
+   (:func:`~scalinglab.laws.frontier.compute_envelope`).
 3. **L(N, D)**: the Chinchilla law on the tuned points (Hoffmann et al. 2022, Approach 3), with a
    bootstrap over runs.
 4. **L(C)**: a saturating power law ``L = A C^-alpha + E`` on the frontier, with a bootstrap.
 5. **Allocation**: N*(C), D*(C) from the L(N, D) fit (approach 3) and, when the runs form
    iso-FLOP slices, from those (approach 2).
 6. **Backtest**: the L(N, D) law refitted without the largest-compute runs, which it then
-   predicts with 95 % prediction intervals (:func:`~scalinglab.fit.backtest.backtest`).
+   predicts with 95 % prediction intervals (:func:`~scalinglab.laws.backtest.backtest`).
 7. **Comparison**: when the runs hold two or more ``procedure`` values, the first two are compared
-   (:func:`~scalinglab.fit.compare.compare`).
+   (:func:`~scalinglab.laws.compare.compare`).
 
 A step that cannot be done with the data at hand (too few sizes for a 5-parameter law, no
 iso-FLOP slices ...) is skipped with a note saying why; it never hides the other steps. Warnings
@@ -194,7 +194,7 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
     Parameters
     ----------
     runs : Runs
-        From ``ResultsStore.to_runs()`` or :func:`~scalinglab.fit.data.load_runs`; needs
+        From ``ResultsStore.to_runs()`` or :func:`~scalinglab.laws.data.load_runs`; needs
         ``n_params`` and ``n_tokens`` for the L(N, D) steps and ``flops`` for the others.
     law : str
         Law of N and D (default ``"chinchilla"``).
@@ -221,11 +221,11 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
     -------
     Analysis
     """
-    from ..fit import fit
-    from ..fit.allocate import allocate
-    from ..fit.backtest import backtest
-    from ..fit.compare import compare
-    from ..fit.frontier import best_per_size, compute_envelope, isoflop_slices
+    from ..laws import fit
+    from ..laws.allocate import allocate
+    from ..laws.backtest import backtest
+    from ..laws.compare import compare
+    from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
 
     say = progress or (lambda msg: None)
     fkw = dict(fit_kwargs or {})

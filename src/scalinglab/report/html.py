@@ -453,7 +453,7 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
 
 def _as_runs(source: Any, target: str, flops_convention: str) -> tuple[Any, Any]:
     """(runs, store or None) from a ResultsStore, a store directory, or Runs."""
-    from ..fit.data import Runs
+    from ..laws.data import Runs
     from ..store.store import DB_NAME, ResultsStore
 
     if isinstance(source, Runs):

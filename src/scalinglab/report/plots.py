@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
-from ..fit.allocate import optimal_loss
+from ..laws.allocate import optimal_loss
 
 __all__ = [
     "plot_allocation",
@@ -92,7 +92,7 @@ def _target_name(res: Any, default: str = "loss") -> str:
 def _fit_data(res: Any, runs: Any = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """(inputs incl. derived flops, target, run ids) of the data to draw for a fit."""
     from ..errors import MissingColumnError
-    from ..fit.laws import derive_inputs
+    from ..laws.specs import derive_inputs
 
     if runs is not None:
         given = {k: getattr(runs, k) for k in ("n_params", "n_tokens", "flops") if getattr(runs, k, None) is not None}
@@ -292,7 +292,7 @@ def plot_frontier(runs: Any, frontier: Any, *, title: str | None = None, label: 
     runs : Runs
         All runs (must have ``flops``).
     frontier : Frontier
-        From :func:`~scalinglab.fit.frontier.compute_envelope`, ``best_per_size`` or
+        From :func:`~scalinglab.laws.frontier.compute_envelope`, ``best_per_size`` or
         ``binned_minimum``. Its points are drawn at their own (C, target); points whose best
         hyper-parameter sat at the edge of its grid are ringed in red.
 
@@ -331,7 +331,7 @@ def plot_isoflop(slices: Any, allocation: Any = None, *, title: str | None = Non
     Parameters
     ----------
     slices : IsoFlopSlices
-        From :func:`~scalinglab.fit.frontier.isoflop_slices`.
+        From :func:`~scalinglab.laws.frontier.isoflop_slices`.
     allocation : Allocation, optional
         An approach-2 allocation of these slices: its parabolas (in log N) are drawn and its
         minima N*(C) marked. Without it, a parabola per slice is fitted here for display.
@@ -448,7 +448,7 @@ def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = No
     Parameters
     ----------
     comparison : Comparison
-        From :func:`~scalinglab.fit.compare.compare` (gives names, level, search range,
+        From :func:`~scalinglab.laws.compare.compare` (gives names, level, search range,
         crossover).
     res_a, res_b : FitResult
         The two fits compared (their bootstrap draws give the bands).
@@ -512,7 +512,7 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
     Parameters
     ----------
     backtest : Backtest
-        From :func:`~scalinglab.fit.backtest.backtest`.
+        From :func:`~scalinglab.laws.backtest.backtest`.
     runs : Runs, optional
         All runs; those not held out in any fold are drawn faded as the training data.
 
@@ -525,7 +525,7 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
         each prediction in percent, inside-interval points in green, outside in red.
     """
     from ..errors import UnknownNameError
-    from ..fit.laws import get_law
+    from ..laws.specs import get_law
 
     fig, (ax, ax2) = _figure(nrows=2, height=5.6, sharex=True, height_ratios=(3, 1.3))
     P = backtest.points

@@ -437,7 +437,7 @@ class ResultsStore:
     def to_runs(self, target: str = "val_loss", *, n_params_convention: str = "non_embedding",
                 flops_convention: str = "exact", group_by: Sequence[str] = DEFAULT_GROUPS,
                 **equals: Any):
-        """The finished runs as :class:`scalinglab.fit.data.Runs`, ready for ``fit``/``compare``.
+        """The finished runs as :class:`scalinglab.laws.data.Runs`, ready for ``fit``/``compare``.
 
         Parameters
         ----------
@@ -468,7 +468,7 @@ class ResultsStore:
         DataError
             No finished run matches, or a record lacks the requested quantity.
         """
-        from ..fit.data import load_runs  # fit is numpy + scipy only
+        from ..laws.data import load_runs  # fit is numpy + scipy only
 
         if target not in ("val_loss", "train_loss"):
             raise ConfigError(f"target must be 'val_loss' or 'train_loss'; got {target!r}"

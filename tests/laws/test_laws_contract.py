@@ -1,7 +1,7 @@
 """The contract battery: every registered law passes the same checks (sklearn ``test_common`` style).
 
 A law added to ``LAWS`` is picked up here; it needs a design in
-``scalinglab.fit.coverage.default_design`` (or is skipped with a message saying so).
+``scalinglab.laws.coverage.default_design`` (or is skipped with a message saying so).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError, ScalingLabWarning, UnreliableErrorsWarning
-from scalinglab.fit import LAWS, FitResult, Prediction, Runs, coverage_check, fit, get_law, list_laws
-from scalinglab.fit.coverage import default_design
-from scalinglab.fit.laws import INPUT_NAMES
+from scalinglab.laws import LAWS, FitResult, Prediction, Runs, coverage_check, fit, get_law, list_laws
+from scalinglab.laws.coverage import default_design
+from scalinglab.laws.specs import INPUT_NAMES
 
 ALL_LAWS = list_laws()
 

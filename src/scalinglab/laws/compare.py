@@ -26,7 +26,7 @@ different (N, D) grids; only their fitted laws meet.
 All intervals are percentile intervals over *paired* bootstrap draws: draw i of A is paired with
 draw i of B. The two fits are independent (different runs), so pairing is only a convenient way to
 form the distribution of differences; it is valid when each arm's bootstrap resampled independent
-units (see :mod:`scalinglab.fit.bootstrap`) and neither fit sits at a parameter bound.
+units (see :mod:`scalinglab.laws.bootstrap`) and neither fit sits at a parameter bound.
 """
 
 from __future__ import annotations
@@ -399,8 +399,8 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     Arm "new" is the baseline shifted by a factor 4 in compute:
 
     >>> import numpy as np
-    >>> from scalinglab.fit import fit
-    >>> from scalinglab.fit.data import Runs
+    >>> from scalinglab.laws import fit
+    >>> from scalinglab.laws.data import Runs
     >>> rng = np.random.default_rng(0)
     >>> C = np.logspace(17, 20, 12)
     >>> def arm(A):  # L(C) = A C^-0.15 + 2 with 0.2 % noise

@@ -16,7 +16,7 @@ import pytest
 
 from scalinglab.datasets import load_chinchilla
 from scalinglab.errors import ConvergenceWarning
-from scalinglab.fit import FitResult, fit, get_law
+from scalinglab.laws import FitResult, fit, get_law
 
 REF = Path(__file__).parent / "reference"
 PUBLISHED = json.loads((REF / "chinchilla_published.json").read_text())

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python tests/fit/reference/make_chinchilla_reference.py
+    .venv/bin/python tests/laws/reference/make_chinchilla_reference.py
 
 The published numbers these are checked against are in ``chinchilla_published.json`` (copied
 from Besiroglu et al. 2024); this file pins scalinglab's values so that a change of optimizer
@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from scalinglab.datasets import load_chinchilla
-from scalinglab.fit import fit
+from scalinglab.laws import fit
 
 
 def main() -> None:
     runs = load_chinchilla()
-    out = {"script": "tests/fit/reference/make_chinchilla_reference.py", "numpy": np.__version__}
+    out = {"script": "tests/laws/reference/make_chinchilla_reference.py", "numpy": np.__version__}
     huber = fit("chinchilla", runs, loss="huber", delta=1e-3, space="log", reduce="sum")
     boot = huber.with_bootstrap(n_boot=1000, seed=0)
     out["huber_grid"] = {"params": huber.params, "objective": huber.objective,

@@ -11,7 +11,7 @@ What to use when
 * Pick an estimator with ``loss=``: ``"huber"`` (default, Hoffmann et al. 2022) for reproducing
   the literature and resisting outliers; ``"ls"`` under Gaussian noise; ``"huber_likelihood"``
   (Besiroglu et al. 2024) for a likelihood with a fitted scale; ``"asymmetric"`` to track the
-  lower envelope of many settings per scale. Details: :mod:`scalinglab.fit.objectives`.
+  lower envelope of many settings per scale. Details: :mod:`scalinglab.laws.objectives`.
 * Uncertainty: ``res.with_bootstrap(n_boot=1000, by=...)`` then ``res.ci()``, ``res.derived(...)``,
   ``res.predict(level=0.95, ...)``. Wald errors exist but are flagged under robust losses.
 * Frontiers: :func:`best_per_size` (best hyper-parameters per (N, D), flags a best LR at the
@@ -42,7 +42,7 @@ from .frontier import (
     compute_envelope,
     isoflop_slices,
 )
-from .laws import (
+from .specs import (
     LAWS,
     Chinchilla,
     DownstreamLink,

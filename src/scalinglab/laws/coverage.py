@@ -3,7 +3,7 @@
 :func:`coverage_check` simulates many data sets from known parameters on a realistic design
 (for Chinchilla a grid of model sizes x tokens per parameter), with multiplicative log-normal
 noise of a realistic size (1% by default; the Chinchilla replication's residual scale is about
-2-3%), fits each one with the same estimator and optimizer as :func:`~scalinglab.fit.fit`,
+2-3%), fits each one with the same estimator and optimizer as :func:`~scalinglab.laws.fit`,
 builds the nominal ``level`` intervals (bootstrap percentile and Wald) and reports, per parameter,
 the fraction of replications whose interval contains the true value. A correct 95% interval
 covers about 95% of the time; the binomial standard error with ``n_reps`` replications is
@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import ConfigError
 from . import _optimize as opt
 from .bootstrap import percentile_interval, resample_weights
-from .laws import Law, derive_inputs, get_law
+from .specs import Law, derive_inputs, get_law
 from .objectives import Objective
 
 __all__ = ["CoverageReport", "coverage_check", "default_design"]
@@ -159,7 +159,7 @@ def coverage_check(law: str | Law, *, params: Mapping[str, float] | None = None,
     seed : int
         Makes the whole check deterministic.
     loss, delta, space, reduce, tau
-        Estimator options, as in :func:`~scalinglab.fit.fit`.
+        Estimator options, as in :func:`~scalinglab.laws.fit`.
 
     Returns
     -------

@@ -11,10 +11,10 @@ import pytest
 
 from scalinglab.datasets import load_chinchilla
 from scalinglab.errors import ConfigError, FitError
-from scalinglab.fit import Runs, fit, get_law
-from scalinglab.fit import _optimize as opt
-from scalinglab.fit.bootstrap import resample_weights
-from scalinglab.fit.objectives import ESTIMATORS, Objective, profile_scale
+from scalinglab.laws import Runs, fit, get_law
+from scalinglab.laws import _optimize as opt
+from scalinglab.laws.bootstrap import resample_weights
+from scalinglab.laws.objectives import ESTIMATORS, Objective, profile_scale
 
 
 @pytest.fixture(scope="module")

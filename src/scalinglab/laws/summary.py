@@ -139,7 +139,7 @@ class Summary(_Rendered):
 
 
 def summarize(res: Any, level: float = 0.95) -> Summary:
-    """Build the :class:`Summary` of a :class:`~scalinglab.fit.result.FitResult`."""
+    """Build the :class:`Summary` of a :class:`~scalinglab.laws.result.FitResult`."""
     o = res.options
     d = res.diagnostics
     loss = o["loss"]

@@ -1,6 +1,6 @@
 """Diagnostics of a fit: is the reported optimum trustworthy? (iminuit's FMin, for scaling laws)
 
-:func:`diagnose` inspects an optimizer :class:`~scalinglab.fit._optimize.Solution`: agreement
+:func:`diagnose` inspects an optimizer :class:`~scalinglab.laws._optimize.Solution`: agreement
 between starts, parameters at bounds, conditioning, and an independent optimality check (more
 Levenberg-Marquardt iterations from the reported optimum). :meth:`FitDiagnostics.problems`
 turns each finding into a warning class and a message; ``fit`` emits them and the summary

@@ -21,7 +21,7 @@ from scalinglab.errors import (
     UnknownNameError,
     UnreliableErrorsWarning,
 )
-from scalinglab.fit import (
+from scalinglab.laws import (
     BootstrapResult,
     FitResult,
     Law,
@@ -33,7 +33,7 @@ from scalinglab.fit import (
     list_laws,
     register_law,
 )
-from scalinglab.fit.bootstrap import group_labels, resample_weights
+from scalinglab.laws.bootstrap import group_labels, resample_weights
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("SCALINGLAB_REGEN_GOLDEN") == "1"
@@ -250,7 +250,7 @@ def test_save_load(boot, tmp_path):
 
 
 class Exponential(Law):
-    """L(C) = E + A exp(-k C / 1e20): a user's law, as in the docs of scalinglab.fit.laws."""
+    """L(C) = E + A exp(-k C / 1e20): a user's law, as in the docs of scalinglab.laws.specs."""
 
     name = "test_exponential"
     formula = "L(C) = E + A * exp(-k * C / 1e20)"

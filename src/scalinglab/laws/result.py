@@ -46,7 +46,7 @@ from . import _optimize as opt
 from ._tables import CITable, Derived, ParamMatrix, Prediction, _hex, _hex_array, _unhex, _unhex_array
 from .bootstrap import BootstrapResult, group_labels, percentile_interval, resample_weights
 from .diagnostics import FitDiagnostics, diagnose
-from .laws import LAWS, Law, derive_inputs, get_law
+from .specs import LAWS, Law, derive_inputs, get_law
 from .objectives import Objective
 
 __all__ = [
@@ -207,7 +207,7 @@ class FitResult:
             Nominal coverage, e.g. 0.95.
         method : {"bootstrap", "wald"}, optional
             Default: bootstrap when one exists, else wald. ``"bootstrap"`` gives percentile
-            intervals of the refits (see :mod:`scalinglab.fit.bootstrap` for validity);
+            intervals of the refits (see :mod:`scalinglab.laws.bootstrap` for validity);
             ``"wald"`` gives ``estimate +- t se`` (Student t with n - k degrees of freedom) in the
             optimizer's coordinates (log scale for positive parameters) and is flagged unreliable
             under robust losses.
@@ -246,7 +246,7 @@ class FitResult:
         Resamples single runs (``by=None``) or whole groups (``by="n_params"``, ``"flops"`` or
         any group column). All resamples are refitted in one batch, warm-started from this
         optimum and from the other distinct optima the multi-start found. See
-        :mod:`scalinglab.fit.bootstrap` for what the intervals mean and when they are invalid.
+        :mod:`scalinglab.laws.bootstrap` for what the intervals mean and when they are invalid.
         """
         if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
             raise ConfigError(f"n_boot must be an integer >= 2; got {n_boot!r}")
@@ -399,7 +399,7 @@ class FitResult:
 
     # -- reporting -------------------------------------------------------------------------------
     def summary(self):
-        """A :class:`~scalinglab.fit.summary.Summary`: header, parameters, diagnostics, notes."""
+        """A :class:`~scalinglab.laws.summary.Summary`: header, parameters, diagnostics, notes."""
         from .summary import summarize
 
         return summarize(self)
@@ -562,13 +562,13 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
     Parameters
     ----------
     law : str or Law
-        A registered name (:func:`~scalinglab.fit.laws.list_laws`) or a Law instance.
+        A registered name (:func:`~scalinglab.laws.specs.list_laws`) or a Law instance.
     runs : Runs
-        From :func:`~scalinglab.fit.data.load_runs` (or ``Runs.from_arrays``).
+        From :func:`~scalinglab.laws.data.load_runs` (or ``Runs.from_arrays``).
     loss : str
         Estimator: ``"huber"`` (default; Hoffmann et al. 2022), ``"ls"``, ``"lad"``,
         ``"huber_likelihood"`` (Besiroglu et al. 2024), ``"asymmetric"``, ``"loglinear"``;
-        see :mod:`scalinglab.fit.objectives`.
+        see :mod:`scalinglab.laws.objectives`.
     delta : float
         Huber threshold (default 1e-3, on log residuals).
     space : {"log", "linear"}
@@ -591,7 +591,7 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
     tau : float
         Expectile level of ``loss="asymmetric"``.
     method : {"batched", "scipy", "scipy-default"}
-        ``"batched"`` (default): the vectorized multi-start of :mod:`scalinglab.fit._optimize`.
+        ``"batched"`` (default): the vectorized multi-start of :mod:`scalinglab.laws._optimize`.
         ``"scipy"``: one SciPy L-BFGS-B per start with scale-free tolerances (slow, same optimum).
         ``"scipy-default"``: SciPy's default tolerances on the raw objective, to reproduce
         published fits that used them; diagnostics flag the early stop.
@@ -608,7 +608,7 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
     Examples
     --------
     >>> import numpy as np
-    >>> from scalinglab.fit import Runs, fit
+    >>> from scalinglab.laws import Runs, fit
     >>> C = np.logspace(18, 21, 12)
     >>> runs = Runs.from_arrays(flops=C, target=2.0 + 300 * C ** -0.15)
     >>> res = fit("saturating_power_law", runs, loss="ls")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError, DataError, MissingColumnError, TuningEdgeWarning
-from scalinglab.fit.data import Runs
-from scalinglab.fit.frontier import (
+from scalinglab.laws.data import Runs
+from scalinglab.laws.frontier import (
     Frontier,
     IsoFlopSlices,
     best_per_size,
@@ -170,7 +170,7 @@ def test_frontier_is_a_valid_fit_input():
 
 
 def test_fit_accepts_a_frontier():
-    from scalinglab.fit import fit
+    from scalinglab.laws import fit
 
     rng = np.random.default_rng(4)
     C = np.repeat(np.logspace(16, 20, 9), 4)

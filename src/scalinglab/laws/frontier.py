@@ -13,9 +13,9 @@ What to use when
 * :func:`binned_minimum`: the best run in each log-spaced compute bin (a coarser envelope that keeps
   one point per bin, so a power-law fit is not dominated by dense regions).
 * :func:`isoflop_slices`: runs grouped by approximately equal compute, the input of iso-FLOP
-  profiles (Hoffmann et al. 2022, Approach 2; see :mod:`scalinglab.fit.allocate`).
+  profiles (Hoffmann et al. 2022, Approach 2; see :mod:`scalinglab.laws.allocate`).
 
-Every frontier is a :class:`Frontier`, which *is* a :class:`~scalinglab.fit.data.Runs` (so it can be
+Every frontier is a :class:`Frontier`, which *is* a :class:`~scalinglab.laws.data.Runs` (so it can be
 passed to ``fit``) and keeps, for each point, the id of the run that defines it (``run_ids``) and
 the ids of every run that entered it (``members``).
 """
@@ -81,7 +81,7 @@ class TuningEdge:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Frontier(Runs):
-    """A subset of runs that forms a frontier; a :class:`~scalinglab.fit.data.Runs` itself.
+    """A subset of runs that forms a frontier; a :class:`~scalinglab.laws.data.Runs` itself.
 
     Attributes
     ----------
@@ -138,7 +138,7 @@ class Frontier(Runs):
         return f"Frontier(kind={self.kind!r}, n={len(self)}{edge}, target={self.target_name!r})"
 
     def summary(self) -> Any:
-        """A :class:`~scalinglab.fit.summary.Summary` listing the points and any tuning-edge flags."""
+        """A :class:`~scalinglab.laws.summary.Summary` listing the points and any tuning-edge flags."""
         rows = []
         for i in range(len(self)):
             rows.append([self.run_ids[i], *(_fmt(getattr(self, c)[i]) if getattr(self, c) is not None else "-"
@@ -248,7 +248,7 @@ def best_per_size(runs: Runs, *, by: str | Sequence[str] | None = None,
 
     Examples
     --------
-    >>> from scalinglab.fit.data import Runs
+    >>> from scalinglab.laws.data import Runs
     >>> runs = Runs.from_arrays(n_params=[1e6] * 3 + [1e7] * 3, n_tokens=[1e8] * 3 + [1e9] * 3,
     ...                         target=[3.2, 3.0, 3.1, 2.6, 2.7, 2.8],
     ...                         groups={"lr": [1e-3, 3e-3, 1e-2] * 2})
@@ -351,7 +351,7 @@ def compute_envelope(runs: Runs, *, higher_is_better: bool = False) -> Frontier:
 
     Examples
     --------
-    >>> from scalinglab.fit.data import Runs
+    >>> from scalinglab.laws.data import Runs
     >>> runs = Runs.from_arrays(flops=[1e18, 2e18, 3e18, 4e18], target=[3.0, 3.1, 2.8, 2.9])
     >>> compute_envelope(runs).run_ids
     ('row0', 'row2')
@@ -412,7 +412,7 @@ def binned_minimum(runs: Runs, *, n_bins: int | None = None, bins_per_decade: fl
 
     Examples
     --------
-    >>> from scalinglab.fit.data import Runs
+    >>> from scalinglab.laws.data import Runs
     >>> runs = Runs.from_arrays(flops=[1e18, 1.5e18, 1e20, 2e20], target=[3.0, 2.9, 2.5, 2.6])
     >>> binned_minimum(runs, n_bins=2).run_ids
     ('row1', 'row2')
@@ -521,7 +521,7 @@ def isoflop_slices(runs: Runs, *, budgets: Sequence[float] | None = None, rel_to
 
     Examples
     --------
-    >>> from scalinglab.fit.data import Runs
+    >>> from scalinglab.laws.data import Runs
     >>> runs = Runs.from_arrays(flops=[1e18, 1.02e18, 0.99e18, 1e19, 1.01e19, 1e19],
     ...                         n_params=[1e6, 1e7, 1e8] * 2, target=[3, 2.9, 3.1, 2.6, 2.5, 2.7])
     >>> isoflop_slices(runs).run_ids

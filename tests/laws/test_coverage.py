@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.fit import CoverageReport, coverage_check, list_laws
+from scalinglab.laws import CoverageReport, coverage_check, list_laws
 
 RUN_SLOW = os.environ.get("SCALINGLAB_SLOW") == "1"
 

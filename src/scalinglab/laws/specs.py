@@ -49,8 +49,8 @@ analytic derivatives with respect to the natural parameters) and register it::
 
 ``fit("exponential", runs)`` then works with every estimator, the bootstrap and summaries;
 ``coverage_check("exponential", inputs=..., params=...)`` checks its intervals, and a design in
-``scalinglab.fit.coverage.default_design`` adds it to the contract battery
-(``tests/fit/test_laws_contract.py``).
+``scalinglab.laws.coverage.default_design`` adds it to the contract battery
+(``tests/laws/test_laws_contract.py``).
 """
 
 from __future__ import annotations
@@ -354,7 +354,7 @@ class Law(abc.ABC):
         return J.reshape(*lead, n, self.n_params) if lead else J
 
     def inputs_from(self, runs: Any) -> dict[str, np.ndarray]:
-        """The law's inputs taken (or derived) from a :class:`~scalinglab.fit.data.Runs`."""
+        """The law's inputs taken (or derived) from a :class:`~scalinglab.laws.data.Runs`."""
         given: dict[str, Any] = {}
         for k in ("n_params", "n_tokens", "flops"):
             v = getattr(runs, k, None)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError, DataError
-from scalinglab.fit.allocate import Allocation, _numeric_optimum, allocate
-from scalinglab.fit.data import Runs
-from scalinglab.fit.frontier import isoflop_slices
-from scalinglab.fit.laws import get_law
+from scalinglab.laws.allocate import Allocation, _numeric_optimum, allocate
+from scalinglab.laws.data import Runs
+from scalinglab.laws.frontier import isoflop_slices
+from scalinglab.laws.specs import get_law
 
 # a synthetic Chinchilla-form truth with a != 0.5, so a wrong exponent cannot pass by accident
 TRUE = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.28}
@@ -211,7 +211,7 @@ def test_chinchilla_points_isoflop_profiles(chinchilla_csv):
 
 def test_approach3_from_a_fit_with_bootstrap_intervals(chinchilla_csv):
     from scalinglab.datasets import load_chinchilla
-    from scalinglab.fit import fit
+    from scalinglab.laws import fit
 
     res = fit("chinchilla", load_chinchilla(), n_starts=64, seed=0)   # Huber, delta = 1e-3
     a = allocate(res, n_boot=40, seed=0)                              # bootstraps the fit itself
@@ -237,8 +237,8 @@ def test_approach3_from_a_fit_with_bootstrap_intervals(chinchilla_csv):
 
 def test_optimal_loss_closed_form_and_grid_search_agree():
     from scalinglab.errors import ConfigError
-    from scalinglab.fit import optimal_loss
-    from scalinglab.fit.laws import Chinchilla
+    from scalinglab.laws import optimal_loss
+    from scalinglab.laws.specs import Chinchilla
 
     class GridOnly(Chinchilla):          # same law, without the closed-form N*(C)
         n_params_opt = None

@@ -11,7 +11,7 @@ What to use when
   lowest at that compute, interpolated between checkpoints); then a power law through those
   minima. Needs many sizes trained to many token counts; coarse when sizes are few.
 * ``approach=2`` (iso-FLOP profiles; Sec. 3.2): runs grouped by compute budget
-  (:func:`~scalinglab.fit.frontier.isoflop_slices`), a parabola in log N per budget whose vertex
+  (:func:`~scalinglab.laws.frontier.isoflop_slices`), a parabola in log N per budget whose vertex
   is N*, then a power law through the vertices over budgets. The most direct measurement when
   the sweep was designed as iso-FLOP profiles (at least 3 sizes per budget, bracketing the optimum).
 * ``approach=3`` (parametric; Sec. 3.3): from a fitted L(N, D). For the Chinchilla form
@@ -302,7 +302,7 @@ def allocate(data: Any, *, approach: int | str | None = None, level: float = 0.9
         ``curve_by``). Approach 2: ``"both"`` (default): budgets, then runs within each budget.
     budgets, rel_tol, min_points
         Approach 2: how runs are grouped into iso-FLOP slices (see
-        :func:`~scalinglab.fit.frontier.isoflop_slices`).
+        :func:`~scalinglab.laws.frontier.isoflop_slices`).
     bins_per_decade : float
         Approach 1 without ``curve_by``: compute bins per decade on the envelope (default 4).
     curve_by : str, optional
@@ -594,7 +594,7 @@ def optimal_loss(law: Any, params: Any, flops: Any, *, n_grid: int = 161) -> tup
         decades of N around sqrt(C/6) refined by a parabola (NaN where the minimum is at the
         edge of that range). Shape ``(K,)`` for one parameter set, ``(S, K)`` for S rows.
     """
-    from .laws import get_law
+    from .specs import get_law
 
     law = get_law(law)
     C = np.asarray(flops, dtype=float).reshape(-1)
@@ -658,7 +658,7 @@ def _numeric_optimum(law, P: np.ndarray, flops: np.ndarray, n_grid: int = 241,
 
 
 def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocation:
-    from .laws import get_law
+    from .specs import get_law
 
     notes: list[str] = []
     fit_result = None

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, FitError
-from .laws import Law
+from .specs import Law
 from .objectives import Objective
 
 __all__ = [

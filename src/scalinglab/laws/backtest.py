@@ -15,7 +15,7 @@ relative error at 1.4B-6.9B).
 * ``split="leave_one_size_out"``: each model size (``n_params``) in turn is left out and
   predicted from the others (interpolation and extrapolation in N).
 * ``split="leave_one_budget_out"``: each iso-FLOP budget in turn (runs grouped as in
-  :func:`~scalinglab.fit.frontier.isoflop_slices`).
+  :func:`~scalinglab.laws.frontier.isoflop_slices`).
 
 Every held-out run gets a prediction interval from ``FitResult.predict(level=...)`` (parameter
 uncertainty + residual scatter); ``coverage`` is the fraction inside. Coverage near the nominal
@@ -295,7 +295,7 @@ def backtest(law: Any, runs: Runs, *, cutoff_flops: float | str | None = None,
     Parameters
     ----------
     law : str or Law
-        The law to fit (name from :data:`~scalinglab.fit.laws.LAWS` or an instance).
+        The law to fit (name from :data:`~scalinglab.laws.specs.LAWS` or an instance).
     runs : Runs
     cutoff_flops : float or str, optional
         ``split="cutoff"``: fit runs with compute ``<= cutoff_flops``, predict those above.
@@ -313,7 +313,7 @@ def backtest(law: Any, runs: Runs, *, cutoff_flops: float | str | None = None,
     min_train : int, optional
         Folds with fewer training runs are skipped (default: number of parameters + 2).
     fit_kwargs : dict, optional
-        Passed to :func:`~scalinglab.fit.fit` for every fold (``loss=``, ``n_starts=`` ...).
+        Passed to :func:`~scalinglab.laws.fit` for every fold (``loss=``, ``n_starts=`` ...).
     n_boot, seed : int
         With ``n_boot > 0`` every fold's fit is bootstrapped (``with_bootstrap(n_boot=, seed=)``)
         and the prediction intervals come from the draws; otherwise they are the fit's
@@ -333,7 +333,7 @@ def backtest(law: Any, runs: Runs, *, cutoff_flops: float | str | None = None,
     Examples
     --------
     >>> import numpy as np
-    >>> from scalinglab.fit.data import Runs
+    >>> from scalinglab.laws.data import Runs
     >>> C = np.logspace(17, 20, 12)
     >>> y = (2 + 300 * C ** -0.15) * np.exp(np.random.default_rng(1).normal(0, 0.002, C.size))
     >>> bt = backtest("saturating_power_law", Runs.from_arrays(flops=C, target=y),
@@ -348,7 +348,7 @@ def backtest(law: Any, runs: Runs, *, cutoff_flops: float | str | None = None,
     (see ``FitResult.predict``): its coverage here measures how honest it is when extrapolating.
     """
     from . import fit as fit_fn
-    from .laws import get_law
+    from .specs import get_law
 
     law_obj = get_law(law) if isinstance(law, str) else law
     if not isinstance(runs, Runs):
