@@ -21,7 +21,7 @@ lr: [1.0e-2]
 seeds: [0]
 schedule: {kind: branched, cooldown_frac: 0.25}
 eval: {eval_tokens: 8192}
-procedure: demo-test
+variant: demo-test
 """
 
 

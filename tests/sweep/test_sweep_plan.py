@@ -11,7 +11,6 @@ import yaml
 from scalinglab.errors import ConfigError, UnknownNameError
 from scalinglab.store import RunSpec
 from scalinglab.sweep import SweepPlan, list_sweeps, plan_sweep, sweep_path
-from scalinglab.units import gpt_flops_per_token, gpt_n_params
 
 BASE = {"ladder": "gpt-tiny", "rungs": ["gpt-tiny-1", "gpt-tiny-2"], "n_tokens": [16384, 65536],
         "lr": [3e-3, 1e-2], "seeds": [0, 1]}
@@ -24,7 +23,7 @@ def test_expands_the_full_cross_product_with_unique_hashed_ids():
     assert len(set(ids)) == len(ids)
     for s in plan.specs:
         assert s.run_id == RunSpec.from_dict(s.to_dict()).run_id     # id is a function of the spec
-        assert s.batch_size == 64 and s.corpus == "stdlib" and s.ladder == "gpt-tiny"   # the ladder's
+        assert s.batch_size == 64 and s.dataset == "stdlib" and s.ladder == "gpt-tiny"   # the ladder's
     # the same file plans the same ids (content hash, not a counter)
     assert plan_sweep(BASE).run_ids == ids
 
@@ -40,8 +39,8 @@ def test_tokens_per_param_uses_the_chosen_convention_and_whole_steps():
     plan = plan_sweep({**{k: v for k, v in BASE.items() if k != "n_tokens"},
                        "tokens_per_param": [10], "rungs": ["gpt-tiny-1"], "lr": [3e-3], "seeds": [0]})
     (s,) = plan.specs
-    n = gpt_n_params(n_layer=2, d_model=32, vocab_size=256, seq_len=s.model["seq_len"])
-    tps = s.batch_size * s.model["seq_len"]             # the ladder's 64 x 32
+    n = s.model.n_params()
+    tps = s.batch_size * s.model.seq_len                # the ladder's 64 x 32
     assert tps == 2048
     assert s.n_tokens % tps == 0 and abs(s.n_tokens - 10 * n) <= tps / 2
     total = plan_sweep({**{k: v for k, v in BASE.items() if k != "n_tokens"},
@@ -92,15 +91,15 @@ def test_bad_values_are_config_errors(bad, match):
 
 def test_missing_or_empty_corpus_fails_at_planning(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        plan_sweep({**BASE, "corpus": str(tmp_path / "nope")})
+        plan_sweep({**BASE, "dataset": str(tmp_path / "nope")})
     (tmp_path / "empty.txt").write_text("")
     with pytest.raises(ConfigError, match="is empty"):
-        plan_sweep({**BASE, "corpus": str(tmp_path / "empty.txt")})
+        plan_sweep({**BASE, "dataset": str(tmp_path / "empty.txt")})
     (tmp_path / "d").mkdir()
     with pytest.raises(ConfigError, match="no non-empty file"):
-        plan_sweep({**BASE, "corpus": str(tmp_path / "d")})
+        plan_sweep({**BASE, "dataset": str(tmp_path / "d")})
     (tmp_path / "d" / "a.txt").write_text("hello")
-    assert plan_sweep({**BASE, "corpus": str(tmp_path / "d")}).specs[0].corpus == str(tmp_path / "d")
+    assert plan_sweep({**BASE, "dataset": str(tmp_path / "d")}).specs[0].dataset == str(tmp_path / "d")
 
 
 def test_branched_schedule_plans_trunks_before_their_branches():
@@ -111,23 +110,23 @@ def test_branched_schedule_plans_trunks_before_their_branches():
     assert len(trunks) == 1 and len(branches) == 2
     (trunk,) = trunks
     assert trunk.schedule == "wsd" and trunk.n_tokens == 81920
-    assert sorted(trunk.extra["checkpoint_at_tokens"]) == sorted(b.branch_at_tokens for b in branches)
+    assert sorted(trunk.extra["checkpoint_at"]) == sorted(b.branch_at for b in branches)
     pos = {s.run_id: i for i, s in enumerate(plan.specs)}
     assert all(pos[b.branch_of] < pos[b.run_id] for b in branches)
     # a branch costs only its cooldown
     for r in plan.runs:
         if r.spec.branch_of:
-            assert r.tokens_trained == r.spec.n_tokens - r.spec.branch_at_tokens
+            assert r.units_trained == r.spec.n_tokens - r.spec.branch_at
     cost = plan.cost(workers=1)
-    assert cost.tokens < 81920 + 20480 + 40960
+    assert cost.n_data < 81920 + 20480 + 40960
 
 
 def test_cost_uses_exact_flops_and_the_throughput_table():
     cfg = {**BASE, "rungs": ["gpt-tiny-1"], "lr": [3e-3], "seeds": [0], "n_tokens": [20480],
-           "estimate": {"tokens_per_s": {"gpt-tiny-1": 10240}, "overhead_s": 1.0},
+           "estimate": {"units_per_s": {"gpt-tiny-1": 10240}, "overhead_s": 1.0},
            "eval": {"eval_tokens": 10240}}
     plan = plan_sweep(cfg)
-    fpt = gpt_flops_per_token(n_layer=2, d_model=32, vocab_size=256, seq_len=plan.specs[0].model["seq_len"])
+    fpt = plan.specs[0].model.flops_per_unit("exact")
     cost = plan.cost()
     assert cost.flops == pytest.approx(fpt * 20480)
     assert cost.serial_s == pytest.approx(1.0 + (20480 + 10240) / 10240)
@@ -141,7 +140,7 @@ def test_presets_plan_and_load_by_name():
     names = list_sweeps()
     assert {"ci", "demo", "full", "large"} <= set(names)
     for name in names:
-        plan = plan_sweep(name, check_corpus=False)
+        plan = plan_sweep(name, check_data=False)
         assert len(plan) > 0
     assert sweep_path("ci").name == "ci.yaml"
     with pytest.raises(ConfigError, match="Did you mean: demo"):

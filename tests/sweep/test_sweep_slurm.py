@@ -12,7 +12,7 @@ import time
 import pytest
 
 from scalinglab._optional import has
-from scalinglab.store import ResultsStore, _rundir
+from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import get_backend, plan_sweep, run_sweep
 
 
@@ -82,14 +82,14 @@ def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path):
                            check=False, capture_output=True, timeout=30)
         assert time.monotonic() < deadline, (f"the requeued job never finished; squeue states "
                                              f"{states[-20:]}, attempts "
-                                             f"{_rundir.read_attempts(st.run_dir(spec.run_id))}")
+                                             f"{rundir.read_attempts(st.run_dir(spec.run_id))}")
         time.sleep(0.5)
     status = be.status(h)
     assert status.state == "done", status.error
     rec = status.record
     assert rec["status"] == "done"
     assert rec["provenance"]["resumed_from_step"] > 0
-    events = [a["event"] for a in _rundir.read_attempts(st.run_dir(spec.run_id))]
+    events = [a["event"] for a in rundir.read_attempts(st.run_dir(spec.run_id))]
     assert events == ["start", "start", "end"]       # the first attempt never finished
     be.close()
     st.close()

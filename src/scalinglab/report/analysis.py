@@ -15,7 +15,8 @@ report; it only calls the public verbs of :mod:`scalinglab.fit`, in this order:
    iso-FLOP slices, from those (approach 2).
 6. **Backtest**: the L(N, D) law refitted without the largest-compute runs, which it then
    predicts with 95 % prediction intervals (:func:`~scalinglab.laws.backtest.backtest`).
-7. **Comparison**: when the runs hold two or more ``procedure`` values, the first two are compared
+7. **Comparison**: when the runs hold two or more procedures (or else datasets, or else
+   variants), the first two are compared
    (:func:`~scalinglab.laws.compare.compare`).
 
 A step that cannot be done with the data at hand (too few sizes for a 5-parameter law, no
@@ -37,6 +38,9 @@ import numpy as np
 from ..errors import ScalingLabError, ScalingLabWarning
 
 __all__ = ["Analysis", "analyze"]
+
+#: Group columns an analysis compares by default, in this order (the first with two values).
+COMPARE_KEYS = ("procedure", "dataset", "variant")
 
 #: Budgets at which allocations and comparisons are tabulated, relative to the largest run.
 _AHEAD = (1.0, 10.0, 100.0)
@@ -187,7 +191,7 @@ def _distinct(values: np.ndarray | None) -> int:
 
 def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturating_power_law",
             n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = "largest 20%",
-            max_rel_error: float = 0.03, compare_by: str = "procedure", fit_kwargs: Mapping[str, Any] | None = None,
+            max_rel_error: float = 0.03, compare_by: str | None = None, fit_kwargs: Mapping[str, Any] | None = None,
             progress: Any = None) -> Analysis:
     """Run the standard analysis (frontier, fits, allocation, backtest, comparison) on ``runs``.
 
@@ -210,8 +214,9 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
         Backtest: the runs held out, e.g. ``"largest 20%"`` or ``"largest 3"`` (by compute).
     max_rel_error : float
         Backtest criterion recorded on ``Analysis.backtest_ok`` (default 3 %).
-    compare_by : str
-        Group column whose first two values are compared, when it has two or more.
+    compare_by : str, optional
+        Group column whose first two values are compared, when it has two or more. Default: the
+        first of ``procedure``, ``dataset`` and ``variant`` that has two or more values.
     fit_kwargs : dict, optional
         Extra options of every fit (``loss=``, ``delta=`` ...).
     progress : callable, optional
@@ -251,6 +256,9 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
 
     groups = getattr(runs, "groups", {}) or {}
     has_nd = runs.n_params is not None and runs.n_tokens is not None
+    if compare_by is None:
+        compare_by = next((g for g in COMPARE_KEYS if g in groups and _distinct(groups[g]) > 1),
+                          COMPARE_KEYS[0])
 
     def tuned_points():
         tuned = "lr" if "lr" in groups and _distinct(groups["lr"]) > 1 else None

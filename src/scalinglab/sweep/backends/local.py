@@ -80,7 +80,7 @@ class LocalBackend(BaseBackend):
 
     name = "local"
 
-    def __init__(self, *, trainer: str, runs_dir, workers: int | None = None,
+    def __init__(self, *, trainer: str | None = None, runs_dir, workers: int | None = None,
                  threads_per_worker: int = 1, trainer_options=None,
                  start_method: str = "spawn") -> None:
         super().__init__(trainer=trainer, runs_dir=runs_dir, workers=workers,

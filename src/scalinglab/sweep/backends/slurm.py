@@ -36,7 +36,7 @@ LOST_AFTER_S = 15.0   # a job neither in squeue nor with a result for this long 
 class _SlurmTask:
     """The callable submitit pickles: train one run; on preemption, requeue the same call."""
 
-    def __call__(self, spec: dict[str, Any], run_dir: str, trainer: str, threads: int,
+    def __call__(self, spec: dict[str, Any], run_dir: str, trainer: str | None, threads: int,
                  trainer_options: dict[str, Any]) -> dict[str, Any]:
         return execute(spec, run_dir, trainer, threads=threads, trainer_options=trainer_options)
 
@@ -75,7 +75,7 @@ class SlurmBackend(BaseBackend):
 
     name = "slurm"
 
-    def __init__(self, *, trainer: str, runs_dir, workers: int | None = None,
+    def __init__(self, *, trainer: str | None = None, runs_dir, workers: int | None = None,
                  threads_per_worker: int | None = None, trainer_options=None,
                  folder: str | Path | None = None, partition: str | None = None,
                  cpus_per_task: int = 1, timeout_min: int = 60, mem_gb: float | None = None,
