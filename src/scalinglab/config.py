@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 from .errors import ConfigError, suggest
 
-__all__ = ["freeze", "from_dict", "load_mapping", "to_dict"]
+__all__ = ["freeze", "freeze_fields", "from_dict", "load_mapping", "to_dict"]
 
 T = TypeVar("T")
 
@@ -183,10 +183,12 @@ def to_dict(obj: Any) -> Any:
 
 
 def freeze(value: Any) -> Any:
-    """A read-only deep copy: mappings become ``MappingProxyType``, lists and tuples tuples.
+    """A read-only deep copy: mappings become ``MappingProxyType``, lists and tuples tuples, numpy
+    arrays read-only copies (``arr.flags.writeable`` False; the caller's array is left alone).
 
-    What a frozen record holds, so that ``spec.extra["k"] = 1`` (or ``.append`` on a list inside)
-    raises instead of silently changing something already hashed or stored.
+    What a frozen record holds, so that ``spec.extra["k"] = 1``, ``.append`` on a list inside or
+    ``runs.target[0] = 99`` raises instead of silently changing something already hashed, stored
+    or fitted. Already-frozen values are returned as they are (no copy).
 
     >>> frozen = freeze({"a": [1, 2]})
     >>> frozen["a"]
@@ -196,11 +198,46 @@ def freeze(value: Any) -> Any:
     ...
     TypeError: 'mappingproxy' object does not support item assignment
     """
+    if isinstance(value, types.MappingProxyType) and all(_is_frozen(v) for v in value.values()):
+        return value
     if isinstance(value, Mapping):
         return types.MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, tuple) and not hasattr(value, "_fields") and all(_is_frozen(v) for v in value):
+        return value
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return tuple(freeze(v) for v in value)
+    if hasattr(value, "setflags") and hasattr(value, "flags"):          # a numpy array
+        if not value.flags.writeable:
+            return value
+        out = value.copy()
+        out.setflags(write=False)
+        return out
     return value
+
+
+def _is_frozen(value: Any) -> bool:
+    if isinstance(value, (list, dict)):
+        return False
+    if isinstance(value, types.MappingProxyType):
+        return all(_is_frozen(v) for v in value.values())
+    if isinstance(value, tuple):
+        return all(_is_frozen(v) for v in value)
+    if hasattr(value, "setflags") and hasattr(value, "flags"):
+        return not value.flags.writeable
+    return True
+
+
+def freeze_fields(obj: Any, *names: str) -> None:
+    """Freeze (:func:`freeze`) the named fields of a frozen dataclass instance in place, or all.
+
+    Call it from ``__post_init__``: ``object.__setattr__`` is how a frozen dataclass sets its own
+    fields once, at construction.
+    """
+    for name in names or [f.name for f in dataclasses.fields(obj)]:
+        value = getattr(obj, name)
+        frozen = freeze(value)
+        if frozen is not value:
+            object.__setattr__(obj, name, frozen)
 
 
 _ = typing  # keep `typing` importable for string annotations in user configs

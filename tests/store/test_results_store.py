@@ -217,7 +217,7 @@ def test_to_runs_excludes_diverged_with_a_counting_warning(store):
     with pytest.warns(DataWarning, match="excluded 1 diverged"):
         runs = store.to_runs()
     assert isinstance(runs, Runs) and len(runs) == 3
-    assert runs.excluded["reason"] == ["diverged"]
+    assert list(runs.excluded["reason"]) == ["diverged"]
     assert list(runs.n_params) == [24896.0] * 3
     assert sorted(runs.n_tokens) == [16384.0, 32768.0, 65536.0]
     assert set(runs.groups) == {"ladder", "rung", "procedure", "variant", "dataset", "schedule", "lr", "seed"}

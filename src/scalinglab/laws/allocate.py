@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConfigError, DataError
 from .data import Runs
 from .frontier import (
@@ -83,6 +84,9 @@ class AllocationPrediction:
     n_tokens_high: Any
     tokens_per_param_low: Any
     tokens_per_param_high: Any
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
@@ -142,6 +146,9 @@ class Allocation:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     # -- intervals ------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
     def _ok_draws(self) -> np.ndarray:
         d = np.asarray(self.draws, dtype=float).reshape(-1, 4)
         return d[np.all(np.isfinite(d), axis=1)]

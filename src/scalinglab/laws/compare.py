@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConfigError, DataError
 from ..units import parse_quantity
 from .allocate import optimal_loss
@@ -79,6 +80,9 @@ class ExponentTest:
     p_value: float
     p_value_normal: float
 
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
 
 @dataclass(frozen=True)
 class Crossover:
@@ -110,6 +114,9 @@ class Crossover:
     after: str
     search_flops: tuple[float, float]
     n_crossings: int = 0
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +170,9 @@ class Comparison:
     law: str
     notes: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     def __repr__(self) -> str:
         a, b = self.names

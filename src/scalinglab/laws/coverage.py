@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConfigError
 from . import _optimize as opt
 from .bootstrap import percentile_interval, resample_weights
@@ -97,6 +98,9 @@ class CoverageReport:
     noise: float
     options: Mapping[str, Any] = field(default_factory=dict)
     n_failed: int = 0
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     @property
     def binomial_se(self) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConvergenceWarning, FitAtBoundWarning, UnreliableErrorsWarning
 from . import _optimize as opt
 
@@ -76,6 +77,9 @@ class FitDiagnostics:
     robust_loss: bool = False
     objective_gap: float = 0.0
 
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     def problems(self) -> list[tuple[type[Warning], str]]:
         """``(warning class, message)`` for every problem found (also the summary's notes)."""

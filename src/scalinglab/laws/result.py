@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from .._version import __version__
 from ..errors import (
     ConfigError,
@@ -75,6 +76,9 @@ class _FitData:
     inputs: Mapping[str, np.ndarray]      # the law's inputs, float arrays (n,)
     target: np.ndarray                    # (n,)
     columns: Mapping[str, np.ndarray]     # columns available for grouping (str or float arrays)
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +124,9 @@ class FitResult:
     meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     # -- parameters ------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
     @property
     def params(self) -> dict[str, float]:
         """``{name: value}`` in natural units."""
