@@ -16,7 +16,7 @@ from scalinglab.sweep import (
     run_sweep,
     sweep_status,
 )
-from scalinglab.sweep._worker import execute
+from scalinglab.sweep.worker import execute
 
 TOY = "scalinglab.sweep._toy:train"
 

@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         """Train one run from a spec file into the store (resumes from its checkpoint)."""
         from ..config import load_mapping
         from ..store import ResultsStore, RunRecord, RunSpec
-        from ..sweep._worker import execute, resolve_trainer
+        from ..sweep.worker import execute, resolve_trainer
 
         spec = RunSpec.from_dict(load_mapping(spec_file))
         trainer = trainer or spec.procedure_spec.trainer

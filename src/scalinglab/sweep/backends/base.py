@@ -1,6 +1,6 @@
 """The executor protocol every backend implements: ``submit``, ``status``, ``cancel``.
 
-A backend runs :func:`scalinglab.sweep._worker.execute` for a :class:`RunSpec` somewhere (this
+A backend runs :func:`scalinglab.sweep.worker.execute` for a :class:`RunSpec` somewhere (this
 process, a local process pool, a Slurm job array, a Ray cluster) and reports back the record
 the worker returned. Backends never write the results store: the coordinator
 (:func:`scalinglab.sweep.run_sweep`) inserts the records they return. (Pattern: httpx's

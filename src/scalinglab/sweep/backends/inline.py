@@ -8,7 +8,7 @@ crashes the sweep. Use ``local`` for real work.
 from __future__ import annotations
 
 from ...store.schema import RunSpec
-from .._worker import execute
+from ..worker import execute
 from .base import BaseBackend, Handle, JobStatus
 
 __all__ = ["InlineBackend"]

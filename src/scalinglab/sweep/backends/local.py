@@ -40,7 +40,7 @@ def _worker_main(conn, threads: int, ppid: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
-    from .._worker import (
+    from ..worker import (
         execute,  # imported in the child: the parent's modules are not shared
     )
 

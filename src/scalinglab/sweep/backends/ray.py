@@ -12,7 +12,7 @@ from typing import Any
 from ..._optional import require
 from ...errors import BackendError
 from ...store.schema import RunSpec
-from .._worker import execute
+from ..worker import execute
 from .base import BaseBackend, Handle, JobStatus
 
 __all__ = ["RayBackend"]

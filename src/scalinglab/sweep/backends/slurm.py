@@ -1,6 +1,6 @@
 """``slurm``: runs as Slurm jobs through submitit; the runs submitted together form one job array.
 
-Each array task runs :func:`scalinglab.sweep._worker.execute` for one spec with
+Each array task runs :func:`scalinglab.sweep.worker.execute` for one spec with
 ``cpus_per_task`` CPUs. The task is *checkpointable* in submitit's sense: when Slurm preempts it
 or its time limit nears (``SIGUSR2``, ``signal_delay_s`` before the end) submitit requeues the
 same call, and the trainer resumes from the checkpoint in the run directory. A job that is
@@ -23,7 +23,7 @@ from typing import Any
 from ..._optional import require
 from ...errors import BackendError
 from ...store.schema import RunSpec
-from .._worker import execute
+from ..worker import execute
 from .base import BaseBackend, Handle, JobStatus
 
 __all__ = ["SlurmBackend"]
