@@ -41,10 +41,14 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "build_dataset",
+    "check_name",
+    "commit_dataset",
     "data_dir",
     "get_dataset",
     "list_datasets",
     "register_dataset",
+    "staging_dir",
+    "tool_versions",
 ]
 
 SHARD_BYTES = 16 << 20          # a new shard starts once a shard holds this many bytes of text
@@ -83,7 +87,8 @@ def data_dir() -> Path:
     return Path(base) / "datasets"
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid dataset name, else raise ConfigError."""
     if not isinstance(name, str) or not name or not set(name) <= NAME_CHARS or name[0] in ".-":
         raise ConfigError(f"dataset name {name!r} must be lowercase letters, digits, '-', '_' or '.', "
                           "starting with a letter or digit")
@@ -155,7 +160,8 @@ def _source_key(sources: tuple[Source, ...]) -> str:
     return hashlib.sha256("\n".join(f"{s.kind}:{s.stat_key()}" for s in sources).encode()).hexdigest()
 
 
-def _versions() -> dict[str, Any]:
+def tool_versions() -> dict[str, Any]:
+    """Versions of the tools that write datasets (recorded in manifests, not hashed)."""
     from .._version import __version__
 
     out: dict[str, Any] = {"python": sys.version.split()[0], "scalinglab": __version__}
@@ -232,7 +238,7 @@ def build_dataset(spec: DatasetSpec, *, root: str | Path | None = None, overwrit
         A source holds a binary or non-UTF-8 file, no documents, or the dataset exists and
         ``overwrite`` is False.
     """
-    name = _check_name(spec.name)
+    name = check_name(spec.name)
     root = Path(root) if root is not None else data_dir()
     dest = root / name
     if dest.exists() and not overwrite:
@@ -264,7 +270,7 @@ def build_dataset(spec: DatasetSpec, *, root: str | Path | None = None, overwrit
         licence = spec.licence or "; ".join(dict.fromkeys(s.licence for s in spec.sources))
         manifest = Manifest(name=name, shards=shards, sources=tuple(s.describe() for s in spec.sources),
                             licence=licence, recipe=None, description=spec.description,
-                            provenance={**_versions(), "source_key": _source_key(spec.sources)})
+                            provenance={**tool_versions(), "source_key": _source_key(spec.sources)})
         manifest.save(tmp / "manifest.json")
         commit_dataset(tmp, dest, overwrite=overwrite)
     except BaseException:
@@ -337,7 +343,7 @@ def register_dataset(name: str, source: str | Source, *, licence: str = "unknown
         A binary or non-UTF-8 file in a folder (named in the message; leave it out with
         ``exclude=``), no text, or the name is taken and ``overwrite`` is False.
     """
-    _check_name(name)
+    check_name(name)
     if name in BUILTIN:
         raise ConfigError(f"{name!r} is a built-in dataset; register yours under another name")
     src = source_from(source, licence=licence, exclude=tuple(exclude))
