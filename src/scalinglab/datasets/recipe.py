@@ -528,7 +528,7 @@ def run_recipe(recipe: str | Path | Mapping[str, Any] | Recipe, *, root: str | P
                 progress(f"{rec.name}: {stage.name} ({stage.tasks} task(s))")
             ex = LocalPipelineExecutor(stage.pipeline, tasks=stage.tasks, workers=min(rec.workers, stage.tasks),
                                        logging_dir=str(tmp / "work" / "logs" / stage.name), skip_completed=False)
-            with contextlib.redirect_stderr(log):       # datatrove logs to stderr; the library stays quiet
+            with _quiet(log, tmp / "work" / "datatrove.log"):   # datatrove logs to stderr; we stay quiet
                 ex.run()
         _restore_loguru()
         inputs = {n: get_dataset(n, root=root) for n in rec.inputs}
@@ -562,7 +562,8 @@ def run_recipe(recipe: str | Path | Mapping[str, Any] | Recipe, *, root: str | P
         manifest.save(tmp / "manifest.json")
         audit.save(tmp / "audit.json")
         if keep_work:
-            (tmp / "work" / "datatrove.log").write_text(log.getvalue())
+            with open(tmp / "work" / "datatrove.log", "a") as fh:
+                fh.write(log.getvalue())
         else:
             shutil.rmtree(tmp / "work", ignore_errors=True)
         commit_dataset(tmp, dest, overwrite=overwrite)
@@ -573,6 +574,26 @@ def run_recipe(recipe: str | Path | Mapping[str, Any] | Recipe, *, root: str | P
     if progress:
         progress(f"{rec.name}: built, {manifest.summary()}")
     return get_dataset(rec.name, root=root)
+
+
+@contextlib.contextmanager
+def _quiet(buffer: io.StringIO, logfile: Path):
+    """Send datatrove's logging to ``buffer`` (this process) and ``logfile`` (its worker processes,
+    which write to file descriptor 2)."""
+    import os
+    import sys
+
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(logfile, "ab") as fh:
+            os.dup2(fh.fileno(), 2)
+            with contextlib.redirect_stderr(buffer):
+                yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _restore_loguru() -> None:
