@@ -37,16 +37,25 @@ def test_an_unknown_corpus_name_suggests_datasets():
 
 @pytest.mark.skipif(not has("torch"), reason="needs torch")
 def test_the_trainer_trains_on_a_dataset_by_name(tmp_path):
+    from scalinglab.datasets import get_dataset
+    from scalinglab.procedures import GPTConfig
     from scalinglab.store.schema import RunSpec
+    from scalinglab.train.data import load_corpus, repetition_stats
     from scalinglab.train.loop import run
 
     register_dataset("toy", str(write_docs(tmp_path / "src", DOCS)))
-    spec = RunSpec(rung="t-1", ladder="test", model={"n_layer": 1, "d_model": 32, "n_head": 2, "seq_len": 32,
-                                                       "vocab_size": 256},
-                   n_tokens=60 * 8 * 32, lr=3e-3, batch_size=8, eval_tokens=1024, corpus="toy")
+    spec = RunSpec(rung="t-1", ladder="test", model=GPTConfig(n_layer=1, d_model=32, n_head=2, seq_len=32,
+                                                                vocab_size=256),
+                   n_data=60 * 8 * 32, lr=3e-3, batch_size=8, eval_size=1024, dataset="toy")
     rec = run(spec, run_dir=tmp_path / "run")
     assert rec.status == "done"
     assert rec.provenance["corpus"] == "toy"
+    # repetition is visible in the record: the dataset's hash, the unique tokens seen, the epochs
+    n_train = load_corpus("toy").train.size
+    assert rec.dataset_hash == get_dataset("toy").manifest.hash
+    exact = repetition_stats(n_train, steps=60, seed=0, batch_size=8, seq_len=32)
+    assert rec.n_unique_seen == exact.n_unique_tokens < rec.n_data_seen
+    assert rec.epochs == pytest.approx(rec.n_data_seen / n_train)
     assert rec.val_loss is not None and rec.val_loss < np.log(256)          # learned something
     assert rec.curve[-1][1] < rec.curve[0][1]
 

@@ -19,7 +19,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .manifest import write_json_atomic
+from .._io import write_json
+
 
 __all__ = ["EXAMPLE_CHARS", "Audit", "StepAudit"]
 
@@ -109,7 +110,7 @@ class Audit:
                    steps=tuple(StepAudit.from_dict(s) for s in d["steps"]), tokenizer=d.get("tokenizer", "byte"))
 
     def save(self, path: str | Path) -> Path:
-        write_json_atomic(Path(path), self.to_dict())
+        write_json(Path(path), self.to_dict())
         return Path(path)
 
     @classmethod

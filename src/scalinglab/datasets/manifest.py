@@ -17,35 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._io import canonical_json, write_json
 from ..errors import DataError
 
-__all__ = ["MANIFEST_VERSION", "Manifest", "Shard", "canonical_json", "count_tokens", "read_shard",
-           "scan_shard", "write_json_atomic"]
+__all__ = ["MANIFEST_VERSION", "Manifest", "Shard", "count_tokens", "read_shard", "scan_shard"]
 
 MANIFEST_VERSION = 1
-
-
-def canonical_json(obj: Any) -> str:
-    """Sorted keys, no whitespace, UTF-8 kept: the text whose SHA-256 is a hash of ``obj``."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to a temporary name, fsync, then rename over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -164,7 +146,7 @@ class Manifest:
         return m
 
     def save(self, path: Path) -> Path:
-        write_json_atomic(Path(path), self.to_dict())
+        write_json(Path(path), self.to_dict())
         return Path(path)
 
     @classmethod

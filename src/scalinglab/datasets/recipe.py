@@ -58,9 +58,10 @@ from pathlib import Path
 from typing import Any
 
 from .._optional import require
+from .._io import canonical_json
 from ..errors import ConfigError, DataError, suggest
 from .audit import EXAMPLE_CHARS, N_EXAMPLES, Audit, StepAudit
-from .manifest import Manifest, canonical_json, read_shard, scan_shard
+from .manifest import Manifest, read_shard, scan_shard
 from .registry import (
     Dataset,
     check_name,

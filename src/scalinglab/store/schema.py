@@ -146,7 +146,8 @@ class RunRecord:
 
     ``metrics`` holds every number the procedure reports (:attr:`Procedure.metrics`; ``val_loss``
     and ``train_loss`` for a language model) and ``metrics_se`` their standard errors where they
-    exist. ``n_params`` holds every parameter convention and ``flops`` every FLOP convention
+    exist. ``n_unique_seen``, ``epochs`` and ``dataset_hash`` make repetition visible in every
+    record (Muennighoff et al. 2023 fit losses on unique data seen). ``n_params`` holds every parameter convention and ``flops`` every FLOP convention
     (total training FLOPs = per-unit count x ``n_data_seen``), so results can be refit under any.
     """
 
@@ -156,6 +157,9 @@ class RunRecord:
     metrics: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     metrics_se: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     n_data_seen: int = 0                    # D units trained on (tokens or samples)
+    n_unique_seen: int | None = None        # distinct D units among them (repetition = seen / unique)
+    epochs: float | None = None             # n_data_seen / the training split's size
+    dataset_hash: str | None = None         # manifest hash of the data trained on
     n_params: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     flops: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     curve: tuple[tuple[int, float], ...] = ()   # (D units, first metric) along the run
