@@ -69,6 +69,12 @@ class RunSpec:
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)   # free-form, hashed, read-only
 
     _UNHASHED = ("device",)
+    # Fields of run schema 2, always hashed. A field added later is hashed only when it differs
+    # from its default, so adding one never changes the id of an existing run.
+    _SCHEMA2_FIELDS = ("procedure", "rung", "model", "n_data", "lr", "batch_size", "schedule", "warmup",
+                       "cooldown_frac", "min_lr_frac", "beta1", "beta2", "weight_decay", "grad_clip",
+                       "seed", "dataset", "tokenizer", "eval_size", "branch_of", "branch_at", "variant",
+                       "ladder", "device", "extra")
 
     def __post_init__(self) -> None:
         procedure_of(self.model)          # raises for a config no procedure registered
@@ -124,8 +130,13 @@ class RunSpec:
         return d
 
     def canonical_json(self) -> str:
-        """The hashed text: :meth:`to_dict` without the unhashed fields, canonical JSON."""
-        return canonical_json({k: v for k, v in self.to_dict().items() if k not in self._UNHASHED})
+        """The hashed text: :meth:`to_dict` without the unhashed fields, canonical JSON.
+
+        Fields added after run schema 2 enter only when set away from their default.
+        """
+        defaults = {f.name: f.default for f in fields(self)}
+        return canonical_json({k: v for k, v in self.to_dict().items() if k not in self._UNHASHED
+                               and (k in self._SCHEMA2_FIELDS or v != defaults.get(k))})
 
     @property
     def spec_hash(self) -> str:
