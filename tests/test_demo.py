@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("typer")
-pytest.importorskip("matplotlib")
+pytestmark = pytest.mark.requires("torch", "typer", "matplotlib")
 
 # Three sizes x three budgets of the smallest rungs, branched cooldowns: seconds per run on CPU.
 TINY_SWEEP = """\

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("typer")
+pytestmark = pytest.mark.requires("typer")
 
 from _cli import assert_one_line_error, run_cli
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("typer")
-pytest.importorskip("matplotlib")
+pytestmark = pytest.mark.requires("typer", "matplotlib")
 
 from _cli import assert_one_line_error, run_cli
 

@@ -5,32 +5,16 @@ Skipped only when ``sinfo`` does not answer. Uses the real trainer on the ``ci``
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.store import ResultsStore, _rundir
 from scalinglab.sweep import get_backend, plan_sweep, run_sweep
 
 
-def _slurm_up() -> bool:
-    # the same probe as tests/conftest.py's requires_slurm (conftest modules are not importable
-    # by name when several directories have one)
-    if not shutil.which("sinfo"):
-        return False
-    try:
-        return subprocess.run(["sinfo", "-h"], check=False, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no running Slurm (sinfo); run .ci/slurm-up.sh"),
-              pytest.mark.skipif(not has("submitit"), reason="needs submitit (scalinglab[slurm])"),
-              pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")]
+pytestmark = [pytest.mark.slurm, pytest.mark.requires("slurm", "submitit", "torch")]
 
 
 def test_ci_sweep_runs_as_a_job_array_and_lands_in_the_store(tmp_path):
