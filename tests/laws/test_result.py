@@ -22,6 +22,7 @@ from scalinglab.errors import (
     UnreliableErrorsWarning,
 )
 from scalinglab.laws import (
+    LAWS,
     BootstrapResult,
     FitResult,
     Law,
@@ -272,8 +273,19 @@ class Exponential(Law):
         return f, [np.ones_like(f), ex + 0 * f, -A * c * ex]
 
 
-def test_users_can_register_and_fit_their_own_law(tmp_path):
-    register_law(Exponential, overwrite=True)
+@pytest.fixture
+def scratch_laws(monkeypatch):
+    """The law registry as it was before the test: a law registered here does not leak out."""
+    monkeypatch.setattr(LAWS, "_entries", dict(LAWS._entries))
+    before = list_laws()
+    yield
+    monkeypatch.undo()
+    assert list_laws() == before
+
+
+def test_users_can_register_and_fit_their_own_law(tmp_path, scratch_laws):
+    assert "test_exponential" not in list_laws()
+    register_law(Exponential)
     assert "test_exponential" in list_laws()
     C = np.linspace(1e19, 5e20, 20)
     y = 2.0 + 3.0 * np.exp(-0.8 * C / 1e20) + 0.001 * np.random.default_rng(0).standard_normal(20)

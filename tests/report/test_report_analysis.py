@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-import pandas as pd
+import numpy as np
 
-from scalinglab.laws import load_runs
+from scalinglab.laws import Runs
 from scalinglab.report import analyze
 
 
@@ -15,7 +15,9 @@ def test_a_tuning_edge_warning_is_printed_in_the_text_digest():
     for n, d, lr in itertools.product([1e6, 3e6, 1e7, 3e7], [2e7, 6e7, 2e8], [1e-3, 2e-3]):
         loss = 1.8 + 400 / n ** 0.34 + 400 / d ** 0.28 + (0.0 if lr == 2e-3 else 0.05)  # best lr: the top one
         rows.append({"n_params": n, "n_tokens": d, "lr": lr, "loss": loss})
-    runs = load_runs(pd.DataFrame(rows), target="loss", group_by=["lr"])
+    cols = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    runs = Runs.from_arrays(n_params=cols["n_params"], n_tokens=cols["n_tokens"], target=cols["loss"],
+                            groups={"lr": cols["lr"]})
     analysis = analyze(runs, n_boot=20, holdout="largest 2")
     edge = [w for w in analysis.warnings if "TuningEdgeWarning" in w]
     assert len(edge) == 1 and "12 of 12 tuned points" in edge[0]

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from scalinglab.errors import ConfigError, UnknownNameError
+from scalinglab.ladders import get_ladder
 from scalinglab.store import RunSpec
 from scalinglab.sweep import SweepPlan, list_sweeps, plan_sweep, sweep_path
 from scalinglab.units import gpt_flops_per_token, gpt_n_params
@@ -142,7 +143,23 @@ def test_presets_plan_and_load_by_name():
     assert {"ci", "demo", "full", "large"} <= set(names)
     for name in names:
         plan = plan_sweep(name, check_corpus=False)
-        assert len(plan) > 0
+        raw = yaml.safe_load(sweep_path(name).read_text())
+        rungs = get_ladder(raw["ladder"]).names if raw.get("rungs", "all") == "all" else raw["rungs"]
+        lrs = raw["lr"] if isinstance(raw["lr"], dict) else {"default": raw["lr"]}
+        budgets = raw.get("n_tokens") or raw["tokens_per_param"]
+        seeds = raw.get("seeds", [0])
+        # exactly the cross product the file asks for: every rung x its lr grid x budget x seed, once
+        expected = {(r, float(lr), s) for r in rungs for lr in lrs.get(r, lrs.get("default")) for s in seeds}
+        got = [(s.rung, s.lr, s.seed, s.n_tokens) for s in plan.specs]
+        assert len(got) == len(set(got)) == len(expected) * len(budgets), name
+        assert {g[:3] for g in got} == expected, name
+        for key in expected:
+            assert len({g[3] for g in got if g[:3] == key}) == len(budgets), (name, key)
+        seen = set()
+        for s in plan.specs:                          # a branch never precedes its trunk
+            assert s.branch_of is None or s.branch_of in seen, (name, s.run_id)
+            seen.add(s.run_id)
+    assert len(plan_sweep("demo", check_corpus=False)) == (4 + 3 + 3 + 3) * 5     # 65 runs: lr grids x budgets
     assert sweep_path("ci").name == "ci.yaml"
     with pytest.raises(ConfigError, match="Did you mean: demo"):
         sweep_path("dmo")
