@@ -54,19 +54,27 @@ def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path):
     # what a preemption or an administrator does: kill the job and put it back in the queue
     # (SIGTERM: the trainer checkpoints at its next step and ends; it writes no record)
     subprocess.run(["scontrol", "requeue", str(h.ref)], check=True, timeout=30)
-    # Slurm holds a requeued job for ~2 minutes (BeginTime): make it eligible whenever it pends
-    record, states = st.run_dir(spec.run_id) / "record.json", []
+    # Slurm holds a requeued job for ~2 minutes (BeginTime) so that it cannot start while the
+    # node still refuses the credential of its killed allocation: slurmd revokes that credential
+    # at the requeue, and a launch whose credential was created in the same second is killed as
+    # "Job credential revoked" (slurmctld.log: "Killing non-startable batch JobId=N"; the job then
+    # leaves the queue with no second attempt). So release the hold once, two seconds ahead,
+    # instead of "now" the moment the job pends.
+    record, states, released = st.run_dir(spec.run_id) / "record.json", [], False
     deadline = time.monotonic() + 240
     while not record.exists() or not be.status(h).finished:
-        state = subprocess.run(["squeue", "-h", "-j", str(h.ref), "-o", "%T"], check=False,
+        state = subprocess.run(["squeue", "-h", "-j", str(h.ref), "-o", "%T %r"], check=False,
                                capture_output=True, text=True, timeout=30).stdout.strip()
-        states.append(state)
-        if state == "PENDING":
-            subprocess.run(["scontrol", "update", f"jobid={h.ref}", "StartTime=now"],
-                           check=False, capture_output=True, timeout=30)
-        assert time.monotonic() < deadline, (f"the requeued job never finished; squeue states "
-                                             f"{states[-20:]}, attempts "
-                                             f"{_rundir.read_attempts(st.run_dir(spec.run_id))}")
+        if not states or states[-1] != state:
+            states.append(state)
+        if state.startswith("PENDING") and not released:
+            subprocess.run(["scontrol", "update", f"jobid={h.ref}", "StartTime=now+2"],
+                           check=True, capture_output=True, timeout=30)
+            released = True
+        assert time.monotonic() < deadline, (
+            f"the requeued job never finished; squeue states {states}, attempts "
+            f"{_rundir.read_attempts(st.run_dir(spec.run_id))}, job: " + subprocess.run(
+                ["scontrol", "show", "job", str(h.ref)], capture_output=True, text=True, timeout=30).stdout[:1500])
         time.sleep(0.5)
     status = be.status(h)
     assert status.state == "done", status.error
