@@ -95,6 +95,8 @@ class FitResult:
         for least squares, ``1.4826 * MAD`` of the residuals for robust losses.
     n_points : int
     input_range : dict of str -> (min, max)
+        Of each input of the law and of ``"flops"``, the compute of the fitted runs (their own
+        column, else 6ND per run): what allocation and comparison call "the data's range".
     runs_fingerprint : str
         :attr:`Runs.fingerprint` of the fitted data.
     options : dict
@@ -672,7 +674,7 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
                "fixed": dict(fixed or {}), "method": sol.method}
     res = FitResult(law=law, param_vector=np.asarray(sol.params, dtype=float), objective=float(sol.objective),
                     residuals=np.asarray(r, dtype=float), sigma=sigma, n_points=n,
-                    input_range={k: (float(np.min(v)), float(np.max(v))) for k, v in x.items()},
+                    input_range=_input_range(x, runs),
                     runs_fingerprint=str(getattr(runs, "fingerprint", "")), options=options,
                     diagnostics=diag, likelihood_scale=sol.sigma,
                     _data=_FitData(inputs=x, target=y, columns=columns), _cov_internal=cov_int,
@@ -682,6 +684,22 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
     if n_boot:
         res = res.with_bootstrap(n_boot=n_boot, seed=seed, by=boot_by)
     return res
+
+
+def _input_range(x: Mapping[str, np.ndarray], runs: Any) -> dict[str, tuple[float, float]]:
+    """(min, max) of each law input and of the runs' compute C (their own column, else 6ND per run).
+
+    The compute range is that of the runs themselves: for a law of N and D it is not
+    min(N) min(D) .. max(N) max(D), which can be far wider than any run.
+    """
+    out = {k: (float(np.min(v)), float(np.max(v))) for k, v in x.items()}
+    if "flops" not in out:
+        c = getattr(runs, "flops", None)
+        if c is None and "n_params" in x and "n_tokens" in x:
+            c = 6.0 * x["n_params"] * x["n_tokens"]
+        if c is not None and np.size(c):
+            out["flops"] = (float(np.min(c)), float(np.max(c)))
+    return out
 
 
 def _resolve_starts(law: Law, problem: opt.Problem, starts: Any, n_starts: int | None, seed: int,
