@@ -13,6 +13,7 @@ import pytest
 
 from scalinglab.errors import (
     ConfigError,
+    ConvergenceWarning,
     DataError,
     ExtrapolationWarning,
     FitAtBoundWarning,
@@ -330,3 +331,24 @@ def test_users_can_register_and_fit_their_own_law(tmp_path, scratch_laws):
         register_law(Exponential)
     with pytest.raises(ConfigError, match="Law subclass"):
         register_law(dict)  # type: ignore[arg-type]
+
+
+def test_fewer_points_than_parameters_is_loud_and_no_bootstrap_interval_is_formed(runs):
+    # `demo --sweep ci` once printed "alpha 0.012 [0.012, 0.012]": 5 parameters fitted to 2 points
+    few = runs.subset(np.arange(0, 24, 6))                      # 4 points for the 5 of chinchilla
+    with pytest.warns(UnreliableErrorsWarning, match="fewer points than parameters"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)      # the other symptoms of it
+        r = fit("chinchilla", few, loss="ls", starts=get_law("chinchilla").default_starts()[::90])
+    assert not r.ok and any("not identified" in n for n in r.notes())
+    assert "fewer points than parameters" in r.summary().as_text()
+    with pytest.raises(DataError, match="4 points for 5 free parameters leave no residual degrees of freedom"):
+        r.with_bootstrap(n_boot=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataError, match="no residual degrees of freedom"):
+            fit("chinchilla", few, loss="ls", n_boot=20, starts=get_law("chinchilla").default_starts()[::90])
+        # fixing a parameter gives the fit a degree of freedom back: 4 points, 3 free parameters
+        fixed = fit("chinchilla", few, loss="ls", fixed={"E": 1.8, "alpha": 0.35},
+                    starts=get_law("chinchilla").default_starts()[::90])
+        assert fixed.with_bootstrap(n_boot=20).bootstrap.n_boot == 20

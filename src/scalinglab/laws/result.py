@@ -254,6 +254,11 @@ class FitResult:
             raise ConfigError(f"n_boot must be an integer >= 2; got {n_boot!r}")
         problem = self._problem()
         n = problem.n
+        if n <= problem.k:   # every resample is fitted exactly: the interval collapses onto the estimate
+            raise DataError(f"cannot bootstrap the {self.law.name} fit: {n} points for {problem.k} free "
+                            "parameters leave no residual degrees of freedom, so every resample is fitted "
+                            "exactly and the interval would collapse onto the estimate. Fit at least "
+                            f"{problem.k + 1} runs, or fix parameters (fixed=)")
         groups = None
         n_units = n
         if by is not None:
