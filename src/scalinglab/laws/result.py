@@ -405,11 +405,12 @@ class FitResult:
         return Derived(est, lo, hi)
 
     # -- reporting -------------------------------------------------------------------------------
-    def summary(self):
-        """A :class:`~scalinglab.laws.summary.Summary`: header, parameters, diagnostics, notes."""
+    def summary(self, level: float = 0.95):
+        """A :class:`~scalinglab.laws.summary.Summary`: header, parameters with ``level``
+        intervals, diagnostics, notes."""
         from .summary import summarize
 
-        return summarize(self)
+        return summarize(self, level)
 
     def notes(self) -> list[str]:
         """The numbered notes of the summary, as plain strings."""
@@ -683,7 +684,9 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
                     runs_fingerprint=str(getattr(runs, "fingerprint", "")), options=options,
                     diagnostics=diag, likelihood_scale=sol.sigma,
                     _data=_FitData(inputs=x, target=y, columns=columns), _cov_internal=cov_int,
-                    meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target")})
+                    meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target"),
+                          "n_tokens_derived": bool(getattr(runs, "n_tokens_derived", False)
+                                                   and "n_tokens" in law.inputs)})
     for cls, msg in diag.problems():
         warnings.warn(f"{law.name}: {msg}", cls, stacklevel=2)
     if n_boot:
