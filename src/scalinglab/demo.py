@@ -8,8 +8,10 @@
 2. analyses the finished runs (:func:`scalinglab.report.analyze`): the compute frontier, a
    Chinchilla L(N, D) fit and an L(C) fit with bootstrap intervals, the compute-optimal
    allocation, and a backtest in which the largest-compute runs are held out and predicted;
-3. writes the self-contained ``<out>/report.html``, the fit artifacts ``<out>/fits/*.json`` and
-   a plain-text ``<out>/summary.txt``, and returns a :class:`DemoResult`.
+3. writes the self-contained ``<out>/report.html``, the fit artifacts ``<out>/fits/*.json``,
+   a plain-text ``<out>/summary.txt`` and the analysis options in ``<out>/store/analysis.json``
+   (so that ``scalinglab report <out>/store`` repeats the same backtest), and returns a
+   :class:`DemoResult`.
 
 Running it again with the same ``out_dir`` skips every finished run (the store keeps them) and
 resumes interrupted ones from their checkpoints, so only the analysis is redone.
@@ -145,7 +147,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     DataError
         Every run diverged: nothing to analyse.
     """
-    from .report.analysis import analyze
+    from .report.analysis import analyze, record_analysis
     from .report.html import collect_provenance, report_from_analysis
     from .store.store import ResultsStore
     from .sweep import plan_sweep, run_sweep
@@ -159,8 +161,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         f"{plan.cost(workers or _cores())}")
     say(f"output: {out}")
     report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
-    t_sweep = time.perf_counter() - t0
-    say(str(report))
+    t_sweep = time.perf_counter() - t0    # the sweep's closing line opens the summary (printed once)
     if not report.done and not report.skipped and not report.diverged:
         first = next(iter(report.failed.items()), ("-", "no run was trained"))
         raise TrainingError(f"no run of sweep {plan.name!r} finished ({len(report.failed)} failed; first "
@@ -175,6 +176,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         runs = runs.subset(np.isin(np.asarray(runs.run_id, dtype=str), list(plan.run_ids)))
         t1 = time.perf_counter()
         analysis = analyze(runs, n_boot=n_boot, seed=seed, holdout=holdout,
+                           holdout_origin="the demo's holdout (scalinglab demo --holdout)",
                            progress=(lambda m: say(f"analysis: {m}")) if progress else None)
         t_analysis = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -182,7 +184,8 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         for name, res in (("chinchilla", analysis.fit_nd), ("loss_vs_compute", analysis.fit_c)):
             if res is not None:
                 files[f"fit_{name}"] = res.save(out / "fits" / f"{name}.json")
-        prov = collect_provenance(runs=runs, store=store, sweep=plan.source,
+        files["analysis_record"] = record_analysis(store_path, analysis, by="scalinglab demo")
+        prov = collect_provenance(runs=runs, store=store, sweep=plan.source, flops_convention="6ND",
                                   extra={"sweep run": str(report).splitlines()[0]})
         rep = report_from_analysis(
             analysis, title=title or f"scalinglab demo: sweep {plan.name!r}",

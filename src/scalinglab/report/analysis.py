@@ -25,21 +25,32 @@ of the fits are collected on :attr:`Analysis.warnings` (they are also notes in e
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ScalingLabError, ScalingLabWarning
+from ..errors import DataError, ScalingLabError, ScalingLabWarning
 
 __all__ = ["Analysis", "analyze"]
 
 #: Budgets at which allocations and comparisons are tabulated, relative to the largest run.
 _AHEAD = (1.0, 10.0, 100.0)
+
+#: Backtest holdout when neither the caller nor the store's analysis record names one.
+DEFAULT_HOLDOUT = "largest 20%"
+
+#: File in a results store folder where ``scalinglab demo`` records the analysis options it used,
+#: so that ``scalinglab report`` on the same store repeats the same analysis (same backtest).
+ANALYSIS_RECORD = "analysis.json"
+#: Options of an analysis that a later report repeats.
+RECORDED_OPTIONS = ("holdout", "n_boot", "seed", "level", "law", "compute_law", "max_rel_error")
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +181,48 @@ class Analysis:
         return self.as_text()
 
 
+def record_analysis(store_root: str | Path, analysis: Analysis, *, by: str) -> Path:
+    """Write ``analysis``'s options to ``<store_root>/analysis.json`` (``by``: who analysed).
+
+    :func:`recorded_analysis` reads them back, so that a later report of the same store holds out
+    the same runs in its backtest instead of a default.
+    """
+    path = Path(store_root) / ANALYSIS_RECORD
+    opts = {k: analysis.options[k] for k in RECORDED_OPTIONS if k in analysis.options}
+    body = json.dumps({"by": by, "options": opts, "n_runs": len(analysis.runs),
+                       "runs_fingerprint": getattr(analysis.runs, "fingerprint", "")}, indent=1)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(body + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def recorded_analysis(store_root: str | Path) -> dict[str, Any] | None:
+    """The record :func:`record_analysis` wrote in a store folder (``None`` when there is none)."""
+    path = Path(store_root) / ANALYSIS_RECORD
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{str(path)!r} is not an analysis record ({exc}); delete it to use the "
+                        "default analysis options") from None
+    if not isinstance(d, dict) or not isinstance(d.get("options"), dict):
+        raise DataError(f"{str(path)!r} is not an analysis record (no 'options'); delete it to use the "
+                        "default analysis options")
+    return {**d, "path": str(path)}
+
+
+def holdout_for(store_root: str | Path | None, holdout: int | str | None) -> tuple[int | str, str]:
+    """The backtest holdout of a report and why: given, recorded in the store, or the default."""
+    if holdout is not None:
+        return holdout, "as asked"
+    rec = recorded_analysis(store_root) if store_root is not None else None
+    if rec is not None and "holdout" in rec["options"]:
+        return rec["options"]["holdout"], f"the holdout {rec.get('by', 'an earlier analysis')} used, recorded in {rec['path']}"
+    return DEFAULT_HOLDOUT, "the default; --holdout chooses another"
+
+
 def _ci(res: Any, name: str, level: float) -> tuple[float, float]:
     try:
         with warnings.catch_warnings():
@@ -186,9 +239,9 @@ def _distinct(values: np.ndarray | None) -> int:
 
 
 def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturating_power_law",
-            n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = "largest 20%",
+            n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = DEFAULT_HOLDOUT,
             max_rel_error: float = 0.03, compare_by: str = "procedure", fit_kwargs: Mapping[str, Any] | None = None,
-            progress: Any = None) -> Analysis:
+            progress: Any = None, holdout_origin: str = "") -> Analysis:
     """Run the standard analysis (frontier, fits, allocation, backtest, comparison) on ``runs``.
 
     Parameters
@@ -216,6 +269,9 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
         Extra options of every fit (``loss=``, ``delta=`` ...).
     progress : callable, optional
         Called with a short message before each step (the CLI prints it).
+    holdout_origin : str
+        Why this holdout (e.g. "recorded by scalinglab demo in store/analysis.json"); the report
+        says it next to the backtest.
 
     Returns
     -------
@@ -320,6 +376,7 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
         out["comparison"] = step(f"compare {names[0]} vs {names[1]}", cmp)
     return Analysis(runs=runs, notes=tuple(notes), warnings=tuple(dict.fromkeys(caught_all)),
                     options={"law": law, "compute_law": compute_law, "n_boot": n_boot, "seed": seed,
-                             "level": level, "holdout": holdout, "max_rel_error": max_rel_error,
+                             "level": level, "holdout": holdout, "holdout_origin": holdout_origin,
+                             "max_rel_error": max_rel_error,
                              "compare_by": compare_by, "fit_kwargs": fkw},
                     timings=timings, **out)

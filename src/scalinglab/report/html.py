@@ -220,13 +220,25 @@ class Report:
         return f"Report({self.title!r}, sections={[s.title for s in self.sections]})"
 
 
+#: What each compute convention means, for the provenance block.
+COMPUTE_CONVENTIONS = {
+    "6ND": "C = 6ND (N non-embedding parameters, D tokens; Kaplan et al. 2020)",
+    "exact": "C counted per token with attention and the output layer (Hoffmann et al. 2022, App. F)",
+    "6N": "C = 6ND with N non-embedding parameters",
+    "6N_with_last_layer": "C = 6ND with N including the output layer",
+    "explicit": "C read from the table's compute column",
+}
+
+
 def collect_provenance(*, runs: Any = None, store: Any = None, sweep: Any = None,
-                       extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                       extra: Mapping[str, Any] | None = None, flops_convention: str | None = None) -> dict[str, Any]:
     """Where results came from: versions, data fingerprint, store, sweep file, date, code commit.
 
     Package versions are read from installed metadata (nothing is imported, so asking for the
     torch version does not load torch). The git commit is the one recorded by the runs in the
-    store (their ``provenance.git_commit``), when there is one.
+    store (their ``provenance.git_commit``), when there is one. ``flops_convention`` is how the
+    runs' compute was obtained (runs read from a store carry C per row, so they only know it as
+    "explicit"); without it the runs' own convention is named.
     """
     versions = {}
     for pkg in PROVENANCE_PACKAGES:
@@ -244,8 +256,9 @@ def collect_provenance(*, runs: Any = None, store: Any = None, sweep: Any = None
     if runs is not None:
         info["runs"] = f"{len(runs)} rows from {getattr(runs, 'source', '')}"
         info["data fingerprint (SHA-256)"] = runs.fingerprint
-        if getattr(runs, "flops_convention", None):
-            info["compute convention"] = runs.flops_convention
+        conv = flops_convention or getattr(runs, "flops_convention", None)
+        if conv:
+            info["compute convention"] = f"{conv}: {COMPUTE_CONVENTIONS[conv]}" if conv in COMPUTE_CONVENTIONS else conv
         excluded = (getattr(runs, "excluded", None) or {}).get("run_id") or []
         if excluded:
             info["runs excluded"] = f"{len(excluded)} (diverged or without a finite target): " + ", ".join(excluded[:10])
@@ -427,7 +440,9 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
 
     sec = rep.section("Backtest: predicting the largest runs", id="backtest", intro=(
         f"The {_esc(law_nd)} law refitted without the largest-compute runs "
-        f"({_esc(a.options.get('holdout', ''))}), which it then predicts with {pct} prediction intervals. "
+        f"({_esc(a.options.get('holdout', ''))}"
+        + (f"; {_esc(a.options['holdout_origin'])}" if a.options.get("holdout_origin") else "")
+        + f"), which it then predicts with {pct} prediction intervals. "
         "The check that a law extrapolates rather than only interpolates (Hoffmann et al. 2022, App. D.4)."))
     if a.backtest is not None:
         sec.add_figure(plots.plot_backtest(a.backtest, a.tuned if a.tuned is not None else a.runs),
@@ -494,17 +509,22 @@ def build_report(source: Any, out_path: str | Path, *, title: str = "Scaling-law
         Extra provenance entries.
     **analyze_kwargs
         Passed to :func:`~scalinglab.report.analysis.analyze` (``n_boot``, ``holdout`` ...).
+        Without ``holdout``, a store's backtest holds out what ``scalinglab demo`` recorded in
+        it (``analysis.json``), else ``"largest 20%"``.
 
     Returns
     -------
     Path
         The written report.
     """
-    from .analysis import analyze
+    from .analysis import analyze, holdout_for
 
     runs, store = _as_runs(source, target, flops_convention)
     if analysis is None:
-        analysis = analyze(runs, **analyze_kwargs)
-    prov = collect_provenance(runs=runs, store=store, sweep=sweep, extra=provenance)
+        kw = dict(analyze_kwargs)
+        hold, origin = holdout_for(getattr(store, "root", None), kw.pop("holdout", None))
+        analysis = analyze(runs, holdout=hold, holdout_origin=kw.pop("holdout_origin", origin), **kw)
+    prov = collect_provenance(runs=runs, store=store, sweep=sweep, extra=provenance,
+                              flops_convention=flops_convention if store is not None else None)
     rep = report_from_analysis(analysis, title=title, subtitle=subtitle, provenance=prov)
     return rep.write(out_path)
