@@ -67,8 +67,7 @@ class DemoResult:
         """The text printed at the end of ``scalinglab demo``."""
         a = self.analysis
         lines = [str(self.sweep), ""]
-        w = max(len(k) for k, _ in a.headline())
-        lines += [f"{k:<{w}}  {v}" for k, v in a.headline()]
+        lines += a.overview_text()      # a number a caveat qualifies is marked, the caveats listed
         if a.backtest is not None:
             P = a.backtest.points
             lines += ["", (f"backtest: {a.backtest.law} fitted without the {a.backtest.n_points} largest-compute "
@@ -77,8 +76,7 @@ class DemoResult:
                 lines.append(f"  {P['run_id'][i]:<42} C={P['flops'][i]:.3g}  actual {P['actual'][i]:.4f}  "
                              f"predicted {P['predicted'][i]:.4f} [{P['low'][i]:.4f}, {P['high'][i]:.4f}]  "
                              f"{100 * P['rel_error'][i]:+.2f}%  {'inside' if P['inside'][i] else 'OUTSIDE'}")
-            ok = self.backtest_ok
-            lines.append(f"  -> {'PASS' if ok else 'FAIL'}: all inside the interval and within "
+            lines.append(f"  -> {a.verdict()}: the criterion is all inside the interval and within "
                          f"{100 * a.options.get('max_rel_error', 0.03):g}% relative error")
         for n in a.notes:
             lines.append(f"note: {n}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import warnings
 from collections.abc import Mapping
@@ -38,10 +39,17 @@ import numpy as np
 
 from ..errors import DataError, ScalingLabError, ScalingLabWarning
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "Caveat", "Fact", "analyze"]
 
 #: Budgets at which allocations and comparisons are tabulated, relative to the largest run.
-_AHEAD = (1.0, 10.0, 100.0)
+AHEAD = (1.0, 10.0, 100.0)
+
+#: Share of unconverged bootstrap refits above which the headline notes it (the summary always does).
+MAX_UNCONVERGED = 0.02
+
+#: A parameter whose bootstrap standard error exceeds its estimate this many times is not
+#: identified by the runs (a skewed but identified scale parameter rarely passes 2).
+UNIDENTIFIED_SE_RATIO = 10.0
 
 #: Backtest holdout when neither the caller nor the store's analysis record names one.
 DEFAULT_HOLDOUT = "largest 20%"
@@ -51,6 +59,28 @@ DEFAULT_HOLDOUT = "largest 20%"
 ANALYSIS_RECORD = "analysis.json"
 #: Options of an analysis that a later report repeats.
 RECORDED_OPTIONS = ("holdout", "n_boot", "seed", "level", "law", "compute_law", "max_rel_error")
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """Something that qualifies a headline number: ``short`` for a verdict line, ``text`` in full."""
+
+    short: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One overview row: a label, its value and the caveats (indices into ``caveats``) on it."""
+
+    label: str
+    value: str
+    caveats: tuple[int, ...] = ()
+
+    @property
+    def qualified(self) -> bool:
+        """True when some caveat qualifies this number (the report greys it)."""
+        return bool(self.caveats)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,58 +144,122 @@ class Analysis:
         return bool(inside.all() and np.all(rel <= self.options.get("max_rel_error", 0.03)))
 
     def headline(self) -> list[tuple[str, str]]:
-        """Key results as ``(label, value)`` rows: the overview table of the report."""
+        """Key results as ``(label, value)`` rows (without their caveats: see :meth:`overview`)."""
+        return [(f.label, f.value) for f in self.overview()[0]]
+
+    def overview(self) -> tuple[list[Fact], list[Caveat]]:
+        """The overview rows with every caveat next to the number it qualifies.
+
+        A caveat comes from the step that produced a number: a fit that is not ok (each problem
+        its diagnostics found), a parameter that the runs do not identify (its bootstrap
+        interval reaches its bound, or its standard error is more than ten times its estimate), tuned points
+        whose best learning rate is at the edge of the grid, and the notes of the allocation,
+        backtest and comparison. A caveat on a fit as a whole qualifies every number taken from
+        that fit; a caveat on one parameter qualifies that parameter's row (or, when the
+        parameter is not shown, every row of the fit).
+        """
         from ..units import format_quantity
 
+        caveats: list[Caveat] = []
+
+        def add(items: list[Caveat]) -> tuple[int, ...]:
+            out = []
+            for c in items:
+                if c not in caveats:
+                    caveats.append(c)
+                out.append(caveats.index(c))
+            return tuple(out)
+
+        lvl = self.options.get("level", 0.95)
+        pct = f"{100 * lvl:g}%"
+        fit_c = _fit_caveats(self.fit_c, "L(C)", lvl, shown=("alpha", "E"))
+        fit_nd = _fit_caveats(self.fit_nd, "L(N, D)", lvl, shown=("alpha", "beta"))
         r = self.runs
-        rows: list[tuple[str, str]] = [("runs analysed", str(len(r)))]
+        rows: list[Fact] = [Fact("runs analysed", str(len(r)))]
         if r.n_params is not None:
             sizes = np.unique(np.round(r.n_params, -1))
             span = f"{format_quantity(sizes.min())} .. {format_quantity(sizes.max())}"
-            rows.append(("model sizes N", f"{sizes.size} ({span} parameters)"))
+            rows.append(Fact("model sizes N", f"{sizes.size} ({span} parameters)"))
         if r.flops is not None:
-            rows.append(("compute range", f"{r.flops.min():.3g} .. {r.flops.max():.3g} FLOPs"))
+            rows.append(Fact("compute range", f"{r.flops.min():.3g} .. {r.flops.max():.3g} FLOPs"))
         if self.tuned is not None:
-            rows.append(("tuned points (best lr per N, D)", str(len(self.tuned))))
-        lvl = self.options.get("level", 0.95)
-        pct = f"{100 * lvl:g}%"
+            edges = [e for e in getattr(self.tuned, "tuning_edge", ()) if e.side != "only"]
+            cav = [Caveat(f"{len(edges)} tuned point{'s' if len(edges) > 1 else ''} at the edge of the lr grid",
+                          f"{len(edges)} of {len(self.tuned)} tuned points have their best learning rate at the "
+                          "edge of the searched grid: their loss is an upper bound on the tuned loss "
+                          "(Porian et al. 2024)")] if edges else []
+            rows.append(Fact("tuned points (best lr per N, D)", str(len(self.tuned)), add(cav)))
         if self.fit_c is not None:
-            lo, hi = _ci(self.fit_c, "alpha", lvl)
-            rows.append((f"L(C) exponent alpha ({pct})", f"{self.fit_c.params['alpha']:.3f} [{lo:.3f}, {hi:.3f}]"))
-            lo, hi = _ci(self.fit_c, "E", lvl)
-            rows.append((f"L(C) floor E ({pct})", f"{self.fit_c.params['E']:.3f} [{lo:.3f}, {hi:.3f}]"))
+            for k, label in (("alpha", "exponent alpha"), ("E", "floor E")):
+                if k not in self.fit_c.params:      # e.g. a pure power law has no floor
+                    continue
+                lo, hi = _ci(self.fit_c, k, lvl)
+                rows.append(Fact(f"L(C) {label} ({pct})", f"{self.fit_c.params[k]:.3f} [{lo:.3g}, {hi:.3g}]",
+                                 add(fit_c[""] + fit_c.get(k, []))))
         if self.fit_nd is not None:
             for k in ("alpha", "beta"):
                 if k in self.fit_nd.params:
                     lo, hi = _ci(self.fit_nd, k, lvl)
-                    rows.append((f"L(N, D) {k} ({pct})", f"{self.fit_nd.params[k]:.3f} [{lo:.3f}, {hi:.3f}]"))
+                    rows.append(Fact(f"L(N, D) {k} ({pct})", f"{self.fit_nd.params[k]:.3f} [{lo:.3f}, {hi:.3f}]",
+                                     add(fit_nd[""] + fit_nd.get(k, []))))
         if self.allocation is not None:
             a = self.allocation
+            on = add(fit_nd[""] + fit_nd.get("alpha", []) + fit_nd.get("beta", [])
+                     + [Caveat(f"allocation: {_first_sentence(n)}", f"allocation: {n}") for n in a.notes])
             lo, hi = a.exponent_n_interval
-            rows.append((f"N*(C) exponent a ({pct})", f"{a.exponent_n:.3f} [{lo:.3f}, {hi:.3f}]"))
+            rows.append(Fact(f"N*(C) exponent a ({pct})", f"{a.exponent_n:.3f} [{lo:.3f}, {hi:.3f}]", on))
             c = float(r.flops.max()) if r.flops is not None else math.nan
             if math.isfinite(c):
                 p = a.predict(flops=c)
                 ratio = f"{p.tokens_per_param:.3g} [{p.tokens_per_param_low:.3g}, {p.tokens_per_param_high:.3g}]"
-                rows.append((f"D*/N* at {c:.3g} FLOPs", ratio))
+                rows.append(Fact(f"D*/N* at {c:.3g} FLOPs", ratio, on))
         if self.backtest is not None:
             b = self.backtest
+            on = add([Caveat(f"backtest: {_first_sentence(n)}", f"backtest: {n}") for n in b.notes])
             rel = np.abs(np.asarray(b.points["rel_error"], dtype=float))
-            rows.append((f"backtest: held-out runs inside {pct} interval",
-                         f"{int(np.sum(b.points['inside']))} of {b.n_points}"))
-            rows.append(("backtest: largest |relative error|", f"{100 * rel.max():.2f}%" if rel.size else "-"))
+            rows.append(Fact(f"backtest: held-out runs inside {pct} interval",
+                             f"{int(np.sum(b.points['inside']))} of {b.n_points}", on))
+            rows.append(Fact("backtest: largest |relative error|", f"{100 * rel.max():.2f}%" if rel.size else "-", on))
         if self.comparison is not None:
             co = self.comparison
+            cav = []
+            for res, name in zip(self.comparison_fits, co.names):
+                cav += _fit_caveats(res, f"{name}'s L(N, D)", lvl, shown=())[""]
+            cav += [Caveat(f"comparison: {_first_sentence(n)}", f"comparison: {n}") for n in co.notes]
             i = int(np.argmax(co.flops))
-            rows.append((f"compute multiplier {co.names[1]} vs {co.names[0]} at {co.flops[i]:.3g}",
-                         f"{co.multiplier[i]:.3g} [{co.multiplier_low[i]:.3g}, {co.multiplier_high[i]:.3g}]"))
-        return rows
+            rows.append(Fact(f"compute multiplier {co.names[1]} vs {co.names[0]} at {co.flops[i]:.3g}",
+                             f"{co.multiplier[i]:.3g} [{co.multiplier_low[i]:.3g}, {co.multiplier_high[i]:.3g}]",
+                             add(cav)))
+        return rows, caveats
+
+    def overview_text(self) -> list[str]:
+        """The overview as text lines: a qualified number carries ``(!) see [i]``; the caveats follow."""
+        facts, caveats = self.overview()
+        w = max(len(f.label) for f in facts)
+        vw = max(len(f.value) for f in facts)
+        out = [f"{f.label:<{w}}  {f.value:<{vw}}  (!) see {''.join(f'[{i + 1}]' for i in f.caveats)}".rstrip()
+               if f.caveats else f"{f.label:<{w}}  {f.value}" for f in facts]
+        if caveats:
+            out += ["", "Caveats (each qualifies the numbers marked with its number):"]
+            out += [f"[{i}] {c.text}" for i, c in enumerate(caveats, 1)]
+        return out
+
+    def verdict(self) -> str | None:
+        """``"PASS"`` / ``"FAIL"`` of the backtest, ``"PASS (with N caveats: ...)"`` when caveats exist."""
+        ok = self.backtest_ok
+        if ok is None:
+            return None
+        _, caveats = self.overview()
+        word = "PASS" if ok else "FAIL"
+        if not caveats:
+            return word
+        return f"{word} (with {len(caveats)} caveat{'s' if len(caveats) > 1 else ''}: " \
+               + "; ".join(c.short for c in caveats) + ")"
 
     def as_text(self) -> str:
         """A plain-text digest: headline, both fits' summaries, backtest points, warnings, notes."""
         out = ["Scaling-law analysis", "====================="]
-        w = max(len(k) for k, _ in self.headline())
-        out += [f"{k:<{w}}  {v}" for k, v in self.headline()]
+        out += self.overview_text()
         for res in (self.fit_nd, self.fit_c):
             if res is not None:
                 out += ["", res.summary().as_text()]
@@ -221,6 +315,64 @@ def holdout_for(store_root: str | Path | None, holdout: int | str | None) -> tup
     if rec is not None and "holdout" in rec["options"]:
         return rec["options"]["holdout"], f"the holdout {rec.get('by', 'an earlier analysis')} used, recorded in {rec['path']}"
     return DEFAULT_HOLDOUT, "the default; --holdout chooses another"
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of a note without warning class names, for a one-line verdict."""
+    s = re.sub(r"\b[A-Za-z]+Warning: ", "", str(text)).split(". ")[0].strip().rstrip(".")
+    return s if len(s) <= 90 else s[:87] + "..."
+
+
+def _at(x: float, bound: float, est: float) -> bool:
+    if not (math.isfinite(x) and math.isfinite(bound)):
+        return False
+    if bound == 0:
+        return abs(x) <= 1e-9 * max(abs(est), 1e-300)
+    return abs(x - bound) <= 1e-6 * abs(bound)
+
+
+def _fit_caveats(res: Any, name: str, level: float, *, shown: tuple[str, ...]) -> dict[str, list[Caveat]]:
+    """Caveats of one fit: ``{"": [on the whole fit], param: [on that shown parameter]}``.
+
+    A fit that is not ok contributes each problem its diagnostics found; a bootstrap with more
+    than ``MAX_UNCONVERGED`` of its refits unconverged is one more. A parameter whose
+    bootstrap interval reaches one of its bounds, or whose standard error is more than
+    ``UNIDENTIFIED_SE_RATIO`` times its estimate, is not identified by the runs: its own row carries that when shown, the whole fit when not.
+    """
+    out: dict[str, list[Caveat]] = {"": []}
+    if res is None:
+        return out
+    for _, msg in res.diagnostics.problems():
+        out[""].append(Caveat(f"{name} fit not ok: {_first_sentence(msg)}", f"{name} fit not ok: {msg}"))
+    b = getattr(res, "bootstrap", None)
+    if b is None:
+        return out
+    bad = int(b.n_boot - np.sum(b.converged))
+    if bad > MAX_UNCONVERGED * b.n_boot:     # a few stragglers move no percentile
+        out[""].append(Caveat(f"{name}: {bad} bootstrap refits did not converge",
+                              f"{name} fit: {bad} of {b.n_boot} bootstrap refits did not meet the stopping rule"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        se = res.stderr
+    bounds = res.law.bounds
+    pct = f"{100 * level:g}%"
+    for k, est in res.params.items():
+        if k in ((res.options or {}).get("fixed") or {}) or k in res.diagnostics.at_bound:
+            continue                       # fixed, or already a caveat of the fit ("k is at its bound")
+        lo, hi = _ci(res, k, level)
+        b_lo, b_hi = bounds.get(k, (-math.inf, math.inf))
+        why = []
+        for x, bound in ((lo, b_lo), (hi, b_hi)):
+            if _at(x, bound, est):
+                why.append(f"its {pct} interval reaches its bound {bound:g}")
+        if math.isfinite(se.get(k, math.nan)) and se[k] > UNIDENTIFIED_SE_RATIO * abs(est):
+            why.append(f"its standard error ({se[k]:.2g}) is more than {UNIDENTIFIED_SE_RATIO:g} times its "
+                       f"estimate ({est:.3g})")
+        if why:
+            c = Caveat(f"{name} {k} not identified", f"{name} fit: {k} is not identified by these runs: "
+                       + " and ".join(why) + "; its value and the numbers that depend on it are uncertain")
+            out.setdefault(k if k in shown else "", []).append(c)
+    return out
 
 
 def _ci(res: Any, name: str, level: float) -> tuple[float, float]:
@@ -368,7 +520,7 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
                 fit(law, arms[names[0]], n_boot=n_boot, seed=seed, **fkw)
             fb = fit(law, arms[names[1]], n_boot=n_boot, seed=seed + 1, **fkw)
             top = float(max(arms[n].flops.max() for n in names))
-            c = compare(fa, fb, flops=[top * f for f in _AHEAD], level=level, names=(str(names[0]), str(names[1])))
+            c = compare(fa, fb, flops=[top * f for f in AHEAD], level=level, names=(str(names[0]), str(names[1])))
             out["comparison_fits"] = (fa, fb)
             out["comparison_runs"] = (arms[names[0]], arms[names[1]])
             return c
