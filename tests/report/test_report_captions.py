@@ -130,7 +130,16 @@ def check_frontier(fig, caption, a):
 
 def check_fit_nd(fig, caption, a):
     ax = fig.axes[0]
-    m = re.search(r"one curve per model size \((\d+) sizes, one colour each\), the first with its 95% prediction band",
+    bands = [c for c in ax.collections if str(c.get_label()) == "95% prediction interval"]
+    assert len(bands) == 1
+    if "the compute-optimal frontier L*(C) (black) with its 95% prediction band; points coloured by N" in caption:
+        (front,) = [ln for ln in ax.get_lines() if ln.get_label() == "compute-optimal frontier L*(C)"]
+        assert _same_colour(front.get_color(), BLACK)
+        assert not [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("N=")]
+        (pts,) = _collections(ax, label_prefix="runs")
+        assert pts.get_array() is not None and len(fig.axes) == 2         # coloured by N, with its colour bar
+        return
+    m = re.search(r"one curve per model size \((\d+) sizes, one colour each\), each with its 95% prediction band",
                   caption)
     assert m, caption
     curves = [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("N=")]
@@ -139,8 +148,12 @@ def check_fit_nd(fig, caption, a):
 
     colours = {tuple(np.round(to_rgba(ln.get_color()), 3)) for ln in curves}
     assert len(colours) == len(curves)
-    bands = [c for c in ax.collections if str(c.get_label()) == "95% prediction interval"]
-    assert len(bands) == 1
+    from matplotlib.collections import PolyCollection
+
+    fills = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(fills) == len(curves)
+    for ln, band in zip(curves, fills):                  # each curve's band, in its colour
+        assert _same_colour(band.get_facecolor()[0], ln.get_color())
 
 
 def check_residuals(fig, caption, a):
@@ -172,6 +185,18 @@ def check_allocation(fig, caption, a):
         assert x.min() == pytest.approx(a.runs.flops.min(), rel=1e-9)
         assert x.max() == pytest.approx(int(m.group(1)) * a.runs.flops.max(), rel=1e-9)
     assert int(m.group(1)) == max(AHEAD)          # the tables' largest budget
+
+
+def check_isoflop(fig, caption, a):
+    ax = fig.axes[0]
+    assert "Loss against N per budget, parabolas in log N and their minima" in caption
+    budgets = [c for c in ax.collections if str(c.get_label()).startswith("C=")]
+    assert len(budgets) == len(a.slices)
+    (stars,) = _collections(ax, label_prefix="minima")
+    assert len(stars.get_offsets()) == len(a.slices)
+    np.testing.assert_allclose(np.sort(np.asarray(stars.get_offsets())[:, 0]),
+                               np.sort(a.allocation_isoflop.points["n_params"]), rtol=1e-6)
+    assert len(ax.get_lines()) == len(a.slices)                    # one parabola per budget
 
 
 def check_comparison(fig, caption, a):
@@ -227,6 +252,8 @@ def _check_all(analysis, report):
     for sid, fig, caption in report.figures():
         if sid == "fit-nd":
             (check_residuals if caption.startswith("<b>Residuals") else check_fit_nd)(fig, caption, analysis)
+        elif sid == "allocation" and caption.startswith("<b>Iso-FLOP"):
+            check_isoflop(fig, caption, analysis)
         elif sid in CHECKS:
             CHECKS[sid](fig, caption, analysis)
         else:
@@ -247,3 +274,20 @@ def test_captions_of_a_ladder_with_every_best_lr_inside_its_grid(inner_optimum_a
     assert "frontier" in _check_all(a, rep)
     (cap,) = [c for sid, _, c in rep.figures() if sid == "frontier"]
     assert "ring" not in cap
+
+
+def test_captions_of_iso_flop_profiles():
+    from scalinglab.laws import Runs
+
+    rng = np.random.default_rng(5)
+    N, D = [], []
+    for C in (1e13, 1e14, 1e15):
+        n_opt = np.sqrt(C / 120)
+        for f in np.logspace(-0.8, 0.8, 7):
+            N.append(n_opt * f)
+            D.append(C / (6 * n_opt * f))
+    y = chinchilla_loss(np.array(N), np.array(D)) * np.exp(0.002 * rng.standard_normal(len(N)))
+    a, rep = _analyse(Runs.from_arrays(n_params=N, n_tokens=D, target=y), holdout="largest 3")
+    assert a.allocation_isoflop is not None
+    assert any(cap.startswith("<b>Iso-FLOP") for _, _, cap in rep.figures())
+    assert {"frontier", "allocation"} <= _check_all(a, rep)

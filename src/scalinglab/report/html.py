@@ -415,7 +415,7 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
         fig_runs = a.tuned if a.tuned is not None else None
         fig = plots.plot_fit(a.fit_nd, fig_runs, level=lvl)
         n_curves = sum(str(ln.get_label()).startswith("N=") for ln in fig.axes[0].get_lines())
-        what = (f"one curve per model size ({n_curves} sizes, one colour each), the first with its {pct} "
+        what = (f"one curve per model size ({n_curves} sizes, one colour each), each with its {pct} "
                 "prediction band" if n_curves else
                 f"the compute-optimal frontier L*(C) (black) with its {pct} prediction band; points coloured by N")
         sec.add_figure(fig, f"<b>L(N, D) fit.</b> Tuned points against compute C = 6ND and the fitted law: {what}.")
