@@ -155,8 +155,12 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     plan = plan_sweep(_resolve_sweep(preset, sweep))
     store_path = out / "store"
+    measured = plan
+    if (store_path / "results.sqlite").exists():      # estimate from what this machine measured before
+        with ResultsStore(store_path, readonly=True) as st:
+            measured = plan.calibrated(st.records(status="done"))
     say(f"scalinglab demo: sweep {plan.name!r} ({plan.config.description or plan.config.ladder}); "
-        f"{plan.cost(workers or _cores())}")
+        f"{measured.cost(workers or _cores())}")
     say(f"output: {out}")
     report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
     t_sweep = time.perf_counter() - t0    # the sweep's closing line opens the summary (printed once)
