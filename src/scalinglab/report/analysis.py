@@ -21,6 +21,12 @@ report; it only calls the public verbs of :mod:`scalinglab.fit`, in this order:
 A step that cannot be done with the data at hand (too few sizes for a 5-parameter law, no
 iso-FLOP slices ...) is skipped with a note saying why; it never hides the other steps. Warnings
 of the fits are collected on :attr:`Analysis.warnings` (they are also notes in each summary).
+
+:meth:`Analysis.overview` is the headline table with each caveat (a fit that is not ok, a
+parameter the runs do not identify, tuning edges, the notes of a step) beside the number it
+qualifies; :meth:`Analysis.verdict` counts them (``"PASS (with 2 caveats: ...)"``).
+:func:`record_analysis` writes the options of an analysis into its results store
+(``analysis.json``) so that a later report of the store repeats them (:func:`holdout_for`).
 """
 
 from __future__ import annotations
