@@ -58,9 +58,10 @@ __all__ = [
 FTOL = 1e-13        # relative objective decrease that counts as "no progress"
 XTOL = 1e-10        # relative step that counts as "no progress"
 MAX_ITER = 2000     # batched LM iterations per phase (only unconverged rows keep iterating)
-RESAMPLE_MAX_ITER = 500   # per warm-started refit: a median of 12-30 are needed; rows still moving after
-                          # 500 are resamples that do not identify the law (a parameter drifting along a
-                          # flat valley) and are reported as not converged
+RESAMPLE_MAX_ITER = 200   # per warm-started refit: a median of 12-30 are needed; rows still moving after
+                          # 200 are resamples that do not identify the law (a parameter drifting along a
+                          # flat valley) and are reported as not converged. Measured on a 16-point
+                          # saturating power law: 95% bootstrap bounds within 6e-4 (relative) of 2000
 SCREEN_ITER = 25    # iterations every start gets before pruning
 KEEP = 24           # distinct starts kept after screening
 POLISH = 3          # candidates polished with scipy

@@ -329,7 +329,8 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
                            factors: Sequence[float] = (1.0, 10.0, 100.0), n_reps: int = 200, n_boot: int = 200,
                            n_folds: int = 6, level: float = 0.95, noise: float = 0.01, by: str | None = "auto",
                            seed: int = 0, loss: str = "huber", delta: float = 1e-3, space: str = "log",
-                           reduce: str = "sum", tau: float = 0.1) -> ExtrapolationCoverage:
+                           reduce: str = "sum", tau: float = 0.1,
+                           data_law: str | Law | None = None, weighting: str = "fold") -> ExtrapolationCoverage:
     """How often prediction intervals hold a new run at ``factors`` x the data's largest compute.
 
     Simulates ``n_reps`` data sets from known parameters on a design (default
@@ -340,7 +341,8 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
     refitted and bootstrapped per replication, the same :class:`~scalinglab.laws.intervals.Calibration`.
     All replications are fitted in one batch per step (each from the true parameters). ``by``
     is the bootstrap unit (``"auto"``: model sizes when the design has >= 10 with repeats, as
-    ``FitResult.with_calibration``).
+    ``FitResult.with_calibration``). With ``data_law`` the data come from another law (``params``
+    and the default design are then that law's): a misspecified fit, the case calibration is for.
 
     Returns
     -------
@@ -349,16 +351,17 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
     from .intervals import Calibration, interval_score, outside_decades, rolling_folds, scale_coordinate
 
     law = get_law(law)
+    gen = law if data_law is None else get_law(data_law)
     if inputs is None or params is None:
-        d_in, d_truth = default_design(law)
+        d_in, d_truth = default_design(gen)
         inputs = inputs if inputs is not None else d_in
         params = params if params is not None else d_truth
     if n_reps < 2:
         raise ConfigError(f"n_reps must be >= 2; got {n_reps}")
-    x = derive_inputs(law.inputs, inputs)
-    x = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in x.items()}
-    truth = law.vector(params)
-    f_true = law(truth, **x).reshape(-1)
+    x_gen = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in derive_inputs(gen.inputs, inputs).items()}
+    x = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in derive_inputs(law.inputs, inputs).items()}
+    gen_truth = gen.vector(params)
+    f_true = gen(gen_truth, **x_gen).reshape(-1)
     n = f_true.shape[0]
     rng = np.random.default_rng(seed)
     Y = f_true[None, :] * np.exp(noise * rng.standard_normal((n_reps, n)))
@@ -403,6 +406,10 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
         e = np.random.default_rng(rseed).choice(resid[r][np.isfinite(resid[r])], size=n_boot)[:, None]
         return space_of(draws) - e - space_of(mean), mean
 
+    if gen is law:
+        truth = gen_truth
+    else:     # the fitted law's best approximation of the noiseless data: the warm start
+        truth = opt.solve_batch(opt.Problem(law, x, f_true, objective), law.default_starts(inputs=x, target=f_true)).params
     all_idx = np.arange(n)
     P, Pb, resid, _ = fit_all(all_idx, np.repeat(truth[None, :], n_reps, axis=0), seed + 1)
     k = law.n_params
@@ -434,7 +441,7 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
         if folds:
             cal = Calibration.from_folds(np.concatenate(errs), np.concatenate(draws, axis=1),
                                          np.concatenate(dists), np.concatenate(folds_id), folds, space=space,
-                                         by=by, n_boot=n_boot, seed=seed)
+                                         by=by, n_boot=n_boot, seed=seed, weighting=weighting)
         else:
             cal = Calibration(errors=np.zeros(0), draws=np.zeros((n_boot, 0)), distance=np.zeros(0),
                               fold=np.zeros(0, dtype=int), folds=(), shape="brownian", tau=0.0, space=space)
@@ -442,8 +449,9 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
         cals.append(cal)
     rng_new = np.random.default_rng(seed + 999)
     for fct in factors:
-        xt = derive_inputs(law.inputs, extrapolation_targets(law, x, float(fct)))
-        ft = float(law(truth, **xt).reshape(-1)[0])
+        target = extrapolation_targets(law, x, float(fct))
+        xt = derive_inputs(law.inputs, target)
+        ft = float(gen(gen_truth, **derive_inputs(gen.inputs, target)).reshape(-1)[0])
         y_new = ft * np.exp(noise * rng_new.standard_normal(n_reps))
         d = outside_decades(law, x, xt)
         res = {m: [] for m in methods}
@@ -466,7 +474,7 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
             cov[m][float(fct)] = float(np.mean(inside))
             wid[m][float(fct)] = float(np.median((b[:, 1] - b[:, 0]) / ft))
             sco[m][float(fct)] = float(np.mean(interval_score(b[:, 0], b[:, 1], y_new, level)) / ft)
-    return ExtrapolationCoverage(law=law.name, level=level, factors=tuple(float(f) for f in factors), coverage=cov,
+    return ExtrapolationCoverage(law=law.name if gen is law else f"{law.name} fitted to {gen.name} data", level=level, factors=tuple(float(f) for f in factors), coverage=cov,
                                  width=wid, score=sco, n_reps=n_reps, n_boot=n_boot, n_folds=len(masks), n_points=n,
                                  noise=noise, by=by, shapes=shapes,
                                  options={"loss": loss, "delta": delta, "space": space, "reduce": reduce,

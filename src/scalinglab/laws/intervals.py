@@ -73,6 +73,7 @@ __all__ = [
 
 INTERVALS = ("calibrated", "bootstrap", "wald")
 SHAPES = ("brownian", "drift")     # g(d) = d, g(d) = d^2
+WEIGHTINGS = ("fold", "point")     # each rolling origin counts equally / each held-out run does
 MIN_CALIBRATION_POINTS = 10        # fewer scores than this: no calibration (the summary says so)
 
 
@@ -92,7 +93,7 @@ def interval_score(low: Any, high: Any, actual: Any, level: float) -> np.ndarray
 
 
 def _coordinates(law: Any, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    out = {k: np.asarray(inputs[k], dtype=float).reshape(-1) for k in law.inputs if k in inputs}
+    out = {k: np.asarray(inputs[k], dtype=float) for k in law.inputs if k in inputs}
     if law.of_n_and_d and "n_params" in out and "n_tokens" in out:
         out["n_params*n_tokens"] = out["n_params"] * out["n_tokens"]   # compute, up to C = 6ND's constant
     return out
@@ -107,7 +108,7 @@ def outside_decades(law: Any, fitted: Mapping[str, Any], inputs: Mapping[str, An
     and the same compute is 0.48 decades outside.
     """
     fit_c, new_c = _coordinates(law, fitted), _coordinates(law, inputs)
-    shape = np.broadcast_shapes(*(np.shape(v) for v in new_c.values())) if new_c else (0,)
+    shape = np.broadcast_shapes(*(np.shape(v) for v in new_c.values())) if new_c else ()
     out = np.zeros(shape)
     for k, v in new_c.items():
         f = fit_c.get(k)
@@ -126,8 +127,8 @@ def scale_coordinate(law: Any, columns: Mapping[str, Any]) -> np.ndarray:
         return np.asarray(columns["flops"], dtype=float).reshape(-1)
     c = _coordinates(law, columns)
     if "n_params*n_tokens" in c:
-        return c["n_params*n_tokens"]
-    return c[law.inputs[0]]
+        return c["n_params*n_tokens"].reshape(-1)
+    return c[law.inputs[0]].reshape(-1)
 
 
 def rolling_folds(order: np.ndarray, *, n_folds: int, min_train: int,
@@ -159,16 +160,26 @@ def rolling_folds(order: np.ndarray, *, n_folds: int, min_train: int,
     return masks
 
 
-def conformal_quantile(scores: Sequence[float] | np.ndarray, level: float) -> float:
-    """The split-conformal quantile: the ``ceil((m + 1) level)``-th smallest of ``m`` scores.
+def conformal_quantile(scores: Sequence[float] | np.ndarray, level: float,
+                       weights: Sequence[float] | np.ndarray | None = None) -> float:
+    """The split-conformal quantile of ``m`` scores at ``level``.
 
-    With exchangeable scores, a new score falls at or below it with probability at least
-    ``level`` (Vovk et al. 2005; Lei et al. 2018, Sec. 2.2). ``inf`` when ``m`` is too small to
-    certify the level (``m < level / (1 - level)``, i.e. 19 scores for 95%).
+    Unweighted: the ``ceil((m + 1) level)``-th smallest score; with exchangeable scores a new
+    score falls at or below it with probability at least ``level`` (Vovk et al. 2005; Lei et al.
+    2018, Sec. 2.2). With ``weights`` (nonnegative, one per score): the ``level`` quantile of
+    ``sum_i w_i delta(s_i) + 1 delta(+inf)``, normalized (Tibshirani et al. 2019; Barber et al.
+    2023, Eq. 9); equal weights give the unweighted rule. ``inf`` when the scores are too few to
+    certify the level (19 equal-weight scores for 95%).
     """
-    s = np.sort(np.asarray(scores, dtype=float)[np.isfinite(scores)])
-    k = int(math.ceil((s.size + 1) * level))
-    return float(s[k - 1]) if 1 <= k <= s.size else math.inf
+    s = np.asarray(scores, dtype=float)
+    w = np.ones_like(s) if weights is None else np.asarray(weights, dtype=float)
+    ok = np.isfinite(s) & (w > 0)
+    s, w = s[ok], w[ok]
+    o = np.argsort(s, kind="stable")
+    s, w = s[o], w[o]
+    cum = np.cumsum(w) / (w.sum() + 1.0)
+    i = int(np.searchsorted(cum, level - 1e-12))
+    return float(s[i]) if i < s.size else math.inf
 
 
 def _g(shape: str, d: np.ndarray) -> np.ndarray:
@@ -232,6 +243,9 @@ class Calibration:
         Unit resampled by the bootstraps (None: single runs).
     n_boot, seed : int
     notes : tuple of str
+    weighting : {"fold", "point"}
+        Weights of the conformal quantile: ``"fold"`` (default) gives every rolling origin the
+        same total weight, ``"point"`` every held-out run.
     """
 
     errors: np.ndarray
@@ -246,6 +260,7 @@ class Calibration:
     n_boot: int = 0
     seed: int = 0
     notes: tuple[str, ...] = ()
+    weighting: str = "fold"
     _kappa: dict = field(default_factory=dict, repr=False, compare=False)   # discrepancy(level) cache
 
     def __post_init__(self) -> None:
@@ -255,11 +270,14 @@ class Calibration:
             object.__setattr__(self, name, a)
         if self.shape not in SHAPES:
             raise ConfigError(f"shape must be one of {', '.join(SHAPES)}; got {self.shape!r}")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"weighting must be one of {', '.join(WEIGHTINGS)}; got {self.weighting!r}")
 
     @classmethod
     def from_folds(cls, errors: np.ndarray, draws: np.ndarray, distance: np.ndarray, fold: np.ndarray,
                    folds: Sequence[Mapping[str, float]], *, space: str = "log", by: str | None = None,
-                   n_boot: int = 0, seed: int = 0, notes: Sequence[str] = ()) -> Calibration:
+                   n_boot: int = 0, seed: int = 0, notes: Sequence[str] = (),
+                   weighting: str = "fold") -> Calibration:
         """Collect fold results and choose the growth shape."""
         errors, distance = np.asarray(errors, dtype=float), np.asarray(distance, dtype=float)
         draws = np.asarray(draws, dtype=float).reshape(-1, errors.size)
@@ -267,7 +285,7 @@ class Calibration:
         shape, tau = choose_shape(errors, 0.5 * (hi - lo), distance)
         return cls(errors=errors, draws=draws, distance=distance, fold=fold,
                    folds=tuple(dict(f) for f in folds), shape=shape, tau=float(tau), space=space, by=by,
-                   n_boot=int(n_boot), seed=int(seed), notes=tuple(notes))
+                   n_boot=int(n_boot), seed=int(seed), notes=tuple(notes), weighting=weighting)
 
     # -- the calibration -------------------------------------------------------------------------
     @property
@@ -284,6 +302,22 @@ class Calibration:
     def usable(self) -> bool:
         """Enough calibration points (>= 10 outside their fold's data) to calibrate anything."""
         return self.n_points >= MIN_CALIBRATION_POINTS
+
+    def weights(self) -> np.ndarray:
+        """Conformal weight of each calibration point (points at distance 0 weigh nothing).
+
+        ``"fold"``: ``mean points per fold / points in this fold``, so each rolling origin
+        carries the same total weight and the weights still sum to the number of points (the
+        finite-sample correction stays that of ``m`` points).
+        """
+        out = self.distance > 0
+        w = out.astype(float)
+        if self.weighting == "fold" and out.any():
+            ids, counts = np.unique(self.fold[out], return_counts=True)
+            per = dict(zip(ids.tolist(), counts.tolist()))
+            mean = out.sum() / len(per)
+            w = np.where(out, np.array([mean / per.get(f, 1) for f in self.fold.tolist()]), 0.0)
+        return w
 
     def base_halfwidths(self, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Per calibration point, the bootstrap interval's lower and upper half-widths."""
@@ -304,7 +338,7 @@ class Calibration:
             h = np.maximum(np.where(u < 0, h_lo, h_hi), 0.0)
             out = d > 0
             scores = (u[out] ** 2 - h[out] ** 2) / _g(self.shape, d[out])
-            q = conformal_quantile(scores, level)
+            q = conformal_quantile(scores, level, self.weights()[out])
             if not math.isfinite(q):        # too few scores to certify the level: take the largest
                 q = float(np.max(scores))
             k = max(q, 0.0)
@@ -342,12 +376,12 @@ class Calibration:
             return (f"too few held-out runs outside their fold's data ({self.n_points} < "
                     f"{MIN_CALIBRATION_POINTS}) to calibrate: bootstrap intervals are used unwidened")
         k = self.discrepancy(level)
-        unit = "per decade" if self.shape == "brownian" else "per decade^2"
-        size = f"{math.sqrt(k):.3g}" + (" in log space" if self.space == "log" else "")
-        return (f"rolling-origin calibration over {len(self.folds)} folds, {self.n_points} held-out runs "
-                f"up to {self.max_distance:.2f} decades out ({self.shape}: variance +{size}^2 {unit} "
-                f"at {100 * level:g}%); bootstrap intervals covered {self.base_coverage(level):.0%} of them, "
-                f"calibrated ones {self.coverage(level):.0%}")
+        units = " (log units)" if self.space == "log" else ""
+        growth = "sqrt(d)" if self.shape == "brownian" else "d"
+        return (f"rolling origin, {len(self.folds)} folds, {self.n_points} held-out runs up to "
+                f"{self.max_distance:.2f} decades out; the {100 * level:g}% half-width gains {math.sqrt(k):.3g}"
+                f"{units} in quadrature at d = 1 decade, growing as {growth} ({self.shape}); bootstrap intervals "
+                f"covered {self.base_coverage(level):.0%} of these runs, calibrated ones {self.coverage(level):.0%}")
 
     def __repr__(self) -> str:
         return (f"Calibration(folds={len(self.folds)}, points={self.n_points}, shape={self.shape!r}, "
@@ -360,7 +394,7 @@ class Calibration:
                 "n_draws": int(self.draws.shape[0]), "distance": _hexes(self.distance),
                 "fold": [int(v) for v in self.fold], "folds": [dict(f) for f in self.folds],
                 "shape": self.shape, "tau": float(self.tau).hex(), "space": self.space, "by": self.by,
-                "n_boot": self.n_boot, "seed": self.seed, "notes": list(self.notes)}
+                "n_boot": self.n_boot, "seed": self.seed, "notes": list(self.notes), "weighting": self.weighting}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
@@ -369,7 +403,8 @@ class Calibration:
         return cls(errors=errors, draws=draws, distance=_unhexes(d["distance"]),
                    fold=np.array(d["fold"], dtype=int), folds=tuple(dict(f) for f in d["folds"]),
                    shape=d["shape"], tau=float.fromhex(d["tau"]), space=d["space"], by=d["by"],
-                   n_boot=int(d["n_boot"]), seed=int(d["seed"]), notes=tuple(d.get("notes", ())))
+                   n_boot=int(d["n_boot"]), seed=int(d["seed"]), notes=tuple(d.get("notes", ())),
+                   weighting=d.get("weighting", "fold"))
 
 
 def _hexes(a: np.ndarray) -> list[str]:

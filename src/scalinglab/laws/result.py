@@ -251,7 +251,8 @@ class FitResult:
         """A new result carrying a nonparametric bootstrap of ``n_boot`` refits.
 
         Resamples single runs (``by=None``) or whole groups (``by="n_params"``, ``"flops"`` or
-        any group column). All resamples are refitted in one batch, warm-started from this
+        any group column); ``by="auto"`` resamples whole model sizes when the runs have at least
+        10 sizes and some size has several runs, else single runs. All resamples are refitted in one batch, warm-started from this
         optimum and from the other distinct optima the multi-start found. See
         :mod:`scalinglab.laws.bootstrap` for what the intervals mean and when they are invalid.
         """
@@ -261,6 +262,8 @@ class FitResult:
         n = problem.n
         groups = None
         n_units = n
+        if by == "auto":
+            by = self._size_groups()
         if by is not None:
             cols = self._data.columns if self._data is not None else {}
             if by not in cols:
@@ -431,7 +434,7 @@ class FitResult:
         return Prediction(mean, low, high, "wald", d, level, "delta method with the Wald covariance")
 
     def with_calibration(self, n_folds: int = 6, n_boot: int = 200, by: str | None = "auto",
-                         seed: int | None = None) -> FitResult:
+                         seed: int | None = None, weighting: str = "fold") -> FitResult:
         """A new result carrying a rolling-origin calibration of its extrapolation intervals.
 
         The fitted runs are cut at ``n_folds`` cutoffs along compute (evenly spaced ranks between
@@ -454,6 +457,8 @@ class FitResult:
             some size has several runs (their errors are correlated), else single runs.
         seed : int, optional
             Default: the bootstrap's seed (0 without one).
+        weighting : {"fold", "point"}
+            Conformal weights: every rolling origin counts the same (default), or every held-out run.
 
         Raises
         ------
@@ -525,13 +530,14 @@ class FitResult:
             B = min(d.shape[0] for d in draws)
             cal = Calibration.from_folds(np.concatenate(errors), np.concatenate([d[:B] for d in draws], axis=1),
                                          np.concatenate(dist), np.concatenate(fold), folds, space=o["space"],
-                                         by=by, n_boot=int(n_boot), seed=int(seed), notes=notes)
+                                         by=by, n_boot=int(n_boot), seed=int(seed), notes=notes,
+                                         weighting=weighting)
         return replace(base, calibration=cal, options={**base.options, "calibration_folds": int(n_folds),
                                                        "calibration_n_boot": int(n_boot)})
 
     def _size_groups(self) -> str | None:
         """``"n_params"`` when whole model sizes can be resampled (>= 10 sizes, some with repeats)."""
-        cols = self._data.columns if self._data is not None else {}
+        cols = {**self._data.columns, **self._data.inputs} if self._data is not None else {}
         if "n_params" not in cols:
             return None
         ids = group_labels(cols["n_params"])
