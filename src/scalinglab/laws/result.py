@@ -495,8 +495,11 @@ class FitResult:
             runs = self._runs(train)
             x_tr = {kk: v[train] for kk, v in data.inputs.items()}
             x_te = {kk: v[~train] for kk, v in data.inputs.items()}
+            # this fit's optimum and its other optima, plus a thinned grid (about 100 starts): a
+            # fold's optimum is rarely far from the full fit's, and the grid guards against it
             starts = law.default_starts(inputs=x_tr, target=data.target[train])
-            starts = np.vstack([starts[::max(1, len(starts) // 500)], self.param_vector[None, :]])
+            alts = [np.asarray(a, dtype=float) for a in (self.meta.get("alternative_optima") or [])]
+            starts = np.vstack([starts[::max(1, len(starts) // 100)], self.param_vector[None, :], *alts])
             by_j = by
             if by is not None and len(set(group_labels(cols[by][train]))) < 2:
                 by_j = None
