@@ -215,7 +215,9 @@ def test_explicit_fit_and_test_sets_reproduce_a_published_split():
     np.testing.assert_allclose(bt.points["outside_decades"], np.log10(C[5:] / C[4]))
     from scalinglab.laws import fit
 
-    ref = fit("saturating_power_law", fit_set, loss="ls")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # five points: starts disagree slightly on E
+        ref = fit("saturating_power_law", fit_set, loss="ls")
     np.testing.assert_allclose(bt.points["predicted"], ref.predict(flops=C[5:]))
     # the same split from one concatenated table and a cutoff
     both = Runs.concat([fit_set, test_set])
