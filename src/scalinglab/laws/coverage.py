@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ConfigError
 from . import _optimize as opt
 from .bootstrap import group_labels, percentile_interval, resample_weights
+from .intervals import Calibration, interval_score, outside_decades, rolling_folds, scale_coordinate
 from .specs import Law, derive_inputs, get_law
 from .objectives import Objective
 
@@ -348,8 +349,6 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
     -------
     ExtrapolationCoverage
     """
-    from .intervals import Calibration, interval_score, outside_decades, rolling_folds, scale_coordinate
-
     law = get_law(law)
     gen = law if data_law is None else get_law(data_law)
     if inputs is None or params is None:

@@ -17,6 +17,9 @@ Standard errors and intervals
   losses (huber, lad, asymmetric, huber_likelihood) it is only an approximation: it is labelled
   with :class:`~scalinglab.errors.UnreliableErrorsWarning` and a note. Measured coverage of both
   methods is in docs/coverage.md.
+
+Prediction intervals for new runs (``predict(level=...)``) are ``"bootstrap"``, ``"wald"`` or
+``"calibrated"``, the default beyond the fitted data: see :mod:`scalinglab.laws.intervals`.
 """
 
 from __future__ import annotations
