@@ -446,14 +446,15 @@ class FitResult:
         ``n_boot`` refits, and predicts its held-out runs with the bootstrap interval. Their
         errors, base intervals and distances calibrate the widening (see
         :mod:`scalinglab.laws.intervals`). The calibrated interval is computed around *this*
-        result's bootstrap, so both resample the same unit:
+        result's bootstrap (one of ``max(n_boot, 1000)`` refits is made if it has none), so the
+        folds resample the same unit as that bootstrap.
 
         Parameters
         ----------
         n_folds : int
             Rolling-origin cutoffs.
         n_boot : int
-            Bootstrap refits per fold (and for this result, if it has no bootstrap yet).
+            Bootstrap refits per fold.
         by : str, None or "auto"
             The bootstrap's resampled unit. ``"auto"``: this result's bootstrap unit if it has
             one, else whole model sizes (``"n_params"``) when the runs have at least 10 sizes and
