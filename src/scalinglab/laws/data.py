@@ -111,6 +111,58 @@ class Runs:
                          flops_convention=flops_convention, target_name=target_name,
                          source_name=source)
 
+    @classmethod
+    def concat(cls, tables: Sequence[Runs], *, keys: Sequence[str] | None = None) -> Runs:
+        """Stack tables of runs into one (e.g. a paper's fit set and its test set).
+
+        The tables must describe the same quantities: the same target name, the same FLOP
+        convention, each of ``n_params`` / ``n_tokens`` / ``flops`` present in all or in none,
+        and the same group columns. Run ids must stay unique; with ``keys`` (one per table) every
+        id becomes ``"<key>/<id>"``, which makes ids from different sources unique.
+
+        >>> both = Runs.concat([paper_fit_set, paper_test_set], keys=["fit", "test"])   # doctest: +SKIP
+        """
+        tables = list(tables)
+        if not tables or not all(isinstance(t, Runs) for t in tables):
+            raise DataError("Runs.concat needs a non-empty list of Runs; got "
+                            f"{[type(t).__name__ for t in tables] or 'nothing'}")
+        if keys is not None and len(keys) != len(tables):
+            raise DataError(f"Runs.concat got {len(keys)} keys for {len(tables)} tables; pass one key per table")
+        first = tables[0]
+        for i, t in enumerate(tables[1:], 1):
+            for what, a, b in (("target", first.target_name, t.target_name),
+                               ("FLOP convention", first.flops_convention, t.flops_convention),
+                               ("group columns", sorted(first.groups), sorted(t.groups))):
+                if a != b:
+                    raise DataError(f"cannot concatenate runs: table {i} has {what} {b!r}, table 0 has {a!r}; "
+                                    "load them the same way (same columns, group_by= and flops_convention=)")
+            for c in ("n_params", "n_tokens", "flops"):
+                if (getattr(first, c) is None) != (getattr(t, c) is None):
+                    have, lack = (0, i) if getattr(first, c) is not None else (i, 0)
+                    raise DataError(f"cannot concatenate runs: table {have} has {c!r} and table {lack} does not; "
+                                    f"load both with {c}=<column> (or derive it the same way)")
+        ids = [np.array([f"{keys[i]}/{r}" for r in t.run_id], dtype=object) if keys is not None else t.run_id
+               for i, t in enumerate(tables)]
+        run_id = np.concatenate(ids)
+        uniq, counts = np.unique(run_id.astype(str), return_counts=True)
+        if np.any(counts > 1):
+            dup = ", ".join(map(str, uniq[counts > 1][:3]))
+            raise DataError(f"cannot concatenate runs: run ids {dup} occur in more than one table; pass "
+                            "keys=['fit', 'test'] (ids become '<key>/<id>') or give the runs unique ids")
+
+        def cat(name: str) -> np.ndarray | None:
+            v = getattr(first, name)
+            return None if v is None else np.concatenate([getattr(t, name) for t in tables])
+
+        excluded = {"run_id": [x for t in tables for x in t.excluded.get("run_id", [])],
+                    "reason": [x for t in tables for x in t.excluded.get("reason", [])]}
+        return Runs(target=np.concatenate([t.target for t in tables]), run_id=run_id,
+                    n_params=cat("n_params"), n_tokens=cat("n_tokens"), flops=cat("flops"),
+                    groups={k: np.concatenate([t.groups[k] for t in tables]) for k in first.groups},
+                    target_name=first.target_name, flops_convention=first.flops_convention,
+                    n_tokens_derived=any(t.n_tokens_derived for t in tables),
+                    source=" + ".join(t.source for t in tables), excluded=excluded)
+
     # -- basic protocol -----------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.target.shape[0])

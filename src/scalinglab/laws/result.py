@@ -17,6 +17,9 @@ Standard errors and intervals
   losses (huber, lad, asymmetric, huber_likelihood) it is only an approximation: it is labelled
   with :class:`~scalinglab.errors.UnreliableErrorsWarning` and a note. Measured coverage of both
   methods is in docs/coverage.md.
+
+Prediction intervals for new runs (``predict(level=...)``) are ``"bootstrap"``, ``"wald"`` or
+``"calibrated"``, the default beyond the fitted data: see :mod:`scalinglab.laws.intervals`.
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ from ..config import freeze_fields
 from .._version import __version__
 from ..errors import (
     ConfigError,
+    ConvergenceWarning,
     DataError,
     ExtrapolationWarning,
+    FitAtBoundWarning,
+    FitError,
     NotFittedError,
     UnknownNameError,
     UnreliableErrorsWarning,
@@ -47,6 +53,7 @@ from . import _optimize as opt
 from ._tables import CITable, Derived, ParamMatrix, Prediction, _hex, _hex_array, _unhex, _unhex_array
 from .bootstrap import BootstrapResult, group_labels, percentile_interval, resample_weights
 from .diagnostics import FitDiagnostics, diagnose
+from .intervals import INTERVALS, Calibration, outside_decades, rolling_folds, scale_coordinate
 from .specs import LAWS, Law, derive_inputs, get_law
 from .objectives import Objective
 
@@ -107,6 +114,8 @@ class FitResult:
         Every option of the fit (loss, delta, space, reduce, tau, starts, seed, fixed, method).
     diagnostics : FitDiagnostics
     bootstrap : BootstrapResult or None
+    calibration : Calibration or None
+        Rolling-origin calibration of extrapolation intervals (:meth:`with_calibration`).
     """
 
     law: Law
@@ -120,6 +129,7 @@ class FitResult:
     options: Mapping[str, Any]
     diagnostics: FitDiagnostics
     bootstrap: BootstrapResult | None = None
+    calibration: Calibration | None = None
     likelihood_scale: float | None = None
     _data: _FitData | None = field(default=None, repr=False)
     _cov_internal: np.ndarray | None = field(default=None, repr=False)
@@ -253,7 +263,8 @@ class FitResult:
         """A new result carrying a nonparametric bootstrap of ``n_boot`` refits.
 
         Resamples single runs (``by=None``) or whole groups (``by="n_params"``, ``"flops"`` or
-        any group column). All resamples are refitted in one batch, warm-started from this
+        any group column); ``by="auto"`` resamples whole model sizes when the runs have at least
+        10 sizes and some size has several runs, else single runs. All resamples are refitted in one batch, warm-started from this
         optimum and from the other distinct optima the multi-start found. See
         :mod:`scalinglab.laws.bootstrap` for what the intervals mean and when they are invalid.
         """
@@ -268,6 +279,8 @@ class FitResult:
                             f"{problem.k + 1} runs, or fix parameters (fixed=)")
         groups = None
         n_units = n
+        if by == "auto":
+            by = self._size_groups()
         if by is not None:
             cols = self._data.columns if self._data is not None else {}
             if by not in cols:
@@ -312,48 +325,255 @@ class FitResult:
                               ExtrapolationWarning, stacklevel=3)
         return x
 
-    def predict(self, *, level: float | None = None, **inputs: Any) -> np.ndarray | Prediction:
+    def outside_decades(self, **inputs: Any) -> np.ndarray:
+        """Decades outside the fitted data at these inputs (0 inside): see :func:`~.intervals.outside_decades`.
+
+        Uses the fitted runs when the result carries them, else :attr:`input_range`.
+        """
+        x = derive_inputs(self.law.inputs, inputs)
+        fitted = (self._data.inputs if self._data is not None
+                  else {k: np.array(v, dtype=float) for k, v in self.input_range.items()})
+        shape = np.shape(self.law(self.param_vector, **x))
+        return np.broadcast_to(outside_decades(self.law, fitted, x), shape).copy()
+
+    def _predictive_draws(self, x: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Bootstrap predictive draws minus the prediction, in the fitted space, shape (B, ...).
+
+        ``t(f(x; theta_b)) - e_b - t(f(x; theta))`` with ``t`` = log (or identity in linear space)
+        and ``e_b`` a residual drawn from the fit's residuals (seeded by the bootstrap's seed).
+        """
+        mean = self.law(self.param_vector, **x)
+        draws = self.law(self.bootstrap.params, **x)                      # (B, ...)
+        rng = np.random.default_rng(self.bootstrap.seed + 1)
+        res = self.residuals[np.isfinite(self.residuals)]
+        e = rng.choice(res, size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
+        with np.errstate(all="ignore"):
+            if self.options["space"] == "log":
+                return np.log(draws) - e - np.log(mean)
+            return draws - e - mean
+
+    def _bounds(self, mean: np.ndarray, lo_half: np.ndarray, hi_half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.options["space"] == "log":
+            return mean * np.exp(-lo_half), mean * np.exp(hi_half)
+        return mean - lo_half, mean + hi_half
+
+    def default_interval(self, outside: Any = 0.0) -> str:
+        """The interval :meth:`predict` uses when none is named, for points ``outside`` decades out.
+
+        ``"calibrated"`` for any point outside the fitted data (when it can be calibrated: the
+        result carries a calibration or its data), else ``"bootstrap"`` when a bootstrap exists,
+        else ``"wald"``.
+        """
+        if np.any(np.asarray(outside) > 0) and (self.calibration is not None or self._data is not None):
+            return "calibrated"
+        return "bootstrap" if self.bootstrap is not None else "wald"
+
+    @cached_property
+    def _calibrated(self) -> FitResult:
+        """This result with a calibration: its own, or one computed once with the defaults."""
+        if self.calibration is not None:
+            return self
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnreliableErrorsWarning)
+            return self.with_calibration()
+
+    def predict(self, *, level: float | None = None, interval: str | None = None,
+                **inputs: Any) -> np.ndarray | Prediction:
         """Predict the target at new inputs.
 
         Parameters
         ----------
         level : float, optional
             With ``level`` (e.g. 0.95) return a :class:`Prediction` ``(mean, low, high)``: a
-            *prediction interval* for a new run, combining parameter uncertainty and the residual
-            scatter of the fit. With a bootstrap: percentiles of ``f(x; theta_b)`` combined with a
-            residual drawn from the fit's residuals. Without: the delta method with the Wald
-            covariance plus ``sigma``, Student-t quantile, in the fitted space.
+            *prediction interval* for a new run. It also records which interval it is
+            (``.method``) and how far outside the fitted data each point is
+            (``.outside_decades``).
+        interval : {"calibrated", "bootstrap", "wald"}, optional
+            Default (:meth:`default_interval`): ``"calibrated"`` when any point lies outside the
+            fitted data, else the bootstrap when one exists, else Wald.
+
+            * ``"bootstrap"``: percentiles of ``f(x; theta_b)`` combined with a residual drawn from
+              the fit's residuals (in the fitted space). Holds inside the data.
+            * ``"calibrated"``: the bootstrap interval widened with the distance from the data by
+              the rolling-origin calibration of :meth:`with_calibration` (computed once, with its
+              defaults, if this result has none; it needs the fitted data). Identical to the
+              bootstrap interval inside the data. See :mod:`scalinglab.laws.intervals`.
+            * ``"wald"``: the delta method with the Wald covariance plus ``sigma``, Student-t
+              quantile, in the fitted space (approximate under robust losses: warns).
         **inputs : array_like
             The law's inputs (e.g. ``n_params=``, ``n_tokens=``) or quantities they derive from.
         """
         x = self._inputs(inputs)
         mean = self.law(self.param_vector, **x)
         if level is None:
+            if interval is not None:
+                raise ConfigError(f"interval={interval!r} needs level=, e.g. predict(level=0.95, interval={interval!r}, ...)")
             return mean
         if not 0 < level < 1:
             raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
-        log = self.options["space"] == "log"
-        if self.bootstrap is not None:
-            draws = self.law(self.bootstrap.params, **x)                  # (B, ...)
-            rng = np.random.default_rng(self.bootstrap.seed + 1)
-            res = self.residuals[np.isfinite(self.residuals)]
-            e = rng.choice(res, size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
-            with np.errstate(all="ignore"):
-                new = draws * np.exp(-e) if log else draws - e
-            lo, hi = percentile_interval(new, level)
-            return Prediction(mean, lo, hi)
+        if interval is not None and interval not in INTERVALS:
+            from ..errors import suggest
+
+            raise ConfigError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}."
+                              f"{suggest(str(interval), INTERVALS)}")
+        d = self.outside_decades(**x)
+        method = interval or self.default_interval(d)
+        if method == "calibrated":
+            if self.calibration is None and self._data is None:
+                raise NotFittedError("interval='calibrated' needs the fitted data (this result was saved "
+                                     "without it) or a calibration: refit, or use interval='bootstrap'")
+            src = self._calibrated
+            cal = src.calibration
+            rel = src._predictive_draws(x)
+            lo, hi = percentile_interval(rel, level)
+            L, H = cal.halfwidths(-lo, hi, d, level)
+            low, high = src._bounds(mean, L, H)
+            return Prediction(mean, low, high, "calibrated", d, level, cal.describe(level))
+        if method == "bootstrap":
+            if self.bootstrap is None:
+                raise NotFittedError("no bootstrap on this result; use res = res.with_bootstrap(n_boot=1000) "
+                                     "or interval='wald'")
+            lo, hi = percentile_interval(self._predictive_draws(x), level)
+            low, high = self._bounds(mean, -lo, hi)
+            return Prediction(mean, low, high, "bootstrap", d, level,
+                              f"bootstrap of {self.bootstrap.n_boot} refits with residual draws")
         self._warn_unreliable("prediction intervals")
         z = self._wald_quantile(level)
         J = self.law.jac(self.param_vector, **x).reshape(-1, self.law.n_params)
         m = mean.reshape(-1)
+        log = self.options["space"] == "log"
         if log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 J = J / m[:, None]
         var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + self.sigma ** 2
         half = (z * np.sqrt(np.maximum(var, 0))).reshape(mean.shape)
-        if log:
-            return Prediction(mean, mean * np.exp(-half), mean * np.exp(half))
-        return Prediction(mean, mean - half, mean + half)
+        low, high = self._bounds(mean, half, half)
+        return Prediction(mean, low, high, "wald", d, level, "delta method with the Wald covariance")
+
+    def with_calibration(self, n_folds: int = 6, n_boot: int = 200, by: str | None = "auto",
+                         seed: int | None = None, weighting: str = "fold") -> FitResult:
+        """A new result carrying a rolling-origin calibration of its extrapolation intervals.
+
+        The fitted runs are cut at ``n_folds`` cutoffs along compute (evenly spaced ranks between
+        30% and 90% of the runs, never fewer than ``max(2 k + 2, 8)`` training runs for ``k``
+        free parameters); each fold is refitted with this result's options, bootstrapped with
+        ``n_boot`` refits, and predicts its held-out runs with the bootstrap interval. Their
+        errors, base intervals and distances calibrate the widening (see
+        :mod:`scalinglab.laws.intervals`). The calibrated interval is computed around *this*
+        result's bootstrap (one of ``max(n_boot, 1000)`` refits is made if it has none), so the
+        folds resample the same unit as that bootstrap.
+
+        Parameters
+        ----------
+        n_folds : int
+            Rolling-origin cutoffs.
+        n_boot : int
+            Bootstrap refits per fold.
+        by : str, None or "auto"
+            The bootstrap's resampled unit. ``"auto"``: this result's bootstrap unit if it has
+            one, else whole model sizes (``"n_params"``) when the runs have at least 10 sizes and
+            some size has several runs (their errors are correlated), else single runs.
+        seed : int, optional
+            Default: the bootstrap's seed (0 without one).
+        weighting : {"fold", "point"}
+            Conformal weights: every rolling origin counts the same (default), or every held-out run.
+
+        Raises
+        ------
+        NotFittedError
+            The result carries no data (saved without it).
+        """
+        if self._data is None:
+            raise NotFittedError("this result carries no data (saved without it); refit to calibrate")
+        if not isinstance(n_folds, (int, np.integer)) or n_folds < 1:
+            raise ConfigError(f"n_folds must be a positive integer; got {n_folds!r}")
+        if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+            raise ConfigError(f"n_boot must be an integer >= 2; got {n_boot!r}")
+        if by == "auto":
+            by = self.bootstrap.by if self.bootstrap is not None else self._size_groups()
+        base = self
+        if seed is None:
+            seed = self.bootstrap.seed if self.bootstrap is not None else 0
+        if base.bootstrap is None:
+            base = base.with_bootstrap(n_boot=max(int(n_boot), 1000), seed=int(seed), by=by)
+        elif base.bootstrap.by != by:
+            raise ConfigError(f"this result's bootstrap resamples by {base.bootstrap.by!r}, not {by!r}: the "
+                              "calibration must use the same unit; pass by='auto' or rebootstrap first")
+        data = self._data
+        law = self.law
+        cols = {k: np.asarray(v) for k, v in {**data.columns, **data.inputs}.items()}
+        order = scale_coordinate(law, cols)
+        k = self.diagnostics.n_params
+        masks = rolling_folds(order, n_folds=int(n_folds), min_train=max(2 * k + 2, 8))
+        errors, draws, dist, fold, folds, notes = [], [], [], [], [], []
+        o = self.options
+        fit_opts = {"loss": o["loss"], "delta": o["delta"], "space": o["space"], "reduce": o["reduce"],
+                    "tau": o["tau"], "fixed": o.get("fixed") or None}
+        for j, train in enumerate(masks):
+            runs = self._runs(train)
+            x_tr = {kk: v[train] for kk, v in data.inputs.items()}
+            x_te = {kk: v[~train] for kk, v in data.inputs.items()}
+            # this fit's optimum and its other optima, plus a thinned grid (about 100 starts): a
+            # fold's optimum is rarely far from the full fit's, and the grid guards against it
+            starts = law.default_starts(inputs=x_tr, target=data.target[train])
+            alts = [np.asarray(a, dtype=float) for a in (self.meta.get("alternative_optima") or [])]
+            starts = np.vstack([starts[::max(1, len(starts) // 100)], self.param_vector[None, :], *alts])
+            by_j = by
+            if by is not None and len(set(group_labels(cols[by][train]))) < 2:
+                by_j = None
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    fj = fit(law, runs, starts=starts, **fit_opts)
+                    fj = fj.with_bootstrap(n_boot=int(n_boot), seed=int(seed) + 1 + j, by=by_j)
+                except (DataError, ConfigError, FitError) as exc:
+                    notes.append(f"fold {j + 1} (C <= {order[train].max():.3g}) skipped: {exc}")
+                    continue
+            if any(issubclass(w.category, (ConvergenceWarning, FitAtBoundWarning)) for w in caught):
+                notes.append(f"fold {j + 1} (C <= {order[train].max():.3g}): the fit had warnings")
+            pred = law(fj.param_vector, **x_te)
+            y = data.target[~train]
+            with np.errstate(all="ignore"):
+                u = np.log(y) - np.log(pred) if o["space"] == "log" else y - pred
+            errors.append(u)
+            draws.append(fj._predictive_draws(x_te))
+            dist.append(outside_decades(law, x_tr, x_te))
+            fold.append(np.full(u.size, j))
+            folds.append({"cutoff": float(order[train].max()), "n_train": int(train.sum()),
+                          "n_test": int((~train).sum())})
+        if not folds:
+            cal = Calibration(errors=np.zeros(0), draws=np.zeros((int(n_boot), 0)), distance=np.zeros(0),
+                              fold=np.zeros(0, dtype=int), folds=(), shape="brownian", tau=0.0,
+                              space=o["space"], by=by, n_boot=int(n_boot), seed=int(seed),
+                              notes=tuple(notes) + (f"no rolling-origin fold has {max(2 * k + 2, 8)} training "
+                                                    "runs and runs beyond them",))
+        else:
+            B = min(d.shape[0] for d in draws)
+            cal = Calibration.from_folds(np.concatenate(errors), np.concatenate([d[:B] for d in draws], axis=1),
+                                         np.concatenate(dist), np.concatenate(fold), folds, space=o["space"],
+                                         by=by, n_boot=int(n_boot), seed=int(seed), notes=notes,
+                                         weighting=weighting)
+        return replace(base, calibration=cal, options={**base.options, "calibration_folds": int(n_folds),
+                                                       "calibration_n_boot": int(n_boot)})
+
+    def _size_groups(self) -> str | None:
+        """``"n_params"`` when whole model sizes can be resampled (>= 10 sizes, some with repeats)."""
+        cols = {**self._data.columns, **self._data.inputs} if self._data is not None else {}
+        if "n_params" not in cols:
+            return None
+        ids = group_labels(cols["n_params"])
+        n_groups = int(ids.max()) + 1 if ids.size else 0
+        return "n_params" if 10 <= n_groups < ids.size else None
+
+    def _runs(self, mask: np.ndarray) -> Any:
+        """The fitted runs selected by ``mask``, as :class:`~scalinglab.laws.data.Runs` (for refits)."""
+        from .data import Runs
+
+        # the law's inputs from data.inputs (lossless through save/load), other columns as stored
+        cols = {**self._data.columns, **self._data.inputs}
+        named = {k: np.asarray(cols[k], dtype=float)[mask] for k in ("n_params", "n_tokens", "flops") if k in cols}
+        groups = {k: np.asarray(v)[mask] for k, v in cols.items() if k not in named}
+        return Runs.from_arrays(target=self._data.target[mask], groups=groups, **named)
 
     def derived(self, fn: Callable[..., Any] | str, level: float = 0.95, **kwargs: Any) -> Derived:
         """Estimate and interval of any function of the parameters.
@@ -462,6 +682,7 @@ class FitResult:
             "diagnostics": _jsonable(self.diagnostics.to_dict()),
             "cov_internal": None if self._cov_internal is None else _hex_array(self._cov_internal),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
             "data": data,
             "meta": _jsonable(dict(self.meta)),
             "versions": _versions(),
@@ -517,6 +738,7 @@ class FitResult:
                    runs_fingerprint=d["runs_fingerprint"], options=dict(d["options"]),
                    diagnostics=FitDiagnostics(**diag),
                    bootstrap=None if d.get("bootstrap") is None else BootstrapResult.from_dict(d["bootstrap"]),
+                   calibration=None if d.get("calibration") is None else Calibration.from_dict(d["calibration"]),
                    likelihood_scale=None if d.get("likelihood_scale") is None else _unhex(d["likelihood_scale"]),
                    _data=data,
                    _cov_internal=None if d.get("cov_internal") is None else _unhex_array(d["cov_internal"]),
