@@ -26,7 +26,7 @@ PUBLIC = {
         "Summary", "TuningEdge", "allocate", "backtest", "best_per_size", "binned_minimum",
         "compare", "compute_envelope", "coverage_check", "extrapolation_coverage", "fit",
         "get_law", "interval_score", "isoflop_slices", "list_laws", "load_lm_eval", "load_runs",
-        "optimal_loss", "register_law",
+        "register_law",
     ],
     "scalinglab.store": [
         "DEFAULT_GROUPS", "FINAL_STATUSES", "ResultsStore", "RunRecord", "RunSpec", "RunStatus",

@@ -10,7 +10,7 @@ import pytest
 
 from scalinglab.errors import ConfigError, DataError
 from scalinglab.laws.backtest import Backtest, backtest
-from scalinglab.laws.data import Runs
+from scalinglab.laws import Runs
 
 
 def saturating(seed, *, n=16, noise=0.01):

@@ -104,7 +104,7 @@ def test_conformal_quantile_rank_and_weights():
 # -- the calibrated interval -----------------------------------------------------------------------
 
 def test_calibrated_interval_reduces_to_the_bootstrap_inside_the_data(calibrated):
-    C = calibrated._data.inputs["flops"]
+    C = calibrated.data.inputs["flops"]
     inside = np.geomspace(C.min(), C.max(), 7)
     a = calibrated.predict(level=0.95, interval="calibrated", flops=inside)
     b = calibrated.predict(level=0.95, interval="bootstrap", flops=inside)
@@ -115,7 +115,7 @@ def test_calibrated_interval_reduces_to_the_bootstrap_inside_the_data(calibrated
 
 
 def test_calibrated_interval_widens_with_distance(calibrated):
-    top = calibrated._data.inputs["flops"].max()
+    top = calibrated.data.inputs["flops"].max()
     far = top * np.array([1.0, 3.0, 10.0, 100.0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -75,7 +75,7 @@ def load_table(table: str, *, n_params: str | None, n_tokens: str | None, flops:
                target: str | None, run_id: str | None = None, group_by: Sequence[str] = (),
                flops_convention: str | None = None, drop_highest: int = 0):
     """``load_runs`` with the CLI's column options, then drop the ``drop_highest`` largest targets."""
-    from ..laws.data import load_runs
+    from ..laws.tables import load_runs
 
     runs = load_runs(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,
                      run_id=run_id, group_by=tuple(group_by or ()), flops_convention=flops_convention)
@@ -164,7 +164,7 @@ def _fit_one(law: str, runs: Any, *, loss: str, delta: float, space: str, reduce
 
 
 def _check_law(law: str):
-    from ..laws.specs import get_law
+    from ..laws.law import get_law
 
     return get_law(law)
 
@@ -420,7 +420,7 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
 
 def laws_cmd(json_out: Optional[str] = _JSON) -> None:
     """List the registered laws with their inputs, formulas and citations."""
-    from ..laws.specs import get_law, list_laws
+    from ..laws.law import get_law, list_laws
 
     rows = []
     for name in list_laws():

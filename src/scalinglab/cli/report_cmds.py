@@ -37,10 +37,10 @@ def report_cmd(store: str = typer.Argument(..., help="A results store folder (wr
                quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the report path.")) -> None:
     """Analyse a results store (frontier, fits, allocation, backtest) and write the HTML report."""
     from ..report.analysis import analyze, holdout_for, recorded_analysis
-    from ..report.html import _as_runs, build_report
+    from ..report.html import build_report, open_runs
 
     with one_line_warnings():
-        runs, st = _as_runs(store, target, flops_convention)
+        runs, st = open_runs(store, target, flops_convention)
         root = Path(st.root)
         hold, origin = holdout_for(root, None if holdout is None else
                                    int(holdout) if holdout.strip().isdigit() else holdout)

@@ -22,7 +22,7 @@ What to use when
   edge of its grid), :func:`compute_envelope` / :func:`binned_minimum` (lower envelope over
   compute), :func:`isoflop_slices`. Every frontier point keeps the id of its defining run.
 * Decisions: :func:`allocate` (compute-optimal N*(C), D*(C) by Hoffmann et al.'s three
-  approaches; :func:`optimal_loss` gives a law's L*(C) and N*(C) for given parameters), :func:`compare` (which of two procedures wins at larger compute: difference,
+  approaches; ``law.optimal_loss(params, flops)`` gives a law's L*(C) and N*(C)), :func:`compare` (which of two procedures wins at larger compute: difference,
   effective-compute multiplier, equal-exponent test, crossover), :func:`backtest` (fit small,
   predict held-out large runs, or an explicit published split with ``test=``; scored by coverage
   and :func:`interval_score`).
@@ -33,12 +33,13 @@ What to use when
 A guide with examples is in docs/fitting.md.
 """
 
-from .allocate import Allocation, AllocationPrediction, allocate, optimal_loss
+from .allocate import Allocation, AllocationPrediction, allocate
 from .backtest import Backtest, BacktestFold, backtest
 from .bootstrap import BootstrapResult
 from .compare import Comparison, Crossover, ExponentTest, compare
 from .coverage import CoverageReport, ExtrapolationCoverage, coverage_check, extrapolation_coverage
-from .data import Runs, load_lm_eval, load_runs
+from .runs import Runs
+from .tables import load_lm_eval, load_runs
 from .frontier import (
     Frontier,
     IsoFlopSlices,
@@ -48,25 +49,14 @@ from .frontier import (
     compute_envelope,
     isoflop_slices,
 )
-from .specs import (
-    LAWS,
-    Chinchilla,
-    DataConstrained,
-    DownstreamLink,
-    Law,
-    Overtraining,
-    PowerLaw,
-    SaturatingError,
-    SaturatingPowerLaw,
-    get_law,
-    list_laws,
-    register_law,
-)
+from .law import LAWS, Law, get_law, list_laws, register_law
+from .specs import Chinchilla, DataConstrained, DownstreamLink, Overtraining, PowerLaw, SaturatingError, SaturatingPowerLaw
 from .objectives import ESTIMATORS
 from ._tables import CITable, Derived, ParamMatrix, Prediction
 from .diagnostics import FitDiagnostics
 from .intervals import Calibration, interval_score
-from .result import FitResult, fit
+from .fitting import fit
+from .result import FitData, FitResult
 from .summary import Summary
 
 __all__ = [
@@ -87,6 +77,7 @@ __all__ = [
     "ESTIMATORS",
     "ExponentTest",
     "ExtrapolationCoverage",
+    "FitData",
     "FitDiagnostics",
     "FitResult",
     "Frontier",
@@ -117,6 +108,5 @@ __all__ = [
     "list_laws",
     "load_lm_eval",
     "load_runs",
-    "optimal_loss",
     "register_law",
 ]

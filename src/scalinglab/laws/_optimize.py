@@ -41,12 +41,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, FitError
-from .specs import Law
+from .law import Law
 from .objectives import Objective
 
 __all__ = [
     "Problem",
     "Solution",
+    "distinct_rows",
+    "lm_continue",
     "pin_blas_threads",
     "solve_batch",
     "solve_loglinear",
@@ -415,7 +417,18 @@ def _lm(problem: Problem, st: _State, wt: np.ndarray, *, max_iter: int,
     return st
 
 
-def _distinct(theta: np.ndarray, F: np.ndarray, n: int, rtol: float = 1e-6) -> np.ndarray:
+def lm_continue(problem: Problem, theta: np.ndarray, wt: np.ndarray, *, max_iter: int = 300) -> float:
+    """The objective reached by ``max_iter`` more Levenberg-Marquardt iterations from ``theta``.
+
+    An optimality check independent of how the optimum was found (the fit's diagnostics use it:
+    an optimum that more iterations still lower was not one).
+    """
+    st = _init_state(problem, np.asarray(theta, dtype=float)[None, :], wt)
+    st = _lm(problem, st, wt, max_iter=max_iter)
+    return float(st.F[0])
+
+
+def distinct_rows(theta: np.ndarray, F: np.ndarray, n: int, rtol: float = 1e-6) -> np.ndarray:
     """Indices of up to ``n`` best rows, dropping near-duplicates of better rows."""
     order = np.argsort(F, kind="stable")
     keep: list[int] = []
@@ -490,7 +503,7 @@ def solve_batch(problem: Problem, starts: np.ndarray, *, wt: np.ndarray | None =
             raise FitError(f"no start gave a finite objective for {problem.law.name!r}; check that the "
                            "data suit the law (positive targets for space='log') or pass starts=")
         best = (np.inf, -1, None, False)
-        for i in _distinct(th2, F2, polish):
+        for i in distinct_rows(th2, F2, polish):
             t, f, ok = _polish(problem, th2[i], wt)
             th2[i], F2[i] = t, f
             if f < best[0]:

@@ -1,5 +1,5 @@
-"""Small value types of fit results: predictions, derived quantities, name-indexed matrices,
-interval tables, and lossless float encoding for saved artifacts."""
+"""Small value types of fit results: predictions, derived quantities, name-indexed matrices and
+interval tables (all read-only)."""
 
 from __future__ import annotations
 
@@ -189,23 +189,3 @@ class CITable:
 # ---------------------------------------------------------------------------------------------
 # lossless floats (float.hex round-trips every double exactly)
 # ---------------------------------------------------------------------------------------------
-
-def _hex(x: float) -> str:
-    return float(x).hex()
-
-
-def _unhex(s: str) -> float:
-    return float.fromhex(s)
-
-
-def _hex_array(a: Any) -> Any:
-    arr = np.asarray(a, dtype=float)
-    if arr.ndim == 0:
-        return _hex(float(arr))
-    return [_hex_array(v) for v in arr] if arr.ndim > 1 else [float(v).hex() for v in arr]
-
-
-def _unhex_array(a: Any) -> np.ndarray:
-    if isinstance(a, str):
-        return np.array(_unhex(a))
-    return np.array([_unhex_array(v) if not isinstance(v, str) else _unhex(v) for v in a], dtype=float)

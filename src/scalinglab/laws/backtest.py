@@ -17,7 +17,7 @@ relative error at 1.4B-6.9B).
 * ``split="leave_one_budget_out"``: each iso-FLOP budget in turn (runs grouped as in
   :func:`~scalinglab.laws.frontier.isoflop_slices`).
 * ``test=`` (``split="explicit"``): a published split. Fit exactly ``runs``, predict exactly
-  ``test`` (two tables; :meth:`Runs.concat <scalinglab.laws.data.Runs.concat>` stacks tables
+  ``test`` (two tables; :meth:`Runs.concat <scalinglab.laws.runs.Runs.concat>` stacks tables
   when a split needs several).
 
 ``frontier=`` (a function ``Runs -> Runs`` such as
@@ -54,7 +54,7 @@ import numpy as np
 from ..config import freeze_fields
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
 from ..units import parse_quantity
-from .data import Runs
+from .runs import Runs
 from .frontier import isoflop_slices
 from .intervals import INTERVALS, interval_score
 from .summary import fmt_compact as _fmt
@@ -375,7 +375,7 @@ def backtest(law: Any, runs: Runs, *, test: Runs | None = None, cutoff_flops: fl
         The runs to split; with ``test=``, exactly the runs to fit.
     test : Runs, optional
         An explicit test set (a published split): fit all of ``runs``, predict all of ``test``.
-        Use :meth:`Runs.concat <scalinglab.laws.data.Runs.concat>` to build either side from
+        Use :meth:`Runs.concat <scalinglab.laws.runs.Runs.concat>` to build either side from
         several tables.
     cutoff_flops : float or str, optional
         ``split="cutoff"``: fit runs with compute ``<= cutoff_flops``, predict those above.
@@ -425,7 +425,7 @@ def backtest(law: Any, runs: Runs, *, test: Runs | None = None, cutoff_flops: fl
     Examples
     --------
     >>> import numpy as np
-    >>> from scalinglab.laws.data import Runs
+    >>> from scalinglab.laws import Runs
     >>> C = np.logspace(17, 20, 12)
     >>> y = (2 + 300 * C ** -0.15) * np.exp(np.random.default_rng(1).normal(0, 0.002, C.size))
     >>> bt = backtest("saturating_power_law", Runs.from_arrays(flops=C, target=y),
@@ -440,7 +440,7 @@ def backtest(law: Any, runs: Runs, *, test: Runs | None = None, cutoff_flops: fl
     (see ``FitResult.predict``): its coverage here measures how honest it is when extrapolating.
     """
     from . import fit as fit_fn
-    from .specs import get_law
+    from .law import get_law
 
     law_obj = get_law(law) if isinstance(law, str) else law
     if not isinstance(runs, Runs):

@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from . import _optimize as opt
 from .bootstrap import group_labels, percentile_interval, resample_weights
 from .intervals import Calibration, interval_score, outside_decades, rolling_folds, scale_coordinate
-from .specs import Law, derive_inputs, get_law
+from .law import Law, derive_inputs, get_law
 from .objectives import Objective
 
 __all__ = ["CoverageReport", "ExtrapolationCoverage", "coverage_check", "default_design", "extrapolation_coverage",

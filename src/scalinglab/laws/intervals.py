@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ._hexfloat import hex_float, hex_floats, unhex_float, unhex_floats
 from .bootstrap import percentile_interval
 
 __all__ = [
@@ -390,26 +391,20 @@ class Calibration:
     # -- persistence ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; floats as ``float.hex`` strings (lossless)."""
-        return {"errors": _hexes(self.errors), "draws": _hexes(self.draws.reshape(-1)),
-                "n_draws": int(self.draws.shape[0]), "distance": _hexes(self.distance),
+        return {"errors": hex_floats(self.errors), "draws": hex_floats(self.draws.reshape(-1)),
+                "n_draws": int(self.draws.shape[0]), "distance": hex_floats(self.distance),
                 "fold": [int(v) for v in self.fold], "folds": [dict(f) for f in self.folds],
-                "shape": self.shape, "tau": float(self.tau).hex(), "space": self.space, "by": self.by,
+                "shape": self.shape, "tau": hex_float(self.tau), "space": self.space, "by": self.by,
                 "n_boot": self.n_boot, "seed": self.seed, "notes": list(self.notes), "weighting": self.weighting}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
-        errors = _unhexes(d["errors"])
-        draws = _unhexes(d["draws"]).reshape(int(d["n_draws"]), errors.size)
-        return cls(errors=errors, draws=draws, distance=_unhexes(d["distance"]),
+        errors = unhex_floats(d["errors"])
+        draws = unhex_floats(d["draws"]).reshape(int(d["n_draws"]), errors.size)
+        return cls(errors=errors, draws=draws, distance=unhex_floats(d["distance"]),
                    fold=np.array(d["fold"], dtype=int), folds=tuple(dict(f) for f in d["folds"]),
-                   shape=d["shape"], tau=float.fromhex(d["tau"]), space=d["space"], by=d["by"],
+                   shape=d["shape"], tau=unhex_float(d["tau"]), space=d["space"], by=d["by"],
                    n_boot=int(d["n_boot"]), seed=int(d["seed"]), notes=tuple(d.get("notes", ())),
                    weighting=d.get("weighting", "fold"))
 
 
-def _hexes(a: np.ndarray) -> list[str]:
-    return [float(v).hex() for v in np.asarray(a, dtype=float).reshape(-1)]
-
-
-def _unhexes(a: Sequence[str]) -> np.ndarray:
-    return np.array([float.fromhex(v) for v in a], dtype=float)

@@ -1,6 +1,6 @@
 """The ``fit`` verb and its frozen result, :class:`FitResult` (contract: docs/ARCHITECTURE.md).
 
-``fit(law, runs, ...)`` picks the estimator (:mod:`objectives`), runs the multi-start optimizer
+``fitting.fit(law, runs, ...)`` picks the estimator (:mod:`objectives`), runs the multi-start optimizer
 (:mod:`_optimize`), checks the optimum (:class:`FitDiagnostics`, one warning per problem) and
 returns a :class:`FitResult` that records the law, the options and a fingerprint of the data.
 A result never changes; ``with_bootstrap`` returns a new one.
@@ -24,9 +24,7 @@ Prediction intervals for new runs (``predict(level=...)``) are ``"bootstrap"``, 
 
 from __future__ import annotations
 
-import json
 import math
-import platform
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from ..config import freeze_fields
-from .._version import __version__
 from ..errors import (
     ConfigError,
     ConvergenceWarning,
@@ -50,12 +47,14 @@ from ..errors import (
     UnreliableErrorsWarning,
 )
 from . import _optimize as opt
-from ._tables import CITable, Derived, ParamMatrix, Prediction, _hex, _hex_array, _unhex, _unhex_array
+from ._serialize import decode_result, encode_result, read_artifact, write_artifact
+from ._tables import CITable, Derived, ParamMatrix, Prediction
 from .bootstrap import BootstrapResult, group_labels, percentile_interval, resample_weights
-from .diagnostics import FitDiagnostics, diagnose
+from .diagnostics import FitDiagnostics
 from .intervals import INTERVALS, Calibration, outside_decades, rolling_folds, scale_coordinate
-from .specs import LAWS, Law, derive_inputs, get_law
+from .law import Law, derive_inputs
 from .objectives import Objective
+from .runs import Runs
 
 __all__ = [
     "CITable",
@@ -63,12 +62,10 @@ __all__ = [
     "FitDiagnostics",
     "FitResult",
     "ParamMatrix",
+    "FitData",
     "Prediction",
-    "fit",
 ]
 
-SCHEMA = "scalinglab.FitResult"
-SCHEMA_VERSION = 1
 EXTRAPOLATION_FACTOR = 100.0   # predictions beyond 100x the fitted input range warn
 
 
@@ -77,8 +74,8 @@ EXTRAPOLATION_FACTOR = 100.0   # predictions beyond 100x the fitted input range 
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
-class _FitData:
-    """The data a result was fitted on (kept so it can be bootstrapped and saved)."""
+class FitData:
+    """The data a result was fitted on (kept so it can be bootstrapped, calibrated and saved)."""
 
     inputs: Mapping[str, np.ndarray]      # the law's inputs, float arrays (n,)
     target: np.ndarray                    # (n,)
@@ -131,8 +128,8 @@ class FitResult:
     bootstrap: BootstrapResult | None = None
     calibration: Calibration | None = None
     likelihood_scale: float | None = None
-    _data: _FitData | None = field(default=None, repr=False)
-    _cov_internal: np.ndarray | None = field(default=None, repr=False)
+    data: FitData | None = field(default=None, repr=False)      # what was fitted (bootstrap, calibration, save)
+    cov_internal: np.ndarray | None = field(default=None, repr=False)   # Gauss-Newton covariance, optimizer coordinates
     meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     # -- parameters ------------------------------------------------------------------------
@@ -156,9 +153,9 @@ class FitResult:
                          tau=o["tau"], lad_scale=o.get("lad_scale", 1.0))
 
     def _problem(self) -> opt.Problem:
-        if self._data is None:
+        if self.data is None:
             raise NotFittedError("this result carries no data (saved without it); refit to bootstrap")
-        return opt.Problem(self.law, self._data.inputs, self._data.target, self.objective_spec,
+        return opt.Problem(self.law, self.data.inputs, self.data.target, self.objective_spec,
                            fixed=self.options.get("fixed") or None)
 
     # -- uncertainty -----------------------------------------------------------------------
@@ -180,12 +177,12 @@ class FitResult:
     def _wald_natural_cov(self) -> np.ndarray:
         P = self.law.n_params
         out = np.zeros((P, P))
-        if self._cov_internal is None:
+        if self.cov_internal is None:
             return np.full((P, P), np.nan)
         free = [j for j, k in enumerate(self.law.param_names) if k not in (self.options.get("fixed") or {})]
         scale = np.array([self.param_vector[j] if self.law.param_names[j] in self.law.log_params else 1.0
                           for j in free])
-        c = self._cov_internal * np.outer(scale, scale)
+        c = self.cov_internal * np.outer(scale, scale)
         out[np.ix_(free, free)] = c
         return out
 
@@ -246,11 +243,11 @@ class FitResult:
             free = [k for k in self.law.param_names if k not in (self.options.get("fixed") or {})]
             for j, k in enumerate(self.law.param_names):
                 v = self.param_vector[j]
-                if k not in free or self._cov_internal is None:
+                if k not in free or self.cov_internal is None:
                     rows[k] = (float(v), float(v)) if k not in free else (float("nan"), float("nan"))
                     continue
                 i = free.index(k)
-                se = math.sqrt(max(self._cov_internal[i, i], 0.0))
+                se = math.sqrt(max(self.cov_internal[i, i], 0.0))
                 if k in self.law.log_params:
                     rows[k] = (float(v * math.exp(-z * se)), float(v * math.exp(z * se)))
                 else:
@@ -282,7 +279,7 @@ class FitResult:
         if by == "auto":
             by = self._size_groups()
         if by is not None:
-            cols = self._data.columns if self._data is not None else {}
+            cols = self.data.columns if self.data is not None else {}
             if by not in cols:
                 from ..errors import MissingColumnError, suggest
 
@@ -331,7 +328,7 @@ class FitResult:
         Uses the fitted runs when the result carries them, else :attr:`input_range`.
         """
         x = derive_inputs(self.law.inputs, inputs)
-        fitted = (self._data.inputs if self._data is not None
+        fitted = (self.data.inputs if self.data is not None
                   else {k: np.array(v, dtype=float) for k, v in self.input_range.items()})
         shape = np.shape(self.law(self.param_vector, **x))
         return np.broadcast_to(outside_decades(self.law, fitted, x), shape).copy()
@@ -364,7 +361,7 @@ class FitResult:
         result carries a calibration or its data), else ``"bootstrap"`` when a bootstrap exists,
         else ``"wald"``.
         """
-        if np.any(np.asarray(outside) > 0) and (self.calibration is not None or self._data is not None):
+        if np.any(np.asarray(outside) > 0) and (self.calibration is not None or self.data is not None):
             return "calibrated"
         return "bootstrap" if self.bootstrap is not None else "wald"
 
@@ -419,7 +416,7 @@ class FitResult:
         d = self.outside_decades(**x)
         method = interval or self.default_interval(d)
         if method == "calibrated":
-            if self.calibration is None and self._data is None:
+            if self.calibration is None and self.data is None:
                 raise NotFittedError("interval='calibrated' needs the fitted data (this result was saved "
                                      "without it) or a calibration: refit, or use interval='bootstrap'")
             src = self._calibrated
@@ -483,7 +480,7 @@ class FitResult:
         NotFittedError
             The result carries no data (saved without it).
         """
-        if self._data is None:
+        if self.data is None:
             raise NotFittedError("this result carries no data (saved without it); refit to calibrate")
         if not isinstance(n_folds, (int, np.integer)) or n_folds < 1:
             raise ConfigError(f"n_folds must be a positive integer; got {n_folds!r}")
@@ -499,7 +496,7 @@ class FitResult:
         elif base.bootstrap.by != by:
             raise ConfigError(f"this result's bootstrap resamples by {base.bootstrap.by!r}, not {by!r}: the "
                               "calibration must use the same unit; pass by='auto' or rebootstrap first")
-        data = self._data
+        data = self.data
         law = self.law
         cols = {k: np.asarray(v) for k, v in {**data.columns, **data.inputs}.items()}
         order = scale_coordinate(law, cols)
@@ -524,7 +521,7 @@ class FitResult:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    fj = fit(law, runs, starts=starts, **fit_opts)
+                    fj = fitting.fit(law, runs, starts=starts, **fit_opts)
                     fj = fj.with_bootstrap(n_boot=int(n_boot), seed=int(seed) + 1 + j, by=by_j)
                 except (DataError, ConfigError, FitError) as exc:
                     notes.append(f"fold {j + 1} (C <= {order[train].max():.3g}) skipped: {exc}")
@@ -558,22 +555,20 @@ class FitResult:
 
     def _size_groups(self) -> str | None:
         """``"n_params"`` when whole model sizes can be resampled (>= 10 sizes, some with repeats)."""
-        cols = {**self._data.columns, **self._data.inputs} if self._data is not None else {}
+        cols = {**self.data.columns, **self.data.inputs} if self.data is not None else {}
         if "n_params" not in cols:
             return None
         ids = group_labels(cols["n_params"])
         n_groups = int(ids.max()) + 1 if ids.size else 0
         return "n_params" if 10 <= n_groups < ids.size else None
 
-    def _runs(self, mask: np.ndarray) -> Any:
-        """The fitted runs selected by ``mask``, as :class:`~scalinglab.laws.data.Runs` (for refits)."""
-        from .data import Runs
-
+    def _runs(self, mask: np.ndarray) -> Runs:
+        """The fitted runs selected by ``mask``, as :class:`~scalinglab.laws.runs.Runs` (for refits)."""
         # the law's inputs from data.inputs (lossless through save/load), other columns as stored
-        cols = {**self._data.columns, **self._data.inputs}
+        cols = {**self.data.columns, **self.data.inputs}
         named = {k: np.asarray(cols[k], dtype=float)[mask] for k in ("n_params", "n_tokens", "flops") if k in cols}
         groups = {k: np.asarray(v)[mask] for k, v in cols.items() if k not in named}
-        return Runs.from_arrays(target=self._data.target[mask], groups=groups, **named)
+        return Runs.from_arrays(target=self.data.target[mask], groups=groups, **named)
 
     def derived(self, fn: Callable[..., Any] | str, level: float = 0.95, **kwargs: Any) -> Derived:
         """Estimate and interval of any function of the parameters.
@@ -655,323 +650,29 @@ class FitResult:
     def _repr_html_(self) -> str:
         return self.summary().as_html()
 
-    # -- persistence --------------------------------------------------------------------------------
+    # -- persistence (the format lives in scalinglab.laws._serialize) --------------------------------
     def to_dict(self, *, include_data: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; floats are stored as ``float.hex`` strings (lossless)."""
-        opts = {k: v for k, v in self.options.items()}
-        data = None
-        if include_data and self._data is not None:
-            data = {"inputs": {k: _hex_array(v) for k, v in self._data.inputs.items()},
-                    "target": _hex_array(self._data.target),
-                    "columns": {k: (_hex_array(v) if np.asarray(v).dtype.kind in "fiu" else [str(x) for x in v])
-                                for k, v in self._data.columns.items()}}
-        return {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "law": {**self.law.config(), "class": f"{type(self.law).__module__}:{type(self.law).__qualname__}"},
-            "params": {k: _hex(v) for k, v in self.params.items()},
-            "param_vector": _hex_array(self.param_vector),
-            "objective": _hex(self.objective),
-            "residuals": _hex_array(self.residuals),
-            "sigma": _hex(self.sigma),
-            "likelihood_scale": None if self.likelihood_scale is None else _hex(self.likelihood_scale),
-            "n_points": int(self.n_points),
-            "input_range": {k: [_hex(a), _hex(b)] for k, (a, b) in self.input_range.items()},
-            "runs_fingerprint": self.runs_fingerprint,
-            "options": _jsonable(opts),
-            "diagnostics": _jsonable(self.diagnostics.to_dict()),
-            "cov_internal": None if self._cov_internal is None else _hex_array(self._cov_internal),
-            "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
-            "calibration": None if self.calibration is None else self.calibration.to_dict(),
-            "data": data,
-            "meta": _jsonable(dict(self.meta)),
-            "versions": _versions(),
-        }
+        return encode_result(self, include_data=include_data)
 
     def save(self, path: str | Path, *, include_data: bool = True) -> Path:
-        """Write a versioned JSON artifact (lossless floats). ``FitResult.load`` reads it back and
-        predicts bit-identically. ``include_data=False`` drops the fitted data (no bootstrap later)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(include_data=include_data), indent=1, sort_keys=True))
-        tmp.replace(p)
-        return p
+        """Write a versioned JSON artifact (lossless floats, atomic). ``FitResult.load`` reads it
+        back and predicts bit-identically. ``include_data=False`` drops the fitted data (no
+        bootstrap or calibration later)."""
+        return write_artifact(path, self.to_dict(include_data=include_data))
 
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
         """Read an artifact written by :meth:`save`."""
-        p = Path(path)
-        try:
-            d = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise DataError(f"no fit artifact at {str(p)!r}") from None
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{str(p)!r} is not a fit artifact (invalid JSON: {exc.msg})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_artifact(path))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
-        if d.get("schema") != SCHEMA:
-            raise DataError(f"not a FitResult artifact (schema {d.get('schema')!r}; expected {SCHEMA!r})")
-        if int(d.get("schema_version", -1)) > SCHEMA_VERSION:
-            raise DataError(f"artifact schema version {d.get('schema_version')} is newer than this "
-                            f"scalinglab understands ({SCHEMA_VERSION}); upgrade scalinglab")
-        law = _law_from_config(d["law"])
-        data = None
-        if d.get("data"):
-            dd = d["data"]
-            cols = {}
-            for k, v in dd["columns"].items():
-                try:
-                    cols[k] = _unhex_array(v)
-                except (ValueError, TypeError):
-                    cols[k] = np.array(v, dtype=object)
-            data = _FitData(inputs={k: _unhex_array(v) for k, v in dd["inputs"].items()},
-                            target=_unhex_array(dd["target"]), columns=cols)
-        diag = dict(d["diagnostics"])
-        diag["at_bound"] = tuple(diag["at_bound"])
-        return cls(law=law, param_vector=_unhex_array(d["param_vector"]), objective=_unhex(d["objective"]),
-                   residuals=_unhex_array(d["residuals"]), sigma=_unhex(d["sigma"]),
-                   n_points=int(d["n_points"]),
-                   input_range={k: (_unhex(a), _unhex(b)) for k, (a, b) in d["input_range"].items()},
-                   runs_fingerprint=d["runs_fingerprint"], options=dict(d["options"]),
-                   diagnostics=FitDiagnostics(**diag),
-                   bootstrap=None if d.get("bootstrap") is None else BootstrapResult.from_dict(d["bootstrap"]),
-                   calibration=None if d.get("calibration") is None else Calibration.from_dict(d["calibration"]),
-                   likelihood_scale=None if d.get("likelihood_scale") is None else _unhex(d["likelihood_scale"]),
-                   _data=data,
-                   _cov_internal=None if d.get("cov_internal") is None else _unhex_array(d["cov_internal"]),
-                   meta=dict(d.get("meta") or {}))
+        kw = decode_result(d)
+        data = kw.pop("data")
+        return cls(**kw, data=None if data is None else FitData(**data))
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else repr(f)
-    return obj
-
-
-def _versions() -> dict[str, str]:
-    import scipy
-
-    return {"scalinglab": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "python": platform.python_version()}
-
-
-def _law_from_config(cfg: Mapping[str, Any]) -> Law:
-    name = cfg.get("name", "")
-    bounds = {k: tuple(v) for k, v in (cfg.get("bounds") or {}).items()}
-    if name in LAWS:
-        return get_law(name, bounds=bounds or None)
-    raise UnknownNameError(f"the artifact was fitted with law {name!r} ({cfg.get('class')}), which is not "
-                           f"registered here; import the module that defines it (register_law) before "
-                           f"FitResult.load. Registered: {', '.join(LAWS.names())}")
-
-
-# ---------------------------------------------------------------------------------------------
-# fit
-# ---------------------------------------------------------------------------------------------
-
-def _robust_scale(r: np.ndarray) -> float:
-    r = r[np.isfinite(r)]
-    if r.size == 0:
-        return float("nan")
-    return float(1.4826 * np.median(np.abs(r - np.median(r))))
-
-
-def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, space: str = "log",
-        reduce: str = "sum", starts: Any = None, n_starts: int | None = None, seed: int = 0,
-        n_boot: int = 0, boot_by: str | None = None, fixed: Mapping[str, float] | None = None,
-        tau: float = 0.1, method: str = "batched") -> FitResult:
-    """Fit a scaling law to runs.
-
-    Parameters
-    ----------
-    law : str or Law
-        A registered name (:func:`~scalinglab.laws.specs.list_laws`) or a Law instance.
-    runs : Runs
-        From :func:`~scalinglab.laws.data.load_runs` (or ``Runs.from_arrays``).
-    loss : str
-        Estimator: ``"huber"`` (default; Hoffmann et al. 2022), ``"ls"``, ``"lad"``,
-        ``"huber_likelihood"`` (Besiroglu et al. 2024), ``"asymmetric"``, ``"loglinear"``;
-        see :mod:`scalinglab.laws.objectives`.
-    delta : float
-        Huber threshold (default 1e-3, on log residuals).
-    space : {"log", "linear"}
-        Residuals in log space (default) or linear space.
-    reduce : {"sum", "mean"}
-        Sum (default, as Hoffmann et al.) or mean over points; same optimum.
-    starts : array (S, P) or dict or "grid", optional
-        Explicit starting points (natural units). Default: the law's grid.
-    n_starts : int, optional
-        Use ``n_starts`` random starts drawn uniformly within the grid's range (log-uniform for
-        log-scale parameters) instead of the grid, reproducibly from ``seed``.
-    seed : int
-        Seed for random starts.
-    n_boot : int
-        If > 0, also run a bootstrap of ``n_boot`` refits (see :meth:`FitResult.with_bootstrap`).
-    boot_by : str, optional
-        Group column for the bootstrap (``"n_params"``, ``"flops"``, ...).
-    fixed : dict, optional
-        Parameters held at given values.
-    tau : float
-        Expectile level of ``loss="asymmetric"``.
-    method : {"batched", "scipy", "scipy-default"}
-        ``"batched"`` (default): the vectorized multi-start of :mod:`scalinglab.laws._optimize`.
-        ``"scipy"``: one SciPy L-BFGS-B per start with scale-free tolerances (slow, same optimum).
-        ``"scipy-default"``: SciPy's default tolerances on the raw objective, to reproduce
-        published fits that used them; diagnostics flag the early stop.
-
-    Returns
-    -------
-    FitResult
-
-    Warns
-    -----
-    ConvergenceWarning, FitAtBoundWarning, UnreliableErrorsWarning
-        One per problem found; the same text appears as a numbered note in ``summary()``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from scalinglab.laws import Runs, fit
-    >>> C = np.logspace(18, 21, 12)
-    >>> runs = Runs.from_arrays(flops=C, target=2.0 + 300 * C ** -0.15)
-    >>> res = fit("saturating_power_law", runs, loss="ls")
-    >>> round(res.params["alpha"], 3), round(res.params["E"], 3)
-    (0.15, 2.0)
-    """
-    law = get_law(law)
-    if method not in ("batched", "scipy", "scipy-default"):
-        raise ConfigError(f"method must be 'batched', 'scipy' or 'scipy-default'; got {method!r}")
-    x = law.inputs_from(runs)
-    y = np.asarray(runs.target, dtype=float)
-    n = y.shape[0]
-    if n == 0:
-        raise DataError("no runs to fit")
-    lad_scale = 1.0
-    if space == "linear":
-        lad_scale = float(np.median(np.abs(y))) or 1.0
-    objective = Objective(loss=loss, space=space, reduce=reduce, delta=float(delta), tau=float(tau),
-                          lad_scale=lad_scale)
-    if objective.space == "log" and law.positive is False:
-        raise ConfigError(f"{law.name!r} can take non-positive values; fit it with space='linear'")
-    problem = opt.Problem(law, x, y, objective, fixed=fixed)
-    # one BLAS thread: the batched work gains nothing from threads, SciPy loses a lot to them
-    with opt.pin_blas_threads(1):
-        start_desc, start_arr = _resolve_starts(law, problem, starts, n_starts, seed, x, y)
-        alternatives: list[list[float]] = []
-        if objective.loss == "loglinear":
-            theta = opt.solve_loglinear(problem)[0]
-            F = problem.objective_value(theta, np.ones(n))
-            sol = opt.Solution(theta=theta, params=problem.to_natural(theta)[0], objective=F, converged=True,
-                               n_starts=1, n_run=1, finals=problem.to_natural(theta), final_objectives=np.array([F]),
-                               start_of_best=problem.to_natural(theta)[0] * np.nan, n_iter=0, method="closed form")
-        elif method == "batched":
-            sol = opt.solve_batch(problem, start_arr)
-        else:
-            sol = opt.solve_scipy_loop(problem, start_arr, default_tolerances=(method == "scipy-default"))
-        # distinct other optima (warm starts for the bootstrap)
-        fin_th = problem.to_internal(sol.finals)
-        for i in opt._distinct(fin_th, sol.final_objectives, 3)[1:]:
-            if sol.final_objectives[i] <= sol.objective + 0.5 * abs(sol.objective) + 1e-300:
-                alternatives.append([float(v) for v in sol.finals[i]])
-        diag, cov_int = diagnose(problem, sol)
-    f_hat = law(sol.params, **x)
-    r, _ = objective.residuals(f_hat, y)
-    if objective.loss in ("ls", "loglinear"):
-        sigma = float(np.sqrt(np.sum(r * r) / max(n - problem.k, 1)))
-    else:
-        sigma = _robust_scale(r)
-    columns: dict[str, np.ndarray] = {}
-    for k in ("n_params", "n_tokens", "flops"):
-        v = getattr(runs, k, None)
-        if v is not None:
-            columns[k] = np.asarray(v, dtype=float)
-    for k, v in getattr(runs, "groups", {}).items():
-        columns[k] = np.asarray(v)
-    for k, v in x.items():
-        columns.setdefault(k, v)
-    options = {"loss": objective.loss, "delta": objective.delta, "space": objective.space,
-               "reduce": objective.reduce, "tau": objective.tau, "lad_scale": lad_scale,
-               "starts": start_desc, "n_starts": int(sol.n_starts), "seed": int(seed),
-               "fixed": dict(fixed or {}), "method": sol.method}
-    res = FitResult(law=law, param_vector=np.asarray(sol.params, dtype=float), objective=float(sol.objective),
-                    residuals=np.asarray(r, dtype=float), sigma=sigma, n_points=n,
-                    input_range=_input_range(x, runs),
-                    runs_fingerprint=str(getattr(runs, "fingerprint", "")), options=options,
-                    diagnostics=diag, likelihood_scale=sol.sigma,
-                    _data=_FitData(inputs=x, target=y, columns=columns), _cov_internal=cov_int,
-                    meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target"),
-                          "n_tokens_derived": bool(getattr(runs, "n_tokens_derived", False)
-                                                   and "n_tokens" in law.inputs)})
-    for cls, msg in diag.problems():
-        warnings.warn(f"{law.name}: {msg}", cls, stacklevel=2)
-    if n_boot:
-        res = res.with_bootstrap(n_boot=n_boot, seed=seed, by=boot_by)
-    return res
-
-
-def _input_range(x: Mapping[str, np.ndarray], runs: Any) -> dict[str, tuple[float, float]]:
-    """(min, max) of each law input and of the runs' compute C (their own column, else 6ND per run).
-
-    The compute range is that of the runs themselves: for a law of N and D it is not
-    min(N) min(D) .. max(N) max(D), which can be far wider than any run.
-    """
-    out = {k: (float(np.min(v)), float(np.max(v))) for k, v in x.items()}
-    if "flops" not in out:
-        c = getattr(runs, "flops", None)
-        if c is None and "n_params" in x and "n_tokens" in x:
-            c = 6.0 * x["n_params"] * x["n_tokens"]
-        if c is not None and np.size(c):
-            out["flops"] = (float(np.min(c)), float(np.max(c)))
-    return out
-
-
-def _resolve_starts(law: Law, problem: opt.Problem, starts: Any, n_starts: int | None, seed: int,
-                    x: Mapping[str, np.ndarray], y: np.ndarray) -> tuple[Any, np.ndarray]:
-    if starts is not None and n_starts is not None:
-        raise ConfigError("pass either starts= or n_starts=, not both")
-    if starts is None or (isinstance(starts, str) and starts == "grid"):
-        arr = law.default_starts(inputs=x, target=y)
-        desc: Any = "grid"
-    elif isinstance(starts, Mapping):
-        arr = law.vector(starts)[None, :]
-        desc = "given"
-    elif isinstance(starts, str):
-        raise ConfigError(f"starts must be 'grid', a dict or an (S, P) array; got {starts!r}")
-    else:
-        arr = np.atleast_2d(np.asarray(starts, dtype=float))
-        if arr.shape[1] != law.n_params:
-            raise ConfigError(f"starts must have {law.n_params} columns ({', '.join(law.param_names)}); "
-                              f"got shape {arr.shape}")
-        desc = "given"
-    if n_starts is not None:
-        if int(n_starts) < 1:
-            raise ConfigError(f"n_starts must be >= 1; got {n_starts!r}")
-        grid = problem.to_internal(law.default_starts(inputs=x, target=y))
-        lo, hi = grid.min(axis=0), grid.max(axis=0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        lo, hi = lo - 0.25 * span, hi + 0.25 * span
-        lo, hi = np.maximum(lo, problem.lo), np.minimum(hi, problem.hi)
-        rng = np.random.default_rng(seed)
-        th = lo + (hi - lo) * rng.random((int(n_starts), problem.k))
-        arr = problem.to_natural(th)
-        desc = {"random": int(n_starts), "seed": int(seed)}
-    if problem.fixed:
-        for k, v in problem.fixed.items():
-            arr[:, law.param_names.index(k)] = v
-    return desc, law.clip(arr)
-
-
+# fitting (the fit verb) imports FitResult: this module refers to it as a module, imported last,
+# so that either can be imported first
+from . import fitting  # noqa: E402

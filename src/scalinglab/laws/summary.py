@@ -214,7 +214,7 @@ def interval_line(res: Any) -> str:
     cal = getattr(res, "calibration", None)
     if cal is not None:
         beyond = "calibrated" if cal.usable else f"{inside} (too few runs to calibrate)"
-    elif getattr(res, "_data", None) is not None:
+    elif res.data is not None:
         beyond = "calibrated (computed on first use)"
     else:
         beyond = f"{inside} (not calibrated: saved without data)"

@@ -409,7 +409,7 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
     Parameters
     ----------
     runs : Runs
-        From ``ResultsStore.to_runs()`` or :func:`~scalinglab.laws.data.load_runs`; needs
+        From ``ResultsStore.to_runs()`` or :func:`~scalinglab.laws.tables.load_runs`; needs
         ``n_params`` and ``n_tokens`` for the L(N, D) steps and ``flops`` for the others.
     law : str
         Law of N and D (default ``"chinchilla"``).

@@ -45,7 +45,8 @@ from ..errors import (
     StoreError,
     suggest,
 )
-from ..laws.data import Runs, load_runs
+from ..laws.runs import Runs
+from ..laws.tables import load_runs
 from ..procedures import get_procedure, list_procedures
 from . import rundir
 from .schema import SCHEMA_VERSION, RunRecord, migrate_record_v1

@@ -19,7 +19,7 @@ from scalinglab.errors import (
     ScalingLabError,
     UnknownNameError,
 )
-from scalinglab.laws.data import Runs, load_runs
+from scalinglab.laws import Runs, load_runs
 
 CSV = "run_id,N,D,loss,lr\na,70M,1.4B,3.1,1e-3\nb,300M,6B,2.8,1e-3\nc,1B,20B,2.6,3e-4\n"
 
@@ -326,7 +326,7 @@ def _lm_eval_file(path, model, acc, *, old_style=False):
 def test_load_lm_eval_results(tmp_path):
     _lm_eval_file(tmp_path / "p70m" / "results_2024.json", "EleutherAI/pythia-70m", 0.27)
     _lm_eval_file(tmp_path / "p1b" / "results_2024.json", "EleutherAI/pythia-1b", 0.38, old_style=True)
-    from scalinglab.laws.data import load_lm_eval
+    from scalinglab.laws import load_lm_eval
 
     models = {"EleutherAI/pythia-70m": {"n_params": "70M", "n_tokens": "300B", "family": "pythia"},
               "EleutherAI/pythia-1b": {"n_params": "1B", "n_tokens": "300B", "family": "pythia"}}
