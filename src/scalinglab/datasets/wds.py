@@ -99,7 +99,7 @@ def write_shards(world: sw.WorldConfig, out_dir: str | Path, *, split: str = "va
                 if writer is not None:
                     writer.close()
                 shards.append(out / f"{split}-{len(shards):06d}.tar")
-                writer = wds.TarWriter(str(shards[-1]))
+                writer = wds.TarWriter(str(shards[-1]), mtime=0.0)   # reproducible bytes
             buf = io.BytesIO()
             Image.fromarray(b.images[i]).save(buf, format="PNG")
             writer.write({"__key__": f"{key:08d}", "png": buf.getvalue(),
