@@ -87,6 +87,7 @@ TEXTURES = ("plain", "striped", "dotted")        # "plain" is never said
 COUNTS = ("one", "two", "three", "four", "five", "six")
 RELATIONS = ("left of", "right of", "above", "below")
 PREFIXES = ("", "a picture of", "there is", "an image of")
+_COLOUR_NAMES = tuple(c for c, _ in COLOURS)
 PAD, SOT, EOT, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<sot>", "<eot>", "<unk>")
 SPLITS = {"val": 0x7A11D, "test": 0x7E57, "heldout": 0xC0637}   # fixed seeds of the fixed splits
@@ -131,7 +132,7 @@ class WorldConfig:
 
     @property
     def colours(self) -> tuple[str, ...]:
-        return tuple(c for c, _ in COLOURS[:self.n_colours])
+        return _COLOUR_NAMES[:self.n_colours]
 
     def heldout_pairs(self) -> tuple[tuple[int, int], ...]:
         """(shape, colour) index pairs that never appear in train/val/test.
@@ -429,10 +430,10 @@ def render(scenes: dict, world: WorldConfig) -> np.ndarray:
         for dy in (0, 1):
             for dx in (0, 1):
                 img[bi, xy[:, 1] + dy, xy[:, 0] + dx] = col
-    if world.noise_std:
+    if world.noise_std:        # luminance noise (one value per pixel, all channels)
         noise = np.random.default_rng(int(scenes["noise_seed"])).standard_normal(
-            img.shape, dtype=np.float32)
-        img += world.noise_std * noise
+            img.shape[:3], dtype=np.float32)
+        img += (world.noise_std * noise)[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -444,16 +445,24 @@ def describe(scenes: dict, i: int) -> list[dict]:
     Objects of one colour and shape form a group: ``{"shape", "colour", "count", "size",
     "texture", "x", "y"}`` (size/texture only for singletons; x, y = mean centre).
     """
+    return _groups({k: scenes[k][i].tolist() for k in _SCENE_KEYS})
+
+
+_SCENE_KEYS = ("order", "present", "shape", "colour", "size", "texture", "x", "y")
+
+
+def _groups(sc: dict) -> list[dict]:
     groups: dict[tuple[int, int], list[int]] = {}
-    for k in scenes["order"][i]:
-        if scenes["present"][i, k]:
-            groups.setdefault((int(scenes["shape"][i, k]), int(scenes["colour"][i, k])), []).append(int(k))
+    for k in sc["order"]:
+        if sc["present"][k]:
+            groups.setdefault((sc["shape"][k], sc["colour"][k]), []).append(k)
     out = []
     for (s, c), ks in groups.items():
-        g = {"shape": s, "colour": c, "count": len(ks),
-             "x": float(np.mean(scenes["x"][i, ks])), "y": float(np.mean(scenes["y"][i, ks]))}
-        if len(ks) == 1:
-            g["size"], g["texture"] = int(scenes["size"][i, ks[0]]), int(scenes["texture"][i, ks[0]])
+        n = len(ks)
+        g = {"shape": s, "colour": c, "count": n,
+             "x": sum(sc["x"][k] for k in ks) / n, "y": sum(sc["y"][k] for k in ks) / n}
+        if n == 1:
+            g["size"], g["texture"] = sc["size"][ks[0]], sc["texture"][ks[0]]
         out.append(g)
     return out
 
@@ -502,8 +511,11 @@ def caption_tokens(scenes: dict, world: WorldConfig, vocab: Vocabulary | None = 
     n = len(scenes["present"])
     out = np.zeros((n, L), dtype=np.int64)
     index = vocab.index
+    cols = {k: scenes[k].tolist() for k in _SCENE_KEYS}
+    prefixes = scenes["prefix"].tolist()
     for i in range(n):
-        ids = [index[w] for w in caption_words(describe(scenes, i), world, int(scenes["prefix"][i]))]
+        groups = _groups({k: cols[k][i] for k in _SCENE_KEYS})
+        ids = [index[w] for w in caption_words(groups, world, prefixes[i])]
         out[i, 0] = SOT
         out[i, 1:len(ids) + 1] = ids
         out[i, len(ids) + 1] = EOT
