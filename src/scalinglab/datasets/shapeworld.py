@@ -82,7 +82,7 @@ COLOURS = (("red", (220, 40, 40)), ("blue", (50, 80, 230)), ("green", (40, 190, 
            ("magenta", (210, 50, 200)), ("orange", (245, 140, 30)), ("purple", (130, 60, 190)),
            ("pink", (250, 150, 180)))
 SIZES = ("small", "medium", "large")           # "medium" is never said (the default size)
-SIZE_RADII = ((1.8, 2.8), (3.2, 4.4), (4.8, 6.4))   # radius range in pixels per size
+SIZE_RADII = ((2.4, 3.4), (3.8, 5.0), (5.4, 6.9))   # radius range in pixels per size
 TEXTURES = ("plain", "striped", "dotted")        # "plain" is never said
 COUNTS = ("one", "two", "three", "four", "five", "six")
 RELATIONS = ("left of", "right of", "above", "below")
@@ -570,14 +570,17 @@ def _concat(parts) -> Batch:
     return Batch(images=images, tokens=tokens, scenes=scenes)
 
 
-def classification_set(world: WorldConfig, *, split: str = "test",
-                       n_per_class: int = 8) -> tuple[Batch, np.ndarray, list[tuple[int, int]]]:
+def classification_set(world: WorldConfig, *, split: str = "test", n_per_class: int = 8,
+                       canonical: bool = True) -> tuple[Batch, np.ndarray, list[tuple[int, int]]]:
     """Single-object scenes, class-balanced, for zero-shot classification of (colour, shape).
 
     Returns ``(batch, labels, classes)``: ``classes`` lists every (shape, colour) pair of the
     world (the classifier always chooses among all of them); ``split="test"`` draws the pairs
     seen in training, ``split="heldout"`` only the held-out pairs (compositional generalisation).
-    Each image has one object (random size, texture, position) plus clutter and noise.
+    Each image has one object at a random position plus clutter and noise; ``canonical=True``
+    (the default, like the centred, typical views of a classification benchmark) draws it at
+    medium size and plain texture, so the class prompt ``"a red circle"`` is the whole caption a
+    training scene of that object would have; ``canonical=False`` draws size and texture at random.
     """
     classes = [(s, c) for s in range(world.n_shapes) for c in range(world.n_colours)]
     held = set(world.heldout_pairs())
@@ -594,6 +597,8 @@ def classification_set(world: WorldConfig, *, split: str = "test",
     scenes = sample_scenes(rng, len(labels), world, split="test", n_objects=1)
     pairs = np.asarray(classes)[labels]
     scenes["shape"][:, 0], scenes["colour"][:, 0] = pairs[:, 0], pairs[:, 1]
+    if canonical:
+        scenes["size"][:, 0], scenes["texture"][:, 0] = SIZES.index("medium"), 0
     scenes["rgb"][:, 0] = (np.asarray([c for _, c in COLOURS[:world.n_colours]], np.float32)[pairs[:, 1]]
                            + rng.normal(0, world.colour_jitter, size=(len(labels), 3)).astype(np.float32))
     batch = Batch(images=render(scenes, world), tokens=caption_tokens(scenes, world), scenes=scenes)

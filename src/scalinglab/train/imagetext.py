@@ -57,7 +57,7 @@ from .mammut import MaMMUT
 from .schedule import WARMUP_MAX_FRAC, RunPlan, check_schedule, lr_at
 from .towers import LOGIT_SCALE_MAX
 
-__all__ = ["MODELS", "build_model", "evaluate", "train"]
+__all__ = ["MODELS", "build_model", "evaluate", "ladder_configs", "train"]
 
 MODELS = {CLIPConfig: CLIP, CoCaConfig: CoCa, MaMMUTConfig: MaMMUT}
 CONFIGS = {c.PROCEDURE: c for c in MODELS}
@@ -95,6 +95,36 @@ def build_model(config) -> torch.nn.Module:
     except KeyError:
         raise ConfigError(f"no image-text model for {type(config).__name__}; use one of "
                           f"{', '.join(c.__name__ for c in MODELS)}") from None
+
+
+def ladder_configs(name_or_path: str | Path) -> tuple[str, dict, dict]:
+    """``(procedure, {rung: config}, train defaults)`` of an image-text ladder YAML.
+
+    A stopgap until the ladder loader reads ``procedure:`` (the lead's): ``shared`` keys go to
+    every rung; a rung's stated ``n_params`` (non-embedding) must equal the config's count.
+    """
+    from ..config import load_mapping
+
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = Path(__file__).resolve().parents[1] / "ladders" / f"{name_or_path}.yaml"
+    data = load_mapping(path)
+    proc = data.get("procedure")
+    if proc not in CONFIGS:
+        from ..errors import UnknownNameError, suggest
+
+        raise UnknownNameError(f"{str(path)!r}: unknown procedure {proc!r}.{suggest(str(proc), CONFIGS)} "
+                               f"Available: {', '.join(CONFIGS)}")
+    configs = {}
+    for rung, keys in (data.get("rungs") or {}).items():
+        keys = dict(keys)
+        stated = keys.pop("n_params", None)
+        cfg = CONFIGS[proc].from_dict({**data.get("shared", {}), **keys})
+        if stated is not None and stated != cfg.n_params("non_embedding"):
+            raise ConfigError(f"{str(path)!r}: rung {rung} states n_params {stated} but its shape "
+                              f"has {cfg.n_params('non_embedding')} (non-embedding); fix n_params")
+        configs[rung] = cfg
+    return proc, configs, dict(data.get("train") or {})
 
 
 # --- data ------------------------------------------------------------------------------------

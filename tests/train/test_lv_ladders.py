@@ -1,0 +1,55 @@
+"""The image-text ladders: each YAML builds its procedure's configs with the stated parameter counts.
+
+(The ladder loader of ``scalinglab.ladders`` reads ``family:`` today; these files name their
+``procedure:`` for the loader of the procedure registry, so this test builds the configs itself.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scalinglab.config import load_mapping
+from scalinglab.datasets import shapeworld as sw
+from scalinglab.errors import ConfigError
+from scalinglab.procedures.clip import CLIPConfig
+from scalinglab.procedures.coca import CoCaConfig
+from scalinglab.procedures.mammut import MaMMUTConfig
+
+from pathlib import Path
+
+LADDERS = Path(__file__).resolve().parents[2] / "src" / "scalinglab" / "ladders"
+CASES = [("clip-tiny", "clip", CLIPConfig), ("coca-tiny", "coca", CoCaConfig),
+         ("mammut-tiny", "mammut", MaMMUTConfig)]
+
+
+@pytest.mark.parametrize(("name", "procedure", "C"), CASES)
+def test_ladder_builds_its_configs_with_the_stated_counts(name, procedure, C):
+    data = load_mapping(LADDERS / f"{name}.yaml")
+    assert data["name"] == name and data["procedure"] == procedure == C.PROCEDURE
+    world = sw.WorldConfig()
+    sizes = []
+    for rung, keys in data["rungs"].items():
+        keys = dict(keys)
+        stated = keys.pop("n_params")
+        cfg = C.from_dict({**data["shared"], **keys})
+        assert cfg.n_params("non_embedding") == stated, rung
+        assert cfg.context_length >= world.context_length
+        assert cfg.vocab_size >= len(sw.Vocabulary.from_world(world))
+        assert cfg.image_size == world.image_size
+        sizes.append(cfg.n_params("total"))
+    assert 5 <= len(sizes) <= 7
+    assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
+    assert 5e3 <= sizes[0] <= 2e4 and 5e5 <= sizes[-1] <= 1.5e6          # ~10k to ~1M
+    assert set(data["train"]["demo_rungs"]) <= set(data["rungs"])
+
+
+def test_the_stopgap_loader_checks_counts(tmp_path):
+    pytest.importorskip("torch")
+    from scalinglab.train.imagetext import ladder_configs
+
+    proc, configs, train = ladder_configs("clip-tiny")
+    assert proc == "clip" and train["batch_size"] == 64 and len(configs) == 6
+    bad = (LADDERS / "clip-tiny.yaml").read_text().replace("n_params: 7937", "n_params: 7938")
+    (tmp_path / "bad.yaml").write_text(bad)
+    with pytest.raises(ConfigError, match="clip-tiny-1 states n_params 7938"):
+        ladder_configs(tmp_path / "bad.yaml")
