@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", default="4096,8192,16384,32768")
     ap.add_argument("--lr", default="3e-3,6e-3")
     ap.add_argument("--warmup-samples", type=int, default=2048)
-    ap.add_argument("--eval-per-class", type=int, default=8)
+    ap.add_argument("--eval-per-class", type=int, default=16)
     ap.add_argument("--json")
     ap.add_argument("--out", help="run folders (default: a temporary folder)")
     args = ap.parse_args(argv)

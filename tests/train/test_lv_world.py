@@ -63,11 +63,15 @@ def test_captions_follow_the_scene():
         text = vocab.decode(b.tokens[i])
         assert "<unk>" not in text
         for g in groups:
-            assert W.colours[g["colour"]] in text.split()
+            named = W.colours[g["colour"]] in text.split()
+            assert named or not g["say_colour"]
+            assert sw.PLURALS[W.shapes[g["shape"]]] in text.split() or W.shapes[g["shape"]] in text.split()
         assert sum(g["count"] for g in groups) == b.scenes["n_objects"][i]
         row = b.tokens[i]
         assert row[0] == sw.SOT and (row == sw.EOT).sum() == 1
         assert np.all(row[np.argmax(row == sw.EOT) + 1:] == sw.PAD)
+    said = np.mean([g["say_colour"] for i in range(200) for g in sw.describe(b.scenes, i)])
+    assert abs(said - (1 - W.omit_colour)) < 0.08                # colours go unnamed as configured
     # Relations: "left of" means a smaller x.
     a, c = {"x": 3.0, "y": 10.0}, {"x": 20.0, "y": 12.0}
     assert sw.relation(a, c) == "left of" and sw.relation(c, a) == "right of"

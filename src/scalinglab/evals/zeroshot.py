@@ -140,7 +140,7 @@ def _other(rng, n: int, exclude: set[int]) -> int | None:
 def hard_negatives(scenes: dict, world: sw.WorldConfig, *, seed: int = 0) -> dict:
     """One negative caption per scene and type, where the type applies.
 
-    Types (SugarCrepe, Hsieh et al. 2023, Sec. 3): ``replace_att`` (one group's colour replaced by
+    Types (SugarCrepe, Hsieh et al. 2023, Sec. 3): ``replace_att`` (one named group's colour replaced by
     a colour absent from the scene), ``replace_obj`` (one group's shape replaced by an absent
     shape), ``replace_rel`` (the first relation reversed: left <-> right, above <-> below),
     ``swap_att`` (the colours of the first two groups exchanged). Returns ``{type: (index, words)}``
@@ -159,16 +159,19 @@ def hard_negatives(scenes: dict, world: sw.WorldConfig, *, seed: int = 0) -> dic
             out[kind][1].append(sw.caption_words(gs, world, prefix, rs))
 
         j = int(rng.integers(len(groups)))
+        named = [k for k, g in enumerate(groups) if g.get("say_colour", True)]
         c = _other(rng, world.n_colours, {g["colour"] for g in groups})
-        if c is not None:
-            add("replace_att", [dict(g, colour=c) if k == j else g for k, g in enumerate(groups)])
+        if c is not None and named:
+            jc = named[int(rng.integers(len(named)))]
+            add("replace_att", [dict(g, colour=c) if k == jc else g for k, g in enumerate(groups)])
         s = _other(rng, world.n_shapes, {g["shape"] for g in groups})
         if s is not None:
             add("replace_obj", [dict(g, shape=s) if k == j else g for k, g in enumerate(groups)])
         if rels:
             add("replace_rel", groups, [flip[rels[0]], *rels[1:]])
         if len(groups) >= 2 and groups[0]["colour"] != groups[1]["colour"] \
-                and groups[0]["shape"] != groups[1]["shape"]:
+                and groups[0]["shape"] != groups[1]["shape"] \
+                and groups[0].get("say_colour", True) and groups[1].get("say_colour", True):
             g0, g1 = dict(groups[0], colour=groups[1]["colour"]), dict(groups[1], colour=groups[0]["colour"])
             add("swap_att", [g0, g1, *groups[2:]])
     return {t: (np.asarray(idx, dtype=np.int64), words) for t, (idx, words) in out.items()}

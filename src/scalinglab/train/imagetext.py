@@ -233,7 +233,7 @@ def _caption_scores(model, images: np.ndarray, prompt_tokens: np.ndarray) -> np.
     return torch.cat(scores).double().numpy()
 
 
-def evaluate(model, data, *, n_pairs: int = 1024, n_per_class: int = 8, n_loglik_per_class: int = 2,
+def evaluate(model, data, *, n_pairs: int = 1024, n_per_class: int = 16, n_loglik_per_class: int = 2,
              fashion_mnist: int = 0) -> dict:
     """Every metric of a trained image-text model on its data, each with ``<name>_se``.
 
@@ -367,7 +367,7 @@ def train(config, *, n_samples: int, batch_size: int, lr: float, run_dir: str | 
           schedule: str = "cosine", warmup_samples: int = 0, cooldown_frac: float = 0.2,
           min_lr_frac: float = 0.0, weight_decay: float = 0.1, beta1: float = 0.9,
           beta2: float = 0.98, eps: float = 1e-6, grad_clip: float = 1.0,
-          eval_pairs: int = 1024, eval_per_class: int = 8, eval_loglik_per_class: int = 2,
+          eval_pairs: int = 1024, eval_per_class: int = 16, eval_loglik_per_class: int = 2,
           eval_fashion_mnist: int = 0, resume: bool = True,
           progress: Callable[[dict], Any] | None = None, num_threads: int | None = None,
           checkpoint_every_s: float = 300.0, checkpoint_every_steps: int | None = None,
