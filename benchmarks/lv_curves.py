@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(row)
                     if r["status"] == "done":
                         print(f"{rung:14s} lr {lr:<6g} D {d:>6} C {row['flops']:.3g}  "
-                              f"zs_err {m['zeroshot_error']:.3f}±{m['zeroshot_error_se']:.3f}  "
+                              f"zs_err {m['zeroshot_error']:.3f}±{m['zeroshot_error_se']:.3f}  ret_err {m['retrieval_error']:.3f}±{m['retrieval_error_se']:.3f}  "
                               f"heldout {m['heldout_zeroshot_error']:.3f}  "
                               f"i2t@1 {m['retrieval_i2t_r1']:.3f}  hn {m['hard_negative_accuracy']:.3f}  "
                               f"vl {m['val_contrastive_loss']:.3f}  train {row['train_s']:.0f}s "
@@ -94,15 +94,16 @@ def main(argv: list[str] | None = None) -> int:
         key = (r["rung"], r["n_samples"])
         if key not in best or r["metrics"]["zeroshot_error"] < best[key]["metrics"]["zeroshot_error"]:
             best[key] = r
-    print("| rung | N (total) | D (samples) | C (FLOPs) | best lr | zero-shot error | held-out error "
-          "| retrieval i2t R@1 | hard-negative acc. |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| rung | N (total) | D (samples) | C (FLOPs) | lr | zero-shot error | held-out error "
+          "| retrieval error | hard-negative acc. | val contrastive loss |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (rung, d), r in sorted(best.items(), key=lambda kv: (kv[1]["procedure"], kv[1]["flops"])):
         m = r["metrics"]
         print(f"| {rung} | {r['n_params']:,} | {d:,} | {r['flops']:.2e} | {r['lr']:g} "
               f"| {m['zeroshot_error']:.3f} ± {m['zeroshot_error_se']:.3f} "
               f"| {m['heldout_zeroshot_error']:.3f} ± {m['heldout_zeroshot_error_se']:.3f} "
-              f"| {m['retrieval_i2t_r1']:.3f} | {m['hard_negative_accuracy']:.3f} |")
+              f"| {m['retrieval_error']:.3f} ± {m['retrieval_error_se']:.3f} "
+              f"| {m['hard_negative_accuracy']:.3f} | {m['val_contrastive_loss']:.3f} |")
     return 0
 
 

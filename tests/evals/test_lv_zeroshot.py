@@ -37,9 +37,11 @@ def test_retrieval_recall_at_k_both_directions():
     x = rng.normal(size=(50, 8))
     m = zs.retrieval(x, x)
     assert m["i2t_r1"] == 1.0 and m["t2i_r1"] == 1.0 and m["i2t_r1_se"] == 0.0
+    assert m["error"] == 0.0
     # Shift texts by one: image i's caption is text i+1, so its true text is never first.
     shifted = zs.retrieval(x, np.roll(x, 1, axis=0))
     assert shifted["i2t_r1"] < 0.2
+    assert shifted["error"] == pytest.approx(1 - (shifted["i2t_r1"] + shifted["t2i_r1"]) / 2)
     # Ties count against the true pair.
     same = zs.retrieval(np.ones((4, 2)), np.ones((4, 2)))
     assert same["i2t_r1"] == 0.0 and same["i2t_r5"] == 1.0

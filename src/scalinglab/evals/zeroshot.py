@@ -119,16 +119,23 @@ def retrieval(image_embeddings: np.ndarray, text_embeddings: np.ndarray, ks=(1, 
     """Recall@k in both directions for paired embeddings (pair ``i`` is image ``i``, text ``i``).
 
     ``i2t_r{k}``: the true caption is among the ``k`` captions most similar to the image;
-    ``t2i_r{k}`` likewise for captions. Ties count against the true pair (strict rank).
+    ``t2i_r{k}`` likewise for captions; ``error`` = 1 - the mean recall@1 of both directions.
+    Ties count against the true pair (strict rank).
     """
     sim = _normalize(image_embeddings) @ _normalize(text_embeddings).T        # (N, N)
     true = np.diag(sim)
-    out = {}
+    out, hits1 = {}, []
     for name, s, t in (("i2t", sim, true), ("t2i", sim.T, true)):
         rank = (s > t[:, None]).sum(axis=1) + ((s == t[:, None]).sum(axis=1) - 1)
+        hits1.append(rank < 1)
         for k in ks:
             r, se = rate(rank < k)
             out[f"{name}_r{k}"], out[f"{name}_r{k}_se"] = r, se
+    # error = 1 - mean recall@1 of the two directions; SE over pairs (each pair's two outcomes
+    # averaged first, so their correlation is accounted for)
+    per_pair = (hits1[0].astype(float) + hits1[1].astype(float)) / 2
+    out["error"] = 1.0 - float(per_pair.mean())
+    out["error_se"] = float(per_pair.std(ddof=1) / np.sqrt(len(per_pair))) if len(per_pair) > 1 else float("nan")
     return out
 
 
