@@ -38,6 +38,10 @@ def _register_file(path: Path) -> str:
 def _scan_builtin() -> None:
     if not _PATHS:
         for p in sorted(_HERE.glob("*.yaml")):
+            # Ladders that name a `procedure:` (clip-tiny, coca-tiny, mammut-tiny) wait for the
+            # procedure-aware loader; this loader reads `family: gpt` only.
+            if any(line.startswith("procedure:") for line in p.read_text().splitlines()):
+                continue
             _PATHS.setdefault(p.stem, p)
 
 
