@@ -14,7 +14,8 @@ from scalinglab.datasets import shapeworld as sw  # noqa: E402
 from scalinglab.errors import ConfigError, DataError, TrainingError, UnknownNameError  # noqa: E402
 from scalinglab.procedures.clip import CLIPConfig  # noqa: E402
 from scalinglab.procedures.mammut import MaMMUTConfig  # noqa: E402
-from scalinglab.train.imagetext import build_model, train  # noqa: E402
+from scalinglab.evals import zeroshot as zs  # noqa: E402
+from scalinglab.train.imagetext import build_model, evaluate, train  # noqa: E402
 
 W = sw.WorldConfig()
 V = len(sw.Vocabulary.from_world(W))
@@ -163,3 +164,15 @@ def test_user_shards_bad_input(tmp_path):
         load_shards(d)
     with pytest.raises(DataError, match="no .tar shards"):
         load_shards(tmp_path / "nocaption" / "..")
+
+
+def test_fashion_mnist_zeroshot_runs_and_sits_at_chance_for_a_shapes_model():
+    if not (zs.FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST absent: install it with apt-get install dataset-fashion-mnist")
+    torch.manual_seed(0)
+    model = build_model(CLIPConfig(**TINY))
+    m = evaluate(model, W, n_pairs=256, n_per_class=1, n_loglik_per_class=0, fashion_mnist=200)
+    assert 0.0 <= m["fmnist_zeroshot_error_se"] < 0.05
+    # The world's vocabulary has no garment names: every prompt is <unk>s, the classes cannot be
+    # told apart, and the error is at chance or worse (see docs/language-vision.md).
+    assert m["fmnist_zeroshot_error"] >= 0.75

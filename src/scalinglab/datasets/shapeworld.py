@@ -46,6 +46,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..config import from_dict
 from ..errors import ConfigError, DataError
 
 __all__ = [
@@ -160,8 +161,6 @@ class WorldConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> WorldConfig:
-        from ..config import from_dict
-
         return from_dict(cls, dict(data), where="world")
 
 

@@ -35,6 +35,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..config import from_dict
 from ..errors import ConfigError, UnknownNameError, suggest
 
 __all__ = [
@@ -129,8 +130,6 @@ class ImageTextConfig:
     @classmethod
     def from_dict(cls, data: dict):
         """Strict construction (unknown keys and wrong types raise ConfigError)."""
-        from ..config import from_dict
-
         return from_dict(cls, dict(data), where=cls.__name__)
 
     def to_dict(self) -> dict:

@@ -42,9 +42,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._version import __version__
+from ..config import load_mapping
 from ..datasets import shapeworld as sw
 from ..datasets.wds import ShardDataset
-from ..errors import ConfigError, TrainingError
+from ..errors import ConfigError, TrainingError, UnknownNameError, suggest
 from ..evals import zeroshot as zs
 from ..procedures._imagetext import FLOP_CONVENTIONS, PARAM_CONVENTIONS
 from ..procedures.clip import CLIPConfig
@@ -85,8 +87,6 @@ def build_model(config) -> torch.nn.Module:
         data = dict(config)
         name = data.pop("procedure", None)
         if name not in CONFIGS:
-            from ..errors import UnknownNameError, suggest
-
             raise UnknownNameError(f"unknown image-text procedure {name!r}.{suggest(str(name), CONFIGS)} "
                                    f"Available: {', '.join(CONFIGS)}")
         config = CONFIGS[name].from_dict(data)
@@ -103,16 +103,12 @@ def ladder_configs(name_or_path: str | Path) -> tuple[str, dict, dict]:
     A stopgap until the ladder loader reads ``procedure:`` (the lead's): ``shared`` keys go to
     every rung; a rung's stated ``n_params`` (non-embedding) must equal the config's count.
     """
-    from ..config import load_mapping
-
     path = Path(name_or_path)
     if not path.suffix:
         path = Path(__file__).resolve().parents[1] / "ladders" / f"{name_or_path}.yaml"
     data = load_mapping(path)
     proc = data.get("procedure")
     if proc not in CONFIGS:
-        from ..errors import UnknownNameError, suggest
-
         raise UnknownNameError(f"{str(path)!r}: unknown procedure {proc!r}.{suggest(str(proc), CONFIGS)} "
                                f"Available: {', '.join(CONFIGS)}")
     configs = {}
@@ -130,9 +126,7 @@ def ladder_configs(name_or_path: str | Path) -> tuple[str, dict, dict]:
 # --- data ------------------------------------------------------------------------------------
 
 def _check_data(config, data) -> None:
-    ctx = data.context_length if isinstance(data, ShardDataset) else data.context_length
-    vocab = len(data.vocab) if isinstance(data, ShardDataset) else len(sw.Vocabulary.from_world(data))
-    size = data.image_size
+    ctx, vocab, size = data.context_length, len(_vocab_of(data)), data.image_size
     if config.context_length < ctx:
         raise ConfigError(f"model context_length ({config.context_length}) is shorter than the "
                           f"data's captions ({ctx} tokens); raise context_length to {ctx}")
@@ -351,8 +345,6 @@ def _data_identity(data) -> dict:
 
 
 def _provenance(seed: int, data, device: torch.device) -> dict:
-    from .. import __version__
-
     return {"hostname": socket.gethostname(), "cpu": _cpu_name(), "platform": platform.platform(),
             "python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
             "scalinglab": __version__, "torch_threads": torch.get_num_threads(),
