@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from scalinglab.config import load_mapping
@@ -14,8 +16,6 @@ from scalinglab.errors import ConfigError
 from scalinglab.procedures.clip import CLIPConfig
 from scalinglab.procedures.coca import CoCaConfig
 from scalinglab.procedures.mammut import MaMMUTConfig
-
-from pathlib import Path
 
 LADDERS = Path(__file__).resolve().parents[2] / "src" / "scalinglab" / "ladders"
 CASES = [("clip-tiny", "clip", CLIPConfig), ("coca-tiny", "coca", CoCaConfig),
@@ -53,3 +53,16 @@ def test_the_stopgap_loader_checks_counts(tmp_path):
     (tmp_path / "bad.yaml").write_text(bad)
     with pytest.raises(ConfigError, match="clip-tiny-1 states n_params 7938"):
         ladder_configs(tmp_path / "bad.yaml")
+
+
+def test_world_configs_and_metrics_import_no_torch():
+    """The world, the procedure configs and the metrics are torch-free (planning never loads torch)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport scalinglab.datasets.shapeworld, scalinglab.procedures.clip, "
+            "scalinglab.procedures.coca, scalinglab.procedures.mammut, scalinglab.evals.zeroshot, "
+            "scalinglab.datasets.wds\nprint('torch' in sys.modules, 'webdataset' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
