@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
@@ -44,3 +43,38 @@ def test_fitting_modules_import_no_heavy_package():
 def test_planning_and_eval_cores_do_not_load_torch(module):
     loaded = _loaded_after(f"import {module}")
     assert "torch" not in loaded and "matplotlib" not in loaded and "typer" not in loaded
+
+
+# -- import-linter: the layer order of docs/ARCHITECTURE.md -------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _lint(config, cwd, monkeypatch) -> int:
+    pytest.importorskip("importlinter")
+    from importlinter.cli import lint_imports
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.syspath_prepend(str(cwd / "src") if (cwd / "src").is_dir() else str(cwd))
+    return lint_imports(config_filename=str(config), no_cache=True, no_logo=True)
+
+
+def test_import_linter_contracts_are_kept(monkeypatch, capsys):
+    rc = _lint(ROOT / "pyproject.toml", ROOT, monkeypatch)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "Contracts: 2 kept, 0 broken." in out
+
+
+def test_import_linter_catches_an_upward_import(tmp_path, monkeypatch, capsys):
+    """The same kind of contract fails on a package whose low layer imports a high one."""
+    pkg = tmp_path / "layered"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text("from . import high\n")
+    (pkg / "high.py").write_text("X = 1\n")
+    cfg = tmp_path / "setup.cfg"
+    cfg.write_text("[importlinter]\nroot_package = layered\n\n[importlinter:contract:1]\n"
+                   "name = layers\ntype = layers\nlayers =\n    layered.high\n    layered.low\n")
+    assert _lint(cfg, tmp_path, monkeypatch) == 1
+    assert "layered.low -> layered.high" in capsys.readouterr().out

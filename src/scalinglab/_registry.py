@@ -13,9 +13,20 @@ from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError, UnknownNameError, suggest
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "import_target"]
 
 T = TypeVar("T")
+
+
+def import_target(target: str, *, what: str = "target") -> Any:
+    """Import ``"package.module:attr"`` and return the attribute; ConfigError naming ``what`` otherwise."""
+    mod, sep, attr = str(target).partition(":")
+    if not sep or not mod or not attr:
+        raise ConfigError(f"{what} must look like 'package.module:attr'; got {target!r}")
+    try:
+        return getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import {what} {target!r}: {exc}") from None
 
 
 class Registry(Generic[T]):
@@ -62,8 +73,7 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}.{suggest(name, self._entries)} Available: {avail}"
             ) from None
         if isinstance(entry, str):
-            mod, _, attr = entry.partition(":")
-            entry = getattr(importlib.import_module(mod), attr)
+            entry = import_target(entry, what=f"{self.kind} {name!r}")
             self._entries[name] = entry
         return entry
 

@@ -22,12 +22,13 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, suggest
 
-__all__ = ["from_dict", "load_mapping", "to_dict"]
+__all__ = ["freeze", "freeze_fields", "from_dict", "load_mapping", "to_dict"]
 
 T = TypeVar("T")
 
@@ -90,11 +91,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         item = args[0] if args else Any
         out = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if origin is tuple else out
-    if origin is dict:
-        if not isinstance(value, dict):
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping; got {value!r}")
         kt, vt = get_args(tp) or (Any, Any)
-        return {_coerce(k, kt, f"{where} key"): _coerce(v, vt, f"{where}[{k!r}]") for k, v in value.items()}
+        out = {_coerce(k, kt, f"{where} key"): _coerce(v, vt, f"{where}[{k!r}]") for k, v in value.items()}
+        return freeze(out) if origin is Mapping else out
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -137,7 +139,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string; got {value!r}")
         return value
-    return value
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{where}: cannot check a value against the type {tp!r} (got {value!r}); "
+                      "declare the field with a plain type (int, float, str, bool, list, dict, "
+                      "Mapping, Literal, a dataclass) or Any")
 
 
 def from_dict(cls: type[T], data: Any, *, where: str | None = None) -> T:
@@ -166,14 +172,72 @@ def from_dict(cls: type[T], data: Any, *, where: str | None = None) -> T:
 
 
 def to_dict(obj: Any) -> Any:
-    """Inverse of :func:`from_dict`: a JSON-able dict (tuples become lists)."""
+    """Inverse of :func:`from_dict`: a JSON-able dict (tuples become lists, read-only mappings dicts)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy: mappings become ``MappingProxyType``, lists and tuples tuples, numpy
+    arrays read-only copies (``arr.flags.writeable`` False; the caller's array is left alone).
+
+    What a frozen record holds, so that ``spec.extra["k"] = 1``, ``.append`` on a list inside or
+    ``runs.target[0] = 99`` raises instead of silently changing something already hashed, stored
+    or fitted. Already-frozen values are returned as they are (no copy).
+
+    >>> frozen = freeze({"a": [1, 2]})
+    >>> frozen["a"]
+    (1, 2)
+    >>> frozen["b"] = 3
+    Traceback (most recent call last):
+    ...
+    TypeError: 'mappingproxy' object does not support item assignment
+    """
+    if isinstance(value, types.MappingProxyType) and all(_is_frozen(v) for v in value.values()):
+        return value
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, tuple) and not hasattr(value, "_fields") and all(_is_frozen(v) for v in value):
+        return value
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return tuple(freeze(v) for v in value)
+    if hasattr(value, "setflags") and hasattr(value, "flags"):          # a numpy array
+        if not value.flags.writeable:
+            return value
+        out = value.copy()
+        out.setflags(write=False)
+        return out
+    return value
+
+
+def _is_frozen(value: Any) -> bool:
+    if isinstance(value, (list, dict)):
+        return False
+    if isinstance(value, types.MappingProxyType):
+        return all(_is_frozen(v) for v in value.values())
+    if isinstance(value, tuple):
+        return all(_is_frozen(v) for v in value)
+    if hasattr(value, "setflags") and hasattr(value, "flags"):
+        return not value.flags.writeable
+    return True
+
+
+def freeze_fields(obj: Any, *names: str) -> None:
+    """Freeze (:func:`freeze`) the named fields of a frozen dataclass instance in place, or all.
+
+    Call it from ``__post_init__``: ``object.__setattr__`` is how a frozen dataclass sets its own
+    fields once, at construction.
+    """
+    for name in names or [f.name for f in dataclasses.fields(obj)]:
+        value = getattr(obj, name)
+        frozen = freeze(value)
+        if frozen is not value:
+            object.__setattr__(obj, name, frozen)
 
 
 _ = typing  # keep `typing` importable for string annotations in user configs

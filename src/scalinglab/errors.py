@@ -25,6 +25,7 @@ Warnings::
      ├── UnreliableErrorsWarning          covariance errors under a robust loss, too few points
      ├── ExtrapolationWarning             prediction far outside the fitted range
      ├── TuningEdgeWarning                best learning rate sits at the edge of the searched grid
+     ├── MigrationWarning                 a store's runs were migrated to the current schema
      └── OptionalDependencyWarning
 """
 
@@ -42,6 +43,7 @@ __all__ = [
     "ExtrapolationWarning",
     "FitAtBoundWarning",
     "FitError",
+    "MigrationWarning",
     "MissingColumnError",
     "NotFittedError",
     "OptionalDependencyWarning",
@@ -138,6 +140,10 @@ class ExtrapolationWarning(ScalingLabWarning):
 
 class TuningEdgeWarning(ScalingLabWarning):
     """The best hyper-parameter of a tuned point sits at the edge of its searched grid."""
+
+
+class MigrationWarning(ScalingLabWarning):
+    """A results store was migrated to the current run schema (run ids changed; nothing lost)."""
 
 
 class OptionalDependencyWarning(ScalingLabWarning):

@@ -3,12 +3,14 @@
 This module is the one place these quantities are defined (STYLE P11).
 
 * **N** (``n_params``): parameters, *non-embedding* by default (Kaplan et al. 2020, Sec. 2.1).
-  Counting conventions for the GPT reference model are in :func:`gpt_n_params`.
-* **D** (``n_tokens``): training tokens seen (or samples seen for CLIP-style models).
-* **C** (``flops``): training FLOPs. The default convention is ``"6ND"``
+* **D** (``n_tokens`` in a runs table): training data seen, in tokens for language models or in
+  samples for image-text models (a run's own unit is its procedure's: ``RunSpec.unit``).
+* **C** (``flops``): training FLOPs. For a table the default convention is ``"6ND"``
   (Kaplan et al. 2020, Eq. 2.1; Hoffmann et al. 2022, Sec. 3): 2ND for the forward pass and 4ND
-  for the backward pass, ignoring attention and embeddings. Exact per-token counts including the
-  output layer and attention (Hoffmann et al. 2022, Appendix F) are in :func:`gpt_flops_per_token`.
+  for the backward pass, ignoring attention and embeddings; :data:`FLOPS_CONVENTIONS` lists the
+  others. Model-specific counts (exact per-token FLOPs with attention and the output layer,
+  Hoffmann et al. 2022, App. F; parameter conventions) belong to each procedure's config
+  (:mod:`scalinglab.procedures`), never here.
 
 Human-readable quantities ("70M", "1.4e12", "3B", "2.5k") are parsed by :func:`parse_quantity`.
 """
@@ -25,8 +27,7 @@ __all__ = [
     "FLOPS_CONVENTIONS",
     "FlopsConvention",
     "format_quantity",
-    "gpt_flops_per_token",
-    "gpt_n_params",
+    "get_flops_convention",
     "parse_quantity",
 ]
 
@@ -129,65 +130,3 @@ def get_flops_convention(name: str) -> FlopsConvention:
             f"unknown FLOP convention {name!r}.{suggest(name, FLOPS_CONVENTIONS)} "
             f"Available: {', '.join(FLOPS_CONVENTIONS)}"
         ) from None
-
-
-# --- the GPT reference model ---------------------------------------------------------------
-# Parameter and FLOP counts of scalinglab.train.gpt.GPT (pre-LN, no biases in Linear layers,
-# LayerNorm with weight and bias, learned positions, tied input/output embedding).
-# A test checks these formulas against the torch model's actual parameter count.
-
-PARAM_CONVENTIONS = ("non_embedding", "with_last_layer", "total")
-
-
-def gpt_n_params(*, n_layer: int, d_model: int, vocab_size: int, seq_len: int,
-                 d_ff: int | None = None, convention: str = "non_embedding") -> int:
-    """Parameter count of the reference GPT under a named convention.
-
-    ``non_embedding`` (Kaplan et al. 2020): attention ``4 d^2`` + MLP ``2 d d_ff`` + two
-    LayerNorms ``4 d`` per layer, plus the final LayerNorm ``2 d``.
-    ``with_last_layer``: + the (tied) output projection ``V d`` (Pearce & Song 2024 and
-    Porian et al. 2024 show that omitting it biases small-scale exponents).
-    ``total``: + position embeddings ``T d`` (token embedding = output layer, counted once).
-    """
-    d_ff = 4 * d_model if d_ff is None else d_ff
-    per_layer = 4 * d_model * d_model + 2 * d_model * d_ff + 4 * d_model
-    non_emb = n_layer * per_layer + 2 * d_model
-    if convention == "non_embedding":
-        return non_emb
-    if convention == "with_last_layer":
-        return non_emb + vocab_size * d_model
-    if convention == "total":
-        return non_emb + vocab_size * d_model + seq_len * d_model
-    raise UnknownNameError(f"unknown parameter convention {convention!r}.{suggest(convention, PARAM_CONVENTIONS)}"
-                           f" Available: {', '.join(PARAM_CONVENTIONS)}")
-
-
-FLOP_PER_TOKEN_CONVENTIONS = ("6N", "6N_with_last_layer", "exact")
-
-
-def gpt_flops_per_token(*, n_layer: int, d_model: int, vocab_size: int, seq_len: int,
-                        d_ff: int | None = None, convention: str = "exact") -> float:
-    """Training FLOPs per token (forward + backward = 3 x forward) of the reference GPT.
-
-    ``6N``: 6 x non-embedding parameters (Kaplan et al. 2020).
-    ``6N_with_last_layer``: 6 x (non-embedding + V d).
-    ``exact``: 3 x [2 x matmul params per layer + attention scores and weighted sum
-    ``2 * 2 * T * d`` per layer + output logits ``2 V d``] (Hoffmann et al. 2022, App. F; the
-    attention term uses the full context ``T`` as Chinchilla does, not the causal half). At tiny
-    scale the attention and output terms dominate, so the convention matters.
-    """
-    d_ff = 4 * d_model if d_ff is None else d_ff
-    if convention == "6N":
-        return 6.0 * gpt_n_params(n_layer=n_layer, d_model=d_model, vocab_size=vocab_size,
-                                  seq_len=seq_len, d_ff=d_ff)
-    if convention == "6N_with_last_layer":
-        return 6.0 * gpt_n_params(n_layer=n_layer, d_model=d_model, vocab_size=vocab_size,
-                                  seq_len=seq_len, d_ff=d_ff, convention="with_last_layer")
-    if convention == "exact":
-        matmul = n_layer * (4 * d_model * d_model + 2 * d_model * d_ff)
-        attn = n_layer * 2 * 2 * seq_len * d_model
-        logits = 2 * vocab_size * d_model
-        return 3.0 * (2.0 * matmul + attn + logits)
-    raise UnknownNameError(
-        f"unknown FLOP convention {convention!r}.{suggest(convention, FLOP_PER_TOKEN_CONVENTIONS)}"
-        f" Available: {', '.join(FLOP_PER_TOKEN_CONVENTIONS)}")

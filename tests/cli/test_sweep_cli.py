@@ -8,10 +8,10 @@ import shutil
 import pytest
 import yaml
 
-from scalinglab._optional import has
+from scalinglab.procedures import GPTConfig
 from scalinglab.store import ResultsStore, RunSpec
 
-pytestmark = pytest.mark.skipif(not has("typer"), reason="needs typer (scalinglab[cli])")
+pytestmark = pytest.mark.requires("typer")
 
 TOY = "scalinglab.sweep._toy:train"
 
@@ -40,7 +40,7 @@ def test_plan_prints_runs_and_cost(capsys):
 @pytest.mark.parametrize("edit, message", [
     ({"sedes": [0]}, "unknown key 'sedes' in sweep. Did you mean: seeds"),
     ({"rungs": ["gpt-tiny-7"]}, "unknown rung 'gpt-tiny-7'"),
-    ({"corpus": "/nonexistent/corpus"}, "corpus '/nonexistent/corpus' does not exist"),
+    ({"dataset": "/nonexistent/corpus"}, "dataset '/nonexistent/corpus' does not exist"),
     ({"schedule": {"kind": "cosin"}}, "Did you mean: cosine"),
 ])
 def test_bad_sweep_files_are_one_line_errors_with_exit_2(tmp_path, toy_yaml, capsys, edit, message):
@@ -59,7 +59,7 @@ def test_bad_sweep_files_are_one_line_errors_with_exit_2(tmp_path, toy_yaml, cap
 def test_empty_corpus_and_missing_sweep_file(tmp_path, toy_yaml, capsys):
     (tmp_path / "empty.txt").write_text("")
     cfg = yaml.safe_load(toy_yaml.read_text())
-    cfg["corpus"] = str(tmp_path / "empty.txt")
+    cfg["dataset"] = str(tmp_path / "empty.txt")
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(cfg))
     assert cli("sweep", "plan", tmp_path / "e.yaml") == 2
     assert "is empty" in capsys.readouterr().err
@@ -133,9 +133,9 @@ def test_failed_runs_make_sweep_run_exit_1_and_are_recorded(tmp_path, toy_yaml, 
 
 
 def test_train_one_spec_into_the_store(tmp_path, capsys):
-    spec = RunSpec(rung="gpt-tiny-1", model={"n_layer": 2, "d_model": 32, "n_head": 2,
-                                             "seq_len": 128, "vocab_size": 256},
-                   n_tokens=4096, lr=3e-3, extra={"toy_steps": 1})
+    spec = RunSpec(rung="gpt-tiny-1", model=GPTConfig(n_layer=2, d_model=32, n_head=2,
+                                                      seq_len=128, vocab_size=256),
+                   n_data=4096, lr=3e-3, extra={"toy_steps": 1})
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec.to_dict()))
     store = tmp_path / "st"
@@ -144,23 +144,23 @@ def test_train_one_spec_into_the_store(tmp_path, capsys):
     assert cli("train", path, "--store", store, "--trainer", TOY) == 0
     assert "nothing to do" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({**spec.to_dict(), "tokns": 5}))
+    bad.write_text(yaml.safe_dump({**spec.to_dict(), "n_dta": 5}))
     assert cli("train", bad, "--store", store) == 2
-    assert "Did you mean: n_tokens" in capsys.readouterr().err
+    assert "Did you mean: n_data" in capsys.readouterr().err
     assert cli("train", path, "--store", store, "--trainer", "no.such:thing") == 2
 
 
-@pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+@pytest.mark.requires("torch")
 def test_train_with_the_real_trainer(tmp_path, capsys):
-    spec = RunSpec(rung="gpt-tiny-1", model={"n_layer": 2, "d_model": 32, "n_head": 2,
-                                             "seq_len": 128, "vocab_size": 256},
-                   n_tokens=16384, lr=3e-3, eval_tokens=4096)
+    spec = RunSpec(rung="gpt-tiny-1", model=GPTConfig(n_layer=2, d_model=32, n_head=2,
+                                                      seq_len=128, vocab_size=256),
+                   n_data=16384, lr=3e-3, eval_size=4096)
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec.to_dict()))
     assert cli("train", path, "--store", tmp_path / "st") == 0
     assert f"{spec.run_id} done val_loss" in capsys.readouterr().out
     with ResultsStore(tmp_path / "st", readonly=True) as st:
         rec = st.get(spec.run_id)
-        assert rec.tokens_seen == 16384 and rec.val_loss > 0
+        assert rec.n_data_seen == 16384 and rec.val_loss > 0
         assert (st.run_dir(spec.run_id) / "ckpt" / "last.pt").exists()
     shutil.rmtree(tmp_path / "st")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.errors import ConfigError
 from scalinglab.evals import get_backend, render, run
 
-pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+pytestmark = pytest.mark.requires("torch")
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +21,10 @@ def trained_run(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("SCALINGLAB_CACHE_DIR", str(root / "cache"))
     try:
-        rec = train({"rung": "aiw-tiny", "model": {"n_layer": 1, "d_model": 32, "n_head": 2,
-                                                   "seq_len": 128, "vocab_size": 256},
-                     "n_tokens": 8192, "lr": 3e-3, "batch_size": 4, "corpus": str(corpus),
-                     "eval_tokens": 512}, run_dir=root / "run")
+        rec = train({"procedure": "gpt", "rung": "aiw-tiny",
+                     "model": {"n_layer": 1, "d_model": 32, "n_head": 2, "seq_len": 128, "vocab_size": 256},
+                     "n_data": 8192, "lr": 3e-3, "batch_size": 4, "dataset": str(corpus),
+                     "eval_size": 512}, run_dir=root / "run")
     finally:
         mp.undo()
     assert rec.status == "done"

@@ -47,26 +47,28 @@ def crossing_arms(seed: int = 0) -> tuple[Runs, Runs]:
 
 def store_with_runs(path, *, procedures=("baseline",), seed: int = 0):
     """A real ResultsStore filled with finished GPT-like runs whose loss follows TRUE_ND."""
+    from scalinglab.procedures import GPTConfig
     from scalinglab.store.schema import RunRecord, RunSpec
     from scalinglab.store.store import ResultsStore
 
     rng = np.random.default_rng(seed)
     store = ResultsStore(path)
-    model = {"n_layer": 2, "d_model": 32, "n_head": 2, "seq_len": 128, "vocab_size": 256}
+    model = GPTConfig(n_layer=2, d_model=32, n_head=2, seq_len=128, vocab_size=256)
     for k, proc in enumerate(procedures):
         for i, n in enumerate(SIZES):
             for d in BUDGETS:
                 for j, lr in enumerate((3e-3, 1e-2)):
-                    spec = RunSpec(rung=f"toy-{i + 1}", model=dict(model, d_model=32 * (i + 1)),
-                                   n_tokens=int(d), lr=lr, procedure=proc, ladder="toy")
+                    spec = RunSpec(rung=f"toy-{i + 1}", model=GPTConfig(n_layer=2, d_model=32 * (i + 1), n_head=2,
+                                                                        seq_len=128, vocab_size=256),
+                                   n_data=int(d), lr=lr, variant=proc, ladder="toy")
                     loss = chinchilla_loss(n, d) * (1 - 0.04 * k) * (1 + 0.03 * j)
                     loss *= float(np.exp(0.004 * rng.standard_normal()))
-                    store.put(RunRecord(run_id=spec.run_id, spec=spec.to_dict(), status="done",
-                                        val_loss=loss, tokens_seen=int(d),
+                    store.put(RunRecord(run_id=spec.run_id, spec=spec, status="done",
+                                        metrics={"val_loss": loss}, n_data_seen=int(d),
                                         n_params={"non_embedding": int(n)},
                                         flops={"exact": 9.0 * n * d}, wall_s=1.0,
                                         provenance={"git_commit": "0123456789abcdef", "git_dirty": False}))
     # one diverged run: excluded from the analysis, named in the provenance
-    spec = RunSpec(rung="toy-9", model=model, n_tokens=1000, lr=1.0, procedure=procedures[0], ladder="toy")
-    store.put(RunRecord(run_id=spec.run_id, spec=spec.to_dict(), status="diverged", error="NaN loss at step 3"))
+    spec = RunSpec(rung="toy-9", model=model, n_data=1000, lr=1.0, variant=procedures[0], ladder="toy")
+    store.put(RunRecord(run_id=spec.run_id, spec=spec, status="diverged", error="NaN loss at step 3"))
     return store

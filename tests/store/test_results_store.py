@@ -12,21 +12,23 @@ import warnings
 
 import pytest
 
+from scalinglab.procedures import GPTConfig
 from scalinglab.errors import ConfigError, DataError, DataWarning, StoreError
 from scalinglab.laws.data import Runs, load_runs
-from scalinglab.store import ResultsStore, RunRecord, RunSpec, _rundir, rebuild_store
+from scalinglab.store import ResultsStore, RunRecord, RunSpec, rundir, rebuild_store
 
-MODEL = {"n_layer": 2, "d_model": 32, "n_head": 2, "seq_len": 128, "vocab_size": 256}
+MODEL = GPTConfig(n_layer=2, d_model=32, n_head=2, seq_len=128, vocab_size=256)
 
 
-def spec(n_tokens=16384, lr=3e-3, seed=0, rung="gpt-tiny-1", **kw) -> RunSpec:
-    return RunSpec(rung=rung, model=MODEL, n_tokens=n_tokens, lr=lr, seed=seed, **kw)
+def spec(n_data=16384, lr=3e-3, seed=0, rung="gpt-tiny-1", **kw) -> RunSpec:
+    return RunSpec(rung=rung, model=MODEL, n_data=n_data, lr=lr, seed=seed, **kw)
 
 
 def record(s: RunSpec, status="done", val_loss=3.0, **kw) -> RunRecord:
-    return RunRecord(run_id=s.run_id, spec=s.to_dict(), status=status, val_loss=val_loss,
-                     tokens_seen=s.n_tokens, n_params={"non_embedding": 24896, "total": 37184},
-                     flops={"exact": 1e10, "6N": 6 * 24896 * s.n_tokens}, wall_s=1.0, **kw)
+    metrics = {} if val_loss is None else {"val_loss": val_loss}
+    return RunRecord(run_id=s.run_id, spec=s, status=status, metrics=metrics,
+                     n_data_seen=s.n_data, n_params={"non_embedding": 24896, "total": 37184},
+                     flops={"exact": 1e10, "6N": 6 * 24896 * s.n_data}, wall_s=1.0, **kw)
 
 
 @pytest.fixture
@@ -80,17 +82,17 @@ def test_refuses_a_different_record_under_a_finished_id(store):
 
 def test_refuses_a_different_spec_under_an_existing_id(store):
     s, other = spec(), spec(seed=7)
-    forged = RunRecord(run_id=s.run_id, spec=other.to_dict(), status="running")
-    store.put(RunRecord(run_id=s.run_id, spec=s.to_dict(), status="running"))
+    forged = RunRecord(run_id=s.run_id, spec=other, status="running")
+    store.put(RunRecord(run_id=s.run_id, spec=s, status="running"))
     with pytest.raises(StoreError, match="different spec"):
         store.put(forged)
 
 
 def test_running_and_failed_records_are_replaced_by_results(store):
     s = spec()
-    store.put(RunRecord(run_id=s.run_id, spec=s.to_dict(), status="running"))
+    store.put(RunRecord(run_id=s.run_id, spec=s, status="running"))
     assert not (store.run_dir(s.run_id) / "record.json").exists()   # no file for live states
-    store.put(RunRecord(run_id=s.run_id, spec=s.to_dict(), status="failed", error="boom"))
+    store.put(RunRecord(run_id=s.run_id, spec=s, status="failed", error="boom"))
     assert store.get(s.run_id).error == "boom"
     store.put(record(s))
     assert store.get(s.run_id).status == "done" and len(store) == 1
@@ -129,7 +131,7 @@ def test_rebuild_restores_the_database_from_record_files(tmp_path):
     with ResultsStore(path) as st:
         for r in recs:
             st.put(r)
-        st.put(RunRecord(run_id=spec(seed=9).run_id, spec=spec(seed=9).to_dict(), status="running"))
+        st.put(RunRecord(run_id=spec(seed=9).run_id, spec=spec(seed=9), status="running"))
     (path / "results.sqlite").unlink()
     for suffix in ("-wal", "-shm"):
         (path / f"results.sqlite{suffix}").unlink(missing_ok=True)
@@ -166,20 +168,20 @@ def test_rebuild_skips_unreadable_record_files_with_a_warning(store):
 
 def test_record_files_are_written_atomically(tmp_path):
     s = spec()
-    _rundir.write_record(tmp_path, record(s))
+    rundir.write_record(tmp_path, record(s))
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]   # no temp file left behind
-    assert _rundir.read_record(tmp_path).run_id == s.run_id
+    assert rundir.read_record(tmp_path).run_id == s.run_id
     (tmp_path / "record.json").write_text('{"run_id": 1')
     with pytest.raises(StoreError, match="not a valid run record"):
-        _rundir.read_record(tmp_path)
+        rundir.read_record(tmp_path)
 
 
 def test_query_filters_and_typo_suggestions(store):
     for lr in (1e-3, 3e-3):
         for seed in (0, 1):
-            store.put(record(spec(lr=lr, seed=seed, procedure="a" if seed else "b")))
+            store.put(record(spec(lr=lr, seed=seed, variant="a" if seed else "b")))
     assert len(store.records(lr=3e-3)) == 2
-    assert len(store.records(procedure=["a"], status="done")) == 2
+    assert len(store.records(variant=["a"], status="done")) == 2
     with pytest.raises(ConfigError, match="Did you mean: procedure"):
         store.records(procedur="a")
     with pytest.raises(ConfigError, match="Did you mean: done"):
@@ -209,16 +211,16 @@ def test_export_csv_parquet_jsonl_and_frame(store, tmp_path):
 
 def test_to_runs_excludes_diverged_with_a_counting_warning(store):
     for i, n in enumerate((16384, 32768, 65536)):
-        store.put(record(spec(n_tokens=n), val_loss=4.0 - i))
+        store.put(record(spec(n_data=n), val_loss=4.0 - i))
     store.put(record(spec(lr=1.0), status="diverged", val_loss=None, error="nan"))
-    store.put(RunRecord(run_id=spec(seed=5).run_id, spec=spec(seed=5).to_dict(), status="failed"))
+    store.put(RunRecord(run_id=spec(seed=5).run_id, spec=spec(seed=5), status="failed"))
     with pytest.warns(DataWarning, match="excluded 1 diverged"):
         runs = store.to_runs()
     assert isinstance(runs, Runs) and len(runs) == 3
-    assert runs.excluded["reason"] == ["diverged"]
+    assert list(runs.excluded["reason"]) == ["diverged"]
     assert list(runs.n_params) == [24896.0] * 3
     assert sorted(runs.n_tokens) == [16384.0, 32768.0, 65536.0]
-    assert set(runs.groups) == {"ladder", "rung", "procedure", "schedule", "lr", "seed"}
+    assert set(runs.groups) == {"ladder", "rung", "procedure", "variant", "dataset", "schedule", "lr", "seed"}
     assert runs.filter(rung="gpt-tiny-1").target.size == 3
 
 
@@ -228,13 +230,10 @@ def test_to_runs_conventions(store):
     exact = store.to_runs(flops_convention="exact")
     assert exact.flops[0] == 1e10
     six = store.to_runs(flops_convention="6ND", n_params_convention="total")
-    assert six.n_params[0] == 37184 and six.flops[0] == 6 * 37184 * s.n_tokens
-    # a convention the record lacks is computed from the spec's GPT shape (units.py)
-    from scalinglab.units import gpt_n_params
-
+    assert six.n_params[0] == 37184 and six.flops[0] == 6 * 37184 * s.n_data
+    # a convention the record lacks is computed from the spec's model through its procedure
     wl = store.to_runs(n_params_convention="with_last_layer", flops_convention="6N")
-    assert wl.n_params[0] == gpt_n_params(n_layer=2, d_model=32, vocab_size=256, seq_len=128,
-                                          convention="with_last_layer")
+    assert wl.n_params[0] == MODEL.n_params("with_last_layer")
     assert "N=with_last_layer" in wl.source
 
 
@@ -274,3 +273,16 @@ def test_nan_losses_roundtrip_without_false_conflicts(store):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert store.put(rec) is False     # NaN != NaN must not look like a different record
+
+
+def test_repetition_columns_reach_the_runs_table(store):
+    for i, n in enumerate((16384, 32768)):
+        store.put(record(spec(n_data=n), val_loss=3.0 - i, n_unique_seen=n // 2, epochs=2.0,
+                         dataset_hash="abc"))
+    runs = store.to_runs(group_by=("rung", "n_unique_tokens", "epochs"))
+    assert sorted(float(x) for x in runs.groups["n_unique_tokens"]) == [8192.0, 16384.0]
+    assert {r["dataset_hash"] for r in store.rows()} == {"abc"}
+    assert len(store.records(dataset_hash="abc")) == 2
+    store.put(record(spec(n_data=65536), val_loss=2.5))           # trained before it was recorded
+    with pytest.raises(DataError, match="1 run.* record no n_unique_seen"):
+        store.to_runs(group_by=("n_unique_tokens",))

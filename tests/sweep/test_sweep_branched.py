@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.store import ResultsStore
-from scalinglab.store import _rundir
+from scalinglab.store import rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 from scalinglab.sweep.run import BRANCH_CHECKPOINT
 
-pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+pytestmark = pytest.mark.requires("torch")
 
 
 def test_branches_start_from_the_trunk_checkpoint_and_land_in_the_store(tmp_path):
@@ -26,15 +25,15 @@ def test_branches_start_from_the_trunk_checkpoint_and_land_in_the_store(tmp_path
     with ResultsStore(tmp_path / "st") as st:
         for b in branches:
             # the checkpoint the coordinator waits for is the one the trainer writes
-            ckpt = st.run_dir(trunk.run_id) / BRANCH_CHECKPOINT.format(tokens=b.branch_at_tokens)
+            ckpt = st.run_dir(trunk.run_id) / BRANCH_CHECKPOINT.format(tokens=b.branch_at)
             assert ckpt.exists()
             rec = st.get(b.run_id)
-            assert rec.status == "done" and rec.tokens_seen == b.n_tokens
+            assert rec.status == "done" and rec.n_data_seen == b.n_tokens
             assert rec.provenance["role"] == "branch"
-            assert rec.provenance["tokens_trained"] == b.n_tokens - b.branch_at_tokens
-        trunk_end = next(a["time"] for a in _rundir.read_attempts(st.run_dir(trunk.run_id))
+            assert rec.provenance["units_trained"] == b.n_tokens - b.branch_at
+        trunk_end = next(a["time"] for a in rundir.read_attempts(st.run_dir(trunk.run_id))
                          if a["event"] == "end")
-        first_branch_start = min(_rundir.read_attempts(st.run_dir(b.run_id))[0]["time"]
+        first_branch_start = min(rundir.read_attempts(st.run_dir(b.run_id))[0]["time"]
                                  for b in branches)
         # with two workers the shortest branch starts while its trunk is still training
         assert first_branch_start < trunk_end

@@ -15,18 +15,17 @@ import time
 import pytest
 import yaml
 
-from scalinglab._optional import has
-from scalinglab.store import ResultsStore, _rundir
+from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 
-pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+pytestmark = pytest.mark.requires("torch")
 
 SHORT = [16384, 32768]          # 8 and 16 optimizer steps of 64 x 32 tokens
 LONG = 409600 * 2               # 400 steps: still running when the short ones are done
 
 
 def _starts(store, run_id):
-    return sum(1 for a in _rundir.read_attempts(store.run_dir(run_id)) if a["event"] == "start")
+    return sum(1 for a in rundir.read_attempts(store.run_dir(run_id)) if a["event"] == "start")
 
 
 def test_sigkill_mid_sweep_then_rerun_loses_and_retrains_nothing(tmp_path):
@@ -79,11 +78,11 @@ def test_sigkill_mid_sweep_then_rerun_loses_and_retrains_nothing(tmp_path):
             assert (runs / r / "record.json").stat().st_mtime_ns == record_mtimes[r]
         assert _starts(st, long_id) == 2
         rec = st.get(long_id)
-        resumed = rec.provenance["resumed_from_step"] * rec.provenance["tokens_per_step"]
+        resumed = rec.provenance["resumed_from_step"] * rec.provenance["units_per_step"]
         assert 0 < resumed < LONG                                         # from a checkpoint
-        end = [a for a in _rundir.read_attempts(runs / long_id) if a["event"] == "end"][-1]
-        assert end["resumed_from_tokens"] == resumed
-        assert rec.tokens_seen == LONG
+        end = [a for a in rundir.read_attempts(runs / long_id) if a["event"] == "end"][-1]
+        assert end["resumed_from"] == resumed
+        assert rec.n_data_seen == LONG
     conn = sqlite3.connect(store_path / "results.sqlite")
     rows = conn.execute("SELECT run_id, COUNT(*) FROM runs GROUP BY run_id").fetchall()
     conn.close()

@@ -6,13 +6,10 @@ import os
 
 import pytest
 
-from scalinglab._optional import has
-from scalinglab.store import ResultsStore, _rundir
+from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 
-pytestmark = [pytest.mark.ray,
-              pytest.mark.skipif(not has("ray"), reason="needs ray (scalinglab[ray])"),
-              pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")]
+pytestmark = [pytest.mark.ray, pytest.mark.requires("ray", "torch")]
 
 
 def test_ci_sweep_on_a_local_ray_cluster(tmp_path):
@@ -22,7 +19,7 @@ def test_ci_sweep_on_a_local_ray_cluster(tmp_path):
     with ResultsStore(tmp_path / "store") as st:
         assert st.counts() == {"done": 4}
         for r in st.records():        # trained in Ray worker processes, not in this one
-            pids = {a["pid"] for a in _rundir.read_attempts(st.run_dir(r.run_id))}
+            pids = {a["pid"] for a in rundir.read_attempts(st.run_dir(r.run_id))}
             assert pids and os.getpid() not in pids
         assert len(st.to_runs()) == 4
     import ray

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from scalinglab.procedures import GPTConfig
 from scalinglab.errors import BackendError, DataWarning, StoreError, UnknownNameError
-from scalinglab.store import ResultsStore, RunSpec, _rundir
+from scalinglab.store import ResultsStore, RunSpec, rundir
 from scalinglab.sweep import (
     get_backend,
     list_backends,
@@ -15,7 +16,8 @@ from scalinglab.sweep import (
     run_sweep,
     sweep_status,
 )
-from scalinglab.sweep._worker import execute
+from scalinglab.sweep.worker import execute
+from scalinglab.sweep.backends.base import default_workers
 
 TOY = "scalinglab.sweep._toy:train"
 
@@ -29,7 +31,7 @@ def toy_sweep(**over):
 
 
 def starts(store: ResultsStore, run_id: str) -> int:
-    return sum(1 for a in _rundir.read_attempts(store.run_dir(run_id)) if a["event"] == "start")
+    return sum(1 for a in rundir.read_attempts(store.run_dir(run_id)) if a["event"] == "start")
 
 
 def test_inline_sweep_fills_the_store_and_rerun_trains_nothing(tmp_path):
@@ -94,9 +96,9 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     (run_dir / "toy_ckpt.json").write_text('{"step": 3}')     # a killed worker's last checkpoint
     run_sweep(plan, backend="inline", store=st, progress=False)
     rec = st.get(spec.run_id)
-    assert rec.status == "done" and rec.provenance["resumed_from_tokens"] == 3 * 2048
-    end = next(a for a in _rundir.read_attempts(run_dir) if a["event"] == "end")
-    assert end["resumed_from_tokens"] == 3 * 2048
+    assert rec.status == "done" and rec.provenance["resumed_from"] == 3 * 2048
+    end = next(a for a in rundir.read_attempts(run_dir) if a["event"] == "end")
+    assert end["resumed_from"] == 3 * 2048
     st.close()
 
 
@@ -108,13 +110,13 @@ def test_local_pool_runs_in_parallel_and_branches_wait_for_their_trunk(tmp_path)
     assert rep.ok and len(rep.done) == 3
     with ResultsStore(tmp_path / "st") as st:
         trunk = next(s for s in plan.specs if s.branch_of is None)
-        t_end = next(a for a in _rundir.read_attempts(st.run_dir(trunk.run_id))
+        t_end = next(a for a in rundir.read_attempts(st.run_dir(trunk.run_id))
                      if a["event"] == "end")
         for s in plan.specs:
             if s.branch_of:
-                t_start = _rundir.read_attempts(st.run_dir(s.run_id))[0]
+                t_start = rundir.read_attempts(st.run_dir(s.run_id))[0]
                 assert t_start["time"] >= t_end["time"]     # no trunk checkpoint file: waits for the end
-        pids = {a["pid"] for r in plan.run_ids for a in _rundir.read_attempts(st.run_dir(r))}
+        pids = {a["pid"] for r in plan.run_ids for a in rundir.read_attempts(st.run_dir(r))}
         assert len(pids) <= 2                                # long-lived workers, reused
 
 
@@ -165,8 +167,8 @@ def test_sweep_status_reports_pending_done_failed_and_interrupted(tmp_path):
     with ResultsStore(tmp_path / "st") as st:     # runs a killed coordinator had submitted
         started, queued = bigger.specs[-2:]
         for s in (started, queued):
-            st.put(RunRecord(run_id=s.run_id, spec=s.to_dict(), status="running"))
-        _rundir.append_attempt(st.run_dir(started.run_id), "start")   # only this one began
+            st.put(RunRecord(run_id=s.run_id, spec=s, status="running"))
+        rundir.append_attempt(st.run_dir(started.run_id), "start")   # only this one began
     status = sweep_status(bigger, tmp_path / "st")
     assert status["counts"] == {"done": 1, "failed": 1, "interrupted": 1, "pending": 1}
     assert not status["coordinator_running"]
@@ -188,8 +190,8 @@ def test_backend_registry_is_lazy_and_strict(tmp_path):
 
 
 def test_a_trainer_returning_a_wrong_record_is_a_failed_run(tmp_path):
-    spec = RunSpec(rung="gpt-tiny-1", model={"n_layer": 1, "d_model": 8, "n_head": 1, "seq_len": 8,
-                                             "vocab_size": 256}, n_tokens=64, lr=1e-3)
+    spec = RunSpec(rung="gpt-tiny-1", model=GPTConfig(n_layer=1, d_model=8, n_head=1, seq_len=8,
+                                                      vocab_size=256), n_data=64, lr=1e-3)
     rec = execute(spec, tmp_path / "r", "scalinglab.sweep._toy:toy_loss")
     assert rec["status"] == "failed" and "TypeError" in rec["error"]
     rec = execute(spec, tmp_path / "r", "scalinglab.sweep._toy:nope")
@@ -210,3 +212,18 @@ def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert 'Put the call under `if __name__ == "__main__":`' in out.stderr
     assert "1 failed" in out.stdout and out.returncode == 0     # the coordinator reports, loses nothing
+
+
+def test_a_continued_sweep_is_estimated_from_the_runs_in_the_store_and_reports_both(tmp_path, capsys):
+    store = tmp_path / "st"
+    half = toy_sweep(lr=[3e-3], extra={"toy_steps": 2, "toy_step_s": 0.1})
+    first = run_sweep(half, backend="inline", store=store, progress=False)
+    assert first.estimated_s == pytest.approx(half.cost(default_workers()).wall_s)     # nothing measured yet
+    full = toy_sweep(lr=[3e-3, 1e-2], extra={"toy_steps": 2, "toy_step_s": 0.1})
+    rep = run_sweep(full, backend="inline", store=store, progress=True)
+    err = capsys.readouterr().err
+    assert "to train: 4 runs" in err and "throughput measured on 4 finished run(s)" in err
+    # the estimate printed is the measured one, not the file's (2 s overhead per run alone is 8 s)
+    left = [r for r in full.runs if r.run_id not in half.run_ids]
+    assert rep.estimated_s < sum(r.est_s for r in left) / 2
+    assert f"(estimated {rep.estimated_s:.0f}s)" in str(rep) and len(rep.done) == 4

@@ -20,11 +20,12 @@ TINY_MODEL = {"n_layer": 1, "d_model": 32, "n_head": 2, "seq_len": 64, "vocab_si
 @pytest.fixture
 def tiny_spec():
     """A RunSpec of a ~12k-parameter model: a few hundred steps take about a second on CPU."""
+    from scalinglab.procedures import GPTConfig
     from scalinglab.store.schema import RunSpec
 
     def make(**kw):
-        base = dict(rung="test-tiny-1", ladder="test", model=dict(TINY_MODEL), n_tokens=40 * 512,
-                    lr=3e-3, batch_size=8, eval_tokens=4096)
+        base = dict(rung="test-tiny-1", ladder="test", model=GPTConfig(**TINY_MODEL), n_data=40 * 512,
+                    lr=3e-3, batch_size=8, eval_size=4096)
         base.update(kw)
         return RunSpec(**base)
 

@@ -22,7 +22,7 @@ STEP = 8 * 64          # tokens per step of tiny_spec (batch 8 x seq_len 64)
 
 def _standalone(branch):
     """The same run trained on its own: no trunk, no branch point."""
-    return dataclasses.replace(branch, branch_of=None, branch_at_tokens=None)
+    return dataclasses.replace(branch, branch_of=None, branch_at=None)
 
 
 def _run_family(specs, runs_dir):
@@ -36,9 +36,9 @@ def test_branches_equal_standalone_runs_and_cost_at_most_1_25x(tiny_spec, tmp_pa
     horizons = [20 * STEP, 40 * STEP, 80 * STEP]
     specs = plan_branches(tiny_spec(schedule="wsd", seed=0), horizons)
     trunk, *branches = specs
-    assert trunk.n_tokens == 80 * STEP and trunk.extra[CHECKPOINT_KEY] == [16 * STEP, 32 * STEP]
+    assert trunk.n_tokens == 80 * STEP and list(trunk.extra[CHECKPOINT_KEY]) == [16 * STEP, 32 * STEP]
     assert [b.branch_of for b in branches] == [trunk.run_id] * 2
-    assert len({s.warmup_tokens for s in specs}) == 1            # one shared, explicit warmup
+    assert len({s.warmup for s in specs}) == 1            # one shared, explicit warmup
 
     recs = _run_family(specs, tmp_path / "runs")
     assert all(r.status == "done" for r in recs)
@@ -47,14 +47,14 @@ def test_branches_equal_standalone_runs_and_cost_at_most_1_25x(tiny_spec, tmp_pa
     # (1) each branch is the very computation of a standalone WSD run of its horizon
     for b, rec in zip(branches, recs[1:]):
         alone = run(_standalone(b), run_dir=tmp_path / "alone" / b.run_id)
-        assert rec.tokens_seen == alone.tokens_seen == b.n_tokens
+        assert rec.n_data_seen == alone.n_data_seen == b.n_tokens
         assert rec.val_loss == alone.val_loss
         assert rec.provenance["role"] == "branch" and rec.flops == alone.flops
     # (2) token accounting: trunk + cooldowns <= 1.25 x the longest run
-    trained = sum(r.provenance["tokens_trained"] for r in recs)
+    trained = sum(r.provenance["units_trained"] for r in recs)
     assert trained == 80 * STEP + 4 * STEP + 8 * STEP
     assert trained <= 1.25 * max(horizons)
-    assert sum(r.tokens_seen for r in recs) == sum(horizons)     # each point counts its full D
+    assert sum(r.n_data_seen for r in recs) == sum(horizons)     # each point counts its full D
 
 
 def test_branch_needs_its_trunk_and_must_continue_the_same_run(tiny_spec, tmp_path):
@@ -68,13 +68,13 @@ def test_branch_needs_its_trunk_and_must_continue_the_same_run(tiny_spec, tmp_pa
     with pytest.raises(ConfigError, match="wsd"):
         plan_branches(tiny_spec(schedule="cosine"), [20 * STEP])
     with pytest.raises(ConfigError, match="cooldown starts"):
-        run(dataclasses.replace(branch, branch_at_tokens=10 * STEP), run_dir=tmp_path / "x")
+        run(dataclasses.replace(branch, branch_at=10 * STEP), run_dir=tmp_path / "x")
 
 
 @pytest.mark.slow
 def test_cooldown_branch_matches_separately_trained_runs_within_seed_noise(tiny_spec, tmp_path):
     """The branch's loss lies within the seed spread of separately trained WSD runs."""
-    base = tiny_spec(schedule="wsd", lr=1e-2, eval_tokens=16384, seed=100)
+    base = tiny_spec(schedule="wsd", lr=1e-2, eval_size=16384, seed=100)
     short, long_ = 400 * STEP, 800 * STEP
     trunk, branch = plan_branches(base, [short, long_])
     recs = _run_family([trunk, branch], tmp_path / "runs")

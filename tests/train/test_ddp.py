@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 
 def test_two_process_ddp_matches_a_single_process_run(tiny_spec, tmp_path):
-    spec = tiny_spec(n_tokens=20 * 512, seed=4)
+    spec = tiny_spec(n_data=20 * 512, seed=4)
     single = run(spec, run_dir=tmp_path / "single")
     spec_path = tmp_path / "ddp" / "spec.json"
     spec_path.parent.mkdir()
@@ -42,6 +42,6 @@ def test_two_process_ddp_matches_a_single_process_run(tiny_spec, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     rec = RunRecord.from_dict(json.loads((tmp_path / "ddp" / "trainer_record.json").read_text()))
     assert rec.status == "done" and rec.provenance["world_size"] == 2
-    assert rec.tokens_seen == single.tokens_seen
+    assert rec.n_data_seen == single.n_data_seen
     # same global batches, gradients averaged over ranks: equal up to float summation order
     assert rec.val_loss == pytest.approx(single.val_loss, abs=2e-3)

@@ -1,4 +1,4 @@
-"""The reference GPT matches every parameter and FLOP convention of units.py."""
+"""The reference GPT matches every parameter and FLOP convention of its procedure (GPTConfig)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from scalinglab.errors import ConfigError, UnknownNameError
-from scalinglab.train.gpt import GPT, GPTConfig
-from scalinglab.units import (
-    FLOP_PER_TOKEN_CONVENTIONS,
-    PARAM_CONVENTIONS,
-    gpt_flops_per_token,
-    gpt_n_params,
-)
+from scalinglab.procedures import get_procedure
+from scalinglab.procedures.gpt import FLOPS_CONVENTIONS, PARAM_CONVENTIONS, GPTConfig
+from scalinglab.train.gpt import GPT
 
 SHAPES = [
     dict(n_layer=1, d_model=32, n_head=2, seq_len=16, vocab_size=256),
@@ -25,16 +21,11 @@ SHAPES = [
 ]
 
 
-def _u(shape):
-    """units.py takes no n_head (counts do not depend on it)."""
-    return {k: v for k, v in shape.items() if k != "n_head"}
-
-
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("convention", PARAM_CONVENTIONS)
-def test_param_count_matches_units_for_every_convention(shape, convention):
+def test_param_count_matches_the_config_for_every_convention(shape, convention):
     model = GPT(GPTConfig(**shape))
-    assert model.get_num_params(convention) == gpt_n_params(**_u(shape), convention=convention)
+    assert model.get_num_params(convention) == GPTConfig(**shape).n_params(convention)
 
 
 def test_param_conventions_count_what_they_say():
@@ -64,16 +55,16 @@ def test_exact_flops_match_a_counted_forward_backward(shape):
         _, loss = model(x, x)
         loss.backward()
     per_token = counter.get_total_flops() / (B * T)
-    exact = gpt_flops_per_token(**_u(shape), convention="exact")
+    exact = cfg.flops_per_unit("exact")
     # the math path also multiplies the masked (future) half, like the convention (full context)
     assert per_token == pytest.approx(exact, rel=1e-9)
 
 
 def test_flop_conventions_are_ordered_and_positive():
     shape = SHAPES[3]
-    f = {c: gpt_flops_per_token(**_u(shape), convention=c) for c in FLOP_PER_TOKEN_CONVENTIONS}
+    f = {c: GPTConfig(**shape).flops_per_unit(c) for c in FLOPS_CONVENTIONS}
     assert 0 < f["6N"] < f["6N_with_last_layer"] < f["exact"]
-    assert GPTConfig(**shape).flops_per_token("6N") == 6 * gpt_n_params(**_u(shape))
+    assert GPTConfig(**shape).flops_per_unit("6N") == 6 * GPTConfig(**shape).n_params()
 
 
 def test_unknown_convention_raises():
@@ -85,7 +76,7 @@ def test_bad_config_is_a_config_error():
     with pytest.raises(ConfigError, match="divisible"):
         GPTConfig(n_layer=1, d_model=30, n_head=4)
     with pytest.raises(ConfigError, match="unknown key 'n_layers'"):
-        GPTConfig.from_dict({"n_layers": 2})
+        get_procedure("gpt").model_from_dict({"n_layers": 2})
     with pytest.raises(ConfigError, match="seq_len"):
         GPT(GPTConfig(**SHAPES[0]))(torch.zeros(1, 17, dtype=torch.long))
 

@@ -7,11 +7,12 @@ import sys
 
 import pytest
 
+from scalinglab.procedures import GPTConfig
 from scalinglab.errors import ConfigError
 from scalinglab.store.schema import RunSpec
 from scalinglab.train.schedule import CHECKPOINT_KEY, lr_at, plan_branches, plan_run
 
-MODEL = {"n_layer": 2, "d_model": 64, "n_head": 2, "seq_len": 128, "vocab_size": 256}
+MODEL = GPTConfig(n_layer=2, d_model=64, n_head=2, seq_len=128, vocab_size=256)
 
 
 def test_schedule_and_data_modules_do_not_import_torch():
@@ -24,14 +25,14 @@ def test_schedule_and_data_modules_do_not_import_torch():
 
 def test_plan_branches_cost_and_consistency():
     tps = 16 * 128
-    specs = plan_branches(RunSpec(rung="r", model=MODEL, n_tokens=1, lr=1e-3, schedule="wsd"),
+    specs = plan_branches(RunSpec(rung="r", model=MODEL, n_data=1, lr=1e-3, schedule="wsd"),
                           [100 * tps, 200 * tps, 400 * tps, 800 * tps])
     trunk, *branches = specs
     plans = [plan_run(s) for s in specs]
-    assert trunk.extra[CHECKPOINT_KEY] == [b.branch_at_tokens for b in branches]
+    assert list(trunk.extra[CHECKPOINT_KEY]) == [b.branch_at for b in branches]
     assert all(p.start_step == p.cooldown_start for p in plans[1:])
     assert len({p.warmup_steps for p in plans}) == 1
-    trained = sum(p.tokens_trained for p in plans)
+    trained = sum(p.units_trained for p in plans)
     assert trained <= 1.2 * trunk.n_tokens + tps                   # 0.8 + 0.2 (1 + 1/2 + 1/4 + 1/8)
     # every branch shares the trunk's LR up to its branch point
     for b, p in zip(branches, plans[1:]):
@@ -41,16 +42,18 @@ def test_plan_branches_cost_and_consistency():
 
 
 def test_plan_run_rejects_bad_specs():
-    ok = dict(rung="r", model=MODEL, n_tokens=100 * 2048, lr=1e-3)
+    ok = dict(rung="r", model=MODEL, n_data=100 * 2048, lr=1e-3)
     with pytest.raises(ConfigError, match="positive"):
         plan_run(RunSpec(**{**ok, "lr": 0.0}))
     with pytest.raises(ConfigError, match="cooldown_frac"):
         plan_run(RunSpec(**{**ok, "cooldown_frac": 0.0}))
     with pytest.raises(ConfigError, match="longer than the stable phase"):
-        plan_run(RunSpec(**{**ok, "schedule": "wsd", "warmup_tokens": 90 * 2048}))
+        plan_run(RunSpec(**{**ok, "schedule": "wsd", "warmup": 90 * 2048}))
     with pytest.raises(ConfigError, match="both branch_of"):
         plan_run(RunSpec(**{**ok, "branch_of": "x"}))
     with pytest.raises(ConfigError, match="inside this run's cooldown"):
         plan_run(RunSpec(**{**ok, "schedule": "wsd", "extra": {CHECKPOINT_KEY: [90 * 2048]}}))
-    with pytest.raises(ConfigError, match="missing 'seq_len'"):
-        plan_run(RunSpec(**{**ok, "model": {"n_layer": 1, "d_model": 32}}))
+    with pytest.raises(ConfigError, match="missing 'n_head', 'seq_len', 'vocab_size'"):
+        RunSpec.from_dict({**RunSpec(**ok).to_dict(), "model": {"n_layer": 1, "d_model": 32}})
+    with pytest.raises(ConfigError, match="not the config of a registered procedure"):
+        RunSpec(**{**ok, "model": {"n_layer": 1, "d_model": 32}})

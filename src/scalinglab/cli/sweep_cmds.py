@@ -27,6 +27,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import ConfigError
+from ..procedures import get_procedure
 from ..sweep.backends.base import default_workers
 
 DEFAULT_STORE = os.environ.get("SCALINGLAB_STORE", "scalinglab-store")
@@ -110,7 +111,7 @@ def register(app: typer.Typer) -> None:
         """Where each run of a sweep stands in the store (done, running, queued, failed, pending ...)."""
         from ..sweep import plan_sweep, sweep_status
 
-        plan = plan_sweep(file, check_corpus=False)
+        plan = plan_sweep(file, check_data=False)
         st = sweep_status(plan, store)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(st["counts"].items()))
         live = "a coordinator is running" if st["coordinator_running"] else "no coordinator running"
@@ -118,8 +119,8 @@ def register(app: typer.Typer) -> None:
         for r in st["runs"]:
             if all_runs or r["status"] not in ("done",):
                 err = f"  {r['error'].splitlines()[0][:80]}" if r["error"] else ""
-                print(f"  {r['run_id']:<44} {r['status']:<11} {_fmt(r['val_loss'])} "
-                      f"{r['tokens_seen'] or 0}/{r['n_tokens']}{err}")
+                print(f"  {r['run_id']:<44} {r['status']:<11} {_fmt(r['value'])} "
+                      f"{r['seen'] or 0}/{r['n_data']} {r['unit']}{err}")
 
     @app.command("runs")
     def runs_cmd(
@@ -128,6 +129,7 @@ def register(app: typer.Typer) -> None:
                                                                            "running, pending; repeatable."),
         rung: Optional[list[str]] = typer.Option(None, "--rung", help="Only these rungs; repeatable."),
         procedure: Optional[list[str]] = typer.Option(None, "--procedure", help="Only these procedures."),
+        variant: Optional[list[str]] = typer.Option(None, "--variant", help="Only these variants."),
         export: Optional[Path] = typer.Option(None, "--export", "-e",
                                               help="Write the rows to .csv, .parquet or .jsonl."),
     ) -> None:
@@ -139,6 +141,8 @@ def register(app: typer.Typer) -> None:
             filters["rung"] = rung
         if procedure:
             filters["procedure"] = procedure
+        if variant:
+            filters["variant"] = variant
         with ResultsStore(store, readonly=True) as st:
             if export is not None:
                 n = st.export(export, status=status or None, **filters)
@@ -146,49 +150,63 @@ def register(app: typer.Typer) -> None:
                 return
             rows = st.rows(status=status or None, **filters)
         print(f"{'run_id':<44} {'status':<9} {'N':>8} {'D':>9} {'lr':>8} {'seed':>4} "
-              f"{'val_loss':>8} {'wall_s':>7}")
+              f"{'metric':>10} {'value':>8} {'wall_s':>7}")
         for r in rows:
+            metric = get_procedure(r["procedure"]).metrics[0]
             print(f"{r['run_id']:<44} {r['status']:<9} {_fmt(r['n_params'], 'd') if r['n_params'] else '-':>8} "
-                  f"{_fmt(r['n_tokens'], 'd') if r['n_tokens'] else '-':>9} {_fmt(r['lr'], '.3g'):>8} "
-                  f"{_fmt(r['seed'], 'd'):>4} {_fmt(r['val_loss'], '.4f'):>8} {_fmt(r['wall_s'], '.1f'):>7}")
+                  f"{_fmt(r['n_data'], 'd') if r['n_data'] else '-':>9} {_fmt(r['lr'], '.3g'):>8} "
+                  f"{_fmt(r['seed'], 'd'):>4} {metric:>10} {_fmt(r.get(metric), '.4f'):>8} "
+                  f"{_fmt(r['wall_s'], '.1f'):>7}")
         print(f"{len(rows)} runs")
 
     @app.command("train")
     def train_cmd(
         spec_file: Path = typer.Argument(..., help="A RunSpec as JSON or YAML.", show_default=False),
         store: str = _STORE,
-        trainer: str = typer.Option("scalinglab.train.loop:run", "--trainer",
-                                    help="Training function as module:attr."),
+        trainer: Optional[str] = typer.Option(None, "--trainer",
+                                              help="Training function as module:attr (default: the "
+                                                   "spec's procedure's trainer)."),
         threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default 1)."),
     ) -> None:
         """Train one run from a spec file into the store (resumes from its checkpoint)."""
         from ..config import load_mapping
         from ..store import ResultsStore, RunRecord, RunSpec
-        from ..sweep._worker import execute, resolve_trainer
+        from ..sweep.worker import execute, resolve_trainer
 
         spec = RunSpec.from_dict(load_mapping(spec_file))
+        trainer = trainer or spec.procedure_spec.trainer
         resolve_trainer(trainer)          # a bad trainer name is bad input: exit 2, nothing written
         with ResultsStore(store) as st, st.writer_lock():
             existing = st.get(spec.run_id)
             if existing is not None and existing.status in ("done", "diverged"):
-                print(f"{spec.run_id} is already in {store} ({existing.status}, val_loss "
-                      f"{_fmt(existing.val_loss)}); nothing to do")
+                metric = spec.procedure_spec.metrics[0]
+                print(f"{spec.run_id} is already in {store} ({existing.status}, {metric} "
+                      f"{_fmt(existing.metrics.get(metric))}); nothing to do")
                 return
             record = RunRecord.from_dict(execute(spec, st.run_dir(spec.run_id), trainer,
                                                  threads=threads or 1))
             st.put(record)
-        print(f"{record.run_id} {record.status} val_loss {_fmt(record.val_loss)} "
-              f"tokens {record.tokens_seen} wall {record.wall_s:.1f}s"
+        metric = spec.procedure_spec.metrics[0]
+        print(f"{record.run_id} {record.status} {metric} {_fmt(record.metrics.get(metric))} "
+              f"{spec.unit} {record.n_data_seen} wall {record.wall_s:.1f}s"
               + (f"\nerror: {record.error}" if record.error else ""))
         if record.status == "failed":
             raise typer.Exit(1)
 
     @store_app.command("rebuild")
     def store_rebuild(path: str = typer.Argument(DEFAULT_STORE, help="Store directory.")) -> None:
-        """Rebuild the store's database from the runs' record.json files."""
+        """Rebuild the store's database from the runs' record.json files (migrating old schemas)."""
+        import warnings
+
+        from ..errors import MigrationWarning
         from ..store import rebuild_store
 
-        st, n = rebuild_store(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MigrationWarning)
+            st, n = rebuild_store(path)
+        for w in caught:
+            if issubclass(w.category, MigrationWarning):
+                print(f"migrated: {w.message}")
         with st:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(st.counts().items())) or "empty"
         print(f"rebuilt {path}: {n} records ({counts})")

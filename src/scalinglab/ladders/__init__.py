@@ -4,24 +4,24 @@ What to use when
 ----------------
 * ``list_ladders()`` names what is available (the shipped ``gpt-tiny`` demo ladder and the
   larger ``gpt-small`` for full runs, plus any you added).
-* ``get_ladder("gpt-tiny")`` returns a :class:`Ladder` (a copy: change it freely); index it by
-  rung name (``ladder["gpt-tiny-3"].model`` is a ``RunSpec.model`` dict) or iterate its rungs.
+* ``get_ladder("gpt-tiny")`` returns a frozen :class:`Ladder` of one procedure; index it by rung
+  name (``ladder["gpt-tiny-3"].model`` is a typed config, e.g. ``GPTConfig``, ready for
+  ``RunSpec.model``) or iterate its rungs.
 * ``get_rung("gpt-tiny-3")`` finds a rung by its name alone (``<ladder>-<index>``).
 * ``add_ladder_path(path)`` registers your own YAML file, or every ``*.yaml`` in a folder.
 
-Parameter counts come from :mod:`scalinglab.units`; a rung that states ``n_params`` must match
-it. Importing this package never imports torch.
+Parameter counts come from the procedure's config (:mod:`scalinglab.procedures`); a rung that
+states ``n_params`` must match it. Importing this package never imports torch.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 from ..errors import ConfigError, UnknownNameError, suggest
-from ._load import Ladder, Rung, load_ladder
+from ._load import Ladder, LadderDefaults, Rung, load_ladder
 
-__all__ = ["Ladder", "Rung", "add_ladder_path", "get_ladder", "get_rung", "list_ladders"]
+__all__ = ["Ladder", "LadderDefaults", "Rung", "add_ladder_path", "get_ladder", "get_rung", "list_ladders"]
 
 _HERE = Path(__file__).resolve().parent
 _PATHS: dict[str, Path] = {}        # ladder name -> YAML file
@@ -38,10 +38,6 @@ def _register_file(path: Path) -> str:
 def _scan_builtin() -> None:
     if not _PATHS:
         for p in sorted(_HERE.glob("*.yaml")):
-            # Ladders that name a `procedure:` (clip-tiny, coca-tiny, mammut-tiny) wait for the
-            # procedure-aware loader; this loader reads `family: gpt` only.
-            if any(line.startswith("procedure:") for line in p.read_text().splitlines()):
-                continue
             _PATHS.setdefault(p.stem, p)
 
 
@@ -71,7 +67,7 @@ def list_ladders() -> list[str]:
 
 
 def get_ladder(name: str) -> Ladder:
-    """The ladder called ``name`` (a deep copy), loading and validating it on first use.
+    """The ladder called ``name`` (frozen), loading and validating it on first use.
 
     >>> lad = get_ladder("gpt-tiny")
     >>> lad.names[0], lad["gpt-tiny-1"].n_params
@@ -83,7 +79,7 @@ def get_ladder(name: str) -> Ladder:
                                f"Available: {', '.join(sorted(_PATHS))}")
     if name not in _CACHE:
         _CACHE[name] = load_ladder(_PATHS[name])
-    return copy.deepcopy(_CACHE[name])
+    return _CACHE[name]
 
 
 def get_rung(name: str) -> Rung:

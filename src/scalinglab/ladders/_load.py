@@ -1,65 +1,73 @@
-"""YAML ladder file -> validated :class:`Ladder` (parameter counts from ``units.py``; no torch).
+"""YAML ladder file -> validated :class:`Ladder` (model shapes from the procedure registry; no torch).
 
-A ladder file holds ``name``, ``family``, ``description``, ``shared`` (model keys common to all
-rungs), optional ``train`` (suggested sweep defaults such as ``batch_size``) and ``rungs``: a
-mapping from rung name (``<ladder>-<index>``) to model keys, optionally with the stated
-non-embedding ``n_params``, which must equal :func:`scalinglab.units.gpt_n_params`.
+A ladder file holds ``name``, ``procedure`` (a registered procedure, e.g. ``gpt``),
+``description``, ``shared`` (model keys common to all rungs), optional ``train`` (suggested sweep
+defaults: ``batch_size``, ``dataset``, ``tokenizer``) and ``rungs``: a mapping from rung name
+(``<ladder>-<index>``) to model keys, optionally with the stated ``n_params`` (the procedure's
+default convention), which must equal the count of the procedure's config.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import load_mapping
+from ..config import from_dict, load_mapping
 from ..errors import ConfigError, UnknownNameError, suggest
-from ..units import gpt_flops_per_token, gpt_n_params
+from ..procedures import Procedure, get_procedure
 
-__all__ = ["Ladder", "Rung", "load_ladder"]
+__all__ = ["Ladder", "LadderDefaults", "Rung", "load_ladder"]
 
-_TOP_KEYS = ("name", "family", "description", "shared", "train", "rungs")
-_GPT_KEYS = ("n_layer", "d_model", "n_head", "seq_len", "vocab_size", "d_ff")
-_GPT_REQUIRED = ("n_layer", "d_model", "n_head", "seq_len", "vocab_size")
+_TOP_KEYS = ("name", "procedure", "description", "shared", "train", "rungs")
+
+
+@dataclass(frozen=True)
+class LadderDefaults:
+    """Sweep defaults a ladder suggests (a sweep file overrides each)."""
+
+    batch_size: int | None = None       # examples per optimizer step
+    dataset: str | None = None          # registered dataset name or path
+    tokenizer: str | None = None        # text tokenizer ("byte" or a BPE JSON path)
 
 
 @dataclass(frozen=True)
 class Rung:
-    """One model size: its name, architecture dict (``RunSpec.model``) and non-embedding N."""
+    """One model size: its name, its typed model config (``RunSpec.model``) and its default N."""
 
     name: str
-    model: dict[str, Any]       # n_layer, d_model, n_head, seq_len, vocab_size[, d_ff]
-    n_params: int               # non-embedding parameters (Kaplan et al. 2020)
+    model: Any                  # the procedure's config dataclass
+    procedure: str              # registered procedure name
+    n_params: int               # parameters under the procedure's default convention
 
-    def n_params_as(self, convention: str = "non_embedding") -> int:
-        """Parameters under a convention of :func:`scalinglab.units.gpt_n_params`."""
-        return gpt_n_params(**_units_kwargs(self.model), convention=convention)
+    def n_params_as(self, convention: str | None = None) -> int:
+        """Parameters under a convention of the procedure (``None``: the default one)."""
+        return get_procedure(self.procedure).n_params(self.model, convention)
 
-    def flops_per_token(self, convention: str = "exact") -> float:
-        """Training FLOPs per token (:func:`scalinglab.units.gpt_flops_per_token`)."""
-        return gpt_flops_per_token(**_units_kwargs(self.model), convention=convention)
-
-
-def _units_kwargs(model: dict[str, Any]) -> dict[str, Any]:
-    return {k: model[k] for k in ("n_layer", "d_model", "vocab_size", "seq_len")} | \
-        {"d_ff": model.get("d_ff")}
+    def flops_per_unit(self, convention: str | None = None) -> float:
+        """Training FLOPs per unit of D (token or sample) under a convention of the procedure."""
+        return get_procedure(self.procedure).flops_per_unit(self.model, convention)
 
 
 @dataclass(frozen=True)
 class Ladder:
-    """A named, ordered set of rungs of one model family (data, not code; STYLE P6).
+    """A named, ordered set of rungs of one procedure (data, not code; STYLE P6).
 
     Index it by rung name (``ladder["gpt-tiny-3"]``) or iterate over its rungs, smallest first.
+    Rungs and their configs are frozen, so a ladder can be shared without copying.
     """
 
     name: str
-    family: str
+    procedure: str
     description: str
     rungs: tuple[Rung, ...]
-    train: dict[str, Any] = field(default_factory=dict)   # suggested sweep defaults
-    source: str = ""                                      # file it was loaded from
+    train: LadderDefaults = LadderDefaults()
+    source: str = ""                   # file it was loaded from
+
+    @property
+    def procedure_spec(self) -> Procedure:
+        return get_procedure(self.procedure)
 
     @property
     def names(self) -> list[str]:
@@ -69,7 +77,7 @@ class Ladder:
         """The rung called ``name``; :class:`UnknownNameError` with suggestions otherwise."""
         for r in self.rungs:
             if r.name == name:
-                return copy.deepcopy(r)
+                return r
         raise UnknownNameError(f"unknown rung {name!r} in ladder {self.name!r}.{suggest(name, self.names)}"
                                f" Available: {', '.join(self.names)}")
 
@@ -85,18 +93,15 @@ class Ladder:
         return name in self.names
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "family": self.family, "description": self.description,
-                "train": copy.deepcopy(self.train),
-                "rungs": {r.name: {**r.model, "n_params": r.n_params} for r in self.rungs}}
+        proc = self.procedure_spec
+        return {"name": self.name, "procedure": self.procedure, "description": self.description,
+                "train": {k: v for k, v in vars(self.train).items() if v is not None},
+                "rungs": {r.name: {**proc.model_to_dict(r.model), "n_params": r.n_params}
+                          for r in self.rungs}}
 
     def __repr__(self) -> str:
-        return f"Ladder({self.name!r}, {len(self.rungs)} rungs: {', '.join(self.names)})"
-
-
-def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where} must be a positive integer; got {value!r}")
-    return value
+        return (f"Ladder({self.name!r}, procedure={self.procedure!r}, {len(self.rungs)} rungs: "
+                f"{', '.join(self.names)})")
 
 
 def load_ladder(path: str | Path) -> Ladder:
@@ -105,48 +110,46 @@ def load_ladder(path: str | Path) -> Ladder:
     Raises
     ------
     ConfigError
-        Unknown keys, missing model keys, non-integer sizes, ``d_model`` not divisible by
-        ``n_head``, or a stated ``n_params`` that differs from the computed count.
+        Unknown keys, an unknown procedure, model keys the procedure's config rejects, or a
+        stated ``n_params`` that differs from the computed count; each message names the file.
     """
     path = Path(path)
     data = load_mapping(path)
     where = path.name
     unknown = [k for k in data if k not in _TOP_KEYS]
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} in ladder {where}.{suggest(unknown[0], _TOP_KEYS)} "
+        hint = " (ladders name their procedure now: write 'procedure: gpt')" if unknown[0] == "family" \
+            else suggest(unknown[0], _TOP_KEYS)
+        raise ConfigError(f"unknown key {unknown[0]!r} in ladder {where}.{hint} "
                           f"Allowed keys: {', '.join(_TOP_KEYS)}")
     name = data.get("name") or path.stem
-    family = data.get("family", "gpt")
-    if family != "gpt":
-        raise ConfigError(f"ladder {where}: family {family!r} is not supported; use 'gpt'")
+    if "procedure" not in data:
+        raise ConfigError(f"ladder {where} must name its procedure, e.g. 'procedure: gpt'")
+    try:
+        proc = get_procedure(str(data["procedure"]))
+    except UnknownNameError as exc:
+        raise ConfigError(f"ladder {where}: {exc.args[0]}") from None
     shared = data.get("shared") or {}
+    if not isinstance(shared, Mapping):
+        raise ConfigError(f"ladder {where}: 'shared' must be a mapping of model keys")
     rungs_in = data.get("rungs")
-    if not isinstance(rungs_in, dict) or not rungs_in:
+    if not isinstance(rungs_in, Mapping) or not rungs_in:
         raise ConfigError(f"ladder {where} needs a non-empty 'rungs' mapping")
+    train = from_dict(LadderDefaults, dict(data.get("train") or {}), where=f"ladder {where}: train")
     rungs = []
     for rname, rdata in rungs_in.items():
-        rw = f"{where}: rung {rname!r}"
-        if not isinstance(rdata, dict):
+        rw = f"ladder {where}: rung {rname!r}"
+        if not isinstance(rdata, Mapping):
             raise ConfigError(f"{rw} must be a mapping of model keys")
         merged = {**shared, **rdata}
         stated = merged.pop("n_params", None)
-        bad = [k for k in merged if k not in _GPT_KEYS]
-        if bad:
-            raise ConfigError(f"{rw}: unknown model key {bad[0]!r}.{suggest(bad[0], _GPT_KEYS)} "
-                              f"Allowed keys: {', '.join(_GPT_KEYS)}, n_params")
-        missing = [k for k in _GPT_REQUIRED if k not in merged]
-        if missing:
-            raise ConfigError(f"{rw} is missing {', '.join(missing)} (set them in 'shared' or the rung)")
-        model = {k: _int(merged[k], f"{rw}.{k}") for k in _GPT_REQUIRED}
-        if merged.get("d_ff") is not None:
-            model["d_ff"] = _int(merged["d_ff"], f"{rw}.d_ff")
-        if model["d_model"] % model["n_head"]:
-            raise ConfigError(f"{rw}: d_model {model['d_model']} is not divisible by n_head {model['n_head']}")
-        n = gpt_n_params(**_units_kwargs(model))
+        model = proc.model_from_dict(merged, where=rw)
+        n = proc.n_params(model)
         if stated is not None and int(stated) != n:
-            raise ConfigError(f"{rw} states n_params={stated} but the model has {n} non-embedding "
-                              "parameters (scalinglab.units.gpt_n_params); fix the YAML")
-        rungs.append(Rung(name=str(rname), model=model, n_params=n))
+            raise ConfigError(f"{rw} states n_params={stated} but the model has {n} parameters "
+                              f"({proc.param_conventions[0]}, {proc.config.__name__}.n_params); "
+                              "fix the YAML")
+        rungs.append(Rung(name=str(rname), model=model, procedure=proc.name, n_params=n))
     rungs.sort(key=lambda r: r.n_params)
-    return Ladder(name=str(name), family=family, description=str(data.get("description", "")),
-                  rungs=tuple(rungs), train=dict(data.get("train") or {}), source=str(path))
+    return Ladder(name=str(name), procedure=proc.name, description=str(data.get("description", "")),
+                  rungs=tuple(rungs), train=train, source=str(path))

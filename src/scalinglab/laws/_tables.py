@@ -9,23 +9,39 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..config import freeze, freeze_fields
+
 __all__ = ["CITable", "Derived", "ParamMatrix", "Prediction"]
 
 
-class Prediction(NamedTuple):
-    """A prediction with an interval: ``mean`` and the ``low``/``high`` prediction bounds."""
-
+class _Prediction(NamedTuple):
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
 
 
-class Derived(NamedTuple):
-    """A function of the parameters with its interval: ``(estimate, low, high)``."""
+class Prediction(_Prediction):
+    """A prediction with an interval: ``mean`` and the ``low``/``high`` prediction bounds (read-only)."""
 
+    __slots__ = ()
+
+    def __new__(cls, mean: Any, low: Any, high: Any) -> Prediction:
+        return super().__new__(cls, freeze(mean), freeze(low), freeze(high))
+
+
+class _Derived(NamedTuple):
     estimate: Any
     low: Any
     high: Any
+
+
+class Derived(_Derived):
+    """A function of the parameters with its interval: ``(estimate, low, high)`` (read-only)."""
+
+    __slots__ = ()
+
+    def __new__(cls, estimate: Any, low: Any, high: Any) -> Derived:
+        return super().__new__(cls, freeze(estimate), freeze(low), freeze(high))
 
 
 class ParamMatrix(np.ndarray):
@@ -34,8 +50,9 @@ class ParamMatrix(np.ndarray):
     names: tuple[str, ...]
 
     def __new__(cls, values: np.ndarray, names: Sequence[str]) -> ParamMatrix:
-        obj = np.asarray(values, dtype=float).view(cls)
+        obj = np.array(values, dtype=float).view(cls)      # a copy, read-only
         obj.names = tuple(names)
+        obj.setflags(write=False)
         return obj
 
     def __array_finalize__(self, obj: Any) -> None:
@@ -89,6 +106,9 @@ class CITable:
     estimates: Mapping[str, float]
     level: float
     method: str
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     def __getitem__(self, name: str) -> tuple[float, float]:
         return self.rows[name]

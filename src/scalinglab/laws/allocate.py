@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConfigError, DataError
 from .data import Runs
 from .frontier import (
@@ -83,6 +84,9 @@ class AllocationPrediction:
     n_tokens_high: Any
     tokens_per_param_low: Any
     tokens_per_param_high: Any
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
@@ -142,6 +146,9 @@ class Allocation:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     # -- intervals ------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
     def _ok_draws(self) -> np.ndarray:
         d = np.asarray(self.draws, dtype=float).reshape(-1, 4)
         return d[np.all(np.isfinite(d), axis=1)]
@@ -692,8 +699,8 @@ def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocatio
         rng_ = dict(range_src)
         if "flops" in rng_:
             flops_range = tuple(map(float, rng_["flops"]))
-        elif "n_params" in rng_ and "n_tokens" in rng_:
-            (n0, n1), (d0, d1) = rng_["n_params"], rng_["n_tokens"]
+        elif "n_params" in rng_ and "n_tokens" in rng_:   # artifacts saved before input_range had C:
+            (n0, n1), (d0, d1) = rng_["n_params"], rng_["n_tokens"]   # the bounding box, wider than the runs
             flops_range = (6.0 * float(n0) * float(d0), 6.0 * float(n1) * float(d1))
     closed = law_obj.name == "chinchilla" or (hasattr(law_obj, "n_params_opt")
                                               and {"A", "B", "alpha", "beta"} <= set(names))

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
 from ..units import parse_quantity
 from .data import Runs
@@ -82,6 +83,9 @@ class BacktestFold:
     exponent_n: float = math.nan
     ok: bool = True
 
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
 
 @dataclass(frozen=True, eq=False)
 class Backtest:
@@ -114,6 +118,9 @@ class Backtest:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     # -- scores -----------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
     @property
     def n_points(self) -> int:
         return int(np.asarray(self.points["actual"]).size)

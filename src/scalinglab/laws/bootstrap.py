@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConfigError, DataError
 
 __all__ = ["BootstrapResult", "group_labels", "percentile_interval", "resample_weights"]
@@ -104,6 +105,9 @@ class BootstrapResult:
     seed: int
     by: str | None
     n_groups: int
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     @property
     def n_boot(self) -> int:

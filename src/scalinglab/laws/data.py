@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import DataError, DataWarning, MissingColumnError, suggest
 from ..units import get_flops_convention, parse_quantity
 
@@ -84,6 +85,9 @@ class Runs:
     excluded: Mapping[str, list] = field(default_factory=lambda: {"run_id": [], "reason": []})
 
     # -- construction -------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
     @classmethod
     def from_arrays(cls, *, target, n_params=None, n_tokens=None, flops=None, run_id=None,
                     groups: Mapping[str, Sequence] | None = None, flops_convention: str | None = "6ND",

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import freeze_fields
 from ..errors import ConfigError, DataError, TuningEdgeWarning
 from ..units import parse_quantity
 from .data import Runs
@@ -70,6 +71,9 @@ class TuningEdge:
     value: float
     side: str
     grid: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     def __str__(self) -> str:
         if self.side == "only":
@@ -462,6 +466,9 @@ class IsoFlopSlices:
     rel_tol: float
     dropped: tuple[str, ...] = ()
     parent_fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
 
     def __len__(self) -> int:
         return len(self.slices)

@@ -4,7 +4,7 @@ Layout of a store directory::
 
     <store>/results.sqlite          the index (SQLite, WAL mode), written by the coordinator only
     <store>/runs/<run_id>/          the run's own directory: trainer checkpoints, record.json,
-                                    attempts.jsonl, progress.json (see ``_rundir``)
+                                    attempts.jsonl, progress.json (see ``rundir``)
 
 The record files are the ground truth; the database is an index over them that
 :meth:`ResultsStore.rebuild` restores (``scalinglab store rebuild``). Every finished run is
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import io
 import json
 import math
 import os
@@ -33,45 +34,57 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_write, canonical_json
+from .._optional import require
 from ..errors import (
     ConfigError,
     DataError,
     DataWarning,
+    MigrationWarning,
     ScalingLabWarning,
     StoreError,
     suggest,
 )
-from . import _rundir
-from .schema import RunRecord
+from ..laws.data import Runs, load_runs
+from ..procedures import get_procedure, list_procedures
+from . import rundir
+from .schema import SCHEMA_VERSION, RunRecord, migrate_record_v1
 
-__all__ = ["DEFAULT_GROUPS", "FINAL_STATUSES", "ResultsStore", "rebuild_store"]
+__all__ = ["DEFAULT_GROUPS", "FINAL_STATUSES", "RESULT_GROUPS", "SPEC_COLUMNS", "ResultsStore",
+           "quantities", "rebuild_store"]
 
 DB_NAME = "results.sqlite"
 RUNS_DIR = "runs"
 LOCK_NAME = ".writer.lock"
-LAYOUT_VERSION = 1  # version of the database layout below (the record schema has its own)
+LAYOUT_VERSION = 2  # version of the database layout below (the record schema has its own)
+MIGRATIONS_DIR = "migrations"   # what `rebuild` migrated: old run id -> new run id
 
 #: Statuses a run never leaves: a re-run sweep skips these, and the store refuses to replace
 #: them with a different record. ``failed`` is not final: a re-run retries it.
 FINAL_STATUSES = ("done", "diverged")
 
 #: Group keys :meth:`ResultsStore.to_runs` attaches to every row by default.
-DEFAULT_GROUPS = ("ladder", "rung", "procedure", "schedule", "lr", "seed")
+DEFAULT_GROUPS = ("ladder", "rung", "procedure", "variant", "dataset", "schedule", "lr", "seed")
 
 # Flat, queryable columns of the ``runs`` table (the full record is in ``record``).
-_SPEC_COLUMNS = {"ladder": "TEXT", "rung": "TEXT", "procedure": "TEXT", "schedule": "TEXT",
-                 "lr": "REAL", "seed": "INTEGER", "n_tokens": "INTEGER", "batch_size": "INTEGER",
-                 "corpus": "TEXT", "branch_of": "TEXT", "branch_at_tokens": "INTEGER"}
-_RESULT_COLUMNS = {"tokens_seen": "INTEGER", "val_loss": "REAL", "val_loss_se": "REAL",
-                   "train_loss": "REAL", "wall_s": "REAL", "error": "TEXT"}
-FILTER_COLUMNS = ("run_id", "status", *_SPEC_COLUMNS, "tokens_seen")
+SPEC_COLUMNS = {"procedure": "TEXT", "ladder": "TEXT", "rung": "TEXT", "variant": "TEXT",
+                "dataset": "TEXT", "schedule": "TEXT", "lr": "REAL", "seed": "INTEGER",
+                "n_data": "INTEGER", "batch_size": "INTEGER", "branch_of": "TEXT",
+                "branch_at": "INTEGER"}
+_RESULT_COLUMNS = {"n_data_seen": "INTEGER", "n_unique_seen": "INTEGER", "epochs": "REAL",
+                   "dataset_hash": "TEXT", "wall_s": "REAL", "error": "TEXT"}
+FILTER_COLUMNS = ("run_id", "status", *SPEC_COLUMNS, "n_data_seen", "dataset_hash")
+#: Columns of a run's *result* that :meth:`ResultsStore.to_runs` can attach (``group_by=``): the
+#: unique data a run saw (the ``n_unique_tokens`` input of the data-constrained law), its epochs
+#: and the hash of its data.
+RESULT_GROUPS = {"n_unique_tokens": "n_unique_seen", "epochs": "epochs", "dataset_hash": "dataset_hash"}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
-    {", ".join(f"{k} {t}" for k, t in {**_SPEC_COLUMNS, **_RESULT_COLUMNS}.items())},
+    {", ".join(f"{k} {t}" for k, t in {**SPEC_COLUMNS, **_RESULT_COLUMNS}.items())},
     record TEXT NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -175,6 +188,12 @@ class ResultsStore:
         if int(row[0]) > LAYOUT_VERSION:
             raise StoreError(f"the store {str(self.root)!r} was written by a newer scalinglab "
                              f"(layout {row[0]} > {LAYOUT_VERSION}); upgrade scalinglab to read it")
+        if int(row[0]) < LAYOUT_VERSION:
+            n = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            raise StoreError(f"the store {str(self.root)!r} was written by an earlier scalinglab "
+                             f"(layout {row[0]}, run schema 1; {n} runs). Migrate it with "
+                             f"`scalinglab store rebuild {self.root}`: run ids change, every finished "
+                             "result and checkpoint is kept")
 
     def close(self) -> None:
         """Close the database connection (the store object is unusable afterwards)."""
@@ -265,11 +284,11 @@ class ResultsStore:
         if record.status in ("done", "diverged", "failed"):
             run_dir = self.run_dir(record.run_id)
             try:
-                on_disk = _rundir.read_record(run_dir)
+                on_disk = rundir.read_record(run_dir)
             except StoreError:
                 on_disk = None  # an unreadable file is replaced by the good record
             if on_disk is None or not _same(on_disk.to_dict(), new):
-                _rundir.write_record(run_dir, record)
+                rundir.write_record(run_dir, record)
         self._upsert([record])
         return True
 
@@ -301,14 +320,16 @@ class ResultsStore:
 
         Replaces every row in one transaction (rows of ``pending``/``running`` runs, which
         have no file, disappear). Unreadable record files are skipped with a warning naming
-        them. Returns the number of records indexed.
+        them. Records of run schema 1 (written before procedures existed) are migrated first
+        (:meth:`migrate`). Returns the number of records indexed.
         """
         if self.readonly:
             raise StoreError("this store was opened read-only; open it without readonly=True")
+        self.migrate()
         records, bad = [], []
-        for path in _rundir.iter_record_files(self.runs_dir):
+        for path in rundir.iter_record_files(self.runs_dir):
             try:
-                rec = _rundir.read_record(path.parent)
+                rec = rundir.read_record(path.parent)
             except StoreError as exc:
                 bad.append(str(exc))
                 continue
@@ -323,6 +344,55 @@ class ResultsStore:
                           + "; ".join(bad[:3]) + (" ..." if len(bad) > 3 else ""),
                           ScalingLabWarning, stacklevel=2)
         return n
+
+    def migrate(self) -> dict[str, str]:
+        """Migrate run directories of run schema 1 to the current schema; return ``{old: new}``.
+
+        Schema 1 predates procedures (GPT runs only): each record is rewritten by
+        :func:`~scalinglab.store.schema.migrate_record_v1` (trunks before their branches, so a
+        branch points at its trunk's new id), its directory is renamed to the new run id with
+        its checkpoints and attempt log inside, and the mapping is written to
+        ``migrations/schema1-<unix time>.json``. A :class:`MigrationWarning` says how many runs
+        moved. Finished results are copied unchanged; the trainers read schema-1 checkpoints.
+        """
+        if self.readonly:
+            raise StoreError("this store was opened read-only; open it without readonly=True")
+        old: dict[str, dict[str, Any]] = {}
+        for path in rundir.iter_record_files(self.runs_dir):
+            try:
+                data = rundir.read_record_dict(path.parent)
+            except StoreError:
+                continue            # rebuild reports unreadable files
+            if data is not None and int(data.get("schema_version", 1)) < 2:
+                old[path.parent.name] = data
+        if not old:
+            return {}
+        new_ids: dict[str, str] = {}
+        pending = dict(old)
+        while pending:
+            ready = [k for k, d in pending.items()
+                     if (d.get("spec") or {}).get("branch_of") in (None, *new_ids)]
+            if not ready:
+                raise StoreError(f"cannot migrate {len(pending)} branch run(s) whose trunk is not in "
+                                 f"the store, e.g. {next(iter(pending))!r}; remove them and rebuild")
+            for key in sorted(ready):
+                migrated = migrate_record_v1(pending.pop(key), new_ids)
+                new_ids[key] = migrated["run_id"]
+        for key, new in new_ids.items():
+            src, dst = self.runs_dir / key, self.run_dir(new)
+            if dst.exists() and src != dst:
+                raise StoreError(f"cannot migrate run {key!r} to {new!r}: {str(dst)!r} already exists")
+            os.replace(src, dst)
+            record = RunRecord.from_dict(migrate_record_v1(old[key], new_ids))
+            rundir.write_record(dst, record)
+        stamp = int(time.time())
+        rundir.write_json_atomic(self.root / MIGRATIONS_DIR / f"schema1-{stamp}.json",
+                                 {"from_schema": 1, "to_schema": SCHEMA_VERSION, "run_ids": new_ids})
+        warnings.warn(f"store {str(self.root)!r}: migrated {len(new_ids)} run(s) from run schema 1 to "
+                      f"{SCHEMA_VERSION} (run ids changed; old -> new in "
+                      f"{MIGRATIONS_DIR}/schema1-{stamp}.json); every result was kept",
+                      MigrationWarning, stacklevel=3)
+        return new_ids
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord | None:
@@ -377,19 +447,18 @@ class ResultsStore:
         return [RunRecord.from_dict(json.loads(r["record"])) for r in rows]
 
     def rows(self, status: str | Sequence[str] | None = None, **equals: Any) -> list[dict[str, Any]]:
-        """Flat rows (one dict per run) with every parameter and FLOP convention as a column.
+        """Flat rows (one dict per run) with every metric, parameter and FLOP convention as a column.
 
-        Columns: ``run_id, status, ladder, rung, procedure, schedule, lr, seed, batch_size,
-        n_tokens`` (the planned horizon), ``tokens_seen``, ``n_params`` (non-embedding),
-        ``n_params_<convention>``, ``flops_<convention>``, ``val_loss, val_loss_se, train_loss,
-        wall_s, branch_of, branch_at_tokens, corpus, error``.
+        Columns: ``run_id, status, procedure, ladder, rung, variant, dataset, schedule, lr, seed,
+        batch_size, unit, n_data`` (the planned horizon, in ``unit``), ``n_data_seen``,
+        ``n_unique_seen``, ``epochs``, ``dataset_hash``, ``n_params`` (the procedure's default convention), ``n_params_<convention>``,
+        ``flops_<convention>``, one column per metric (``val_loss`` ...) and ``<metric>_se`` for
+        its standard error, ``wall_s, branch_of, branch_at, error``.
         """
         return [_flat(r) for r in self.records(status, **equals)]
 
     def to_frame(self, status: str | Sequence[str] | None = None, **equals: Any):
         """The flat rows as a pandas DataFrame (needs pandas)."""
-        from .._optional import require
-
         pd = require("pandas", extra="pandas", purpose="ResultsStore.to_frame()")
         rows = self.rows(status, **equals)
         return pd.DataFrame(rows, columns=_columns(rows))
@@ -397,8 +466,8 @@ class ResultsStore:
     def export(self, path: str | Path, status: str | Sequence[str] | None = None, **equals: Any) -> int:
         """Write the flat rows to ``.csv``, ``.parquet`` or ``.jsonl`` (by suffix); return the row count.
 
-        The file is written atomically (temp file + rename), so an interrupted export never
-        leaves a truncated table.
+        The file is written atomically (:func:`scalinglab._io.atomic_write`), so an interrupted
+        export never leaves a truncated table.
         """
         path = Path(path)
         suffix = path.suffix.lower()
@@ -406,54 +475,54 @@ class ResultsStore:
             raise ConfigError(f"cannot export to {str(path)!r}: use a .csv, .parquet or .jsonl file name")
         rows = self.rows(status, **equals)
         cols = _columns(rows)
-        tmp = path.with_name(f".{path.name}.tmp")
+        if suffix == ".csv":
+            buf = io.StringIO(newline="")
+            w = csv.DictWriter(buf, fieldnames=cols)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+            data: bytes | str = buf.getvalue()
+        elif suffix == ".jsonl":
+            data = "".join(json.dumps({k: r.get(k) for k in cols}) + "\n" for r in rows)
+        else:
+            pa = require("pyarrow", extra="pandas", purpose="Parquet export")
+            pq = require("pyarrow.parquet", extra="pandas", purpose="Parquet export")
+            table = pa.Table.from_pylist([{k: r.get(k) for k in cols} for r in rows]) if rows \
+                else pa.table({k: pa.array([], pa.string()) for k in cols})
+            out = io.BytesIO()
+            pq.write_table(table, out)
+            data = out.getvalue()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if suffix == ".csv":
-                with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                    w = csv.DictWriter(fh, fieldnames=cols)
-                    w.writeheader()
-                    for r in rows:
-                        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
-            elif suffix == ".jsonl":
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    for r in rows:
-                        fh.write(json.dumps({k: r.get(k) for k in cols}) + "\n")
-            else:
-                from .._optional import require
-
-                pa = require("pyarrow", extra="pandas", purpose="Parquet export")
-                pq = require("pyarrow.parquet", extra="pandas", purpose="Parquet export")
-                table = pa.Table.from_pylist([{k: r.get(k) for k in cols} for r in rows]) if rows \
-                    else pa.table({k: pa.array([], pa.string()) for k in cols})
-                pq.write_table(table, tmp)
-            os.replace(tmp, path)
+            atomic_write(path, data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StoreError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
         return len(rows)
 
-    def to_runs(self, target: str = "val_loss", *, n_params_convention: str = "non_embedding",
-                flops_convention: str = "exact", group_by: Sequence[str] = DEFAULT_GROUPS,
-                **equals: Any):
-        """The finished runs as :class:`scalinglab.laws.data.Runs`, ready for ``fit``/``compare``.
+    def to_runs(self, target: str | None = None, *, n_params_convention: str | None = None,
+                flops_convention: str | None = None, group_by: Sequence[str] = DEFAULT_GROUPS,
+                **equals: Any) -> Runs:
+        """The finished runs as :class:`scalinglab.laws.Runs`, ready for ``fit``/``compare``.
 
         Parameters
         ----------
-        target : str
-            The modelled quantity: ``"val_loss"`` (held-out loss, nats/token) or ``"train_loss"``.
-        n_params_convention : str
-            N per run: ``"non_embedding"`` (Kaplan et al. 2020), ``"with_last_layer"`` or
-            ``"total"`` (see :func:`scalinglab.units.gpt_n_params`).
-        flops_convention : str
-            C per run: ``"exact"`` (per-token count incl. attention and logits, Hoffmann et al.
-            2022 App. F), ``"6N"`` or ``"6N_with_last_layer"`` (6 x N x D), or ``"6ND"``
-            (6 x N x D with the N of ``n_params_convention``). The chosen conventions are named
-            in ``Runs.source``; ``Runs.flops_convention`` is ``"explicit"`` (C is given per row).
+        target : str, optional
+            The modelled metric, one the runs' procedure reports (``"val_loss"``, held-out
+            loss in nats/token, or ``"train_loss"`` for a language model). Default: the first
+            metric of the procedure.
+        n_params_convention : str, optional
+            N per run, a parameter convention of the runs' procedure (for ``gpt``:
+            ``"non_embedding"`` (default; Kaplan et al. 2020), ``"with_last_layer"``, ``"total"``).
+        flops_convention : str, optional
+            C per run: a FLOP convention of the procedure (for ``gpt``: ``"exact"`` (default;
+            per-token count incl. attention and logits, Hoffmann et al. 2022 App. F), ``"6N"``,
+            ``"6N_with_last_layer"``), or ``"6ND"`` (6 x N x D with the N of
+            ``n_params_convention``). The chosen conventions are named in ``Runs.source``;
+            ``Runs.flops_convention`` is ``"explicit"`` (C is given per row). D (``n_tokens`` of
+            the table) is each run's data seen in its procedure's unit.
         group_by : sequence of str
-            Group columns attached to every row (default: ladder, rung, procedure, schedule,
-            lr, seed), so that ``runs.filter(procedure=...)`` and ``runs.split("lr")`` work.
+            Group columns attached to every row (default: ladder, rung, procedure, variant,
+            dataset, schedule, lr, seed), so that ``runs.filter(procedure=...)`` and
+            ``runs.split("lr")`` work.
         **equals
             Store filters, as for :meth:`records` (``rung=``, ``procedure=`` ...).
 
@@ -466,59 +535,87 @@ class ResultsStore:
         Raises
         ------
         DataError
-            No finished run matches, or a record lacks the requested quantity.
+            No finished run matches, or the runs mix units of D (tokens and samples).
+        ConfigError
+            The target or a convention is not one of the runs' procedure.
         """
-        from ..laws.data import load_runs  # fit is numpy + scipy only
-
-        if target not in ("val_loss", "train_loss"):
-            raise ConfigError(f"target must be 'val_loss' or 'train_loss'; got {target!r}"
-                              f"{suggest(target, ['val_loss', 'train_loss'])}")
         equals = dict(equals)
         equals.pop("status", None)
+        known = sorted({m for name in list_procedures() for m in get_procedure(name).metrics})
+        if target is not None and target not in known:
+            raise ConfigError(f"no registered procedure reports {target!r}.{suggest(target, known)} "
+                              f"Metrics: {', '.join(known)}")
         recs = self.records(status=("done", "diverged"), **equals)
+        procs = {r.spec.procedure: r.spec.procedure_spec for r in recs}
+        units = {p.unit for p in procs.values()}
+        if len(units) > 1:
+            raise DataError(f"the selected runs count D in different units ({', '.join(sorted(units))}: "
+                            f"procedures {', '.join(sorted(procs))}); select one with procedure=...")
+        for p in procs.values():
+            if target is not None and target not in p.metrics:
+                raise ConfigError(f"procedure {p.name!r} does not report {target!r}."
+                                  f"{suggest(target, p.metrics)} Its metrics: {', '.join(p.metrics)}")
+            for conv, known in ((n_params_convention, p.param_conventions),
+                                (flops_convention, (*p.flops_conventions, "6ND"))):
+                if conv is not None and conv not in known:
+                    raise ConfigError(f"procedure {p.name!r} has no convention {conv!r}."
+                                      f"{suggest(conv, known)} Available: {', '.join(known)}")
         diverged = [r.run_id for r in recs if r.status == "diverged"]
         recs = [r for r in recs if r.status == "done"]
-        lost = [r.run_id for r in recs if not _finite(getattr(r, target))]
-        recs = [r for r in recs if _finite(getattr(r, target))]
+
+        def value(r: RunRecord) -> Any:
+            return r.metrics.get(target or r.spec.procedure_spec.metrics[0])
+
+        lost = [r.run_id for r in recs if not _finite(value(r))]
+        recs = [r for r in recs if _finite(value(r))]
+        target_name = target or (next(iter(procs.values())).metrics[0] if procs else "val_loss")
         if not recs:
             what = ", ".join(f"{k}={v!r}" for k, v in equals.items()) or "any filter"
             raise DataError(f"the store {str(self.root)!r} has no finished run with a finite "
-                            f"{target} ({what}); {len(diverged)} diverged. Run a sweep first.")
+                            f"{target_name} ({what}); {len(diverged)} diverged. Run a sweep first.")
         cols: dict[str, list] = {"run_id": [], "n_params": [], "n_tokens": [], "flops": [],
                                  "target": []}
+        allowed = [*SPEC_COLUMNS, *RESULT_GROUPS, "status"]
         for g in group_by:
-            if g not in _SPEC_COLUMNS and g not in ("status",):
-                raise ConfigError(f"cannot group runs by {g!r}.{suggest(g, _SPEC_COLUMNS)} "
-                                  f"Group columns: {', '.join(_SPEC_COLUMNS)}")
+            if g not in allowed:
+                raise ConfigError(f"cannot group runs by {g!r}.{suggest(g, allowed)} "
+                                  f"Group columns: {', '.join(allowed)}")
+            missing = [r.run_id for r in recs if g in RESULT_GROUPS and getattr(r, RESULT_GROUPS[g]) is None]
+            if missing:
+                raise DataError(f"{len(missing)} run(s) record no {RESULT_GROUPS[g]} (e.g. {missing[0]!r}; "
+                                f"runs trained before it was recorded); filter them out or retrain them")
             cols[g] = []
         for r in recs:
-            n_params, n_tokens, flops = _quantities(r, n_params_convention, flops_convention)
+            n_params, n_data, flops = quantities(r, n_params_convention, flops_convention)
             cols["run_id"].append(r.run_id)
             cols["n_params"].append(n_params)
-            cols["n_tokens"].append(n_tokens)
+            cols["n_tokens"].append(n_data)
             cols["flops"].append(flops)
-            cols["target"].append(getattr(r, target))
+            cols["target"].append(value(r))
+            flat = _spec_row(r)
             for g in group_by:
-                cols[g].append(r.spec.get(g) if g != "status" else r.status)
+                cols[g].append(r.status if g == "status" else
+                               getattr(r, RESULT_GROUPS[g]) if g in RESULT_GROUPS else flat[g])
         excluded_ids = diverged + lost
         if excluded_ids:
             parts = []
             if diverged:
                 parts.append(f"{len(diverged)} diverged run(s)")
             if lost:
-                parts.append(f"{len(lost)} run(s) without a finite {target}")
+                parts.append(f"{len(lost)} run(s) without a finite {target_name}")
             warnings.warn(f"store {str(self.root)!r}: excluded {' and '.join(parts)} of "
                           f"{len(recs) + len(excluded_ids)} from the runs table: "
                           + ", ".join(excluded_ids[:5]) + (" ..." if len(excluded_ids) > 5 else ""),
                           DataWarning, stacklevel=2)
+        conv_n = n_params_convention or "/".join(sorted({p.param_conventions[0] for p in procs.values()}))
+        conv_c = flops_convention or "/".join(sorted({p.flops_conventions[0] for p in procs.values()}))
         runs = load_runs(cols, n_params="n_params", n_tokens="n_tokens", flops="flops",
                          target="target", run_id="run_id", group_by=tuple(group_by),
-                         flops_convention="explicit", target_name=target,
-                         source_name=f"store {self.root} (N={n_params_convention}, "
-                                     f"C={flops_convention})")
+                         flops_convention="explicit", target_name=target_name,
+                         source_name=f"store {self.root} (N={conv_n}, C={conv_c})")
         excluded = {"run_id": list(runs.excluded.get("run_id", [])) + excluded_ids,
                     "reason": list(runs.excluded.get("reason", []))
-                    + ["diverged"] * len(diverged) + [f"no finite {target}"] * len(lost)}
+                    + ["diverged"] * len(diverged) + [f"no finite {target_name}"] * len(lost)}
         return replace(runs, excluded=excluded)
 
 
@@ -547,11 +644,11 @@ def rebuild_store(path: str | Path) -> tuple[ResultsStore, int]:
 # -- helpers -----------------------------------------------------------------------------------
 
 def _canonical(d: Any) -> str:
-    return json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+    return canonical_json(d)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    # NaN != NaN, so compare canonical JSON text (json writes NaN as NaN consistently)
+    # NaN != NaN, so compare canonical JSON text
     return _canonical(a) == _canonical(b)
 
 
@@ -559,11 +656,17 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+def _spec_row(r: RunRecord) -> dict[str, Any]:
+    """The flat spec columns of a record (:data:`SPEC_COLUMNS`)."""
+    s = r.spec
+    return {"procedure": s.procedure, "ladder": s.ladder, "rung": s.rung, "variant": s.variant,
+            "dataset": s.dataset, "schedule": s.schedule, "lr": s.lr, "seed": s.seed,
+            "n_data": s.n_data, "batch_size": s.batch_size, "branch_of": s.branch_of,
+            "branch_at": s.branch_at}
+
+
 def _row(r: RunRecord) -> dict[str, Any]:
-    spec = r.spec or {}
-    row: dict[str, Any] = {"run_id": r.run_id, "status": r.status}
-    for k in _SPEC_COLUMNS:
-        row[k] = spec.get(k)
+    row: dict[str, Any] = {"run_id": r.run_id, "status": r.status, **_spec_row(r)}
     for k in _RESULT_COLUMNS:
         row[k] = getattr(r, k)
     row["record"] = json.dumps(r.to_dict(), sort_keys=True, default=str)
@@ -572,20 +675,33 @@ def _row(r: RunRecord) -> dict[str, Any]:
 
 
 def _flat(r: RunRecord) -> dict[str, Any]:
-    spec = r.spec or {}
+    spec = _spec_row(r)
     out: dict[str, Any] = {"run_id": r.run_id, "status": r.status}
-    for k in ("ladder", "rung", "procedure", "schedule", "lr", "seed", "batch_size", "n_tokens"):
-        out[k] = spec.get(k)
-    out["tokens_seen"] = r.tokens_seen
-    out["n_params"] = r.n_params.get("non_embedding")
+    for k in ("procedure", "ladder", "rung", "variant", "dataset", "schedule", "lr", "seed",
+              "batch_size"):
+        out[k] = spec[k]
+    out["unit"] = r.spec.unit
+    out["n_data"] = spec["n_data"]
+    out["n_data_seen"] = r.n_data_seen
+    out["n_unique_seen"] = r.n_unique_seen
+    out["epochs"] = r.epochs
+    out["dataset_hash"] = r.dataset_hash
+    proc = r.spec.procedure_spec
+    out["n_params"] = r.n_params.get(proc.param_conventions[0])
     for conv, v in sorted(r.n_params.items()):
         out[f"n_params_{conv}"] = v
     for conv, v in sorted(r.flops.items()):
         out[f"flops_{conv}"] = v
-    for k in ("val_loss", "val_loss_se", "train_loss", "wall_s"):
-        out[k] = getattr(r, k)
-    for k in ("branch_of", "branch_at_tokens", "corpus"):
-        out[k] = spec.get(k)
+    for name in proc.metrics:
+        out[name] = r.metrics.get(name)
+        out[f"{name}_se"] = r.metrics_se.get(name)
+    for name, v in r.metrics.items():
+        if name not in out:
+            out[name] = v
+            out[f"{name}_se"] = r.metrics_se.get(name)
+    out["wall_s"] = r.wall_s
+    out["branch_of"] = spec["branch_of"]
+    out["branch_at"] = spec["branch_at"]
     out["error"] = r.error
     return out
 
@@ -595,36 +711,26 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         cols.update(dict.fromkeys(r))
     if not cols:
-        cols = dict.fromkeys(("run_id", "status", "rung", "n_params", "n_tokens", "val_loss"))
+        cols = dict.fromkeys(("run_id", "status", "procedure", "rung", "n_params", "n_data"))
     return list(cols)
 
 
-def _quantities(r: RunRecord, n_conv: str, c_conv: str) -> tuple[float, float, float]:
-    """(N, D, C) of one record under the named conventions (computed from the spec if absent)."""
-    from ..units import gpt_flops_per_token, gpt_n_params
+def quantities(r: RunRecord, n_convention: str | None = None,
+               flops_convention: str | None = None) -> tuple[float, float, float]:
+    """(N, D, C) of one record under the named conventions of its procedure.
 
-    spec = r.spec or {}
-    n_tokens = float(r.tokens_seen or spec.get("n_tokens") or 0)
-    model = spec.get("model") or {}
-    arch = {k: model[k] for k in ("n_layer", "d_model", "vocab_size", "seq_len", "d_ff") if k in model}
-    is_gpt = {"n_layer", "d_model", "vocab_size", "seq_len"} <= set(arch)
-
-    def n_params(conv: str) -> float:
-        if conv in r.n_params:
-            return float(r.n_params[conv])
-        if is_gpt:
-            return float(gpt_n_params(**arch, convention=conv))
-        raise DataError(f"run {r.run_id!r} records no n_params[{conv!r}] (it has "
-                        f"{', '.join(r.n_params) or 'none'}) and its model is not a GPT whose "
-                        "count scalinglab can compute; choose another n_params_convention")
-
-    N = n_params(n_conv)
+    Taken from the record when it holds the convention, else computed from the spec's model
+    through the procedure registry. ``flops_convention="6ND"`` is 6 x N x D with the N of
+    ``n_convention``. D is the data seen (tokens or samples), or the planned horizon when the
+    record has none.
+    """
+    proc = r.spec.procedure_spec
+    n_conv = n_convention or proc.param_conventions[0]
+    c_conv = flops_convention or proc.flops_conventions[0]
+    n_data = float(r.n_data_seen or r.spec.n_data or 0)
+    N = float(r.n_params[n_conv]) if n_conv in r.n_params else float(proc.n_params(r.spec.model, n_conv))
     if c_conv == "6ND":
-        return N, n_tokens, 6.0 * N * n_tokens
+        return N, n_data, 6.0 * N * n_data
     if c_conv in r.flops:
-        return N, n_tokens, float(r.flops[c_conv])
-    if is_gpt:
-        return N, n_tokens, gpt_flops_per_token(**arch, convention=c_conv) * n_tokens
-    raise DataError(f"run {r.run_id!r} records no flops[{c_conv!r}] (it has "
-                    f"{', '.join(r.flops) or 'none'}); choose another flops_convention, e.g. '6ND'")
-
+        return N, n_data, float(r.flops[c_conv])
+    return N, n_data, proc.flops_per_unit(r.spec.model, c_conv) * n_data

@@ -1,7 +1,7 @@
 """A cheap, deterministic stand-in trainer for exercising sweeps without torch.
 
 ``train`` has the trainer's signature (``run(spec, *, run_dir, resume=True, progress=None) ->
-RunRecord``) and its behaviour at the boundaries: it checkpoints into ``run_dir`` after every
+RunRecord``) for any procedure and its behaviour at the boundaries: it checkpoints into ``run_dir`` after every
 step and resumes from there, reports progress, records a NaN-free loss for a healthy run, a
 ``diverged`` record when the learning rate is too high, and raises when asked to fail. Its loss
 is the Chinchilla form ``L = E + A / N**alpha + B / D**beta`` (Hoffmann et al. 2022, Eq. 2 with
@@ -30,12 +30,6 @@ from typing import Any
 
 from ..errors import TrainingError
 from ..store.schema import RunRecord, RunSpec
-from ..units import (
-    FLOP_PER_TOKEN_CONVENTIONS,
-    PARAM_CONVENTIONS,
-    gpt_flops_per_token,
-    gpt_n_params,
-)
 
 __all__ = ["toy_loss", "train"]
 
@@ -49,13 +43,6 @@ def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int) -> float:
     penalty = 1.0 + 0.05 * math.log10(lr / BEST_LR) ** 2
     u = int(hashlib.sha256(f"{seed}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return base * penalty * (1.0 + 0.002 * (u - 0.5))
-
-
-def _arch(spec: RunSpec) -> dict[str, Any]:
-    m = spec.model
-    return {"n_layer": int(m.get("n_layer", 2)), "d_model": int(m.get("d_model", 64)),
-            "vocab_size": int(m.get("vocab_size", 256)), "seq_len": int(m.get("seq_len", 64)),
-            "d_ff": m.get("d_ff")}
 
 
 def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=None,
@@ -78,14 +65,14 @@ def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=N
         trunk = run_dir.parent / spec.branch_of / "toy_ckpt.json"
         if not trunk.exists():
             raise TrainingError(f"trunk {spec.branch_of!r} has no checkpoint at {trunk}")
-    arch = _arch(spec)
-    n_params = {c: gpt_n_params(**arch, convention=c) for c in PARAM_CONVENTIONS}
-    per_step = spec.n_tokens // steps
+    proc = spec.procedure_spec
+    n_params, flops = proc.counts(spec.model, spec.n_data)
+    per_step = spec.n_data // steps
     if progress is not None:
-        progress(tokens_seen=start * per_step)
+        progress(seen=start * per_step)
     fail = spec.extra.get("toy_fail", False)
     for step in range(start, steps):
-        if fail is True or (isinstance(fail, list) and spec.lr in fail):
+        if fail is True or (isinstance(fail, (list, tuple)) and spec.lr in fail):
             raise TrainingError(f"toy trainer asked to fail (run {spec.run_id})")
         if spec.lr in spec.extra.get("toy_crash", ()):
             os._exit(7)
@@ -94,17 +81,17 @@ def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=N
         tmp.write_text(json.dumps({"step": step + 1}))
         os.replace(tmp, ckpt)
         if progress is not None:
-            progress(tokens_seen=(step + 1) * per_step)
+            progress(seen=(step + 1) * per_step)
     diverged = spec.lr >= float(spec.extra.get("toy_diverge_lr", 1.0))
-    loss = float("nan") if diverged else toy_loss(n_params["non_embedding"], spec.n_tokens,
+    loss = float("nan") if diverged else toy_loss(proc.n_params(spec.model), spec.n_data,
                                                     spec.lr, spec.seed)
-    flops = {c: gpt_flops_per_token(**arch, convention=c) * spec.n_tokens
-             for c in FLOP_PER_TOKEN_CONVENTIONS}
+    metric = proc.metrics[0]
     return RunRecord(
-        run_id=spec.run_id, spec=spec.to_dict(), status="diverged" if diverged else "done",
-        val_loss=loss, val_loss_se=None if diverged else 1e-3, train_loss=loss,
-        tokens_seen=spec.n_tokens, n_params=n_params, flops=flops,
-        curve=[] if diverged else [(spec.n_tokens, loss)], wall_s=time.time() - t0,
+        run_id=spec.run_id, spec=spec, status="diverged" if diverged else "done",
+        metrics={} if diverged else {metric: loss, "train_loss": loss},
+        metrics_se={} if diverged else {metric: 1e-3},
+        n_data_seen=spec.n_data, n_params=n_params, flops=flops,
+        curve=() if diverged else ((spec.n_data, loss),), wall_s=time.time() - t0,
         error="loss became NaN (toy divergence)" if diverged else None,
         provenance={"trainer": "scalinglab.sweep._toy:train", "resumed_from_step": start,
-                    "resumed_from_tokens": start * per_step})
+                    "resumed_from": start * per_step})

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..store import _rundir
+from ..store import rundir
 from ..store.schema import RunRecord, RunSpec
 from ..store.store import FINAL_STATUSES, LOCK_NAME, ResultsStore
 from .backends import BACKENDS, get_backend
 from .backends.base import Handle, JobStatus, default_workers
-from .plan import SweepPlan, _fmt_s, plan_sweep
+from .plan import SweepPlan, format_seconds, plan_sweep
 
 __all__ = ["BRANCH_CHECKPOINT", "SweepReport", "run_sweep", "sweep_status"]
 
@@ -54,6 +54,7 @@ class SweepReport:
     diverged: tuple[str, ...] = ()                # diverged now (recorded, excluded from fits)
     failed: Mapping[str, str] = field(default_factory=dict)   # run_id -> error
     wall_s: float = 0.0
+    estimated_s: float | None = None              # what the estimate said before training (calibrated)
 
     @property
     def ok(self) -> bool:
@@ -66,8 +67,9 @@ class SweepReport:
             parts.append(f"{len(self.diverged)} diverged")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        est = f" (estimated {format_seconds(self.estimated_s)})" if self.estimated_s is not None else ""
         text = (f"sweep {self.name!r} on {self.backend}: {self.n_runs} runs: {', '.join(parts)} "
-                f"in {_fmt_s(self.wall_s)}; store {self.store}")
+                f"in {format_seconds(self.wall_s)}{est}; store {self.store}")
         for rid, err in list(self.failed.items())[:10]:
             text += f"\n  failed {rid}: {err.splitlines()[0] if err else '?'}"
         return text
@@ -147,7 +149,7 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
         if rec is not None and (rec.status in FINAL_STATUSES or (rec.status == "failed" and not retry_failed)):
             skipped.append(rid)
             continue
-        on_disk = _rundir.read_record(store.run_dir(rid))
+        on_disk = rundir.read_record(store.run_dir(rid))
         if on_disk is not None and on_disk.status in FINAL_STATUSES and on_disk.run_id == rid:
             store.put(on_disk)          # the worker finished; the coordinator died before indexing
             skipped.append(rid)
@@ -158,12 +160,15 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
     if not todo:
         return SweepReport(**report, skipped=tuple(skipped), wall_s=time.time() - t0)
 
+    # the estimate from the throughput measured by the store's finished runs, where there are any
+    plan = plan.calibrated(store.records(status="done"))
     est = {r.run_id: r.est_s for r in plan.runs}
+    left = SweepPlan(config=plan.config, source=plan.source, calibration=plan.calibration,
+                     runs=tuple(r for r in plan.runs if r.run_id in todo))
+    cost = left.cost(workers or default_workers())
     if progress:
-        left = SweepPlan(config=plan.config, source=plan.source,
-                         runs=tuple(r for r in plan.runs if r.run_id in todo))
         print(f"sweep {plan.name!r}: {len(skipped)} of {len(plan)} runs already in the store; "
-              f"to train: {left.cost(workers or default_workers())}", file=sys.stderr, flush=True)
+              f"to train: {cost}", file=sys.stderr, flush=True)
     be = get_backend(backend_name, trainer=plan.trainer, runs_dir=store.runs_dir, workers=workers,
                      trainer_options=dict(plan.config.trainer_options), **backend_options)
     display = _Display(plan, store, enabled=progress, workers=be.workers, est=est,
@@ -181,14 +186,14 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
                     ready.append(spec)
                 elif state == "failed":
                     del todo[rid]
-                    rec = RunRecord(run_id=rid, spec=spec.to_dict(), status="failed", error=why)
+                    rec = RunRecord(run_id=rid, spec=spec, status="failed", error=why)
                     store.put(rec)
                     failed[rid] = why
                     display.finished(rec)
                     changed = True
             if ready:
                 for spec in ready:
-                    store.put(RunRecord(run_id=spec.run_id, spec=spec.to_dict(), status="running"))
+                    store.put(RunRecord(run_id=spec.run_id, spec=spec, status="running"))
                 for h in be.submit_many(ready):
                     active[h.run_id] = h
                     started[h.run_id] = time.time()
@@ -228,7 +233,8 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
         be.close()
         display.stop()
     return SweepReport(**report, skipped=tuple(skipped), done=tuple(done),
-                       diverged=tuple(diverged), failed=failed, wall_s=time.time() - t0)
+                       diverged=tuple(diverged), failed=failed, wall_s=time.time() - t0,
+                       estimated_s=cost.wall_s)
 
 
 def _record_of(st: JobStatus, plan: SweepPlan, rid: str) -> RunRecord:
@@ -237,14 +243,14 @@ def _record_of(st: JobStatus, plan: SweepPlan, rid: str) -> RunRecord:
         try:
             rec = RunRecord.from_dict(st.record)
         except ConfigError as exc:
-            return RunRecord(run_id=rid, spec=spec.to_dict(), status="failed",
+            return RunRecord(run_id=rid, spec=spec, status="failed",
                              error=f"the worker returned an invalid record: {exc}")
         if rec.run_id == rid:
             return rec
-        return RunRecord(run_id=rid, spec=spec.to_dict(), status="failed",
+        return RunRecord(run_id=rid, spec=spec, status="failed",
                          error=f"the worker returned the record of {rec.run_id!r}")
     why = st.error or ("cancelled" if st.state == "cancelled" else "the executor lost the job")
-    return RunRecord(run_id=rid, spec=spec.to_dict(), status="failed", error=why)
+    return RunRecord(run_id=rid, spec=spec, status="failed", error=why)
 
 
 def _branch_state(spec: RunSpec, store: ResultsStore, todo: Mapping[str, Any],
@@ -253,7 +259,7 @@ def _branch_state(spec: RunSpec, store: ResultsStore, todo: Mapping[str, Any],
     trunk_id = spec.branch_of
     if trunk_id is None:
         return "ready", None
-    ckpt = store.run_dir(trunk_id) / BRANCH_CHECKPOINT.format(tokens=spec.branch_at_tokens)
+    ckpt = store.run_dir(trunk_id) / BRANCH_CHECKPOINT.format(tokens=spec.branch_at)
     if ckpt.exists():
         return "ready", None
     if trunk_id in todo or trunk_id in active:
@@ -263,7 +269,7 @@ def _branch_state(spec: RunSpec, store: ResultsStore, todo: Mapping[str, Any],
         return "ready", None          # the trainer finds (or reports) the checkpoint
     if trunk.status in ("diverged", "failed"):
         return "failed", (f"its trunk {trunk_id} {trunk.status} before the branch point "
-                          f"({spec.branch_at_tokens} tokens): {trunk.error or ''}".rstrip(": "))
+                          f"({spec.branch_at} {spec.unit}): {trunk.error or ''}".rstrip(": "))
     return "wait", None
 
 
@@ -273,8 +279,9 @@ def sweep_status(plan: SweepPlan | str | Path | Mapping[str, Any],
                  store: ResultsStore | str | Path) -> dict[str, Any]:
     """Where each run of a sweep stands, read from the store (never writes, never trains).
 
-    Returns ``{"counts": {status: n}, "runs": [{"run_id", "status", "val_loss", "tokens_seen",
-    "error"}], "coordinator_running": bool}``. Statuses: ``done``, ``diverged``, ``failed``,
+    Returns ``{"counts": {status: n}, "runs": [{"run_id", "status", "metric", "value", "seen",
+    "n_data", "unit", "error"}], "coordinator_running": bool}`` (``value`` is the run's first
+    metric, e.g. ``val_loss``; ``seen``/``n_data`` count D units). Statuses: ``done``, ``diverged``, ``failed``,
     ``running`` (a worker of the coordinator that holds the store now is training it),
     ``queued`` (that coordinator submitted it; no worker has started it yet), ``interrupted``
     (started by a coordinator that is gone; the next ``run_sweep`` resumes it from its
@@ -292,21 +299,23 @@ def sweep_status(plan: SweepPlan | str | Path | Mapping[str, Any],
             rec = st.get(spec.run_id)
             status = rec.status if rec is not None else "pending"
             if rec is None:
-                on_disk = _rundir.read_record(st.run_dir(spec.run_id))
+                on_disk = rundir.read_record(st.run_dir(spec.run_id))
                 if on_disk is not None:
                     rec, status = on_disk, on_disk.status
             if status == "running":
-                attempts = _rundir.read_attempts(st.run_dir(spec.run_id))
+                attempts = rundir.read_attempts(st.run_dir(spec.run_id))
                 if not live:
                     status = "interrupted" if attempts else "pending"
                 elif not attempts or attempts[-1].get("event") != "start":
                     status = "queued"      # submitted, but no worker has started it (again) yet
-            prog = _rundir.read_progress(st.run_dir(spec.run_id)) if status in ("running", "interrupted") else None
-            runs.append({"run_id": spec.run_id, "status": status,
-                         "val_loss": rec.val_loss if rec else None,
-                         "tokens_seen": (rec.tokens_seen if rec and rec.tokens_seen else
-                                         (prog or {}).get("tokens_seen", 0)),
-                         "n_tokens": spec.n_tokens, "error": rec.error if rec else None})
+            prog = rundir.read_progress(st.run_dir(spec.run_id)) if status in ("running", "interrupted") else None
+            metric = spec.procedure_spec.metrics[0]
+            runs.append({"run_id": spec.run_id, "status": status, "metric": metric,
+                         "value": rec.metrics.get(metric) if rec else None,
+                         "seen": (rec.n_data_seen if rec and rec.n_data_seen else
+                                  (prog or {}).get("seen", 0)),
+                         "n_data": spec.n_data, "unit": spec.unit,
+                         "error": rec.error if rec else None})
             counts[status] = counts.get(status, 0) + 1
         return {"counts": counts, "runs": runs, "coordinator_running": live}
     finally:
@@ -340,6 +349,7 @@ class _Display:
                  est: dict[str, float], n_skipped: int) -> None:
         self.plan, self.store, self.enabled, self.workers = plan, store, enabled, workers
         self.est, self.n_skipped = est, n_skipped
+        self.unit = "tok" if plan.unit == "tokens" else "samples"
         self.actual, self.estimated = 0.0, 0.0     # calibration of the plan's estimates
         self.live = None
         self.console = None
@@ -364,8 +374,10 @@ class _Display:
         if not self.enabled:
             return
         if rec.status == "done":
-            what = f"done      val_loss {rec.val_loss:.4f}  {_fmt_s(rec.wall_s)}" \
-                if rec.val_loss is not None else "done"
+            metric = rec.spec.procedure_spec.metrics[0]
+            value = rec.metrics.get(metric)
+            what = f"done      {metric} {value:.4f}  {format_seconds(rec.wall_s)}" \
+                if value is not None else "done"
         elif rec.status == "diverged":
             what = f"diverged  {(rec.error or '').splitlines()[0][:100]}"
         else:
@@ -380,18 +392,18 @@ class _Display:
         rate, rows = 0.0, []
         remaining = sum(self.est.get(r, 0.0) for r in [*todo, *queued])
         for rid in running:
-            p = _rundir.read_progress(self.store.run_dir(rid)) or {}
-            r = p.get("tokens_per_s") or 0.0
+            p = rundir.read_progress(self.store.run_dir(rid)) or {}
+            r = p.get("per_s") or 0.0
             rate += r
-            frac = min(1.0, (p.get("tokens_seen") or 0) / max(1, p.get("n_tokens") or 1))
+            frac = min(1.0, (p.get("seen") or 0) / max(1, p.get("n_data") or 1))
             remaining += self.est.get(rid, 0.0) * (1.0 - frac)
-            rows.append(f"  {rid:<44} {100 * frac:5.1f}%  {r / 1e3:7.1f}k tok/s")
+            rows.append(f"  {rid:<44} {100 * frac:5.1f}%  {r / 1e3:7.1f}k {self.unit}/s")
         factor = self.actual / self.estimated if self.estimated > 0 else 1.0
         eta = remaining * factor / max(1, self.workers)
         head = (f"sweep {self.plan.name}: {n_done + self.n_skipped}/{len(self.plan)} done, "
                 f"{len(running)} running, {len(queued)} queued, {n_failed} failed, "
                 f"{len(todo)} waiting | "
-                f"{rate / 1e3:.1f}k tok/s | ETA {_fmt_s(eta)}")
+                f"{rate / 1e3:.1f}k {self.unit}/s | ETA {format_seconds(eta)}")
         return head, rows
 
     def update(self, *, todo, running, queued, n_done: int, n_failed: int) -> None:

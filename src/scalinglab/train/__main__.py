@@ -57,19 +57,20 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads or int(os.environ.get("SCALINGLAB_TORCH_THREADS", "1")))
-        from .loop import run
-
-        record = run(spec, run_dir=run_dir, resume=not args.no_resume, num_threads=args.threads,
-                     compile=args.compile or None)
+        run = spec.procedure_spec.load_trainer()
+        options = {"num_threads": args.threads}
+        if args.compile:
+            options["compile"] = True
+        record = run(spec, run_dir=run_dir, resume=not args.no_resume, **options)
     except ScalingLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        record = RunRecord(run_id=spec.run_id, spec=spec.to_dict(), status="failed",
+        record = RunRecord(run_id=spec.run_id, spec=spec, status="failed",
                            error=f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
         _write(out, record.to_dict())
         return 2 if isinstance(exc, ValueError) else 1
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a record
         traceback.print_exc()
-        record = RunRecord(run_id=spec.run_id, spec=spec.to_dict(), status="failed",
+        record = RunRecord(run_id=spec.run_id, spec=spec, status="failed",
                            error=f"{type(exc).__name__}: {exc}", wall_s=time.perf_counter() - t0)
         _write(out, record.to_dict())
         return 1
@@ -82,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         if int(os.environ.get("RANK", "0")) != 0:
             return 0
     _write(out, record.to_dict())
-    print(json.dumps({"run_id": record.run_id, "status": record.status, "val_loss": record.val_loss,
-                      "wall_s": round(record.wall_s, 3), "record": str(out)}))
+    print(json.dumps({"run_id": record.run_id, "status": record.status,
+                      "metrics": dict(record.metrics), "wall_s": round(record.wall_s, 3),
+                      "record": str(out)}))
     return 0
 
 

@@ -1,8 +1,8 @@
 """The reference GPT: a small pre-LN decoder-only transformer, one readable file (nanoGPT-like).
 
-Architecture (every detail is mirrored by :func:`scalinglab.units.gpt_n_params` and
-:func:`scalinglab.units.gpt_flops_per_token`; ``tests/train/test_gpt.py`` checks the counts
-against this module's real parameters):
+The model's shape is :class:`scalinglab.procedures.gpt.GPTConfig` (torch-free). Every detail
+below is mirrored by its ``n_params`` and ``flops_per_unit`` counts; ``tests/train/test_gpt_model.py``
+checks them against this module's real parameters:
 
 * token embedding ``V x d`` tied with the output layer (Press & Wolf 2017), learned positions
   ``T x d``;
@@ -21,63 +21,15 @@ with depth.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import from_dict, to_dict
 from ..errors import ConfigError
-from ..units import gpt_flops_per_token, gpt_n_params
+from ..procedures.gpt import GPTConfig
 
 __all__ = ["GPT", "GPTConfig"]
-
-
-@dataclass(frozen=True)
-class GPTConfig:
-    """Shape of the reference GPT. ``RunSpec.model`` is this dataclass as a dict."""
-
-    n_layer: int = 4            # transformer blocks
-    d_model: int = 128          # residual stream width
-    n_head: int = 4             # attention heads (d_model must be divisible by n_head)
-    seq_len: int = 256          # context length in tokens (learned positions)
-    vocab_size: int = 256       # 256 = raw bytes (document separator = byte 0)
-    d_ff: int | None = None     # MLP hidden width; None means 4 * d_model
-
-    def __post_init__(self) -> None:
-        for name in ("n_layer", "d_model", "n_head", "seq_len", "vocab_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"GPTConfig.{name} must be >= 1; got {getattr(self, name)}")
-        if self.d_model % self.n_head:
-            raise ConfigError(f"GPTConfig: d_model ({self.d_model}) must be divisible by "
-                              f"n_head ({self.n_head}); e.g. use n_head={self.d_model // 32 or 1}")
-        if self.d_ff is not None and self.d_ff < 1:
-            raise ConfigError(f"GPTConfig.d_ff must be >= 1 or null; got {self.d_ff}")
-
-    @property
-    def ff_width(self) -> int:
-        return 4 * self.d_model if self.d_ff is None else self.d_ff
-
-    @classmethod
-    def from_dict(cls, data: dict) -> GPTConfig:
-        """Strict construction from ``RunSpec.model`` (unknown keys raise ConfigError)."""
-        return from_dict(cls, dict(data), where="model")
-
-    def to_dict(self) -> dict:
-        return to_dict(self)
-
-    def _units_kwargs(self) -> dict:
-        return dict(n_layer=self.n_layer, d_model=self.d_model, vocab_size=self.vocab_size,
-                    seq_len=self.seq_len, d_ff=self.ff_width)
-
-    def n_params(self, convention: str = "non_embedding") -> int:
-        """Parameter count from :func:`scalinglab.units.gpt_n_params` (no torch needed)."""
-        return gpt_n_params(**self._units_kwargs(), convention=convention)
-
-    def flops_per_token(self, convention: str = "exact") -> float:
-        """Training FLOPs per token from :func:`scalinglab.units.gpt_flops_per_token`."""
-        return gpt_flops_per_token(**self._units_kwargs(), convention=convention)
 
 
 class CausalSelfAttention(nn.Module):
@@ -163,7 +115,7 @@ class GPT(nn.Module):
             nn.init.zeros_(module.bias)
 
     def get_num_params(self, convention: str = "non_embedding") -> int:
-        """Count this module's real parameters under a convention of :func:`units.gpt_n_params`.
+        """Count this module's real parameters under a convention of :meth:`GPTConfig.n_params`.
 
         ``non_embedding``: all but token and position embeddings; ``with_last_layer``: + the
         tied output layer (= token embedding, counted once); ``total``: every parameter.

@@ -27,7 +27,6 @@ record. ``SIGKILL`` cannot be caught; the periodic checkpoints cover it.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import platform
@@ -48,12 +47,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .._version import __version__
 from ..errors import ConfigError, TrainingError
-from ..store.schema import RunRecord, RunSpec
-from ..units import FLOP_PER_TOKEN_CONVENTIONS, PARAM_CONVENTIONS
-from .data import Corpus, eval_windows, get_batch, load_corpus
-from .gpt import GPT, GPTConfig
-from .schedule import RunPlan, lr_at, plan_run
+from ..procedures.gpt import GPTConfig
+from ..store.schema import RunRecord, RunSpec, migrate_spec_v1
+from .data import Corpus, eval_windows, get_batch, load_corpus, repetition_stats
+from .gpt import GPT
+from .schedule import CHECKPOINT_KEY, RunPlan, lr_at, plan_run
 
 __all__ = ["checkpoint_path", "evaluate", "run"]
 
@@ -72,14 +72,22 @@ def checkpoint_path(run_dir: str | Path, tokens: int | None = None) -> Path:
     return Path(run_dir) / CKPT_DIR / name
 
 
-def _spec_hash(spec: RunSpec) -> str:
-    return hashlib.sha256(spec.canonical_json().encode()).hexdigest()
-
-
 # Fields a branch must share with its trunk (everything that shapes the updates before the branch).
-_SHARED_WITH_TRUNK = ("rung", "model", "lr", "batch_size", "warmup_tokens", "beta1", "beta2",
-                      "weight_decay", "grad_clip", "seed", "corpus", "tokenizer", "ladder",
-                      "procedure")
+SHARED_WITH_TRUNK = ("procedure", "rung", "model", "lr", "batch_size", "warmup", "beta1", "beta2",
+                     "weight_decay", "grad_clip", "seed", "dataset", "tokenizer", "ladder", "variant")
+
+
+def checkpoint_spec(state: dict, like: RunSpec) -> RunSpec:
+    """The spec a checkpoint was written for, as a :class:`RunSpec` of this schema.
+
+    A checkpoint written before the schema-2 migration holds a schema-1 spec; it is migrated in
+    memory (its trunk id mapped to ``like.branch_of``) so a migrated store's interrupted runs and
+    trunks stay usable.
+    """
+    old = state["spec"]
+    if "procedure" in old and "n_data" in old:
+        return RunSpec.from_dict(old)
+    return migrate_spec_v1(old, {old.get("branch_of"): like.branch_of})
 
 
 # --- setup -----------------------------------------------------------------------------------
@@ -157,7 +165,7 @@ def _save(path: Path, state: dict) -> None:
 def _state(model, opt, spec, step, curve, ema, wall_s, done) -> dict:
     raw = getattr(model, "module", model)
     raw = getattr(raw, "_orig_mod", raw)   # torch.compile wrapper
-    return {"spec": spec.to_dict(), "spec_hash": _spec_hash(spec), "step": step,
+    return {"spec": spec.to_dict(), "spec_hash": spec.spec_hash, "step": step,
             "model": raw.state_dict(), "optim": opt.state_dict(), "curve": list(curve),
             "ema": ema, "wall_s": wall_s, "done": done, "torch": torch.__version__}
 
@@ -201,16 +209,16 @@ def _load(path: Path, device: torch.device) -> dict:
 def _branch_start(spec: RunSpec, plan: RunPlan, run_dir: Path, trunk_dir: Path | None,
                   device: torch.device) -> dict:
     trunk_dir = Path(trunk_dir) if trunk_dir is not None else run_dir.parent / spec.branch_of
-    path = checkpoint_path(trunk_dir, spec.branch_at_tokens)
+    path = checkpoint_path(trunk_dir, spec.branch_at)
     if not path.exists():
         raise TrainingError(
             f"cooldown branch {spec.run_id} needs its trunk's checkpoint {str(path)!r}, which does "
             f"not exist. Train the trunk {spec.branch_of!r} first (its spec must list "
-            f"{spec.branch_at_tokens} in extra['checkpoint_at_tokens']).")
+            f"{spec.branch_at} in extra[{CHECKPOINT_KEY!r}]).")
     state = _load(path, device)
-    trunk = state["spec"]
+    trunk = checkpoint_spec(state, spec).to_dict()
     mine = spec.to_dict()
-    diff = [k for k in _SHARED_WITH_TRUNK if trunk.get(k) != mine.get(k)]
+    diff = [k for k in SHARED_WITH_TRUNK if trunk.get(k) != mine.get(k)]
     if diff:
         raise ConfigError(f"branch {spec.run_id} differs from its trunk in {', '.join(diff)}; a "
                           "cooldown branch must continue the very same run")
@@ -249,8 +257,6 @@ def _cpu_name() -> str:
 
 
 def _provenance(spec: RunSpec, corpus: Corpus, device: torch.device, world: int) -> dict:
-    from .. import __version__
-
     prov = {"hostname": socket.gethostname(), "cpu": _cpu_name(), "platform": platform.platform(),
             "python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
             "scalinglab": __version__, "torch_threads": torch.get_num_threads(),
@@ -275,28 +281,31 @@ def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
     Parameters
     ----------
     spec : RunSpec or dict
-        What to train. ``spec.model`` is a :class:`~scalinglab.train.gpt.GPTConfig` dict.
+        What to train. ``spec.model`` is a :class:`~scalinglab.procedures.gpt.GPTConfig`; D
+        (``spec.n_data``, ``warmup``, ``branch_at``, ``eval_size``) counts tokens.
     run_dir : path
         This run's directory; checkpoints go to ``run_dir/ckpt/``.
     resume : bool
         Continue from ``run_dir/ckpt/last.pt`` when it exists and belongs to the same spec.
     progress : callable, optional
-        Called with a dict ``{"run_id", "step", "steps", "tokens", "n_tokens", "train_loss",
-        "lr", "tokens_per_s"}`` about 100 times per run, plus ``"val_loss"`` at curve points.
+        Called with a dict ``{"run_id", "step", "steps", "seen", "n_data", "train_loss", "lr",
+        "per_s"}`` (``seen``/``n_data`` in tokens, ``per_s`` tokens per second) about 100 times
+        per run, plus ``"val_loss"`` at curve points.
     num_threads : int, optional
         CPU threads for this run (default ``$SCALINGLAB_TORCH_THREADS`` or 1); restored afterwards.
     compile : bool, optional
         ``torch.compile`` the model (default ``$SCALINGLAB_COMPILE == "1"``).
     checkpoint_every_s, checkpoint_every_steps : float, int
         Periodic checkpoints, by wall time and/or by step count. A final checkpoint is always
-        written; trunks also save ``ckpt/tokens_<n>.pt`` at ``extra["checkpoint_at_tokens"]``.
+        written; trunks also save ``ckpt/tokens_<n>.pt`` at ``extra["checkpoint_at"]``.
     trunk_dir : path, optional
         Where a cooldown branch finds its trunk (default ``run_dir.parent / spec.branch_of``).
 
     Returns
     -------
     RunRecord
-        ``status="done"`` with ``val_loss``/``val_loss_se``, or ``status="diverged"`` with an
+        ``status="done"`` with ``metrics["val_loss"]`` (and its standard error in
+        ``metrics_se``) and ``metrics["train_loss"]``, or ``status="diverged"`` with an
         ``error`` message when the loss became NaN/inf or exceeded ``2 ln(vocab)``.
 
     Raises
@@ -309,8 +318,11 @@ def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
     spec = RunSpec.from_dict(spec) if isinstance(spec, dict) else spec
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
+    if not isinstance(spec.model, GPTConfig):
+        raise ConfigError(f"scalinglab.train.loop.run trains the 'gpt' procedure; run {spec.run_id} "
+                          f"is a {spec.procedure!r} run (use its procedure's trainer)")
     plan = plan_run(spec)
-    cfg = GPTConfig.from_dict(spec.model)
+    cfg = spec.model
     threads = num_threads or int(os.environ.get("SCALINGLAB_TORCH_THREADS", "1"))
     compile = os.environ.get("SCALINGLAB_COMPILE", "0") == "1" if compile is None else compile
     old_threads = torch.get_num_threads()
@@ -326,13 +338,13 @@ def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
 
 def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, compile,
            checkpoint_every_s, checkpoint_every_steps, trunk_dir, t_start) -> RunRecord:
-    corpus = load_corpus(spec.corpus, tokenizer=spec.tokenizer)
+    corpus = load_corpus(spec.dataset, tokenizer=spec.tokenizer or "byte")
     if cfg.vocab_size < corpus.vocab_size:
         raise ConfigError(f"model.vocab_size ({cfg.vocab_size}) is smaller than the tokenizer's "
                           f"vocabulary ({corpus.vocab_size}); raise model.vocab_size")
     if spec.batch_size % world:
         raise ConfigError(f"batch_size {spec.batch_size} is not divisible by WORLD_SIZE {world}")
-    windows = eval_windows(corpus.val, seq_len=cfg.seq_len, n_tokens=spec.eval_tokens)
+    windows = eval_windows(corpus.val, seq_len=cfg.seq_len, n_tokens=spec.eval_size)
     curve_windows = windows[::CURVE_STRIDE] if len(windows) >= 2 * CURVE_STRIDE else windows
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -351,7 +363,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     last = checkpoint_path(run_dir)
     if resume and last.exists():
         state = _load(last, device)
-        if state.get("spec_hash") != _spec_hash(spec):
+        if checkpoint_spec(state, spec).spec_hash != spec.spec_hash:
             raise TrainingError(f"{str(last)!r} belongs to a different spec; use another run_dir or "
                                 "delete the checkpoint to retrain")
         model.load_state_dict(state["model"])
@@ -373,7 +385,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
 
         train_model = DDP(train_model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    tps = plan.tokens_per_step
+    tps = plan.units_per_step
     span = plan.total_steps - plan.start_step
     n_points = max(2, round(N_CURVE_POINTS * span / plan.total_steps))   # a branch: its share
     curve_steps = {plan.start_step + round(span * (i + 1) / n_points) for i in range(n_points)}
@@ -436,8 +448,8 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
                 last_ckpt = now
             if progress is not None and (event or step % report_every == 0):
                 progress({"run_id": spec.run_id, "step": step, "steps": plan.total_steps,
-                          "tokens": step * tps, "n_tokens": plan.n_tokens, "train_loss": lossf,
-                          "lr": lr, "tokens_per_s": (step - step0) * tps / max(now - t_loop, 1e-9),
+                          "seen": step * tps, "n_data": plan.n_data, "train_loss": lossf,
+                          "lr": lr, "per_s": (step - step0) * tps / max(now - t_loop, 1e-9),
                           **(event or {})})
             if terminated[0]:
                 save_last(False)
@@ -450,22 +462,29 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     wall_s = wall_prev + time.perf_counter() - t_start
     tokens_seen = step * tps
     prov = _provenance(spec, corpus, device, world)
-    prov.update({"steps": plan.total_steps, "tokens_per_step": tps,
-                 "warmup_tokens": plan.warmup_tokens, "schedule": spec.schedule,
-                 "cooldown_start_tokens": plan.cooldown_start * tps,
-                 "tokens_trained": tokens_seen - plan.start_step * tps,
+    prov.update({"unit": "tokens", "steps": plan.total_steps, "units_per_step": tps,
+                 "warmup": plan.warmup, "schedule": spec.schedule,
+                 "cooldown_start": plan.cooldown_start * tps,
+                 "units_trained": tokens_seen - plan.start_step * tps,
                  "eval_tokens_used": int(windows.shape[0] * cfg.seq_len),
                  "curve_eval_tokens": int(curve_windows.shape[0] * cfg.seq_len),
                  "precision": "bf16-autocast" if device.type == "cuda" else "fp32",
                  "compiled": bool(compile), "resumed_from_step": resumed_from,
-                 "resumed_from_tokens": None if resumed_from is None else resumed_from * tps,
-                 "branch_start_tokens": plan.start_step * tps,
+                 "resumed_from": None if resumed_from is None else resumed_from * tps,
+                 "branch_start": plan.start_step * tps,
                  "wall_s": wall_s,
                  "role": "trunk" if plan.checkpoint_steps else ("branch" if spec.branch_of else "run")})
+    n_params, flops = spec.procedure_spec.counts(cfg, tokens_seen)
+    # which training tokens the whole run saw (a branch replays its trunk's batches: the same
+    # computation as a standalone run), exactly, from the batch offsets alone
+    rep = repetition_stats(corpus.train.size, steps=step, seed=spec.seed,
+                           batch_size=spec.batch_size, seq_len=cfg.seq_len)
+    metrics = {} if status != "done" else {"val_loss": val_loss, "train_loss": ema}
     return RunRecord(
-        run_id=spec.run_id, spec=spec.to_dict(), status=status, val_loss=val_loss,
-        val_loss_se=val_se, train_loss=ema if status == "done" else None, tokens_seen=tokens_seen,
-        n_params={c: cfg.n_params(c) for c in PARAM_CONVENTIONS},
-        flops={c: cfg.flops_per_token(c) * tokens_seen for c in FLOP_PER_TOKEN_CONVENTIONS},
-        curve=curve, wall_s=wall_s, error=error, provenance=prov)
+        run_id=spec.run_id, spec=spec, status=status, metrics=metrics,
+        metrics_se={"val_loss": val_se} if status == "done" else {}, n_data_seen=tokens_seen,
+        n_unique_seen=rep.n_unique_tokens, epochs=rep.epochs,
+        dataset_hash=corpus.dataset_hash or corpus.manifest_hash,
+        n_params=n_params, flops=flops, curve=tuple(curve), wall_s=wall_s, error=error,
+        provenance=prov)
 

@@ -2,9 +2,9 @@
 
 What makes a scaling point valid (see ``docs/training.md``), as implemented here:
 
-* **Warmup is short.** ``warmup_tokens=0`` means *auto*: about N tokens (N = non-embedding
-  parameters; Porian et al. 2024, "Resolving Discrepancies in Compute-Optimal Scaling of Language
-  Models", Sec. 3.3), capped at :data:`WARMUP_MAX_FRAC` of the run.
+* **Warmup is short.** ``warmup=0`` means *auto*: about N units of D (N = the procedure's
+  default parameter count; Porian et al. 2024, "Resolving Discrepancies in Compute-Optimal
+  Scaling of Language Models", Sec. 3.3, for tokens), capped at :data:`WARMUP_MAX_FRAC` of the run.
 * **The LR decays to ~0 at the end of the run's own horizon.** ``cosine`` decays from the end of
   warmup to ``min_lr_frac * lr`` at the last step (Hoffmann et al. 2022 show that a cosine cycle
   longer than the run overstates the loss, their Fig. A1). ``wsd`` (warmup-stable-decay) holds the
@@ -15,6 +15,10 @@ What makes a scaling point valid (see ``docs/training.md``), as implemented here
   cooldown, one trunk per size (the longest horizon) can save checkpoints where each shorter
   horizon's cooldown starts; each shorter point is then a *branch* that loads that checkpoint and
   runs only its cooldown. :func:`plan_branches` builds such a family of specs.
+
+D-valued quantities (``n_data``, ``warmup``, ``branch_at``) count the procedure's unit: tokens
+for a language model, samples for an image-text model; one optimizer step is ``batch_size x
+model.units_per_example`` units.
 
 Steps are 0-based: the LR of update ``step`` (the ``step+1``-th optimizer update). Decays use the
 mid-point of each step so that the last update has a small, non-zero LR.
@@ -29,27 +33,28 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..store.schema import RunSpec
-from ..units import gpt_n_params
 
 __all__ = [
     "CHECKPOINT_KEY",
     "WARMUP_MAX_FRAC",
     "RunPlan",
+    "auto_warmup",
     "check_schedule",
     "lr_at",
     "plan_branches",
     "plan_run",
+    "units_per_step",
 ]
 
 WARMUP_MAX_FRAC = 0.1        # auto warmup never exceeds 10% of the run
-CHECKPOINT_KEY = "checkpoint_at_tokens"   # RunSpec.extra key: trunk saves checkpoints at these tokens
+CHECKPOINT_KEY = "checkpoint_at"   # RunSpec.extra key: a trunk saves checkpoints at these D units
 
 
 @dataclass(frozen=True)
 class RunPlan:
     """The step-level plan of one run, derived from its :class:`RunSpec` alone."""
 
-    tokens_per_step: int          # batch_size * seq_len
+    units_per_step: int           # D units per update: batch_size * model.units_per_example
     total_steps: int              # optimizer updates of the whole horizon
     warmup_steps: int             # linear warmup updates
     cooldown_start: int           # first cooldown update (wsd); total_steps for cosine/constant
@@ -57,22 +62,23 @@ class RunPlan:
     checkpoint_steps: tuple[int, ...]   # steps after which a trunk saves branch checkpoints
 
     @property
-    def n_tokens(self) -> int:
-        return self.total_steps * self.tokens_per_step
+    def n_data(self) -> int:
+        """D of the whole horizon, in units."""
+        return self.total_steps * self.units_per_step
 
     @property
-    def warmup_tokens(self) -> int:
-        return self.warmup_steps * self.tokens_per_step
+    def warmup(self) -> int:
+        return self.warmup_steps * self.units_per_step
 
     @property
-    def tokens_trained(self) -> int:
-        """Tokens this run itself trains on (a branch skips the trunk's part)."""
-        return (self.total_steps - self.start_step) * self.tokens_per_step
+    def units_trained(self) -> int:
+        """D units this run itself trains on (a branch skips the trunk's part)."""
+        return (self.total_steps - self.start_step) * self.units_per_step
 
 
-def auto_warmup_tokens(n_params: int, n_tokens: int) -> int:
-    """About N tokens (Porian et al. 2024), never more than ``WARMUP_MAX_FRAC`` of the run."""
-    return int(min(n_params, WARMUP_MAX_FRAC * n_tokens))
+def auto_warmup(n_params: int, n_data: int) -> int:
+    """About N units (Porian et al. 2024), never more than ``WARMUP_MAX_FRAC`` of the run."""
+    return int(min(n_params, WARMUP_MAX_FRAC * n_data))
 
 
 def _cooldown_start(total_steps: int, schedule: str, cooldown_frac: float) -> int:
@@ -81,75 +87,74 @@ def _cooldown_start(total_steps: int, schedule: str, cooldown_frac: float) -> in
     return total_steps - max(1, round(cooldown_frac * total_steps))
 
 
-def check_schedule(*, cooldown_frac: float, min_lr_frac: float, warmup_tokens: int, where: str) -> None:
+def check_schedule(*, cooldown_frac: float, min_lr_frac: float, warmup: int, where: str) -> None:
     """Validate schedule settings (shared by sweep files and run specs); ConfigError names ``where``."""
     if not 0.0 < cooldown_frac <= 1.0:
         raise ConfigError(f"{where}.cooldown_frac must be in (0, 1]; got {cooldown_frac}")
     if not 0.0 <= min_lr_frac <= 1.0:
         raise ConfigError(f"{where}.min_lr_frac must be in [0, 1]; got {min_lr_frac}")
-    if warmup_tokens < 0:
-        raise ConfigError(f"{where}.warmup_tokens must be >= 0 (0 = auto); got {warmup_tokens}")
+    if warmup < 0:
+        raise ConfigError(f"{where}.warmup must be >= 0 (0 = auto); got {warmup}")
 
 
 def plan_run(spec: RunSpec) -> RunPlan:
-    """Turn a spec's token counts into steps, validating what can be validated without torch."""
-    m = spec.model
-    try:
-        seq_len, n_layer, d_model = int(m["seq_len"]), int(m["n_layer"]), int(m["d_model"])
-    except KeyError as exc:
-        raise ConfigError(f"RunSpec.model is missing {exc.args[0]!r}; it needs n_layer, d_model, "
-                          f"n_head, seq_len, vocab_size (d_ff optional)") from None
+    """Turn a spec's D counts into steps, validating what can be validated without torch."""
     if spec.batch_size < 1:
         raise ConfigError(f"RunSpec.batch_size must be >= 1; got {spec.batch_size}")
     if not (spec.lr > 0 and math.isfinite(spec.lr)):
         raise ConfigError(f"RunSpec.lr must be a positive number; got {spec.lr}")
     check_schedule(cooldown_frac=spec.cooldown_frac, min_lr_frac=spec.min_lr_frac,
-                   warmup_tokens=spec.warmup_tokens, where="RunSpec")
-    tps = spec.batch_size * seq_len
-    if spec.n_tokens < tps:
-        raise ConfigError(f"RunSpec.n_tokens ({spec.n_tokens}) is less than one optimizer step "
-                          f"(batch_size * seq_len = {tps} tokens); raise n_tokens or lower batch_size")
-    total = round(spec.n_tokens / tps)
-    n_params = gpt_n_params(n_layer=n_layer, d_model=d_model, seq_len=seq_len,
-                            vocab_size=int(m.get("vocab_size", 256)), d_ff=m.get("d_ff"))
-    warm_tok = spec.warmup_tokens or auto_warmup_tokens(n_params, total * tps)
-    warmup = max(1, round(warm_tok / tps))
+                   warmup=spec.warmup, where="RunSpec")
+    unit = spec.unit
+    ups = units_per_step(spec)
+    if spec.n_data < ups:
+        raise ConfigError(f"RunSpec.n_data ({spec.n_data} {unit}) is less than one optimizer step "
+                          f"({ups} {unit}); raise n_data or lower batch_size")
+    total = round(spec.n_data / ups)
+    n_params = spec.procedure_spec.n_params(spec.model)
+    warm = spec.warmup or auto_warmup(n_params, total * ups)
+    warmup = max(1, round(warm / ups))
     cooldown = _cooldown_start(total, spec.schedule, spec.cooldown_frac)
     if warmup > cooldown:
         raise ConfigError(f"warmup ({warmup} steps) is longer than the stable phase "
-                          f"({cooldown} steps) of this {total}-step run; lower warmup_tokens")
+                          f"({cooldown} steps) of this {total}-step run; lower warmup")
     start = 0
-    if spec.branch_of is not None or spec.branch_at_tokens is not None:
-        if spec.branch_of is None or spec.branch_at_tokens is None:
+    if spec.branch_of is not None or spec.branch_at is not None:
+        if spec.branch_of is None or spec.branch_at is None:
             raise ConfigError("a cooldown branch needs both branch_of (the trunk's run_id) and "
-                              "branch_at_tokens (the trunk checkpoint it starts from)")
+                              "branch_at (the trunk checkpoint it starts from)")
         if spec.schedule != "wsd":
             raise ConfigError(f"a cooldown branch must use schedule='wsd'; got {spec.schedule!r} "
                               "(a cosine schedule depends on the horizon from the first step)")
-        start = round(spec.branch_at_tokens / tps)
-        if start * tps != spec.branch_at_tokens or start != cooldown:
+        start = round(spec.branch_at / ups)
+        if start * ups != spec.branch_at or start != cooldown:
             raise ConfigError(
-                f"branch_at_tokens ({spec.branch_at_tokens}) must be where this run's cooldown "
-                f"starts: step {cooldown} x {tps} tokens = {cooldown * tps}. "
+                f"branch_at ({spec.branch_at} {unit}) must be where this run's cooldown "
+                f"starts: step {cooldown} x {ups} {unit} = {cooldown * ups}. "
                 "Use scalinglab.train.schedule.plan_branches to build consistent specs.")
     ckpts = []
     for t in spec.extra.get(CHECKPOINT_KEY, ()) or ():
-        s = round(int(t) / tps)
-        if s * tps != int(t) or not 0 < s <= total:
+        s = round(int(t) / ups)
+        if s * ups != int(t) or not 0 < s <= total:
             raise ConfigError(f"extra[{CHECKPOINT_KEY!r}] value {t} must be a multiple of "
-                              f"{tps} tokens within the run's {total * tps} tokens")
+                              f"{ups} {unit} within the run's {total * ups} {unit}")
         if s > cooldown:
-            raise ConfigError(f"checkpoint at {t} tokens lies inside this run's cooldown; "
+            raise ConfigError(f"checkpoint at {t} {unit} lies inside this run's cooldown; "
                               "branches must start from the constant-LR phase")
         ckpts.append(s)
-    return RunPlan(tokens_per_step=tps, total_steps=total, warmup_steps=warmup,
+    return RunPlan(units_per_step=ups, total_steps=total, warmup_steps=warmup,
                    cooldown_start=cooldown, start_step=start, checkpoint_steps=tuple(sorted(set(ckpts))))
+
+
+def units_per_step(spec: RunSpec) -> int:
+    """D units per optimizer step: ``batch_size x model.units_per_example``."""
+    return spec.batch_size * int(spec.model.units_per_example)
 
 
 def lr_at(step: int, *, lr: float, plan: RunPlan, schedule: str, min_lr_frac: float = 0.0) -> float:
     """Learning rate of 0-based update ``step``.
 
-    >>> p = RunPlan(tokens_per_step=1, total_steps=100, warmup_steps=10, cooldown_start=80,
+    >>> p = RunPlan(units_per_step=1, total_steps=100, warmup_steps=10, cooldown_start=80,
     ...             start_step=0, checkpoint_steps=())
     >>> [round(lr_at(s, lr=1.0, plan=p, schedule="wsd"), 3) for s in (0, 9, 50, 80, 99)]
     [0.1, 1.0, 1.0, 0.842, 0.013]
@@ -172,57 +177,54 @@ def lr_at(step: int, *, lr: float, plan: RunPlan, schedule: str, min_lr_frac: fl
     raise ConfigError(f"unknown schedule {schedule!r}; use 'cosine', 'wsd' or 'constant'")
 
 
-def plan_branches(spec: RunSpec, horizons_tokens: Sequence[int]) -> list[RunSpec]:
-    """One trunk and its cooldown branches: several D points for ~1.2x the longest run's tokens.
+def plan_branches(spec: RunSpec, horizons: Sequence[int]) -> list[RunSpec]:
+    """One trunk and its cooldown branches: several D points for ~1.2x the longest run's data.
 
     Parameters
     ----------
     spec : RunSpec
-        Template (model, lr, seed, batch, corpus ...); its ``schedule`` must be ``"wsd"``.
-    horizons_tokens : sequence of int
-        The token budgets D wanted. Each is rounded to whole optimizer steps.
+        Template (model, lr, seed, batch, dataset ...); its ``schedule`` must be ``"wsd"``.
+    horizons : sequence of int
+        The budgets D wanted, in the procedure's unit. Each is rounded to whole optimizer steps.
 
     Returns
     -------
     list of RunSpec
         ``[trunk, *branches]``: the trunk is a complete WSD run of the longest horizon that
-        saves checkpoints (``extra["checkpoint_at_tokens"]``) where each shorter horizon's
-        cooldown starts; each branch has ``branch_of=trunk.run_id`` and ``branch_at_tokens``
-        and trains only its cooldown. Run the trunk first (branches need its checkpoints in
+        saves checkpoints (``extra["checkpoint_at"]``) where each shorter horizon's cooldown
+        starts; each branch has ``branch_of=trunk.run_id`` and ``branch_at`` and trains only its
+        cooldown. Run the trunk first (branches need its checkpoints in
         ``<runs>/<trunk run_id>/ckpt/``).
 
     Notes
     -----
-    All members share one explicit ``warmup_tokens`` (the auto rule applied to the shortest
-    horizon), so every branch is the *same* computation as a standalone WSD run of its horizon:
-    with the same seed it gives the same loss, which ``tests/train/test_cooldown.py`` checks.
-    With horizons doubling and ``cooldown_frac = 0.2`` the family costs at most
-    ``(1 - 0.2) + 0.2 * (1 + 1/2 + 1/4 + ...) = 1.2`` x the longest run's tokens.
+    All members share one explicit ``warmup`` (the auto rule applied to the shortest horizon),
+    so every branch is the *same* computation as a standalone WSD run of its horizon: with the
+    same seed it gives the same loss, which ``tests/train/test_cooldown.py`` checks. With
+    horizons doubling and ``cooldown_frac = 0.2`` the family costs at most
+    ``(1 - 0.2) + 0.2 * (1 + 1/2 + 1/4 + ...) = 1.2`` x the longest run's data.
     """
     if spec.schedule != "wsd":
         raise ConfigError(f"branched cooldowns need schedule='wsd'; got {spec.schedule!r}")
-    if not horizons_tokens:
-        raise ConfigError("plan_branches needs at least one token horizon")
-    tps = spec.batch_size * int(spec.model["seq_len"])
-    steps = sorted({max(1, round(int(h) / tps)) for h in horizons_tokens})
-    m = spec.model
-    n_params = gpt_n_params(n_layer=int(m["n_layer"]), d_model=int(m["d_model"]),
-                            seq_len=int(m["seq_len"]), vocab_size=int(m.get("vocab_size", 256)),
-                            d_ff=m.get("d_ff"))
-    warm_tok = spec.warmup_tokens or auto_warmup_tokens(n_params, steps[0] * tps)
-    warm_tok = max(1, round(warm_tok / tps)) * tps
+    if not horizons:
+        raise ConfigError("plan_branches needs at least one horizon")
+    ups = units_per_step(spec)
+    steps = sorted({max(1, round(int(h) / ups)) for h in horizons})
+    n_params = spec.procedure_spec.n_params(spec.model)
+    warm = spec.warmup or auto_warmup(n_params, steps[0] * ups)
+    warm = max(1, round(warm / ups)) * ups
     starts = {s: _cooldown_start(s, "wsd", spec.cooldown_frac) for s in steps}
     extra = dict(spec.extra)
-    extra[CHECKPOINT_KEY] = [starts[s] * tps for s in steps[:-1]]
-    trunk = dataclasses.replace(spec, n_tokens=steps[-1] * tps, warmup_tokens=warm_tok,
-                                branch_of=None, branch_at_tokens=None, extra=extra)
+    extra[CHECKPOINT_KEY] = [starts[s] * ups for s in steps[:-1]]
+    trunk = dataclasses.replace(spec, n_data=steps[-1] * ups, warmup=warm,
+                                branch_of=None, branch_at=None, extra=extra)
     plan_run(trunk)   # validates the warmup against the shortest stable phase too
     base_extra = {k: v for k, v in spec.extra.items() if k != CHECKPOINT_KEY}
-    branches = [dataclasses.replace(spec, n_tokens=s * tps, warmup_tokens=warm_tok,
-                                    branch_of=trunk.run_id, branch_at_tokens=starts[s] * tps,
+    branches = [dataclasses.replace(spec, n_data=s * ups, warmup=warm,
+                                    branch_of=trunk.run_id, branch_at=starts[s] * ups,
                                     extra=base_extra)
                 for s in steps[:-1]]
     for b in branches:
-        if plan_run(b).warmup_steps > starts[round(b.n_tokens / tps)]:
+        if plan_run(b).warmup_steps > starts[round(b.n_data / ups)]:
             raise ConfigError("warmup is longer than the shortest branch's stable phase")
     return [trunk, *branches]

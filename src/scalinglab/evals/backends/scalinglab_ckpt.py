@@ -62,7 +62,7 @@ class ScalingLabCheckpointBackend:
         self._cfg = cfg
         self.device = device
         self.path = str(p)
-        self.tokenizer = str(spec.get("tokenizer", "byte"))
+        self.tokenizer = str(spec.get("tokenizer") or "byte")
         self._bpe = None
         if self.tokenizer != "byte":
             tk = require("tokenizers", extra="tokenizers", purpose="BPE checkpoints")

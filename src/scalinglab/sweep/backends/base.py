@@ -1,6 +1,6 @@
 """The executor protocol every backend implements: ``submit``, ``status``, ``cancel``.
 
-A backend runs :func:`scalinglab.sweep._worker.execute` for a :class:`RunSpec` somewhere (this
+A backend runs :func:`scalinglab.sweep.worker.execute` for a :class:`RunSpec` somewhere (this
 process, a local process pool, a Slurm job array, a Ray cluster) and reports back the record
 the worker returned. Backends never write the results store: the coordinator
 (:func:`scalinglab.sweep.run_sweep`) inserts the records they return. (Pattern: httpx's
@@ -68,8 +68,9 @@ class BaseBackend(abc.ABC):
 
     Parameters
     ----------
-    trainer : str
-        ``"module:attr"`` of the training function, imported only inside the worker.
+    trainer : str, optional
+        ``"module:attr"`` of the training function, imported only inside the worker (default:
+        each run's procedure's trainer).
     runs_dir : path
         The store's ``runs/`` directory; run ``x`` trains in ``runs_dir / x``.
     workers : int, optional
@@ -83,7 +84,7 @@ class BaseBackend(abc.ABC):
 
     name = "base"
 
-    def __init__(self, *, trainer: str, runs_dir: str | Path, workers: int | None = None,
+    def __init__(self, *, trainer: str | None = None, runs_dir: str | Path, workers: int | None = None,
                  threads_per_worker: int = 1, trainer_options: dict[str, Any] | None = None) -> None:
         self.trainer = trainer
         self.trainer_options = dict(trainer_options or {})

@@ -8,7 +8,7 @@ crashes the sweep. Use ``local`` for real work.
 from __future__ import annotations
 
 from ...store.schema import RunSpec
-from .._worker import execute
+from ..worker import execute
 from .base import BaseBackend, Handle, JobStatus
 
 __all__ = ["InlineBackend"]
@@ -19,7 +19,7 @@ class InlineBackend(BaseBackend):
 
     name = "inline"
 
-    def __init__(self, *, trainer: str, runs_dir, workers: int | None = None,
+    def __init__(self, *, trainer: str | None = None, runs_dir, workers: int | None = None,
                  threads_per_worker: int | None = None, trainer_options=None) -> None:
         # threads: None keeps the caller's torch settings (we are in the caller's process)
         super().__init__(trainer=trainer, runs_dir=runs_dir, workers=1,

@@ -40,7 +40,7 @@ def _worker_main(conn, threads: int, ppid: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
-    from .._worker import (
+    from ..worker import (
         execute,  # imported in the child: the parent's modules are not shared
     )
 
@@ -80,7 +80,7 @@ class LocalBackend(BaseBackend):
 
     name = "local"
 
-    def __init__(self, *, trainer: str, runs_dir, workers: int | None = None,
+    def __init__(self, *, trainer: str | None = None, runs_dir, workers: int | None = None,
                  threads_per_worker: int = 1, trainer_options=None,
                  start_method: str = "spawn") -> None:
         super().__init__(trainer=trainer, runs_dir=runs_dir, workers=workers,

@@ -12,13 +12,13 @@ from typing import Any
 from ..._optional import require
 from ...errors import BackendError
 from ...store.schema import RunSpec
-from .._worker import execute
+from ..worker import execute
 from .base import BaseBackend, Handle, JobStatus
 
 __all__ = ["RayBackend"]
 
 
-def _ray_execute(spec: dict[str, Any], run_dir: str, trainer: str, threads: int,
+def _ray_execute(spec: dict[str, Any], run_dir: str, trainer: str | None, threads: int,
                  trainer_options: dict[str, Any]) -> dict[str, Any]:
     return execute(spec, run_dir, trainer, threads=threads, trainer_options=trainer_options)
 
@@ -40,7 +40,7 @@ class RayBackend(BaseBackend):
 
     name = "ray"
 
-    def __init__(self, *, trainer: str, runs_dir, workers: int | None = None,
+    def __init__(self, *, trainer: str | None = None, runs_dir, workers: int | None = None,
                  threads_per_worker: int = 1, trainer_options=None, address: str | None = None,
                  init_options: dict[str, Any] | None = None) -> None:
         self.ray = require("ray", extra="ray", purpose="the ray backend")

@@ -1,6 +1,6 @@
 """``slurm``: runs as Slurm jobs through submitit; the runs submitted together form one job array.
 
-Each array task runs :func:`scalinglab.sweep._worker.execute` for one spec with
+Each array task runs :func:`scalinglab.sweep.worker.execute` for one spec with
 ``cpus_per_task`` CPUs. The task is *checkpointable* in submitit's sense: when Slurm preempts it
 or its time limit nears (``SIGUSR2``, ``signal_delay_s`` before the end) submitit requeues the
 same call, and the trainer resumes from the checkpoint in the run directory. A job that is
@@ -23,7 +23,7 @@ from typing import Any
 from ..._optional import require
 from ...errors import BackendError
 from ...store.schema import RunSpec
-from .._worker import execute
+from ..worker import execute
 from .base import BaseBackend, Handle, JobStatus
 
 __all__ = ["SlurmBackend"]
@@ -36,7 +36,7 @@ LOST_AFTER_S = 15.0   # a job neither in squeue nor with a result for this long 
 class _SlurmTask:
     """The callable submitit pickles: train one run; on preemption, requeue the same call."""
 
-    def __call__(self, spec: dict[str, Any], run_dir: str, trainer: str, threads: int,
+    def __call__(self, spec: dict[str, Any], run_dir: str, trainer: str | None, threads: int,
                  trainer_options: dict[str, Any]) -> dict[str, Any]:
         return execute(spec, run_dir, trainer, threads=threads, trainer_options=trainer_options)
 
@@ -75,7 +75,7 @@ class SlurmBackend(BaseBackend):
 
     name = "slurm"
 
-    def __init__(self, *, trainer: str, runs_dir, workers: int | None = None,
+    def __init__(self, *, trainer: str | None = None, runs_dir, workers: int | None = None,
                  threads_per_worker: int | None = None, trainer_options=None,
                  folder: str | Path | None = None, partition: str | None = None,
                  cpus_per_task: int = 1, timeout_min: int = 60, mem_gb: float | None = None,

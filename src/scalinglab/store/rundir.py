@@ -12,19 +12,20 @@ there; this module owns three small files next to them:
     One line appended each time a worker starts (and finishes) the run: how many times a run was
     trained, and where it resumed from. Used to prove that a re-run sweep retrains nothing.
 ``progress.json``
-    The latest tokens seen and tokens/s of a running run, for the coordinator's live display.
+    The latest D units seen (tokens or samples) and units/s of a running run, for the
+    coordinator's live display.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._io import write_json
 from ..errors import StoreError
 from .schema import RunRecord
 
@@ -37,6 +38,7 @@ __all__ = [
     "read_attempts",
     "read_progress",
     "read_record",
+    "read_record_dict",
     "write_json_atomic",
     "write_progress",
     "write_record",
@@ -48,27 +50,15 @@ PROGRESS_NAME = "progress.json"
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file + fsync + ``os.replace``)."""
-    path = Path(path)
+    """Write ``data`` as JSON to ``path`` atomically (:func:`scalinglab._io.write_json`).
+
+    Raises :class:`StoreError` naming the path when it cannot be written.
+    """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_json(path, data)
     except OSError as exc:
         raise StoreError(f"cannot write {str(path)!r}: {exc.strerror or exc}. "
                          "Choose a writable store directory.") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True, allow_nan=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_record(run_dir: str | Path, record: RunRecord) -> Path:
@@ -78,8 +68,8 @@ def write_record(run_dir: str | Path, record: RunRecord) -> Path:
     return path
 
 
-def read_record(run_dir: str | Path) -> RunRecord | None:
-    """The record in ``run_dir`` (None when there is none; StoreError when it is unreadable)."""
+def read_record_dict(run_dir: str | Path) -> dict[str, Any] | None:
+    """The record file of ``run_dir`` as a plain dict, whatever its schema (None when absent)."""
     path = Path(run_dir) / RECORD_NAME
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,10 +78,25 @@ def read_record(run_dir: str | Path) -> RunRecord | None:
     except OSError as exc:
         raise StoreError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     try:
-        return RunRecord.from_dict(json.loads(text))
-    except (ValueError, TypeError) as exc:  # JSONDecodeError and ConfigError are ValueErrors
+        data = json.loads(text)
+    except ValueError as exc:
         raise StoreError(f"{str(path)!r} is not a valid run record: {exc}. Delete it to retrain "
                          "the run, or restore it from a backup.") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{str(path)!r} is not a valid run record (not a JSON object)")
+    return data
+
+
+def read_record(run_dir: str | Path) -> RunRecord | None:
+    """The record in ``run_dir`` (None when there is none; StoreError when it is unreadable)."""
+    data = read_record_dict(run_dir)
+    if data is None:
+        return None
+    try:
+        return RunRecord.from_dict(data)
+    except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
+        path = Path(run_dir) / RECORD_NAME
+        raise StoreError(f"{str(path)!r} is not a valid run record: {exc}") from None
 
 
 def iter_record_files(runs_dir: str | Path) -> Iterator[Path]:
@@ -138,12 +143,12 @@ def read_attempts(run_dir: str | Path) -> list[dict[str, Any]]:
     return out
 
 
-def write_progress(run_dir: str | Path, *, tokens_seen: int, tokens_per_s: float | None,
-                   n_tokens: int | None = None, **info: Any) -> None:
+def write_progress(run_dir: str | Path, *, seen: int, per_s: float | None,
+                   n_data: int | None = None, **info: Any) -> None:
     """Record a running run's progress (atomic; a reader never sees a partial file)."""
     write_json_atomic(Path(run_dir) / PROGRESS_NAME,
-                      {"tokens_seen": int(tokens_seen), "tokens_per_s": tokens_per_s,
-                       "n_tokens": n_tokens, "time": time.time(), **info})
+                      {"seen": int(seen), "per_s": per_s, "n_data": n_data,
+                       "time": time.time(), **info})
 
 
 def read_progress(run_dir: str | Path) -> dict[str, Any] | None:
