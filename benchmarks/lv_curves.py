@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from scalinglab.train.imagetext import ladder_configs, train
+from scalinglab.ladders import get_ladder
+from scalinglab.train.imagetext import train
 
 COOLDOWN_FRAC = 0.2
 
@@ -51,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     t0 = time.time()
     for proc in args.procedures.split(","):
-        _, configs, train_kw = ladder_configs(f"{proc}-tiny")
-        bs = int(train_kw.get("batch_size", 64))
+        lad = get_ladder(f"{proc}-tiny")
+        bs = int(lad.train.batch_size or 64)
         for idx in args.rungs.split(","):
             rung = f"{proc}-tiny-{idx}"
-            cfg = configs[rung]
+            cfg = lad[rung].model
             for lr in lrs:
                 common = dict(batch_size=bs, lr=lr, seed=0, schedule="wsd",
                               cooldown_frac=COOLDOWN_FRAC, warmup_samples=args.warmup_samples,

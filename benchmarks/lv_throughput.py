@@ -36,10 +36,12 @@ import time
 import torch
 
 from scalinglab.datasets import shapeworld as sw
-from scalinglab.train.imagetext import MODELS, ladder_configs
+from scalinglab.ladders import get_ladder
+from scalinglab.train.imagetext import MODELS
 from scalinglab.train.towers import LOGIT_SCALE_MAX
 
 LADDERS = ("clip-tiny", "coca-tiny", "mammut-tiny")
+DEMO_RUNGS = 4          # the quick demo trains rungs 1-4 of each ladder
 
 
 def clock() -> float:
@@ -141,21 +143,20 @@ def main(argv: list[str] | None = None) -> int:
     peaks: list[float] = []
     rows = []
     for name in LADDERS:
-        proc, configs, train = ladder_configs(name)
-        bs = int(train.get("batch_size", 128))
-        names = list(configs)
+        lad = get_ladder(name)
+        bs = int(lad.train.batch_size or 64)
+        rungs = list(lad)
         if args.rungs == "demo":
-            demo = train.get("demo_rungs") or names
-            names = [demo[-1]]
-        for rung in names:
-            cfg = configs[rung]
+            rungs = [rungs[DEMO_RUNGS - 1]]
+        for rung in rungs:
+            cfg = rung.model
             r = measure(cfg, world, bs, steps=args.steps, repeats=args.repeats, peaks=peaks)
-            r.update(procedure=proc, rung=rung, batch_size=bs, n_params=cfg.n_params(),
+            r.update(procedure=lad.procedure, rung=rung.name, batch_size=bs, n_params=cfg.n_params("total"),
                      flops_per_sample=cfg.flops_per_sample("exact"))
             if args.profile:
                 r["profile"] = profile_shares(cfg, world, bs)
             rows.append(r)
-            print(f"  measured {rung}: {r['samples_per_s']:.0f} samples/s", file=sys.stderr, flush=True)
+            print(f"  measured {rung.name}: {r['samples_per_s']:.0f} samples/s", file=sys.stderr, flush=True)
     peak = max(peaks)
     print(f"\nfp32 matmul peak, 1 thread (best 2048^3 torch.mm, interleaved): {peak / 1e9:.1f} GFLOP/s")
     print("| rung | N (total) | batch | samples/s | GFLOP/s (exact) | % of peak | data share of a step |")

@@ -15,7 +15,8 @@ from scalinglab.errors import ConfigError, DataError, TrainingError, UnknownName
 from scalinglab.procedures.clip import CLIPConfig  # noqa: E402
 from scalinglab.procedures.mammut import MaMMUTConfig  # noqa: E402
 from scalinglab.evals import zeroshot as zs  # noqa: E402
-from scalinglab.train.imagetext import build_model, evaluate, train  # noqa: E402
+from scalinglab.store.schema import RunRecord, RunSpec  # noqa: E402
+from scalinglab.train.imagetext import build_model, evaluate, run, train  # noqa: E402
 
 W = sw.WorldConfig()
 V = len(sw.Vocabulary.from_world(W))
@@ -176,3 +177,20 @@ def test_fashion_mnist_zeroshot_runs_and_sits_at_chance_for_a_shapes_model():
     # The world's vocabulary has no garment names: every prompt is <unk>s, the classes cannot be
     # told apart, and the error is at chance or worse (see docs/language-vision.md).
     assert m["fmnist_zeroshot_error"] >= 0.75
+
+
+def test_the_registered_trainer_takes_a_run_spec(tmp_path):
+    spec = RunSpec(rung="clip-test-1", model=CLIPConfig(**TINY), n_data=32 * 6, lr=3e-3,
+                   batch_size=32, dataset="shapeworld",
+                   extra={"eval_pairs": 256, "eval_per_class": 1})
+    assert spec.procedure == "clip" and spec.unit == "samples"
+    rec = run(spec, run_dir=tmp_path / spec.run_id)
+    assert isinstance(rec, RunRecord) and rec.status == "done" and rec.run_id == spec.run_id
+    assert rec.n_data_seen == 32 * 6 and rec.dataset_hash == sw.manifest_hash(W)
+    assert {"zeroshot_error", "retrieval_error", "train_loss"} <= set(rec.metrics)
+    assert rec.metrics_se["zeroshot_error"] > 0
+    assert rec.flops["exact"] == CLIPConfig(**TINY).flops_per_sample() * 32 * 6
+    assert rec.curve and all(0 <= e <= 1 for _, e in rec.curve)
+    same = train(CLIPConfig(**TINY), n_samples=32 * 6, batch_size=32, lr=3e-3,
+                 run_dir=tmp_path / "direct", beta2=spec.beta2, eval_pairs=256, eval_per_class=1)
+    assert same["metrics"]["zeroshot_error"] == rec.metrics["zeroshot_error"]

@@ -1,8 +1,4 @@
-"""The image-text ladders: each YAML builds its procedure's configs with the stated parameter counts.
-
-(The ladder loader of ``scalinglab.ladders`` reads ``family:`` today; these files name their
-``procedure:`` for the loader of the procedure registry, so this test builds the configs itself.)
-"""
+"""The image-text ladders: each YAML builds its procedure's configs with the stated parameter counts."""
 
 from __future__ import annotations
 
@@ -40,19 +36,21 @@ def test_ladder_builds_its_configs_with_the_stated_counts(name, procedure, C):
     assert 5 <= len(sizes) <= 7
     assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
     assert 5e3 <= sizes[0] <= 2e4 and 5e5 <= sizes[-1] <= 1.5e6          # ~10k to ~1M
-    assert set(data["train"]["demo_rungs"]) <= set(data["rungs"])
+    assert data["train"] == {"batch_size": 64, "dataset": "shapeworld"}
 
 
-def test_the_stopgap_loader_checks_counts(tmp_path):
-    pytest.importorskip("torch")
-    from scalinglab.train.imagetext import ladder_configs
+def test_the_ladder_loader_builds_them_through_the_registry():
+    from scalinglab.ladders import get_ladder
+    from scalinglab.procedures import get_procedure
 
-    proc, configs, train = ladder_configs("clip-tiny")
-    assert proc == "clip" and train["batch_size"] == 64 and len(configs) == 6
-    bad = (LADDERS / "clip-tiny.yaml").read_text().replace("n_params: 7937", "n_params: 7938")
-    (tmp_path / "bad.yaml").write_text(bad)
-    with pytest.raises(ConfigError, match="clip-tiny-1 states n_params 7938"):
-        ladder_configs(tmp_path / "bad.yaml")
+    for name, procedure, C in CASES:
+        lad = get_ladder(name)
+        assert lad.procedure == procedure and lad.train.batch_size == 64
+        assert all(isinstance(r.model, C) for r in lad) and len(list(lad)) == 6
+        p = get_procedure(procedure)
+        assert p.unit == "samples" and p.metrics[0] == "zeroshot_error"
+        assert p.param_conventions[0] == "non_embedding"      # what the YAML's n_params states
+        assert p.trainer == "scalinglab.train.imagetext:run"
 
 
 def test_world_configs_and_metrics_import_no_torch():

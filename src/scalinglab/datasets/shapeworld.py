@@ -40,12 +40,12 @@ produce encodes without unknown words; it and the world's settings are recorded 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from .._io import canonical_json
 from ..config import from_dict
 from ..errors import ConfigError, DataError
 
@@ -628,6 +628,5 @@ def manifest(world: WorldConfig) -> dict:
 
 def manifest_hash(world: WorldConfig) -> str:
     """SHA-256 of the canonical JSON of :func:`manifest`."""
-    text = json.dumps(manifest(world), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical_json(manifest(world)).encode()).hexdigest()
 

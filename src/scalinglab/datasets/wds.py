@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import atomic_write, canonical_json
 from .._optional import require
 from ..errors import DataError
 from . import shapeworld as sw
@@ -110,9 +111,8 @@ def write_shards(world: sw.WorldConfig, out_dir: str | Path, *, split: str = "va
     manifest = {"source": sw.manifest(world), "split": split, "n": n, "seed": seed,
                 "shards": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _sha256(p)}
                            for p in shards]}
-    manifest["manifest_hash"] = hashlib.sha256(
-        json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    manifest["manifest_hash"] = hashlib.sha256(canonical_json(manifest).encode()).hexdigest()
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
     return manifest
 
 
@@ -177,7 +177,7 @@ def load_shards(path: str | Path, *, image_size: int = 32, context_length: int |
     ident = {"shards": [{"name": str(p), "sha256": _sha256(p)} for p in _shard_files(path)],
              "image_size": image_size, "context_length": ctx, "vocabulary_hash": vocab.hash,
              "split_rule": SPLIT_RULE}
-    h = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+    h = hashlib.sha256(canonical_json(ident).encode()).hexdigest()
     return ShardDataset(path=str(path), images=images[~is_val], tokens=tokens[~is_val],
                         val_images=images[is_val], val_tokens=tokens[is_val], vocab=vocab,
                         context_length=ctx, image_size=image_size, manifest_hash=h)

@@ -37,6 +37,7 @@ from typing import ClassVar
 
 from ..config import from_dict
 from ..errors import ConfigError, UnknownNameError, suggest
+from ._base import Procedure, register_procedure
 
 __all__ = [
     "FLOP_CONVENTIONS",
@@ -45,9 +46,10 @@ __all__ = [
     "block_macs",
     "block_params",
     "check_convention",
+    "register",
 ]
 
-PARAM_CONVENTIONS = ("total", "non_embedding")
+PARAM_CONVENTIONS = ("non_embedding", "total")   # the first is the default N of fits
 FLOP_CONVENTIONS = ("exact", "forward")
 
 
@@ -101,7 +103,7 @@ class ImageTextConfig:
 
     PROCEDURE: ClassVar[str] = ""
     UNITS_PER_EXAMPLE: ClassVar[int] = 1       # D counts image-text samples seen
-    TRAINER: ClassVar[str] = "scalinglab.train.imagetext:train"
+    TRAINER: ClassVar[str] = "scalinglab.train.imagetext:run"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -189,3 +191,19 @@ class ImageTextConfig:
         check_convention(convention, FLOP_CONVENTIONS, "FLOP")
         fwd = 2.0 * self._forward_macs()
         return 3.0 * fwd if convention == "exact" else fwd
+
+    # The procedure registry's ModelConfig protocol (D counts samples: one per example).
+    flops_per_unit = flops_per_sample
+
+    @property
+    def units_per_example(self) -> int:
+        return self.UNITS_PER_EXAMPLE
+
+
+def register(config: type, *, description: str, citation: str):
+    """Register an image-text procedure (name ``config.PROCEDURE``) in the procedure registry."""
+    return register_procedure(Procedure(
+        name=config.PROCEDURE, config=config, trainer=config.TRAINER, unit="samples",
+        metrics=config.METRICS, param_conventions=PARAM_CONVENTIONS,
+        flops_conventions=FLOP_CONVENTIONS, modality="image-text", lower_is_better=True,
+        description=description, citation=citation))

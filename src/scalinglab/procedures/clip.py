@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ._imagetext import ImageTextConfig
+from ._imagetext import ImageTextConfig, register
 
-__all__ = ["CLIPConfig"]
+__all__ = ["CLIP", "CLIPConfig"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class CLIPConfig(ImageTextConfig):
 
     PROCEDURE: ClassVar[str] = "clip"
     METRICS: ClassVar[tuple[str, ...]] = (
-        "zeroshot_error", "zeroshot_mean_recall", "heldout_zeroshot_error", "retrieval_i2t_r1",
+        "zeroshot_error", "retrieval_error", "zeroshot_mean_recall", "heldout_zeroshot_error",
+        "retrieval_i2t_r1",
         "retrieval_t2i_r1", "retrieval_i2t_r5", "retrieval_t2i_r5", "hard_negative_accuracy",
         "val_contrastive_loss")
 
@@ -49,3 +50,7 @@ class CLIPConfig(ImageTextConfig):
         image = self.vision_trunk_macs() + self.vision_width * e               # proj of the cls token
         text = self.text_block_macs(self.text_layers, self.context_length) + self.text_width * e
         return image + text
+
+
+CLIP = register(CLIPConfig, description="CLIP: ViT + causal text transformer, symmetric InfoNCE (zero-shot error first)",
+                citation="Radford et al. 2021; open_clip (Ilharco et al. 2021) model.py, loss.py")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import ConfigError
-from ._imagetext import ImageTextConfig, block_macs, block_params
+from ._imagetext import ImageTextConfig, block_macs, block_params, register
 
-__all__ = ["CoCaConfig"]
+__all__ = ["COCA", "CoCaConfig"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class CoCaConfig(ImageTextConfig):
 
     PROCEDURE: ClassVar[str] = "coca"
     METRICS: ClassVar[tuple[str, ...]] = (
-        "zeroshot_error", "zeroshot_mean_recall", "heldout_zeroshot_error", "retrieval_i2t_r1",
+        "zeroshot_error", "retrieval_error", "zeroshot_mean_recall", "heldout_zeroshot_error",
+        "retrieval_i2t_r1",
         "retrieval_t2i_r1", "retrieval_i2t_r5", "retrieval_t2i_r5", "hard_negative_accuracy",
         "captioning_zeroshot_error", "val_contrastive_loss", "val_caption_loss")
 
@@ -77,3 +78,7 @@ class CoCaConfig(ImageTextConfig):
                      + block_macs(wt, self.text_hidden, T, n_kv=nq - 1))
         decoder = self.decoder_layers * per_layer + T * wt * V
         return image + text + decoder
+
+
+COCA = register(CoCaConfig, description="CoCa: ViT + attentional pooler, unimodal text tower, multimodal decoder; 1 x contrastive + 2 x captioning",
+                citation="Yu et al. 2022; open_clip coca_model.py, loss.py CoCaLoss")

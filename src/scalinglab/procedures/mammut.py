@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import ConfigError
-from ._imagetext import ImageTextConfig, block_macs, block_params
+from ._imagetext import ImageTextConfig, block_macs, block_params, register
 
-__all__ = ["MaMMUTConfig"]
+__all__ = ["MAMMUT", "MaMMUTConfig"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class MaMMUTConfig(ImageTextConfig):
 
     PROCEDURE: ClassVar[str] = "mammut"
     METRICS: ClassVar[tuple[str, ...]] = (
-        "zeroshot_error", "zeroshot_mean_recall", "heldout_zeroshot_error", "retrieval_i2t_r1",
+        "zeroshot_error", "retrieval_error", "zeroshot_mean_recall", "heldout_zeroshot_error",
+        "retrieval_i2t_r1",
         "retrieval_t2i_r1", "retrieval_i2t_r5", "retrieval_t2i_r5", "hard_negative_accuracy",
         "captioning_zeroshot_error", "val_contrastive_loss", "val_caption_loss")
 
@@ -68,3 +69,7 @@ class MaMMUTConfig(ImageTextConfig):
         caption = (self.text_block_macs(self.text_layers, T)
                    + self.n_cross * block_macs(wt, self.text_hidden, T, n_kv=n_img) + T * wt * V)
         return image + contrastive + caption
+
+
+MAMMUT = register(MaMMUTConfig, description="MaMMUT: ViT + one text decoder used for a bidirectional contrastive and a causal captioning pass",
+                citation="Kuo et al. 2023; Nezhurina et al. 2025; open_clip mammut_model.py")

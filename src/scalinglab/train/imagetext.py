@@ -27,6 +27,7 @@ twice the loss of chance, ends the run with ``status="diverged"``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -42,13 +43,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._io import atomic_write, canonical_json
 from .._version import __version__
-from ..config import load_mapping
 from ..datasets import shapeworld as sw
-from ..datasets.wds import ShardDataset
+from ..datasets.wds import ShardDataset, load_shards
 from ..errors import ConfigError, TrainingError, UnknownNameError, suggest
 from ..evals import zeroshot as zs
-from ..procedures._imagetext import FLOP_CONVENTIONS, PARAM_CONVENTIONS
+from ..procedures import procedure_of
 from ..procedures.clip import CLIPConfig
 from ..procedures.coca import CoCaConfig
 from ..procedures.mammut import MaMMUTConfig
@@ -56,10 +57,11 @@ from . import loop as gpt_loop
 from .clip import CLIP
 from .coca import CoCa
 from .mammut import MaMMUT
-from .schedule import WARMUP_MAX_FRAC, RunPlan, check_schedule, lr_at
+from ..store.schema import RunRecord, RunSpec
+from .schedule import CHECKPOINT_KEY, WARMUP_MAX_FRAC, RunPlan, check_schedule, lr_at
 from .towers import LOGIT_SCALE_MAX
 
-__all__ = ["MODELS", "build_model", "evaluate", "ladder_configs", "train"]
+__all__ = ["MODELS", "build_model", "evaluate", "run", "train"]
 
 MODELS = {CLIPConfig: CLIP, CoCaConfig: CoCa, MaMMUTConfig: MaMMUT}
 CONFIGS = {c.PROCEDURE: c for c in MODELS}
@@ -71,14 +73,20 @@ LOSS_CHUNK = 128           # val contrastive loss is computed over batches of th
 DIVERGE_FACTOR = 2.0
 EMA = 0.9
 
-# train/loop.py's checkpoint, SIGTERM and provenance helpers are private there today; the lead
-# makes them public (see the integration note). Until then they are reached here, in one place.
+# train/loop.py's SIGTERM, checkpoint-reading and provenance helpers are private there today; the
+# lead makes them public (see the integration note). Until then they are reached here, in one place.
 _sigterm_flag = gpt_loop._sigterm_flag
 _die_by_sigterm = gpt_loop._die_by_sigterm
-_save = gpt_loop._save
 _load = gpt_loop._load
 _git = gpt_loop._git
 _cpu_name = gpt_loop._cpu_name
+
+
+def _save(path: Path, state: dict) -> None:
+    """Write a checkpoint atomically, with fsync (the package's one atomic write)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(path, buf.getvalue())
 
 
 def build_model(config) -> torch.nn.Module:
@@ -95,32 +103,6 @@ def build_model(config) -> torch.nn.Module:
     except KeyError:
         raise ConfigError(f"no image-text model for {type(config).__name__}; use one of "
                           f"{', '.join(c.__name__ for c in MODELS)}") from None
-
-
-def ladder_configs(name_or_path: str | Path) -> tuple[str, dict, dict]:
-    """``(procedure, {rung: config}, train defaults)`` of an image-text ladder YAML.
-
-    A stopgap until the ladder loader reads ``procedure:`` (the lead's): ``shared`` keys go to
-    every rung; a rung's stated ``n_params`` (non-embedding) must equal the config's count.
-    """
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = Path(__file__).resolve().parents[1] / "ladders" / f"{name_or_path}.yaml"
-    data = load_mapping(path)
-    proc = data.get("procedure")
-    if proc not in CONFIGS:
-        raise UnknownNameError(f"{str(path)!r}: unknown procedure {proc!r}.{suggest(str(proc), CONFIGS)} "
-                               f"Available: {', '.join(CONFIGS)}")
-    configs = {}
-    for rung, keys in (data.get("rungs") or {}).items():
-        keys = dict(keys)
-        stated = keys.pop("n_params", None)
-        cfg = CONFIGS[proc].from_dict({**data.get("shared", {}), **keys})
-        if stated is not None and stated != cfg.n_params("non_embedding"):
-            raise ConfigError(f"{str(path)!r}: rung {rung} states n_params {stated} but its shape "
-                              f"has {cfg.n_params('non_embedding')} (non-embedding); fix n_params")
-        configs[rung] = cfg
-    return proc, configs, dict(data.get("train") or {})
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -334,7 +316,7 @@ def _ckpt(run_dir: Path, samples: int | None = None) -> Path:
 
 
 def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
 def _data_identity(data) -> dict:
@@ -414,7 +396,7 @@ def train(config, *, n_samples: int, batch_size: int, lr: float, run_dir: str | 
     if schedule not in ("cosine", "wsd", "constant"):
         raise ConfigError(f"unknown schedule {schedule!r}; use 'cosine', 'wsd' or 'constant'")
     check_schedule(cooldown_frac=cooldown_frac, min_lr_frac=min_lr_frac,
-                   warmup_tokens=warmup_samples, where="train")
+                   warmup=warmup_samples, where="train")
     if n_samples < batch_size:
         raise ConfigError(f"n_samples ({n_samples}) is less than one update of batch_size "
                           f"{batch_size}; raise n_samples or lower batch_size")
@@ -441,7 +423,7 @@ def train(config, *, n_samples: int, batch_size: int, lr: float, run_dir: str | 
             raise ConfigError(f"branch_at_samples ({branch_at_samples}) must be where this wsd "
                               f"run's cooldown starts: step {cooldown} x {batch_size} samples = "
                               f"{cooldown * batch_size}")
-    plan = RunPlan(tokens_per_step=batch_size, total_steps=total, warmup_steps=warm,
+    plan = RunPlan(units_per_step=batch_size, total_steps=total, warmup_steps=warm,
                    cooldown_start=cooldown, start_step=start, checkpoint_steps=tuple(sorted(ckpt_steps)))
     # What a branch shares with its trunk, and what identifies this run's checkpoints.
     shared = {"procedure": config.PROCEDURE, "config": config.to_dict(), "batch_size": batch_size,
@@ -495,7 +477,7 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
     model = MODELS[type(config)](config).to(dev)
     assert sum(p.numel() for p in model.parameters()) == config.n_params("total")
     opt = _optimizer(model, lr=lr, weight_decay=weight_decay, betas=betas, eps=eps)
-    bs, ctx = plan.tokens_per_step, config.context_length
+    bs, ctx = plan.units_per_step, config.context_length
     step, curve, ema, wall_prev, resumed_from = 0, [], None, 0.0, None
     run_hash = _hash(identity)
 
@@ -597,6 +579,7 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
     else:
         eval_s = 0.0
     samples = step * bs
+    proc = procedure_of(config)
     prov = _provenance(seed, data, dev)
     prov.update({"steps": plan.total_steps, "samples_per_step": bs, "warmup_steps": plan.warmup_steps,
                  "schedule": schedule, "cooldown_start_samples": plan.cooldown_start * bs,
@@ -609,8 +592,67 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
                  "role": "trunk" if plan.checkpoint_steps else ("branch" if plan.start_step else "run")})
     return {"procedure": config.PROCEDURE, "config": config.to_dict(), "status": status,
             "error": error, "metrics": metrics, "samples_seen": samples, "steps": plan.total_steps,
-            "n_params": {c: config.n_params(c) for c in PARAM_CONVENTIONS},
-            "flops_per_sample": {c: config.flops_per_sample(c) for c in FLOP_CONVENTIONS},
-            "flops": {c: config.flops_per_sample(c) * samples for c in FLOP_CONVENTIONS},
+            "n_params": {c: config.n_params(c) for c in proc.param_conventions},
+            "flops_per_sample": {c: config.flops_per_sample(c) for c in proc.flops_conventions},
+            "flops": {c: config.flops_per_sample(c) * samples for c in proc.flops_conventions},
             "curve": curve, "train_loss": ema if status == "done" else None,
             "wall_s": wall_prev + time.perf_counter() - t_start, "provenance": prov}
+
+
+# --- the sweep's entry point -----------------------------------------------------------------
+
+def _data_of(spec: RunSpec):
+    """``dataset: shapeworld`` (settings in ``extra["world"]``) or a folder of WebDataset shards."""
+    if spec.dataset == "shapeworld":
+        return sw.WorldConfig.from_dict(dict(spec.extra.get("world", {})))
+    return load_shards(spec.dataset, image_size=spec.model.image_size,
+                       context_length=spec.model.context_length)
+
+
+def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
+        progress: Callable[[dict], Any] | None = None, num_threads: int | None = None,
+        checkpoint_every_s: float = 300.0, checkpoint_every_steps: int | None = None,
+        trunk_dir: str | Path | None = None) -> RunRecord:
+    """Train one image-text run from its :class:`RunSpec` (the registered trainer of clip/coca/mammut).
+
+    A thin adapter over :func:`train`: D (``spec.n_data``) and ``warmup`` count samples; the
+    data is ``spec.dataset`` (``"shapeworld"``, its :class:`WorldConfig` in
+    ``extra["world"]``, or a folder of WebDataset shards); evaluation sizes come from
+    ``extra["eval_pairs"]`` (default 1024), ``extra["eval_per_class"]`` (16),
+    ``extra["eval_loglik_per_class"]`` (2) and ``extra["eval_fashion_mnist"]`` (0); a trunk saves
+    branch checkpoints at ``extra["checkpoint_at"]`` (samples) and a branch starts
+    from ``<run_dir>/../<branch_of>`` (or ``trunk_dir``) at ``branch_at``. Metrics go to
+    ``metrics`` and their standard errors to ``metrics_se``.
+    """
+    spec = RunSpec.from_dict(spec) if isinstance(spec, dict) else spec
+    run_dir = Path(run_dir)
+    ex = spec.extra
+    branch_of = None
+    if spec.branch_of is not None:
+        branch_of = Path(trunk_dir) if trunk_dir is not None else run_dir.parent / spec.branch_of
+    out = train(spec.model, n_samples=spec.n_data, batch_size=spec.batch_size, lr=spec.lr,
+                run_dir=run_dir, seed=spec.seed, data=_data_of(spec), schedule=spec.schedule,
+                warmup_samples=spec.warmup, cooldown_frac=spec.cooldown_frac,
+                min_lr_frac=spec.min_lr_frac, weight_decay=spec.weight_decay, beta1=spec.beta1,
+                beta2=spec.beta2, grad_clip=spec.grad_clip,
+                eval_pairs=int(ex.get("eval_pairs", 1024)),
+                eval_per_class=int(ex.get("eval_per_class", 16)),
+                eval_loglik_per_class=int(ex.get("eval_loglik_per_class", 2)),
+                eval_fashion_mnist=int(ex.get("eval_fashion_mnist", 0)), resume=resume,
+                progress=progress, num_threads=num_threads, checkpoint_every_s=checkpoint_every_s,
+                checkpoint_every_steps=checkpoint_every_steps,
+                checkpoint_at_samples=tuple(ex.get(CHECKPOINT_KEY, ()) or ()),
+                branch_of=branch_of, branch_at_samples=spec.branch_at, device=spec.device)
+    m = out["metrics"]
+    metrics = {k: float(v) for k, v in m.items() if not k.endswith("_se")}
+    metrics_se = {k[:-3]: float(v) for k, v in m.items() if k.endswith("_se")}
+    if out["train_loss"] is not None:
+        metrics["train_loss"] = float(out["train_loss"])
+    first = spec.procedure_spec.metrics[0]
+    curve_key = first if all(first in c[1] for c in out["curve"]) else "val_contrastive_loss"
+    return RunRecord(
+        run_id=spec.run_id, spec=spec, status=out["status"], metrics=metrics,
+        metrics_se=metrics_se, n_data_seen=out["samples_seen"],
+        dataset_hash=out["provenance"]["data_manifest_hash"], n_params=out["n_params"],
+        flops=out["flops"], curve=tuple((int(d), float(c[curve_key])) for d, c in out["curve"]),
+        wall_s=out["wall_s"], error=out["error"], provenance=out["provenance"])
