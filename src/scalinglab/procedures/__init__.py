@@ -3,7 +3,8 @@
 What to use when
 ----------------
 * ``list_procedures()`` names what is registered: ``gpt`` (a decoder-only language model,
-  next-token prediction) today.
+  next-token prediction) and the image-text procedures ``clip``, ``coca``, ``mammut``
+  (:mod:`scalinglab.procedures.clip` ...; D counts samples).
 * ``get_procedure("gpt")`` returns its :class:`Procedure`: the model's config dataclass
   (``GPTConfig``), its parameter and FLOP conventions, the trainer entry point (imported only in
   workers), the unit of D (tokens or samples) and the metrics its runs report.
@@ -26,6 +27,7 @@ from ._base import (
     register_procedure,
 )
 from .gpt import GPTConfig
+from . import clip, coca, mammut  # noqa: E402,F401  (register the image-text procedures)
 
 __all__ = [
     "PROCEDURES",
