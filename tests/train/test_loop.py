@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 
 from scalinglab.errors import ConfigError, TrainingError
 from scalinglab.store.schema import RunRecord
-from scalinglab.train.loop import checkpoint_path, run
+from scalinglab.train.checkpoint import checkpoint_path
+from scalinglab.train.loop import run
 from scalinglab.procedures import GPTConfig
 
 

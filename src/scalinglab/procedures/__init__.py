@@ -26,13 +26,18 @@ from ._base import (
     procedure_of,
     register_procedure,
 )
+from .clip import CLIPConfig
+from .coca import CoCaConfig
 from .gpt import GPTConfig
-from . import clip, coca, mammut  # noqa: E402,F401  (register the image-text procedures)
+from .mammut import MaMMUTConfig
 
 __all__ = [
-    "PROCEDURES",
+    "CLIPConfig",
+    "CoCaConfig",
     "GPTConfig",
+    "MaMMUTConfig",
     "ModelConfig",
+    "PROCEDURES",
     "Procedure",
     "get_procedure",
     "list_procedures",

@@ -12,7 +12,7 @@ any moment loses nothing:
 * a ``failed`` run is retried (``retry_failed=False`` to leave it).
 
 A cooldown branch is submitted once its trunk has written the checkpoint the branch starts from
-(``runs/<trunk>/ckpt/tokens_<n>.pt``) or has finished. A failed or diverged run never stops the
+(``runs/<trunk>/ckpt/<unit>_<n>.pt``, :func:`scalinglab.train.checkpoint.checkpoint_path`) or has finished. A failed or diverged run never stops the
 sweep: its error is recorded and the others go on.
 """
 
@@ -30,15 +30,13 @@ from ..errors import ConfigError
 from ..store import rundir
 from ..store.schema import RunRecord, RunSpec
 from ..store.store import FINAL_STATUSES, LOCK_NAME, ResultsStore
+from ..train.checkpoint import checkpoint_path
 from .backends import BACKENDS, get_backend
 from .backends.base import Handle, JobStatus, default_workers
 from .plan import SweepPlan, format_seconds, plan_sweep
 
-__all__ = ["BRANCH_CHECKPOINT", "SweepReport", "run_sweep", "sweep_status"]
+__all__ = ["SweepReport", "run_sweep", "sweep_status"]
 
-#: Where a trunk leaves the checkpoint a branch starts from, relative to the trunk's run
-#: directory (mirrors ``scalinglab.train.loop.checkpoint_path``, which imports torch).
-BRANCH_CHECKPOINT = "ckpt/tokens_{tokens}.pt"
 
 
 @dataclass(frozen=True)
@@ -259,7 +257,7 @@ def _branch_state(spec: RunSpec, store: ResultsStore, todo: Mapping[str, Any],
     trunk_id = spec.branch_of
     if trunk_id is None:
         return "ready", None
-    ckpt = store.run_dir(trunk_id) / BRANCH_CHECKPOINT.format(tokens=spec.branch_at)
+    ckpt = checkpoint_path(store.run_dir(trunk_id), spec.branch_at, unit=spec.unit)
     if ckpt.exists():
         return "ready", None
     if trunk_id in todo or trunk_id in active:

@@ -27,24 +27,18 @@ twice the loss of chance, ends the run with ``status="diverged"``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
-import platform
-import socket
-import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .._io import atomic_write, canonical_json
-from .._version import __version__
+from .._io import canonical_json
 from ..datasets import shapeworld as sw
 from ..datasets.wds import ShardDataset, load_shards
 from ..errors import ConfigError, TrainingError, UnknownNameError, suggest
@@ -53,7 +47,14 @@ from ..procedures import procedure_of
 from ..procedures.clip import CLIPConfig
 from ..procedures.coca import CoCaConfig
 from ..procedures.mammut import MaMMUTConfig
-from . import loop as gpt_loop
+from .checkpoint import (
+    checkpoint_path,
+    die_by_sigterm,
+    load_checkpoint,
+    run_provenance,
+    save_checkpoint,
+    sigterm_flag,
+)
 from .clip import CLIP
 from .coca import CoCa
 from .mammut import MaMMUT
@@ -72,22 +73,6 @@ EVAL_CHUNK = 256           # samples per forward pass in evaluation
 LOSS_CHUNK = 128           # val contrastive loss is computed over batches of this size
 DIVERGE_FACTOR = 2.0
 EMA = 0.9
-
-# train/loop.py's SIGTERM, checkpoint-reading and provenance helpers are private there today; the
-# lead makes them public (see the integration note). Until then they are reached here, in one place.
-_sigterm_flag = gpt_loop._sigterm_flag
-_die_by_sigterm = gpt_loop._die_by_sigterm
-_load = gpt_loop._load
-_git = gpt_loop._git
-_cpu_name = gpt_loop._cpu_name
-
-
-def _save(path: Path, state: dict) -> None:
-    """Write a checkpoint atomically, with fsync (the package's one atomic write)."""
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write(path, buf.getvalue())
-
 
 def build_model(config) -> torch.nn.Module:
     """The torch model of a procedure config (or of ``{"procedure": name, **fields}``)."""
@@ -312,7 +297,7 @@ def _curve_sets(data) -> dict:
 # --- checkpoints and provenance --------------------------------------------------------------
 
 def _ckpt(run_dir: Path, samples: int | None = None) -> Path:
-    return run_dir / "ckpt" / ("last.pt" if samples is None else f"samples_{int(samples)}.pt")
+    return checkpoint_path(run_dir, samples, unit="samples")
 
 
 def _hash(obj) -> str:
@@ -327,11 +312,7 @@ def _data_identity(data) -> dict:
 
 
 def _provenance(seed: int, data, device: torch.device) -> dict:
-    return {"hostname": socket.gethostname(), "cpu": _cpu_name(), "platform": platform.platform(),
-            "python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
-            "scalinglab": __version__, "torch_threads": torch.get_num_threads(),
-            "device": str(device), "seed": seed, **_data_identity(data),
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_git()}
+    return run_provenance(device, seed=seed, **_data_identity(data))
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -483,7 +464,7 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
 
     last = _ckpt(run_dir)
     if resume and last.exists():
-        state = _load(last, dev)
+        state = load_checkpoint(last, dev)
         if state.get("run_hash") != run_hash:
             raise TrainingError(f"{str(last)!r} belongs to a different run; use another run_dir "
                                 "or delete the checkpoint to retrain")
@@ -497,7 +478,7 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
             raise TrainingError(f"cooldown branch needs its trunk's checkpoint {str(path)!r}, which "
                                 f"does not exist. Train the trunk first with checkpoint_at_samples "
                                 f"including {plan.start_step * bs}.")
-        state = _load(path, dev)
+        state = load_checkpoint(path, dev)
         diff = [k for k in shared if state["shared"].get(k) != json.loads(json.dumps(shared[k]))]
         if diff:
             raise ConfigError(f"branch differs from its trunk in {', '.join(diff)}; a cooldown "
@@ -522,7 +503,7 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
     gen_s = 0.0
 
     model.train()
-    with _sigterm_flag() as terminated:
+    with sigterm_flag() as terminated:
         while step < plan.total_steps:
             cur_lr = lr_at(step, lr=lr, plan=plan, schedule=schedule, min_lr_frac=min_lr_frac)
             for g in opt.param_groups:
@@ -550,7 +531,7 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
                          f"at lr {cur_lr:.3g}; lower the learning rate")
                 break
             if step in plan.checkpoint_steps:
-                _save(_ckpt(run_dir, step * bs), state_dict(False, 0.0))
+                save_checkpoint(_ckpt(run_dir, step * bs), state_dict(False, 0.0))
             event = None
             if step in curve_steps:
                 event = _curve_point(model, data, curve_sets)
@@ -558,7 +539,7 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
             now = time.perf_counter()
             if (checkpoint_every_steps and step % checkpoint_every_steps == 0) or \
                     now - last_ckpt > checkpoint_every_s:
-                _save(last, state_dict(False, wall_prev + now - t_start))
+                save_checkpoint(last, state_dict(False, wall_prev + now - t_start))
                 last_ckpt = now
             if progress is not None and (event or step % report_every == 0):
                 progress({"step": step, "steps": plan.total_steps, "samples": step * bs,
@@ -566,13 +547,13 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
                           "samples_per_s": (step - step0) * bs / max(now - t_loop, 1e-9),
                           **(event or {})})
             if terminated[0]:
-                _save(last, state_dict(False, wall_prev + time.perf_counter() - t_start))
-                _die_by_sigterm()
+                save_checkpoint(last, state_dict(False, wall_prev + time.perf_counter() - t_start))
+                die_by_sigterm()
 
     train_s = time.perf_counter() - t_loop
     metrics: dict = {}
     if status == "done":
-        _save(last, state_dict(True, wall_prev + time.perf_counter() - t_start))
+        save_checkpoint(last, state_dict(True, wall_prev + time.perf_counter() - t_start))
         t_eval = time.perf_counter()
         metrics = evaluate(model, data, **eval_kw)
         eval_s = time.perf_counter() - t_eval
