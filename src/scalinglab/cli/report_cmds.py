@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from .fit_cmds import one_line_warnings
+from .progress import ProgressDisplay
 
 
 def report_cmd(store: str = typer.Argument(..., help="A results store folder (written by `sweep run` or `demo`).",
@@ -85,8 +86,9 @@ def demo_cmd(full: bool = typer.Option(False, "--full", help="The full preset (t
         raise ConfigError(f"--workers must be >= 1; got {workers}")
     with one_line_warnings():
         hold = int(holdout) if holdout.strip().isdigit() else holdout
-        res = run_demo(Path(out), preset="full" if full else "quick", workers=workers, progress=not quiet,
-                       sweep=sweep, backend=backend, n_boot=n_boot, holdout=hold)
+        res = run_demo(Path(out), preset="full" if full else "quick", workers=workers,
+                       progress=None if quiet else ProgressDisplay(), sweep=sweep, backend=backend,
+                       n_boot=n_boot, holdout=hold)
     print(res.summary())
 
 
