@@ -26,6 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, TrainingError, suggest
+from .report.analysis import analyze, record_analysis
+from .report.html import collect_provenance, report_from_analysis
+from .store.store import ResultsStore
+from .sweep import plan_sweep, run_sweep
 
 __all__ = ["PRESETS", "DemoResult", "run_demo"]
 
@@ -146,10 +150,6 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     DataError
         Every run diverged: nothing to analyse.
     """
-    from .report.analysis import analyze, record_analysis
-    from .report.html import collect_provenance, report_from_analysis
-    from .store.store import ResultsStore
-    from .sweep import plan_sweep, run_sweep
 
     t0 = time.perf_counter()
     out = Path(out_dir).expanduser()

@@ -13,6 +13,8 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
+from ..evals import add_task_path, get_family, render, get_prompt_type, list_families, list_prompt_types, get_backend, run, read_responses, summarize, Summary, write_report, export_lm_eval
+from ..evals.records import append_records
 
 aiw_app = typer.Typer(name="aiw", no_args_is_help=True, add_completion=False,
                       help="Alice in Wonderland (AIW) robustness evaluation (arXiv:2406.02061).")
@@ -27,13 +29,11 @@ _MODE = typer.Option("auto", "--mode", help="Extraction: auto, strict, upstream 
 
 def _tasks(tasks_dir: Optional[Path]) -> None:
     if tasks_dir is not None:
-        from ..evals import add_task_path
 
         add_task_path(tasks_dir)
 
 
 def _prompts(family, prompt_type, variation):
-    from ..evals import get_family, render
 
     out = []
     for fam in family or ["aiw"]:
@@ -50,7 +50,6 @@ def _prompts(family, prompt_type, variation):
 @aiw_app.command("list")
 def list_cmd(tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
     """List task families and prompt types."""
-    from ..evals import get_family, get_prompt_type, list_families, list_prompt_types
 
     _tasks(tasks_dir)
     rows = [(n, get_family(n)) for n in list_families()]
@@ -109,7 +108,6 @@ def run_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Run N trials per prompt against a model; writes the JSONL and <out>.summary.json."""
-    from ..evals import get_backend, run
 
     _tasks(tasks_dir)
     prompts = _prompts(family, prompt_type, variation)
@@ -159,8 +157,6 @@ def score_cmd(responses: Path = typer.Argument(..., help="Results JSONL, upstrea
               interval: str = typer.Option("wilson", "--interval", help="wilson or jeffreys."),
               tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
     """Re-score stored responses without calling any model and print the statistics."""
-    from ..evals import read_responses, summarize
-    from ..evals.records import append_records
 
     _tasks(tasks_dir)
     records = read_responses(responses, mode=mode)
@@ -183,7 +179,6 @@ def report_cmd(responses: list[Path] = typer.Argument(
                title: str = typer.Option("AIW evaluation", "--title"),
                tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
     """Write figures and an HTML page (report.html) from results."""
-    from ..evals import Summary, read_responses, summarize, write_report
 
     _tasks(tasks_dir)
     if len(responses) == 1 and responses[0].name.endswith(".summary.json"):
@@ -205,7 +200,6 @@ def export_cmd(out_dir: Path = typer.Argument(..., help="Folder for the task pac
                max_gen_toks: int = typer.Option(2048, "--max-gen-toks"),
                mode: str = _MODE, tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
     """Write an lm-evaluation-harness task pack (lm_eval --include_path DIR --tasks aiw_...)."""
-    from ..evals import export_lm_eval
 
     _tasks(tasks_dir)
     names = export_lm_eval(out_dir, families=family or None, prompt_types=prompt_type or None,

@@ -10,6 +10,10 @@ import sys
 from typing import Optional
 
 import typer
+from ..datasets import data_dir, list_datasets, Manifest, get_dataset, register_dataset, load_recipe, run_recipe
+from ..datasets.registry import BUILTIN
+from ..datasets.manifest import count_tokens
+from ..errors import DataError
 
 app = typer.Typer(name="datasets", help="Built-in and registered datasets, recipes and their audits.",
                   no_args_is_help=True)
@@ -22,14 +26,11 @@ def _say(quiet: bool):
 @app.command("list")
 def list_cmd() -> None:
     """List built-in datasets and those built or registered (built-ins not yet built say so)."""
-    from ..datasets import data_dir, list_datasets
-    from ..datasets.registry import BUILTIN
 
     root = data_dir()
     for name in list_datasets():
         m = root / name / "manifest.json"
         if m.exists():
-            from ..datasets import Manifest
 
             try:
                 print(Manifest.load(m).summary())
@@ -48,8 +49,6 @@ def show_cmd(name: str = typer.Argument(..., help="Dataset name.", show_default=
              verify: bool = typer.Option(False, "--verify", help="Re-hash every shard."),
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")) -> None:
     """Show a dataset's manifest (building a built-in on first use)."""
-    from ..datasets import get_dataset
-    from ..datasets.manifest import count_tokens
 
     ds = get_dataset(name, progress=_say(quiet))
     if verify:
@@ -85,7 +84,6 @@ def register_cmd(name: str = typer.Argument(..., help="Name to register under.",
                  overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset of that name."),
                  quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")) -> None:
     """Register your own text as a dataset (copied into the data folder with a manifest)."""
-    from ..datasets import register_dataset
 
     ds = register_dataset(name, source, licence=licence, exclude=tuple(exclude), overwrite=overwrite,
                           progress=_say(quiet))
@@ -98,7 +96,6 @@ def build_cmd(recipe: str = typer.Argument(..., help="A recipe YAML file.", show
               check: bool = typer.Option(False, "--check", help="Only check the recipe; run nothing."),
               quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")) -> None:
     """Run a recipe: filter, deduplicate and mix datasets into a new one, and print its audit."""
-    from ..datasets import load_recipe, run_recipe
 
     rec = load_recipe(recipe)
     if check:
@@ -114,8 +111,6 @@ def audit_cmd(name: str = typer.Argument(..., help="A dataset built by a recipe.
               as_json: bool = typer.Option(False, "--json", help="Print the audit as JSON."),
               examples: bool = typer.Option(True, "--examples/--no-examples", help="Show removed examples.")) -> None:
     """Show what each step of the recipe that built a dataset removed, and why."""
-    from ..datasets import get_dataset
-    from ..errors import DataError
 
     ds = get_dataset(name, build=False)
     if ds.audit is None:

@@ -30,6 +30,17 @@ import numpy as np
 import typer
 
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
+from ..laws.tables import load_runs
+from ..report.plots import save_figure, plot_fit, plot_comparison, plot_allocation, plot_isoflop, plot_backtest
+from ..laws import fit
+from ..laws.law import get_law, list_laws
+from ..units import parse_quantity
+from ..laws.compare import compare
+from ..errors import suggest
+from ..laws.allocate import allocate
+from ..laws.result import FitResult
+from ..laws.frontier import isoflop_slices
+from ..laws.backtest import backtest
 
 # -- shared options ----------------------------------------------------------------------------
 
@@ -75,7 +86,6 @@ def load_table(table: str, *, n_params: str | None, n_tokens: str | None, flops:
                target: str | None, run_id: str | None = None, group_by: Sequence[str] = (),
                flops_convention: str | None = None, drop_highest: int = 0):
     """``load_runs`` with the CLI's column options, then drop the ``drop_highest`` largest targets."""
-    from ..laws.tables import load_runs
 
     runs = load_runs(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,
                      run_id=run_id, group_by=tuple(group_by or ()), flops_convention=flops_convention)
@@ -120,7 +130,6 @@ def write_json(data: Any, path: str) -> None:
 
 
 def save_plot(fig: Any, path: str) -> None:
-    from ..report.plots import save_figure
 
     print(f"wrote {save_figure(fig, path)}", file=sys.stderr)
 
@@ -155,7 +164,6 @@ def fit_json(res: Any, level: float) -> dict[str, Any]:
 
 def _fit_one(law: str, runs: Any, *, loss: str, delta: float, space: str, reduce: str, n_boot: int,
              boot_by: str | None, seed: int, n_starts: int | None):
-    from ..laws import fit
 
     if n_boot < 0:
         raise ConfigError(f"--n-boot must be >= 0; got {n_boot}")
@@ -164,7 +172,6 @@ def _fit_one(law: str, runs: Any, *, loss: str, delta: float, space: str, reduce
 
 
 def _check_law(law: str):
-    from ..laws.law import get_law
 
     return get_law(law)
 
@@ -177,7 +184,6 @@ def check_level(level: float) -> float:
 
 
 def _flops_values(values: Sequence[str] | None) -> list[float] | None:
-    from ..units import parse_quantity
 
     if not values:
         return None
@@ -226,7 +232,6 @@ def fit_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] = _N, 
                 d = {"group": dict(zip(group_by, key if isinstance(key, tuple) else (key,))), **d}
             out.append(d)
             if plot:
-                from ..report.plots import plot_fit
 
                 save_plot(plot_fit(res, sub, level=level), _suffixed(plot, key, many))
             if save:
@@ -252,7 +257,6 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
                                                       help="The target is an accuracy-like score."),
                 json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Compare two procedures (or datasets) by their fitted laws: multiplier, exponents, crossover."""
-    from ..laws.compare import compare
 
     check_level(level)
     with one_line_warnings():
@@ -270,7 +274,6 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
             for v in (a, b):
                 sub = runs.filter(**{by: v})
                 if len(sub) == 0:
-                    from ..errors import suggest
 
                     raise DataError(f"no rows with {by} = {v!r}.{suggest(v, values)} Values of {by}: "
                                     f"{', '.join(values)}")
@@ -308,7 +311,6 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
             write_json({"comparison": cmp.to_dict(), "fits": {str(n): fit_json(r, level) for n, r in zip(names, fits)}},
                        json_out)
         if plot:
-            from ..report.plots import plot_comparison
 
             save_plot(plot_comparison(cmp, fits[0], fits[1], runs_a=arms[names[0]], runs_b=arms[names[1]]), plot)
 
@@ -332,7 +334,6 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
                  seed: int = _SEED, level: float = _LEVEL,
                  json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Compute-optimal N*(C) and D*(C) with intervals (Hoffmann et al. 2022, approaches 1-3)."""
-    from ..laws.allocate import allocate
 
     check_level(level)
     with one_line_warnings():
@@ -342,7 +343,6 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
             raise ConfigError(f"--approach must be 1, 2 or 3; got {approach}")
         slices = None
         if fit_path is not None:
-            from ..laws.result import FitResult
 
             if approach != 3:
                 raise ConfigError("--fit gives a fitted law, which only approach 3 uses; pass a TABLE "
@@ -358,7 +358,6 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
                 print(data.summary(level=level).as_text())
                 print()
             elif approach == 2:
-                from ..laws.frontier import isoflop_slices
 
                 data = slices = isoflop_slices(runs, rel_tol=rel_tol)
             else:
@@ -372,7 +371,6 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
                 d["predictions"] = al.predict(flops=np.asarray(C)).to_dict()
             write_json(d, json_out)
         if plot:
-            from ..report.plots import plot_allocation, plot_isoflop
 
             save_plot(plot_isoflop(slices, al) if slices is not None else plot_allocation(al), plot)
 
@@ -396,7 +394,6 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
                  seed: int = _SEED, level: float = _LEVEL,
                  json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Fit on the smaller runs, predict the largest, and score the predictions and intervals."""
-    from ..laws.backtest import backtest
 
     check_level(level)
     with one_line_warnings():
@@ -417,14 +414,12 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
         if json_out:
             write_json(bt.to_dict(), json_out)
         if plot:
-            from ..report.plots import plot_backtest
 
             save_plot(plot_backtest(bt, runs), plot)
 
 
 def laws_cmd(json_out: Optional[str] = _JSON) -> None:
     """List the registered laws with their inputs, formulas and citations."""
-    from ..laws.law import get_law, list_laws
 
     rows = []
     for name in list_laws():

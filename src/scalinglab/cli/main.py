@@ -12,6 +12,7 @@ import sys
 
 from .._optional import require
 from ..errors import ScalingLabError
+from .._version import __version__
 
 # Command modules, mounted in this order. Each defines register(app: typer.Typer) -> None.
 COMMAND_MODULES = (
@@ -39,7 +40,6 @@ def build_app():
     @app.command()
     def version() -> None:
         """Print the scalinglab version."""
-        from .._version import __version__
 
         print(__version__)
 

@@ -13,6 +13,10 @@ import typer
 
 from .fit_cmds import one_line_warnings
 from .progress import ProgressDisplay
+from ..report.analysis import analyze, holdout_for, recorded_analysis
+from ..report.html import build_report, open_runs
+from ..demo import run_demo
+from ..errors import ConfigError
 
 
 def report_cmd(store: str = typer.Argument(..., help="A results store folder (written by `sweep run` or `demo`).",
@@ -37,8 +41,6 @@ def report_cmd(store: str = typer.Argument(..., help="A results store folder (wr
                sweep: Optional[str] = typer.Option(None, "--sweep", help="Sweep file to name in the provenance."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the report path.")) -> None:
     """Analyse a results store (frontier, fits, allocation, backtest) and write the HTML report."""
-    from ..report.analysis import analyze, holdout_for, recorded_analysis
-    from ..report.html import build_report, open_runs
 
     with one_line_warnings():
         runs, st = open_runs(store, target, flops_convention)
@@ -78,10 +80,8 @@ def demo_cmd(full: bool = typer.Option(False, "--full", help="The full preset (t
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display; print the summary only.")
              ) -> None:
     """Train the demo ladder, fit and backtest scaling laws, and write a self-contained HTML report."""
-    from ..demo import run_demo
 
     if workers is not None and workers < 1:
-        from ..errors import ConfigError
 
         raise ConfigError(f"--workers must be >= 1; got {workers}")
     with one_line_warnings():

@@ -30,6 +30,11 @@ from ..errors import ConfigError
 from ..procedures import get_procedure
 from ..sweep.backends.base import default_workers
 from .progress import ProgressDisplay
+from ..sweep import plan_sweep, run_sweep, sweep_status
+from ..store import ResultsStore, RunRecord, RunSpec, rebuild_store
+from ..config import load_mapping
+from ..sweep.worker import execute, resolve_trainer
+from ..errors import MigrationWarning
 
 DEFAULT_STORE = os.environ.get("SCALINGLAB_STORE", "scalinglab-store")
 
@@ -75,7 +80,6 @@ def register(app: typer.Typer) -> None:
     @sweep_app.command("plan")
     def sweep_plan(file: str = _FILE, workers: Optional[int] = _WORKERS) -> None:
         """Print the expanded runs of a sweep and its estimated cost (runs nothing)."""
-        from ..sweep import plan_sweep
 
         plan = plan_sweep(file)
         print(plan.as_text(workers=workers or default_workers()))
@@ -94,7 +98,6 @@ def register(app: typer.Typer) -> None:
                                           help="Train runs that failed before again."),
     ) -> None:
         """Train every run of the sweep that the store lacks; re-run to continue after a stop."""
-        from ..sweep import plan_sweep, run_sweep
 
         plan = plan_sweep(file)
         if not progress:   # with progress, run_sweep prints the cost of what is left to train
@@ -111,7 +114,6 @@ def register(app: typer.Typer) -> None:
                          all_runs: bool = typer.Option(False, "--all", help="List every run, not only "
                                                                             "unfinished ones.")) -> None:
         """Where each run of a sweep stands in the store (done, running, queued, failed, pending ...)."""
-        from ..sweep import plan_sweep, sweep_status
 
         plan = plan_sweep(file, check_data=False)
         st = sweep_status(plan, store)
@@ -136,7 +138,6 @@ def register(app: typer.Typer) -> None:
                                               help="Write the rows to .csv, .parquet or .jsonl."),
     ) -> None:
         """List (or export) the runs in a results store."""
-        from ..store import ResultsStore
 
         filters: dict[str, Any] = {}
         if rung:
@@ -171,9 +172,6 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default 1)."),
     ) -> None:
         """Train one run from a spec file into the store (resumes from its checkpoint)."""
-        from ..config import load_mapping
-        from ..store import ResultsStore, RunRecord, RunSpec
-        from ..sweep.worker import execute, resolve_trainer
 
         spec = RunSpec.from_dict(load_mapping(spec_file))
         trainer = trainer or spec.procedure_spec.trainer
@@ -200,8 +198,6 @@ def register(app: typer.Typer) -> None:
         """Rebuild the store's database from the runs' record.json files (migrating old schemas)."""
         import warnings
 
-        from ..errors import MigrationWarning
-        from ..store import rebuild_store
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MigrationWarning)

@@ -26,6 +26,8 @@ import numpy as np
 
 from .manifest import Manifest, Shard
 from .registry import Dataset, DatasetSpec, build_dataset, data_dir, get_dataset, list_datasets, register_dataset
+from ..errors import UnknownNameError, suggest
+from ..laws.tables import load_runs
 
 __all__ = [
     "Audit",
@@ -60,7 +62,6 @@ def path(name: str) -> Path:
     """Filesystem path of a shipped data file (``"chinchilla_epoch_points.csv"``, ...)."""
     p = Path(str(resources.files(__package__).joinpath(name)))
     if not p.exists():
-        from ..errors import UnknownNameError, suggest
 
         avail = sorted(x.name for x in p.parent.iterdir() if x.suffix in {".csv", ".json"})
         raise UnknownNameError(f"no shipped dataset {name!r}.{suggest(name, avail)} Available: {', '.join(avail)}")
@@ -73,7 +74,6 @@ def load_chinchilla(*, drop_highest_loss: int = 5):
     ``drop_highest_loss=5`` applies the replication's rule (Besiroglu et al. 2024): keep rows with
     loss below the 5th-largest loss, 240 rows. D is derived as C / (6N).
     """
-    from ..laws.tables import load_runs
 
     runs = load_runs(path("chinchilla_epoch_points.csv"), n_params="Model Size",
                      flops="Training FLOP", target="loss", source_name="chinchilla_epoch_points.csv")

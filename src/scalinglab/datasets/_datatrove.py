@@ -24,6 +24,7 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
 from .manifest import read_shard
+from .quality import train_quality_model, QualityModel
 
 
 class _InputAdapter:
@@ -122,7 +123,6 @@ class QualityTrainStep(PipelineStep):
 
         import numpy as np
 
-        from .quality import train_quality_model
 
         pool = [(i, t) for i, t, _ in _folder_docs(self.pool_folder)]
         ref = [(i, t) for i, t, _ in _folder_docs(self.reference_folder)]
@@ -150,7 +150,6 @@ class QualityFilter(BaseFilter):
 
     def filter(self, doc: Document):
         if self._model is None:
-            from .quality import QualityModel
 
             self._model = QualityModel.load(self.model_path)
         score = float(self._model.score([doc.text])[0])

@@ -24,6 +24,8 @@ from typing import Any
 
 from .._io import canonical_json, write_json
 from ..errors import DataError
+from .._optional import require
+from ..errors import ConfigError
 
 __all__ = ["MANIFEST_VERSION", "Manifest", "Shard", "count_tokens", "read_shard", "scan_shard"]
 
@@ -173,12 +175,10 @@ def count_tokens(manifest: Manifest, root: Path, tokenizer: str | Path) -> Manif
     The key is ``"bpe:<first 16 hex of the tokenizer file's SHA-256>"``, the name
     :mod:`scalinglab.train.data` gives the same tokenizer. Needs ``tokenizers``.
     """
-    from .._optional import require
 
     tk = require("tokenizers", extra="tokenizers", purpose="counting BPE tokens")
     path = Path(tokenizer).expanduser()
     if not path.is_file():
-        from ..errors import ConfigError
 
         raise ConfigError(f"tokenizer {str(path)!r} does not exist; give the JSON written by "
                           "scalinglab.train.data.train_bpe")

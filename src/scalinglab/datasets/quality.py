@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ..errors import DataError
 
 __all__ = ["QualityModel", "hashed_features", "train_quality_model"]
 
@@ -127,7 +128,6 @@ def train_quality_model(reference: list[tuple[str, str]], pool: list[tuple[str, 
 
     k = min(max_docs, len(reference), len(pool))
     if k < 2:
-        from ..errors import DataError
 
         raise DataError(f"the quality classifier needs at least 2 reference and 2 pool documents; got "
                         f"{len(reference)} and {len(pool)}")

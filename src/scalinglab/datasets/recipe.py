@@ -72,6 +72,8 @@ from .registry import (
     staging_dir,
     tool_versions,
 )
+from ..config import load_mapping
+from .quality import QualityModel
 
 __all__ = ["STEPS", "CompiledRecipe", "Recipe", "Step", "compile_recipe", "load_recipe", "run_recipe"]
 
@@ -230,7 +232,6 @@ def load_recipe(source: str | Path | Mapping[str, Any], *, root: str | Path | No
         Unknown top-level key, step, option or dataset; mix weights that are negative, name a
         dataset that is not an input, or do not sum to 1. The message names the file.
     """
-    from ..config import load_mapping
 
     if isinstance(source, Mapping):
         data, where = dict(source), "<recipe>"
@@ -348,6 +349,9 @@ def compile_recipe(recipe: Recipe, *, work: str | Path, output: str | Path,
     it, as datatrove's multi-stage dedup expects.
     """
     require("datatrove", extra="datasets", purpose="running dataset recipes")
+    # deferred: the datatrove adapters import datatrove, an optional package (loading and
+    # validating a recipe needs neither)
+    from . import _datatrove as dt
     from datatrove.pipeline.dedup import (
         MinhashDedupBuckets,
         MinhashDedupCluster,
@@ -363,7 +367,6 @@ def compile_recipe(recipe: Recipe, *, work: str | Path, output: str | Path,
     from datatrove.pipeline.dedup.minhash import MinhashConfig
     from datatrove.pipeline.filters import GopherQualityFilter
 
-    from . import _datatrove as dt
 
     work, output = Path(work), Path(output)
     T = recipe.tasks
@@ -485,7 +488,6 @@ def _step_audit(compiled: CompiledRecipe, i: int, kind: str, options: Mapping[st
                                      "text": rec["text"][:EXAMPLE_CHARS]})
     info: dict[str, Any] = {}
     if i in compiled.models:
-        from .quality import QualityModel
 
         info = QualityModel.load(compiled.models[i]).describe()
     return StepAudit(index=i, kind=kind, options=dict(options), docs_in=_total(before, "documents"),

@@ -35,6 +35,8 @@ from .._registry import Registry
 from ..errors import ConfigError, DataError, UnknownNameError, suggest
 from .manifest import Manifest, read_shard, scan_shard
 from .sources import DebianTextSource, PythonPackagesSource, Source, StdlibSource, source_from
+from .audit import Audit
+from .._version import __version__
 
 __all__ = [
     "BUILTIN",
@@ -130,7 +132,6 @@ class Dataset:
         p = self.path / "audit.json"
         if not p.exists():
             return None
-        from .audit import Audit
 
         return Audit.load(p)
 
@@ -162,7 +163,6 @@ def _source_key(sources: tuple[Source, ...]) -> str:
 
 def tool_versions() -> dict[str, Any]:
     """Versions of the tools that write datasets (recorded in manifests, not hashed)."""
-    from .._version import __version__
 
     out: dict[str, Any] = {"python": sys.version.split()[0], "scalinglab": __version__}
     try:

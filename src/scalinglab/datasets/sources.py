@@ -36,6 +36,7 @@ from typing import Any
 
 from .._optional import require
 from ..errors import ConfigError, DataError
+from ..errors import UnknownNameError, suggest
 
 __all__ = [
     "DEBIAN_TEXTS",
@@ -290,7 +291,6 @@ class DebianTextSource(Source):
         out = []
         for pkg in self.packages:
             if pkg not in DEBIAN_TEXTS:
-                from ..errors import UnknownNameError, suggest
 
                 raise UnknownNameError(f"no Debian text source {pkg!r}.{suggest(pkg, DEBIAN_TEXTS)} "
                                        f"Available: {', '.join(sorted(DEBIAN_TEXTS))}")

@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import ConfigError, FitError
 from .law import Law
 from .objectives import Objective
+from ..errors import suggest
 
 __all__ = [
     "Problem",
@@ -113,7 +114,6 @@ class Problem:
         fixed = dict(fixed or {})
         for k in fixed:
             if k not in law.param_names:
-                from ..errors import suggest
 
                 raise ConfigError(f"fixed parameter {k!r} is not a parameter of {law.name!r}."
                                   f"{suggest(k, law.param_names)} Parameters: {', '.join(law.param_names)}")

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..config import freeze, freeze_fields
+from ..errors import suggest
 
 __all__ = ["CITable", "Derived", "ParamMatrix", "Prediction"]
 
@@ -106,7 +107,6 @@ class ParamMatrix(np.ndarray):
             try:
                 return self.names.index(key)
             except ValueError:
-                from ..errors import suggest
 
                 raise KeyError(f"no parameter {key!r}.{suggest(key, self.names)} Parameters: "
                                f"{', '.join(self.names)}") from None

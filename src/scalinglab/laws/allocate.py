@@ -56,6 +56,7 @@ from .frontier import (
 )
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
+from ..units import parse_quantity
 
 __all__ = ["Allocation", "AllocationPrediction", "allocate"]
 
@@ -185,7 +186,6 @@ class Allocation:
         bootstrap draws of the power laws; it does not include the error of extrapolating the
         power law beyond :attr:`flops_range`.
         """
-        from ..units import parse_quantity
 
         arr = np.asarray(flops, dtype=object)
         C = (np.vectorize(lambda v: parse_quantity(v, name="flops"), otypes=[float])(arr) if arr.size

@@ -59,6 +59,12 @@ from .frontier import isoflop_slices
 from .intervals import INTERVALS, interval_score
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
+from .._optional import require
+from .allocate import allocate
+from . import frontier as fr
+from .fitting import fit as fit_fn
+from ..errors import suggest
+from .law import get_law
 
 __all__ = ["Backtest", "BacktestFold", "backtest"]
 
@@ -229,7 +235,6 @@ class Backtest:
 
     def to_frame(self):
         """The points as a pandas DataFrame (needs pandas)."""
-        from .._optional import require
 
         pd = require("pandas", extra="pandas", purpose="Backtest.to_frame()")
         return pd.DataFrame({k: np.asarray(v) for k, v in self.points.items()})
@@ -334,7 +339,6 @@ def _folds(runs: Runs, split: str, cutoff_flops, holdout, n_cutoffs, rel_tol) ->
 
 def _exponent(res: Any) -> float:
     """Approach-3 allocation exponent of a fit of a law of N and D (NaN for other laws)."""
-    from .allocate import allocate
 
     try:
         return float(allocate(res, approach=3, n_boot=0).exponent_n)
@@ -351,10 +355,8 @@ def _frontier_fn(frontier: Any) -> Any:
     if frontier is None or callable(frontier):
         return frontier
     if isinstance(frontier, str) and frontier in FRONTIERS:
-        from . import frontier as fr
 
         return getattr(fr, frontier)
-    from ..errors import suggest
 
     raise ConfigError(f"frontier must be a function Runs -> Runs or one of {', '.join(FRONTIERS)}; got "
                       f"{frontier!r}.{suggest(str(frontier), FRONTIERS)}")
@@ -439,8 +441,6 @@ def backtest(law: Any, runs: Runs, *, test: Runs | None = None, cutoff_flops: fl
     bounds) are collected into the notes, not re-emitted. The prediction interval is the fit's own
     (see ``FitResult.predict``): its coverage here measures how honest it is when extrapolating.
     """
-    from . import fit as fit_fn
-    from .law import get_law
 
     law_obj = get_law(law) if isinstance(law, str) else law
     if not isinstance(runs, Runs):
@@ -454,13 +454,11 @@ def backtest(law: Any, runs: Runs, *, test: Runs | None = None, cutoff_flops: fl
     elif split == "explicit":
         raise ConfigError("split='explicit' needs test=<the held-out Runs>")
     if split not in SPLITS:
-        from ..errors import suggest
 
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {split!r}.{suggest(str(split), SPLITS)}")
     if not 0 < level < 1:
         raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
     if interval is not None and interval not in INTERVALS:
-        from ..errors import suggest
 
         raise ConfigError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}."
                           f"{suggest(str(interval), INTERVALS)}")

@@ -43,6 +43,7 @@ from ..errors import ConfigError, DataError
 from ..units import parse_quantity
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
+from ..errors import suggest
 
 __all__ = ["Comparison", "Crossover", "ExponentTest", "compare"]
 
@@ -450,7 +451,6 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
         exponents = [exponents] if isinstance(exponents, str) else list(exponents)
         for p in exponents:
             if p not in law_a.param_names:
-                from ..errors import suggest
 
                 raise ConfigError(f"law {law_a.name!r} has no parameter {p!r}.{suggest(p, law_a.param_names)} "
                                   f"Parameters: {', '.join(law_a.param_names)}")

@@ -281,7 +281,6 @@ class FitResult:
         if by is not None:
             cols = self.data.columns if self.data is not None else {}
             if by not in cols:
-                from ..errors import MissingColumnError, suggest
 
                 raise MissingColumnError(f"cannot bootstrap by {by!r}: no such column.{suggest(by, cols)} "
                                          f"Available: {', '.join(cols)}")
@@ -409,7 +408,6 @@ class FitResult:
         if not 0 < level < 1:
             raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
         if interval is not None and interval not in INTERVALS:
-            from ..errors import suggest
 
             raise ConfigError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}."
                               f"{suggest(str(interval), INTERVALS)}")
@@ -592,7 +590,6 @@ class FitResult:
         if isinstance(fn, str):
             table = self.law.derived_quantities
             if fn not in table:
-                from ..errors import suggest
 
                 raise UnknownNameError(f"{self.law.name!r} has no derived quantity {fn!r}.{suggest(fn, table)} "
                                        f"Available: {', '.join(table) or '(none)'}")
@@ -630,7 +627,6 @@ class FitResult:
     def summary(self, level: float = 0.95):
         """A :class:`~scalinglab.laws.summary.Summary`: header, parameters with ``level``
         intervals, diagnostics, notes."""
-        from .summary import summarize
 
         return summarize(self, level)
 
@@ -676,3 +672,5 @@ class FitResult:
 # fitting (the fit verb) imports FitResult: this module refers to it as a module, imported last,
 # so that either can be imported first
 from . import fitting  # noqa: E402
+from ..errors import MissingColumnError, suggest
+from .summary import summarize

@@ -50,6 +50,7 @@ from ..laws.backtest import backtest
 from ..laws.compare import compare
 from ..laws.fitting import fit
 from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
+from ..units import format_quantity
 
 __all__ = ["Analysis", "Caveat", "Fact", "analyze"]
 
@@ -173,7 +174,6 @@ class Analysis:
         that fit; a caveat on one parameter qualifies that parameter's row (or, when the
         parameter is not shown, every row of the fit).
         """
-        from ..units import format_quantity
 
         caveats: list[Caveat] = []
 

@@ -45,6 +45,9 @@ from ..errors import ConfigError, DataError, ScalingLabError
 from ..laws.runs import Runs
 from ..store.store import DB_NAME, ResultsStore
 from .analysis import AHEAD
+from ..units import format_quantity
+from . import plots
+from .analysis import analyze, holdout_for
 
 __all__ = ["Report", "Section", "build_report", "collect_provenance", "figure_to_data_uri", "open_runs",
            "report_from_analysis"]
@@ -309,7 +312,6 @@ def _store_commits(store: Any) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 def _runs_table(runs: Any, limit: int = 400) -> tuple[list[str], list[list[str]]]:
-    from ..units import format_quantity
 
     cols = [c for c in ("n_params", "n_tokens", "flops") if getattr(runs, c) is not None]
     groups = [g for g in ("rung", "lr", "seed", "procedure") if g in (runs.groups or {})]
@@ -331,7 +333,6 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
     comparison (``comparison``, when two procedures exist), backtest (``backtest``), notes
     (``notes``) and provenance (``provenance``). A section whose step was skipped says why.
     """
-    from . import plots
 
     a = analysis
     lvl = a.options.get("level", 0.95)
@@ -565,7 +566,6 @@ def build_report(source: Any, out_path: str | Path, *, title: str = "Scaling-law
     Path
         The written report.
     """
-    from .analysis import analyze, holdout_for
 
     runs, store = open_runs(source, target, flops_convention)
     if analysis is None:

@@ -33,6 +33,9 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
+from ..errors import MissingColumnError, ScalingLabWarning, UnknownNameError
+from ..laws.law import derive_inputs, get_law
+from ..units import format_quantity
 
 __all__ = [
     "plot_allocation",
@@ -90,8 +93,6 @@ def _target_name(res: Any, default: str = "loss") -> str:
 
 def _fit_data(res: Any, runs: Any = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """(inputs incl. derived flops, target, run ids) of the data to draw for a fit."""
-    from ..errors import MissingColumnError
-    from ..laws.law import derive_inputs
 
     if runs is not None:
         given = {k: getattr(runs, k) for k in ("n_params", "n_tokens", "flops") if getattr(runs, k, None) is not None}
@@ -127,7 +128,6 @@ def _sig(values: np.ndarray, digits: int = 4) -> np.ndarray:
 
 
 def _fmt_n(x: float) -> str:
-    from ..units import format_quantity
 
     return format_quantity(float(x))
 
@@ -173,7 +173,6 @@ def plot_fit(res: Any, runs: Any = None, *, level: float = 0.95, extend_to: floa
     """
     import warnings
 
-    from ..errors import ScalingLabWarning
 
     fig, (ax,) = _figure()
     x, y, _ = _fit_data(res, runs)
@@ -531,8 +530,6 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
         relative error of each prediction in percent, inside-interval points in green, outside
         red crosses; the panel's title is the key (no legend among the points).
     """
-    from ..errors import UnknownNameError
-    from ..laws.law import get_law
 
     fig, (ax, ax2) = _figure(nrows=2, height=5.6, sharex=True, height_ratios=(3, 1.3))
     P = backtest.points

@@ -20,6 +20,9 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from ..config import load_mapping
+from ..errors import ScalingLabError
+from ..store.schema import RunRecord, RunSpec
 
 
 def _write(path: Path, data: dict) -> None:
@@ -41,9 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile", action="store_true", help="torch.compile the model")
     args = ap.parse_args(argv)
 
-    from ..config import load_mapping
-    from ..errors import ScalingLabError
-    from ..store.schema import RunRecord, RunSpec
 
     try:
         spec = RunSpec.from_dict(load_mapping(args.spec))

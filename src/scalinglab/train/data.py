@@ -48,6 +48,7 @@ import numpy as np
 from .._optional import require
 from ..datasets.sources import stdlib_files
 from ..errors import ConfigError, DataError, UnknownNameError
+from ..datasets.registry import get_dataset
 
 __all__ = [
     "VAL_PERMILLE",
@@ -176,7 +177,6 @@ def _looks_like_name(corpus: str) -> bool:
 
 def _dataset(name: str):
     """The registered dataset ``name`` (built-ins are built on first use)."""
-    from ..datasets.registry import get_dataset
 
     try:
         return get_dataset(name)

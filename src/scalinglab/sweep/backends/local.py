@@ -23,6 +23,7 @@ from typing import Any
 
 from ...store.schema import RunSpec
 from .base import BaseBackend, Handle, JobStatus
+from ..worker import execute
 
 __all__ = ["LocalBackend"]
 
@@ -40,9 +41,6 @@ def _worker_main(conn, threads: int, ppid: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
-    from ..worker import (
-        execute,  # imported in the child: the parent's modules are not shared
-    )
 
     while True:
         try:
