@@ -34,8 +34,12 @@ __all__ = ["build_aiw_report", "plot_aiw_controls", "plot_aiw_variations", "repo
 
 CITATION = "Nezhurina, Cipolina-Kun, Cherti, Jitsev 2024, arXiv:2406.02061"
 
+#: What the functions of this module read: a RateSummary, a ``*.summary.json``, a results JSONL or
+#: upstream AIW JSON file (or a folder of them), or response records.
+Source = RateSummary | str | Path | Iterable[dict[str, Any]]
 
-def _as_rates(source: RateSummary | str | Path | Iterable[dict[str, Any]]) -> RateSummary:
+
+def _as_rates(source: Source) -> RateSummary:
     """A RateSummary from itself, a ``*.summary.json``, a results file / folder, or records."""
     if isinstance(source, RateSummary):
         return source
@@ -66,8 +70,10 @@ def _has_controls(family: str) -> bool:
         return bool(get_family(family).controls)
     except KeyError:  # a family this installation does not know (results from elsewhere)
         return False
-def plot_aiw_variations(source: RateSummary | Any, family: str, *, prompt_type: str | None = None,
-                    models: list[str] | None = None):
+
+
+def plot_aiw_variations(source: Source, family: str, *, prompt_type: str | None = None,
+                        models: list[str] | None = None):
     """Bars of the correct-response rate per variation of ``family``, grouped by model.
 
     ``source`` is a :class:`~scalinglab.evals.RateSummary` or anything :func:`build_aiw_report`
@@ -84,7 +90,8 @@ def plot_aiw_variations(source: RateSummary | Any, family: str, *, prompt_type: 
     ptypes = sorted({p.prompt_type for p in ps})
     model_names = models or sorted({p.model for p in ps})
     variations = sorted({p.variation for p in ps}, key=_var_key)
-    fig = _figure(max(4.0, 1.2 + 0.55 * len(variations) * max(1, len(model_names)) ** 0.5) * len(ptypes), 3.6)
+    panel_in = max(4.0, 1.2 + 0.55 * len(variations) * max(1, len(model_names)) ** 0.5)
+    fig = _figure(panel_in * len(ptypes), 3.6)
     axes = fig.subplots(1, len(ptypes), squeeze=False)[0]
     width = 0.8 / len(model_names)
     for ax, pt in zip(axes, ptypes):
@@ -104,8 +111,8 @@ def plot_aiw_variations(source: RateSummary | Any, family: str, *, prompt_type: 
     return fig
 
 
-def plot_aiw_controls(source: RateSummary | Any, family: str, *, prompt_type: str | None = None,
-                           models: list[str] | None = None):
+def plot_aiw_controls(source: Source, family: str, *, prompt_type: str | None = None,
+                      models: list[str] | None = None):
     """Pooled rate of ``family`` and of each of its controls, per model, with intervals.
 
     Only prompt types present for both the family and a control are shown (the Light controls
@@ -144,8 +151,8 @@ def plot_aiw_controls(source: RateSummary | Any, family: str, *, prompt_type: st
 
 
 def _legend(fig, ax, n: int) -> None:
-    """One legend under the panels: inside an axes it hides the bars near 1, beside it it
-    squeezes the panels when the names (model names) are long."""
+    """One legend under the panels (inside an axes it hides bars near 1; beside it, long model
+    names squeeze the panels)."""
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(n, 3), fontsize=7, frameon=False)
 
@@ -160,8 +167,7 @@ def _bars(ax, points, *, slot: int, width: float, label: str) -> None:
     ax.bar(xs, rate, width=width * 0.95, yerr=yerr, capsize=2, label=label)
 
 
-def report_from_aiw(source: RateSummary | str | Path | Iterable[dict[str, Any]], *,
-                    title: str = "AIW evaluation",
+def report_from_aiw(source: Source, *, title: str = "AIW evaluation",
                     provenance: Mapping[str, Any] | None = None) -> Report:
     """Assemble the AIW page: rate tables, figures and provenance, as a :class:`Report`.
 
@@ -243,8 +249,8 @@ def report_from_aiw(source: RateSummary | str | Path | Iterable[dict[str, Any]],
     return rep
 
 
-def build_aiw_report(source: RateSummary | str | Path | Iterable[dict[str, Any]], out_dir: str | Path, *,
-                     title: str = "AIW evaluation", provenance: Mapping[str, Any] | None = None) -> Path:
+def build_aiw_report(source: Source, out_dir: str | Path, *, title: str = "AIW evaluation",
+                     provenance: Mapping[str, Any] | None = None) -> Path:
     """Write ``out_dir/report.html`` (figures embedded) and one PNG per figure beside it.
 
     Parameters
