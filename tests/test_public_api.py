@@ -47,17 +47,18 @@ PUBLIC = {
                             "build_dataset", "data_dir", "get_dataset", "list_datasets",
                             "load_chinchilla", "load_recipe", "path", "register_dataset", "run_recipe"],
     "scalinglab.report": [
-        "Analysis", "Report", "Section", "analyze", "build_report", "collect_provenance",
-        "figure_to_data_uri", "plot_allocation", "plot_backtest", "plot_comparison", "plot_fit",
-        "plot_frontier", "plot_isoflop", "plot_residuals", "report_from_analysis", "save_figure",
+        "Analysis", "Report", "Section", "analyze", "build_aiw_report", "build_report",
+        "collect_provenance", "figure_to_data_uri", "plot_aiw_controls", "plot_aiw_variations",
+        "plot_allocation", "plot_backtest", "plot_comparison", "plot_fit", "plot_frontier",
+        "plot_isoflop", "plot_residuals", "report_from_aiw", "report_from_analysis", "save_figure",
     ],
     "scalinglab.evals": [
-        "Backend", "ControlGap", "Extraction", "Family", "FamilyStat", "Generation",
-        "GenerationRequest", "HomogeneityTest", "Prompt", "PromptStat", "PromptType", "RunResult",
-        "Score", "Summary", "Variation", "add_task_path", "export_lm_eval", "extract", "get_backend",
-        "get_family", "get_prompt_type", "homogeneity_test", "jeffreys_interval", "list_backends",
-        "list_families", "list_prompt_types", "read_jsonl", "read_responses", "render", "render_all",
-        "rescore", "run", "score", "summarize", "trial_seed", "wilson_interval", "write_report",
+        "ControlGap", "Evaluation", "Extraction", "Family", "FamilyStat", "Generation",
+        "GenerationRequest", "HomogeneityTest", "ModelClient", "Prompt", "PromptStat", "PromptType",
+        "RateSummary", "Score", "Variation", "add_task_path", "evaluate", "export_lm_eval", "extract",
+        "get_client", "get_family", "get_prompt_type", "homogeneity_test", "jeffreys_interval",
+        "list_clients", "list_families", "list_prompt_types", "read_jsonl", "read_responses", "render",
+        "render_all", "rescore", "score", "summarize_rates", "trial_seed", "wilson_interval",
     ],
 }
 

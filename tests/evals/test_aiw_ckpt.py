@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scalinglab.errors import ConfigError
-from scalinglab.evals import get_backend, render, run
+from scalinglab.evals import evaluate, get_client, render
 
 pytestmark = pytest.mark.requires("torch")
 
@@ -32,11 +32,11 @@ def trained_run(tmp_path_factory):
 
 
 def test_checkpoint_backend_runs_the_completion_slice(trained_run, tmp_path):
-    be = get_backend("scalinglab_ckpt", trained_run)
-    assert be.info()["tokenizer"] == "byte" and be.model == "aiw-tiny"
+    client = get_client("scalinglab_ckpt", trained_run)
+    assert client.info()["tokenizer"] == "byte" and client.model == "aiw-tiny"
     prompts = render("aiw", variations=["1", "2"], prompt_types=["completion"])
-    res = run(be, prompts, out=tmp_path / "ckpt.jsonl", n_trials=3, max_tokens=16, concurrency=1)
-    assert len(res.records) == 6 and {r["backend"] for r in res.records} == {"scalinglab_ckpt"}
+    res = evaluate(client, prompts, out=tmp_path / "ckpt.jsonl", n_trials=3, max_tokens=16, concurrency=1)
+    assert len(res.records) == 6 and {r["client"] for r in res.records} == {"scalinglab_ckpt"}
     assert all(r["scorer"] == "completion-v1" for r in res.records)
     assert len({r["seed"] for r in res.records}) == 6
     assert all("###" not in r["raw_text"] for r in res.records)  # cut at the stop sequence
@@ -46,4 +46,4 @@ def test_checkpoint_backend_runs_the_completion_slice(trained_run, tmp_path):
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no checkpoint at"):
-        get_backend("scalinglab_ckpt", tmp_path)
+        get_client("scalinglab_ckpt", tmp_path)

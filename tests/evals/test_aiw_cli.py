@@ -24,6 +24,8 @@ def _main(argv, capsys):
 def test_list_and_render(capsys):
     code, out, _ = _main(["aiw", "list"], capsys)
     assert code == 0 and "aiw_friends" in out and "thinking_v2" in out and "control" in out
+    assert "model clients (aiw run --client): openai_http, responses_file, scalinglab_ckpt, " \
+           "transformers_local" in out
     code, out, _ = _main(["aiw", "render", "aiw", "-v", "1", "-p", "standard"], capsys)
     assert code == 0 and "[aiw/1/standard] answer=7 upstream_id=55" in out
     assert "Alice has 3 brothers and she also has 6 sisters." in out
@@ -37,8 +39,10 @@ def test_bad_names_exit_2_with_suggestions(capsys):
     assert code == 2 and "Did you mean: aiw_friends" in err
     code, _, err = _main(["aiw", "render", "aiw", "-p", "thinkingv2"], capsys)
     assert code == 2 and "Did you mean: thinking_v2" in err
-    code, _, err = _main(["aiw", "run", "--out", "x.jsonl", "--backend", "openai_http"], capsys)
-    assert code == 2 and "needs --base-url and --model" in err
+    code, _, err = _main(["aiw", "run", "--out", "x.jsonl", "--client", "openai_http"], capsys)
+    assert code == 2 and "--client openai_http needs --base-url and --model" in err
+    code, _, err = _main(["aiw", "run", "--out", "x.jsonl", "-c", "openai_htp"], capsys)
+    assert code == 2 and "unknown model client 'openai_htp'" in err and "Did you mean: openai_http" in err
 
 
 def test_score_upstream_file_in_upstream_mode(capsys, tmp_path):
@@ -55,7 +59,7 @@ def test_score_upstream_file_in_upstream_mode(capsys, tmp_path):
 @pytest.mark.requires("matplotlib")
 def test_run_with_stored_responses_then_report(capsys, tmp_path):
     out = tmp_path / "res.jsonl"
-    code, text, err = _main(["aiw", "run", "--backend", "responses_file", "--responses",
+    code, text, err = _main(["aiw", "run", "--client", "responses_file", "--responses",
                              str(DATA / "upstream_sample.json"), "--model", "openai/o1-mini",
                              "-f", "aiw_friends", "-v", "1", "-p", "thinking_v2", "-n", "6",
                              "--out", str(out), "--quiet"], capsys)
@@ -66,6 +70,7 @@ def test_run_with_stored_responses_then_report(capsys, tmp_path):
     assert code == 0, err
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "<img" in html and "aiw_friends" in html and "2/6" in html
+    assert '<section id="provenance">' in html and str(out) in html   # the report package's page
     assert (tmp_path / "rep" / "variations_aiw_friends_thinking_v2.png").stat().st_size > 1000
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scalinglab.errors import BackendError, ConfigError, DataError, StoreError, UnknownNameError
-from scalinglab.evals import get_backend, read_jsonl, read_responses, render, rescore, run, trial_seed
+from scalinglab.evals import evaluate, get_client, read_jsonl, read_responses, render, rescore, trial_seed
 from scalinglab.evals.runner import summary_path_for
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -23,10 +23,10 @@ def test_trial_seeds_differ_per_trial_and_prompt_and_are_stable():
 
 
 def test_replaying_upstream_responses_through_the_runner(tmp_path):
-    be = get_backend("responses_file", SAMPLE, model="openai/o1-mini")
+    client = get_client("responses_file", SAMPLE, model="openai/o1-mini")
     prompts = render("aiw_friends", variations=["1"], prompt_types=["thinking_v2"])
     out = tmp_path / "replay.jsonl"
-    res = run(be, prompts, out=out, n_trials=6, concurrency=3, extract_mode="upstream")
+    res = evaluate(client, prompts, out=out, n_trials=6, concurrency=3, extract_mode="upstream")
     assert res.n_new == 6 and res.n_resumed == 0
     assert sorted(r["trial"] for r in res.records) == list(range(6))
     assert sum(r["correct"] for r in res.records) == 2  # upstream: trials 12 and 15 were right
@@ -36,41 +36,41 @@ def test_replaying_upstream_responses_through_the_runner(tmp_path):
     assert json.loads(summary_path_for(out).read_text())["prompts"][0]["upstream_id"] == 577
     # resuming with more trials than stored: clear error, finished trials kept
     with pytest.raises(BackendError, match=r"holds 6 responses.*6 of 7 trials are saved"):
-        run(be, prompts, out=out, n_trials=7, extract_mode="upstream", max_retries=0)
+        evaluate(client, prompts, out=out, n_trials=7, extract_mode="upstream", max_retries=0)
     recs = read_jsonl(out)
     assert sum(r["record"] == "response" for r in recs) == 6
     assert sum(r["record"] == "error" for r in recs) == 1 and sum(r["record"] == "run" for r in recs) == 2
     # a third call with the original options finds everything stored
-    again = run(be, prompts, out=out, n_trials=6, extract_mode="upstream")
+    again = evaluate(client, prompts, out=out, n_trials=6, extract_mode="upstream")
     assert again.n_new == 0 and again.n_resumed == 6
 
 
 def test_resume_refuses_other_sampling_options_or_prompt_texts(tmp_path):
-    be = get_backend("responses_file", SAMPLE, model="openai/o1-mini")
+    client = get_client("responses_file", SAMPLE, model="openai/o1-mini")
     prompts = render("aiw_friends", variations=["1"], prompt_types=["thinking_v2"])
     out = tmp_path / "r.jsonl"
-    run(be, prompts, out=out, n_trials=2, summary=False)
+    evaluate(client, prompts, out=out, n_trials=2, summary=False)
     with pytest.raises(StoreError, match="temperature, max_tokens, top_p"):
-        run(be, prompts, out=out, n_trials=2, temperature=0.7)
+        evaluate(client, prompts, out=out, n_trials=2, temperature=0.7)
     lines = out.read_text().splitlines()
     rec = json.loads(lines[1])
     rec["prompt_sha"] = "0" * 12
     rec["trial"] = 5
     out.write_text("\n".join(lines + [json.dumps(rec)]) + "\n")
     with pytest.raises(StoreError, match="another prompt text"):
-        run(be, prompts, out=out, n_trials=2)
+        evaluate(client, prompts, out=out, n_trials=2)
 
 
 def test_results_file_with_a_torn_last_line_is_repaired_and_resumed(tmp_path):
-    be = get_backend("responses_file", SAMPLE, model="openai/o1-mini")
+    client = get_client("responses_file", SAMPLE, model="openai/o1-mini")
     prompts = render("aiw_friends", variations=["1"], prompt_types=["thinking_v2"])
     out = tmp_path / "r.jsonl"
-    run(be, prompts, out=out, n_trials=3, summary=False)
+    evaluate(client, prompts, out=out, n_trials=3, summary=False)
     raw = out.read_bytes()
     last = raw.rstrip(b"\n").rfind(b"\n") + 1  # start of the last record: cut it mid-way
     out.write_bytes(raw[:last] + raw[last:last + 40])
     with pytest.warns(Warning, match="incomplete"):
-        res = run(be, prompts, out=out, n_trials=3, summary=False)
+        res = evaluate(client, prompts, out=out, n_trials=3, summary=False)
     assert res.n_new == 1 and res.n_resumed == 2
     assert sorted(r["trial"] for r in res.records) == [0, 1, 2]
     assert all(isinstance(r, dict) for r in read_jsonl(out))  # the file is valid again
@@ -103,30 +103,30 @@ def test_rescoring_changes_only_the_scoring(tmp_path):
 
 
 def test_run_option_errors(tmp_path):
-    be = get_backend("responses_file", SAMPLE, model="openai/o1-mini")
+    client = get_client("responses_file", SAMPLE, model="openai/o1-mini")
     ps = render("aiw_friends", variations=["1"], prompt_types=["thinking_v2"])
     for kw, msg in [({"n_trials": 0}, "n_trials"), ({"concurrency": 0}, "concurrency"),
                     ({"temperature": -1.0}, "temperature"), ({"extract_mode": "loose"}, "extraction mode"),
                     ({"requests_per_s": 0}, "requests_per_s")]:
         with pytest.raises(ConfigError, match=msg):
-            run(be, ps, out=tmp_path / "x.jsonl", **kw)
+            evaluate(client, ps, out=tmp_path / "x.jsonl", **kw)
     with pytest.raises(ConfigError, match="no prompts"):
-        run(be, [], out=tmp_path / "x.jsonl")
+        evaluate(client, [], out=tmp_path / "x.jsonl")
     with pytest.raises(UnknownNameError, match="Did you mean: openai_http"):
-        get_backend("openai_htp")
+        get_client("openai_htp")
     with pytest.raises(DataError, match="holds responses of 2 models"):
-        get_backend("responses_file", SAMPLE)
+        get_client("responses_file", SAMPLE)
     with pytest.raises(ConfigError, match="base_url must start with http"):
-        get_backend("openai_http", "127.0.0.1:8000", "m")
+        get_client("openai_http", "127.0.0.1:8000", "m")
 
 
 def test_rate_limit_spaces_request_starts(tmp_path):
     import time
 
-    be = get_backend("responses_file", SAMPLE, model="openai/o1-mini")
+    client = get_client("responses_file", SAMPLE, model="openai/o1-mini")
     ps = render("aiw_friends", variations=["1"], prompt_types=["thinking_v2"])
     t0 = time.perf_counter()
-    run(be, ps, out=tmp_path / "r.jsonl", n_trials=6, concurrency=6, requests_per_s=20, summary=False)
+    evaluate(client, ps, out=tmp_path / "r.jsonl", n_trials=6, concurrency=6, requests_per_s=20, summary=False)
     assert time.perf_counter() - t0 >= 5 / 20  # six starts at least 1/20 s apart
 
 
@@ -160,10 +160,10 @@ def test_a_429_with_retry_after_is_waited_out_then_retried(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        be = get_backend("openai_http", f"http://127.0.0.1:{server.server_address[1]}/v1", "m")
+        client = get_client("openai_http", f"http://127.0.0.1:{server.server_address[1]}/v1", "m")
         ps = render("aiw", variations=["1"], prompt_types=["standard"])
         # backoff_s=30: only the server's Retry-After can make the retry come this soon
-        res = run(be, ps, out=tmp_path / "r.jsonl", n_trials=1, concurrency=1, backoff_s=30.0, summary=False)
+        res = evaluate(client, ps, out=tmp_path / "r.jsonl", n_trials=1, concurrency=1, backoff_s=30.0, summary=False)
     finally:
         server.shutdown()
         server.server_close()

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from scalinglab.errors import BackendError
-from scalinglab.evals import get_backend, read_jsonl, render, run
+from scalinglab.evals import evaluate, get_client, read_jsonl, render
 from scalinglab.evals.runner import summary_path_for
 
 pytestmark = pytest.mark.server
@@ -42,17 +42,17 @@ def _check_complete(path, n_prompts, n_trials):
 def test_retries_until_the_server_is_up_then_stores_every_trial(aiw_server, tmp_path):
     aiw_server.stop()
     aiw_server.start()  # not listening yet: the first requests are refused and retried
-    be = get_backend("openai_http", aiw_server.base_url, aiw_server.model)
+    client = get_client("openai_http", aiw_server.base_url, aiw_server.model)
     out = tmp_path / "res.jsonl"
-    res = run(be, _prompts(), out=out, backoff_s=0.3, max_backoff_s=1.5, max_retries=200, **OPTS)
+    res = evaluate(client, _prompts(), out=out, backoff_s=0.3, max_backoff_s=1.5, max_retries=200, **OPTS)
     recs = _check_complete(out, 4, 3)
     assert max(r["attempts"] for r in recs) > 1
     assert res.n_new == 12 and res.summary_path == summary_path_for(out)
     r0 = recs[0]
-    for key in ("model", "backend", "prompt_id", "trial", "seed", "temperature", "max_tokens",
+    for key in ("model", "client", "prompt_id", "trial", "seed", "temperature", "max_tokens",
                 "raw_text", "parsed_answer", "parse_status", "correct", "upstream_id", "task_version"):
         assert key in r0
-    assert r0["backend"] == "openai_http" and r0["temperature"] == 1.0 and r0["max_tokens"] == 12
+    assert r0["client"] == "openai_http" and r0["temperature"] == 1.0 and r0["max_tokens"] == 12
     # the server honours seeds, and every trial had its own: the texts of one prompt differ
     by_prompt = Counter(r["prompt_id"] for r in recs)
     for pid in by_prompt:
@@ -68,16 +68,16 @@ def test_same_seed_same_text_different_seed_different_text(aiw_server):
     from scalinglab.evals import GenerationRequest
 
     aiw_server.ensure_up()
-    be = get_backend("openai_http", aiw_server.base_url, aiw_server.model)
+    client = get_client("openai_http", aiw_server.base_url, aiw_server.model)
     req = dict(prompt="Alice has 3 brothers", temperature=1.0, max_tokens=16)
-    a, b = (be.generate(GenerationRequest(seed=11, **req)).text for _ in range(2))
-    c = be.generate(GenerationRequest(seed=12, **req)).text
+    a, b = (client.generate(GenerationRequest(seed=11, **req)).text for _ in range(2))
+    c = client.generate(GenerationRequest(seed=12, **req)).text
     assert a == b and a != c  # why a constant per-request seed would make all trials identical
 
 
 def test_interrupted_run_resumes_without_duplicates_or_losses(aiw_server, tmp_path):
     aiw_server.ensure_up()
-    be = get_backend("openai_http", aiw_server.base_url, aiw_server.model)
+    client = get_client("openai_http", aiw_server.base_url, aiw_server.model)
     out = tmp_path / "res.jsonl"
 
     def interrupt(d):
@@ -85,10 +85,10 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(aiw_server, tmp_pa
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run(be, _prompts(), out=out, progress=interrupt, **OPTS)
+        evaluate(client, _prompts(), out=out, progress=interrupt, **OPTS)
     first = _responses(out)
     assert 5 <= len(first) < 12
-    res = run(be, _prompts(), out=out, **OPTS)
+    res = evaluate(client, _prompts(), out=out, **OPTS)
     assert res.n_resumed == len(first) and res.n_new == 12 - len(first)
     recs = _check_complete(out, 4, 3)
     kept = {(r["prompt_id"], r["trial"]): r["raw_text"] for r in first}
@@ -98,7 +98,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(aiw_server, tmp_pa
 
 def test_server_dying_mid_run_keeps_finished_trials_and_resume_completes(aiw_server, tmp_path):
     aiw_server.ensure_up()
-    be = get_backend("openai_http", aiw_server.base_url, aiw_server.model)
+    client = get_client("openai_http", aiw_server.base_url, aiw_server.model)
     out = tmp_path / "res.jsonl"
 
     def kill(d):
@@ -106,22 +106,22 @@ def test_server_dying_mid_run_keeps_finished_trials_and_resume_completes(aiw_ser
             aiw_server.stop()
 
     with pytest.raises(BackendError, match=r"cannot reach the model server.*trials are saved in .*run the same command again"):
-        run(be, _prompts(), out=out, progress=kill, max_retries=2, backoff_s=0.05, **OPTS)
+        evaluate(client, _prompts(), out=out, progress=kill, max_retries=2, backoff_s=0.05, **OPTS)
     saved = _responses(out)
     assert len(saved) >= 4
     assert any(r["record"] == "error" for r in read_jsonl(out))
     aiw_server.ensure_up()
-    res = run(be, _prompts(), out=out, **OPTS)
+    res = evaluate(client, _prompts(), out=out, **OPTS)
     assert res.n_resumed == len(saved)
     _check_complete(out, 4, 3)
 
 
 def test_http_errors_fail_fast_with_the_server_message(aiw_server, tmp_path):
     aiw_server.ensure_up()
-    be = get_backend("openai_http", aiw_server.base_url.replace("/v1", "/v9"), aiw_server.model)
+    client = get_client("openai_http", aiw_server.base_url.replace("/v1", "/v9"), aiw_server.model)
     out = tmp_path / "res.jsonl"
     with pytest.raises(BackendError, match=r"HTTP 404.*0 of 12 trials are saved"):
-        run(be, _prompts(), out=out, max_retries=5, **OPTS)
+        evaluate(client, _prompts(), out=out, max_retries=5, **OPTS)
     errors = [r for r in read_jsonl(out) if r["record"] == "error"]
     assert errors and errors[0]["attempts"] == 1  # a 404 is not retried
 
@@ -129,23 +129,23 @@ def test_http_errors_fail_fast_with_the_server_message(aiw_server, tmp_path):
 def test_api_key_is_sent_but_never_stored(aiw_server, tmp_path, monkeypatch):
     aiw_server.ensure_up()
     monkeypatch.setenv("AIW_TEST_KEY", "sk-secret-value-123")
-    be = get_backend("openai_http", aiw_server.base_url, aiw_server.model, api_key_env="AIW_TEST_KEY")
-    assert be._client.headers["authorization"] == "Bearer sk-secret-value-123"
+    client = get_client("openai_http", aiw_server.base_url, aiw_server.model, api_key_env="AIW_TEST_KEY")
+    assert client._http.headers["authorization"] == "Bearer sk-secret-value-123"
     out = tmp_path / "res.jsonl"
-    run(be, _prompts()[:1], out=out, n_trials=1, max_tokens=4)
+    evaluate(client, _prompts()[:1], out=out, n_trials=1, max_tokens=4)
     text = out.read_text() + summary_path_for(out).read_text()
-    assert "sk-secret" not in text and "sk-secret" not in repr(be) and be.info()["api_key_set"]
+    assert "sk-secret" not in text and "sk-secret" not in repr(client) and client.info()["api_key_set"]
 
 
 def test_same_slice_through_the_local_transformers_backend(tiny_model_dir, tmp_path):
-    be = get_backend("transformers_local", tiny_model_dir, model="tiny-gpt2", num_threads=1)
+    client = get_client("transformers_local", tiny_model_dir, model="tiny-gpt2", num_threads=1)
     out = tmp_path / "local.jsonl"
-    res = run(be, _prompts(), out=out, **OPTS)
+    res = evaluate(client, _prompts(), out=out, **OPTS)
     recs = _check_complete(out, 4, 3)
-    assert {r["backend"] for r in recs} == {"transformers_local"} and res.summary.families
+    assert {r["client"] for r in recs} == {"transformers_local"} and res.summary.families
     for pid in {r["prompt_id"] for r in recs}:
         assert len({r["raw_text"] for r in recs if r["prompt_id"] == pid}) > 1
     # seeds make local sampling reproducible
-    again = run(be, _prompts(), out=tmp_path / "again.jsonl", **OPTS)
+    again = evaluate(client, _prompts(), out=tmp_path / "again.jsonl", **OPTS)
     first = {(r["prompt_id"], r["trial"]): r["raw_text"] for r in res.records}
     assert all(first[(r["prompt_id"], r["trial"])] == r["raw_text"] for r in again.records)

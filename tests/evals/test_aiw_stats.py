@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from scalinglab.errors import DataError
-from scalinglab.evals import Summary, homogeneity_test, jeffreys_interval, summarize, wilson_interval
+from scalinglab.errors import ConfigError, DataError
+from scalinglab.evals import RateSummary, homogeneity_test, jeffreys_interval, summarize_rates, wilson_interval
 from scalinglab.evals.stats import newcombe_interval
 
 Z = 1.959963984540054
@@ -81,7 +81,7 @@ def _records(model, family, prompt_type, per_variation, kind="problem"):
 def test_summary_by_hand():
     recs = (_records("m", "aiw", "thinking_v2", {"1": (2, 10), "2": (6, 10), "3": (10, 10), "4": (0, 10)})
             + _records("m", "aiw_light_family", "thinking_v2", {"1": (9, 10), "2": (10, 10)}, "control"))
-    s = summarize(recs)
+    s = summarize_rates(recs)
     (f,) = s.family("aiw", model="m")
     assert (f.k, f.n, f.n_variations) == (18, 40, 4)
     assert f.pooled_rate == pytest.approx(0.45)
@@ -99,22 +99,33 @@ def test_summary_by_hand():
     assert (g.low, g.high) == pytest.approx(newcombe_interval(18, 40, 19, 20))
     text = s.as_text()
     assert "18/40" in text and "aiw_light_family" in text and "2/10" in text
-    assert "<table>" in s.as_html()
+    # one definition of the columns: the text tables are the table() cells, aligned
+    for name in ("families", "gaps", "prompts"):
+        header, rows = s.table(name)
+        assert all(len(r) == len(header) for r in rows) and len(rows) == len(getattr(s, name))
+        for row in rows:
+            assert any(all(c in line for c in row) for line in text.splitlines()), row
+    header, rows = s.table("families")
+    aiw = next(r for r in rows if r[1] == "aiw")
+    assert aiw[header.index("k/n")] == "18/40" and aiw[header.index("pooled")] == "0.450"
+    assert aiw[header.index("homogeneity p")].endswith("(exact-mc)")
+    with pytest.raises(ConfigError, match="unknown table 'family'"):
+        s.table("family")
 
 
 def test_summary_round_trips_and_guards(tmp_path):
     recs = _records("m", "aiw", "standard", {"1": (3, 5), "2": (1, 5)})
-    s = summarize(recs, interval="jeffreys")
-    back = Summary.load(s.save(tmp_path / "s.summary.json"))
+    s = summarize_rates(recs, interval="jeffreys")
+    back = RateSummary.load(s.save(tmp_path / "s.summary.json"))
     assert back.to_dict() == s.to_dict()
     with pytest.warns(Warning, match="duplicate"):
-        assert summarize(recs + recs[:2]).prompts[0].n == 5
+        assert summarize_rates(recs + recs[:2]).prompts[0].n == 5
     bad = [dict(r) for r in recs]
     bad[0]["prompt_sha"] = "other-text"
     with pytest.raises(DataError, match="different prompt texts"):
-        summarize(bad)
+        summarize_rates(bad)
     with pytest.raises(DataError, match="no response records"):
-        summarize([])
+        summarize_rates([])
 
 
 # -- the hand-written statistics against SciPy's own -------------------------------------------

@@ -1,6 +1,7 @@
 """``scalinglab aiw``: list, render, run, score and report the Alice in Wonderland evaluation.
 
-A thin layer over :mod:`scalinglab.evals`: parse options, call the public API, print.
+A thin layer over :mod:`scalinglab.evals` (and :func:`scalinglab.report.build_aiw_report` for the
+page): parse options, call the public API, print.
 """
 
 from __future__ import annotations
@@ -13,8 +14,23 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
-from ..evals import add_task_path, get_family, render, get_prompt_type, list_families, list_prompt_types, get_backend, run, read_responses, summarize, Summary, write_report, export_lm_eval
+from ..evals import (
+    RateSummary,
+    add_task_path,
+    evaluate,
+    export_lm_eval,
+    get_client,
+    get_family,
+    get_prompt_type,
+    list_clients,
+    list_families,
+    list_prompt_types,
+    read_responses,
+    render,
+    summarize_rates,
+)
 from ..evals.records import append_records
+from ..report import build_aiw_report
 
 aiw_app = typer.Typer(name="aiw", no_args_is_help=True, add_completion=False,
                       help="Alice in Wonderland (AIW) robustness evaluation (arXiv:2406.02061).")
@@ -49,7 +65,7 @@ def _prompts(family, prompt_type, variation):
 
 @aiw_app.command("list")
 def list_cmd(tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
-    """List task families and prompt types."""
+    """List task families, prompt types and model clients."""
 
     _tasks(tasks_dir)
     rows = [(n, get_family(n)) for n in list_families()]
@@ -62,6 +78,7 @@ def list_cmd(tasks_dir: Optional[Path] = _TASKS_DIR) -> None:
     for name in list_prompt_types():
         pt = get_prompt_type(name)
         print(f"  {name:12s} {pt.style:10s} {pt.description}")
+    print(f"\nmodel clients (aiw run --client): {', '.join(list_clients())}")
 
 
 @aiw_app.command("render")
@@ -84,8 +101,9 @@ def render_cmd(family: list[str] = typer.Argument(..., help="Family name(s)."),
 @aiw_app.command("run")
 def run_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Results JSONL (continued when it exists)."),
-    backend: str = typer.Option("openai_http", "--backend", "-b",
-                                help="openai_http, transformers_local, scalinglab_ckpt or responses_file."),
+    client: str = typer.Option("openai_http", "--client", "-c",
+                               help="Model client: openai_http, transformers_local, scalinglab_ckpt or "
+                                    "responses_file."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (server name for openai_http)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="openai_http: e.g. http://127.0.0.1:8000/v1"),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
@@ -93,7 +111,7 @@ def run_cmd(
     model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="transformers_local: model folder."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="scalinglab_ckpt: run dir or .pt."),
     responses: Optional[Path] = typer.Option(None, "--responses", help="responses_file: stored responses."),
-    device: str = typer.Option("cpu", "--device", help="Local backends: cpu, cuda, cuda:1 ..."),
+    device: str = typer.Option("cpu", "--device", help="Local clients: cpu, cuda, cuda:1 ..."),
     family: Optional[list[str]] = _FAMILY, prompt_type: Optional[list[str]] = _PTYPE,
     variation: Optional[list[str]] = _VARIATION,
     trials: int = typer.Option(60, "--trials", "-n", help="Independent trials per prompt (paper: 60)."),
@@ -107,28 +125,28 @@ def run_cmd(
     mode: str = _MODE, tasks_dir: Optional[Path] = _TASKS_DIR,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Run N trials per prompt against a model; writes the JSONL and <out>.summary.json."""
+    """Evaluate a model: N trials per prompt; writes the JSONL and <out>.summary.json."""
 
     _tasks(tasks_dir)
     prompts = _prompts(family, prompt_type, variation)
-    if backend == "openai_http":
+    if client == "openai_http":
         if not base_url or not model:
-            raise ConfigError("--backend openai_http needs --base-url and --model")
-        be = get_backend(backend, base_url, model, api_key_env=api_key_env)
-    elif backend == "transformers_local":
+            raise ConfigError("--client openai_http needs --base-url and --model")
+        mc = get_client(client, base_url, model, api_key_env=api_key_env)
+    elif client == "transformers_local":
         if model_dir is None:
-            raise ConfigError("--backend transformers_local needs --model-dir")
-        be = get_backend(backend, model_dir, model=model, device=device)
-    elif backend == "scalinglab_ckpt":
+            raise ConfigError("--client transformers_local needs --model-dir")
+        mc = get_client(client, model_dir, model=model, device=device)
+    elif client == "scalinglab_ckpt":
         if checkpoint is None:
-            raise ConfigError("--backend scalinglab_ckpt needs --checkpoint")
-        be = get_backend(backend, checkpoint, model=model, device=device)
-    elif backend == "responses_file":
+            raise ConfigError("--client scalinglab_ckpt needs --checkpoint")
+        mc = get_client(client, checkpoint, model=model, device=device)
+    elif client == "responses_file":
         if responses is None:
-            raise ConfigError("--backend responses_file needs --responses")
-        be = get_backend(backend, responses, model=model)
+            raise ConfigError("--client responses_file needs --responses")
+        mc = get_client(client, responses, model=model)
     else:
-        be = get_backend(backend)  # unknown name: UnknownNameError with suggestions
+        mc = get_client(client)  # unknown name: UnknownNameError with suggestions
 
     def progress(d: dict) -> None:
         if not quiet:
@@ -136,13 +154,13 @@ def run_cmd(
             sys.stderr.flush()
 
     try:
-        res = run(be, prompts, out=out, n_trials=trials, temperature=temperature,
+        res = evaluate(mc, prompts, out=out, n_trials=trials, temperature=temperature,
                   max_tokens=max_tokens, top_p=top_p, seed=seed, concurrency=concurrency,
                   requests_per_s=rps, max_retries=max_retries, extract_mode=mode, progress=progress)
     finally:
         if not quiet:
             sys.stderr.write("\n")
-        be.close()
+        mc.close()
     print(res.summary.as_text())
     print(f"\n{res.n_new} new trials, {res.n_resumed} already stored; results: {res.path}; "
           f"summary: {res.summary_path}")
@@ -164,7 +182,7 @@ def score_cmd(responses: Path = typer.Argument(..., help="Results JSONL, upstrea
         if out.exists():
             raise ConfigError(f"{out} exists; choose a new file for the re-scored records")
         append_records(out, records)
-    s = summarize(records, level=level, interval=interval)
+    s = summarize_rates(records, level=level, interval=interval)
     if summary is not None:
         s.save(summary)
     print(s.as_text())
@@ -182,13 +200,14 @@ def report_cmd(responses: list[Path] = typer.Argument(
 
     _tasks(tasks_dir)
     if len(responses) == 1 and responses[0].name.endswith(".summary.json"):
-        summ = Summary.load(responses[0])  # a run's JSON summary: no re-scoring possible
+        rates = RateSummary.load(responses[0])  # a run's JSON summary: no re-scoring possible
     else:
         records = []
         for r in responses:
             records.extend(read_responses(r, mode=mode))
-        summ = summarize(records)
-    print(write_report(summ, out_dir, title=title))
+        rates = summarize_rates(records)
+    print(build_aiw_report(rates, out_dir, title=title,
+                           provenance={"results": ", ".join(map(str, responses))}))
 
 
 @aiw_app.command("export-lm-eval")

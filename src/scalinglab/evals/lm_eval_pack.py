@@ -13,7 +13,8 @@ scalinglab, ``repeats`` times each. Two details make the harness count all repea
 ``distinct_frac`` (distinct responses / repeats) exposes a trap: lm-eval's API models
 (``local-completions``, ``local-chat-completions``) send the *same* ``seed`` with every request, so
 a server that honours seeds returns identical repeats (``distinct_frac`` = 1/repeats). Use the
-``hf`` model, or a server that ignores seeds, or scalinglab's own runner, for independent trials.
+``hf`` model, or a server that ignores seeds, or :func:`scalinglab.evals.evaluate`, for
+independent trials.
 
 The pack imports ``scalinglab.evals.extract`` at scoring time: install scalinglab in the
 environment that runs lm-eval.

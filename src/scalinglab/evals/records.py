@@ -6,7 +6,7 @@ on resume and never counted). Keys of a response record:
 
 =================  ==========================================================================
 schema             record schema version (:data:`RECORD_SCHEMA`)
-model, backend     model identifier and backend name (``openai_http``, ``transformers_local`` ...)
+model, client      model identifier and model-client name (``openai_http``, ``transformers_local`` ...)
 prompt_id          ``<family>/<variation>/<prompt type>``; ``upstream/<id>`` for imported prompts
                    scalinglab has no template for
 family, variation, prompt_type, kind, task_version, prompt_sha, upstream_id, style
@@ -22,7 +22,13 @@ parsed_answer, parse_status, correct, scorer, extract_method
                    the scoring (re-computable with :func:`rescore`)
 =================  ==========================================================================
 
-API keys are never part of a record.
+A ``record: "run"`` line opens every call of :func:`~scalinglab.evals.evaluate` that had trials
+to make: the model, the client's :meth:`~scalinglab.evals.ModelClient.info` under ``client``,
+the sampling options and the scalinglab version. API keys are never part of a record.
+
+Schema versions: 2 names the model client ``client``; 1 (scalinglab before the rename) called it
+``backend``. :func:`read_jsonl` reads both and returns every record in the current schema, so old
+files still summarise, re-score and resume.
 """
 
 from __future__ import annotations
@@ -37,9 +43,10 @@ from typing import Any
 from ..errors import DataError, DataWarning
 from .extract import score
 
-__all__ = ["RECORD_SCHEMA", "append_records", "read_jsonl", "rescore", "rescore_record"]
+__all__ = ["RECORD_SCHEMA", "append_records", "read_jsonl", "rescore", "rescore_record", "upgrade_record"]
 
-RECORD_SCHEMA = 1
+#: The schema of the records this version writes (see the module docstring for the history).
+RECORD_SCHEMA = 2
 _REQUIRED = ("model", "prompt_id", "trial", "raw_text", "right_answer")
 
 
@@ -66,11 +73,39 @@ def rescore(records: Iterable[dict[str, Any]], *, mode: str = "auto") -> list[di
             for r in records]
 
 
-def read_jsonl(path: str | Path, *, repair_tail: bool = False) -> list[dict[str, Any]]:
-    """Read a results file. Malformed lines raise DataError naming the file and line.
+def upgrade_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """``rec`` in the current schema (a copy when anything changes; the input is never modified).
 
-    An incomplete *last* line (a run killed while writing) is dropped with a DataWarning; with
-    ``repair_tail=True`` it is also cut from the file so that appending can continue.
+    Schema 1 -> 2: the model client's name (and, in a ``run`` record, its ``info()`` dict) moves
+    from the key ``backend`` to ``client``. A record without ``schema`` is taken as current.
+
+    Raises
+    ------
+    DataError
+        For a schema newer than this version of scalinglab knows.
+    """
+    schema = rec.get("schema", RECORD_SCHEMA)
+    if not isinstance(schema, int) or schema > RECORD_SCHEMA:
+        raise DataError(f"record schema {schema!r} is newer than this scalinglab reads (up to "
+                        f"{RECORD_SCHEMA}); upgrade scalinglab to read this file")
+    if schema >= RECORD_SCHEMA:
+        return rec
+    out = dict(rec)
+    if "backend" in out and "client" not in out:
+        client = out.pop("backend")
+        if isinstance(client, dict) and "backend" in client and "client" not in client:
+            client = {("client" if k == "backend" else k): v for k, v in client.items()}
+        out["client"] = client
+    out["schema"] = RECORD_SCHEMA
+    return out
+
+
+def read_jsonl(path: str | Path, *, repair_tail: bool = False) -> list[dict[str, Any]]:
+    """Read a results file; every record comes back in the current schema (:func:`upgrade_record`).
+
+    Malformed lines raise DataError naming the file and line. An incomplete *last* line (a run
+    killed while writing) is dropped with a DataWarning; with ``repair_tail=True`` it is also cut
+    from the file so that appending can continue.
     """
     path = Path(path)
     if not path.exists():
@@ -97,6 +132,10 @@ def read_jsonl(path: str | Path, *, repair_tail: bool = False) -> list[dict[str,
                             "file must be one JSON object; fix or remove that line") from None
         if not isinstance(rec, dict):
             raise DataError(f"{path}, line {i}: expected a JSON object; got {type(rec).__name__}")
+        try:
+            rec = upgrade_record(rec)
+        except DataError as exc:
+            raise DataError(f"{path}, line {i}: {exc}") from None
         if rec.get("record", "response") == "response":
             missing = [k for k in _REQUIRED if k not in rec]
             if missing:

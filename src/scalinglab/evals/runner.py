@@ -1,4 +1,4 @@
-"""Run AIW prompts against a backend: N independent trials per prompt, stored as they finish.
+"""Evaluate a model on AIW prompts: N independent trials per prompt, stored as they finish.
 
 Design (Nezhurina et al. 2024, Sec. 2.2: repeated independent trials per prompt, temperature
 sampling, correct-response rate = fraction of correct trials):
@@ -7,9 +7,9 @@ sampling, correct-response rate = fraction of correct trials):
   seeds would otherwise return the same text for every "independent" trial;
 * requests run concurrently (``concurrency``), optionally rate limited (``requests_per_s``);
   connection failures, timeouts and HTTP 429/5xx are retried with exponential backoff and jitter
-  (``Retry-After`` honoured); after ``max_retries`` the run stops with a BackendError;
+  (``Retry-After`` honoured); after ``max_retries`` the evaluation stops with a BackendError;
 * each finished trial is appended to the results JSONL at once (:mod:`scalinglab.evals.records`),
-  so an interrupted or failed run loses nothing: running the same call again skips the
+  so an interrupted or failed evaluation loses nothing: the same call again skips the
   (model, prompt, trial) triples already stored and runs only the missing ones;
 * the file refuses to mix: a stored trial with a different prompt text (a task version change)
   or different sampling parameters raises StoreError instead of silently pooling them.
@@ -30,12 +30,13 @@ from typing import Any, Callable
 
 from .._version import __version__
 from ..errors import BackendError, ConfigError, DataWarning, StoreError
-from .api import Generation, GenerationRequest, is_transient
+from .clients.base import Generation, GenerationRequest, ModelClient, is_transient
 from .extract import resolve_mode, score
 from .records import RECORD_SCHEMA, append_records, iter_responses, read_jsonl
+from .stats import RateSummary, summarize_rates
 from .task import Prompt
 
-__all__ = ["RunResult", "run", "summary_path_for", "trial_seed"]
+__all__ = ["Evaluation", "evaluate", "summary_path_for", "trial_seed"]
 
 
 def trial_seed(seed: int, prompt_id: str, trial: int) -> int:
@@ -54,15 +55,15 @@ def summary_path_for(out: str | Path) -> Path:
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """What :func:`run` did."""
+class Evaluation:
+    """What :func:`evaluate` did: where the trials are, how many were new, and their rates."""
 
     path: Path                       # the results JSONL
     summary_path: Path | None        # the JSON summary written next to it
     n_new: int                       # trials made by this call
     n_resumed: int                   # trials found already stored and skipped
     records: list[dict[str, Any]] = field(repr=False)  # all response records of this model and these prompts
-    summary: Any = field(repr=False, default=None)     # stats.Summary of the whole file
+    summary: RateSummary | None = field(repr=False, default=None)  # rates of the whole file
 
     @property
     def n_trials(self) -> int:
@@ -107,18 +108,18 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run(backend: Any, prompts: list[Prompt], *, out: str | Path, n_trials: int = 60,
+def evaluate(client: ModelClient, prompts: list[Prompt], *, out: str | Path, n_trials: int = 60,
         temperature: float = 1.0, max_tokens: int = 2048, top_p: float | None = None,
         seed: int = 0, concurrency: int = 4, requests_per_s: float | None = None,
         max_retries: int = 5, backoff_s: float = 1.0, max_backoff_s: float = 60.0,
         extract_mode: str = "auto", summary: bool = True,
-        progress: Callable[[dict[str, Any]], Any] | None = None) -> RunResult:
-    """Make ``n_trials`` trials of every prompt with ``backend``; resumable.
+        progress: Callable[[dict[str, Any]], Any] | None = None) -> Evaluation:
+    """Make ``n_trials`` trials of every prompt through ``client``; resumable.
 
     Parameters
     ----------
-    backend : Backend
-        From :func:`scalinglab.evals.backends.get_backend`.
+    client : ModelClient
+        From :func:`scalinglab.evals.get_client`.
     prompts : list of Prompt
         From :func:`scalinglab.evals.task.render` / :func:`~scalinglab.evals.task.render_all`.
     out : path
@@ -139,13 +140,14 @@ def run(backend: Any, prompts: list[Prompt], *, out: str | Path, n_trials: int =
         ``"auto"`` (strict for chat prompts, completion for base-model prompts), ``"strict"``,
         ``"upstream"`` or ``"completion"``; responses can be re-scored later without the model.
     summary : bool
-        Write ``<out>.summary.json`` with per-prompt and per-family statistics.
+        Write ``<out>.summary.json`` with per-prompt and per-family statistics
+        (:func:`~scalinglab.evals.summarize_rates` of the whole file).
     progress : callable, optional
         Called with ``{"done", "total", "prompt_id", "trial", "correct"}`` after each trial.
 
     Returns
     -------
-    RunResult
+    Evaluation
 
     Raises
     ------
@@ -160,7 +162,7 @@ def run(backend: Any, prompts: list[Prompt], *, out: str | Path, n_trials: int =
     resolve_mode(extract_mode)
     if not prompts:
         raise ConfigError("no prompts to run; check the family, variation and prompt-type selection")
-    model = str(backend.model)
+    model = str(client.model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     by_id: dict[str, Prompt] = {}
@@ -195,11 +197,11 @@ def run(backend: Any, prompts: list[Prompt], *, out: str | Path, n_trials: int =
     todo = [(p, t) for p in by_id.values() for t in range(n_trials) if (p.prompt_id, t) not in stored]
     n_resumed = sum(1 for p in by_id.values() for t in range(n_trials) if (p.prompt_id, t) in stored)
 
-    info = backend.info()
+    info = client.info()
     sampling = {"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p}
     if todo:
         append_records(out, [{"schema": RECORD_SCHEMA, "record": "run", "time": _now(),
-                              "model": model, "backend": info, "scalinglab": __version__,
+                              "model": model, "client": info, "scalinglab": __version__,
                               "n_prompts": len(by_id), "n_trials": n_trials, "seed": seed,
                               "extract_mode": extract_mode, "concurrency": concurrency,
                               "requests_per_s": requests_per_s, "n_todo": len(todo), **sampling}])
@@ -218,11 +220,11 @@ def run(backend: Any, prompts: list[Prompt], *, out: str | Path, n_trials: int =
             limiter.wait()
             t0 = time.perf_counter()
             try:
-                gen: Generation = backend.generate(req)
+                gen: Generation = client.generate(req)
                 break
             except BackendError as exc:
                 err = exc
-            except Exception as exc:  # noqa: BLE001 - a backend bug must not lose the run
+            except Exception as exc:  # noqa: BLE001 - a client bug must not lose the evaluation
                 err = BackendError(f"{type(exc).__name__}: {exc}")
             if is_transient(err) and attempt < max_retries:
                 delay = getattr(err, "retry_after_s", None) or \
@@ -232,12 +234,12 @@ def run(backend: Any, prompts: list[Prompt], *, out: str | Path, n_trials: int =
                     return None, None
                 continue
             return ({"schema": RECORD_SCHEMA, "record": "error", "time": _now(), "model": model,
-                     "backend": info.get("backend"), "prompt_id": p.prompt_id, "trial": trial,
+                     "client": info.get("client"), "prompt_id": p.prompt_id, "trial": trial,
                      "seed": req.seed, "attempts": attempt + 1, "error": str(err)}, err)
         latency = time.perf_counter() - t0
         s = score(gen.text, p.right_answer, mode=extract_mode, style=p.style)
         rec = {"schema": RECORD_SCHEMA, "record": "response", "model": model,
-               "backend": info.get("backend"), **{k: v for k, v in p.to_dict().items() if k != "text"},
+               "client": info.get("client"), **{k: v for k, v in p.to_dict().items() if k != "text"},
                "trial": trial, "seed": req.seed, **sampling,
                "raw_text": gen.text, "reasoning": gen.reasoning, "finish_reason": gen.finish_reason,
                "usage": gen.usage, "served_model": gen.served_model,
@@ -297,10 +299,8 @@ def run(backend: Any, prompts: list[Prompt], *, out: str | Path, n_trials: int =
                    and r.get("prompt_id") in by_id and int(r["trial"]) < n_trials]
     summ, spath = None, None
     if summary:
-        from .stats import summarize
-
-        summ = summarize(iter_responses(read_jsonl(out)))
+        summ = summarize_rates(iter_responses(read_jsonl(out)))
         spath = summary_path_for(out)
         summ.save(spath)
-    return RunResult(path=out, summary_path=spath, n_new=n_new, n_resumed=n_resumed,
+    return Evaluation(path=out, summary_path=spath, n_new=n_new, n_resumed=n_resumed,
                      records=all_records, summary=summ)

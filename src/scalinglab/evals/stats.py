@@ -12,20 +12,22 @@ What to use when
   noise explains.
 * A family against its Light controls (:class:`ControlGap`): pooled rate difference with
   Newcombe's hybrid score interval (Newcombe 1998, Stat. Med., method 10).
+* All of it for a results file: :func:`summarize_rates` returns a :class:`RateSummary` (per
+  prompt, per family, family minus control; ``as_text``, ``table``, ``save`` / ``load``).
 
 Validity
 --------
 Trials of one prompt are treated as independent Bernoulli draws with one rate. That holds for
 temperature sampling with a different seed per trial; it fails for greedy decoding or a constant
-seed (identical trials), which the runner avoids. The pooled interval additionally assumes all
-variations share one rate: when the homogeneity test rejects, report the per-variation rates and
-the macro mean, not the pooled interval. The chi-square test needs expected counts >= 5 in
-every cell; otherwise ``method="auto"`` uses a Monte Carlo exact test conditional on the margins.
+seed (identical trials), which :func:`~scalinglab.evals.evaluate` avoids. The pooled interval
+additionally assumes all variations share one rate: when the homogeneity test rejects, report the
+per-variation rates and the macro mean, not the pooled interval. The chi-square test needs
+expected counts >= 5 in every cell; otherwise ``method="auto"`` uses a Monte Carlo exact test
+conditional on the margins.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import warnings
@@ -38,6 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as _st
 
+from .._io import write_json
 from ..errors import ConfigError, DataError, DataWarning
 
 __all__ = [
@@ -45,12 +48,13 @@ __all__ = [
     "FamilyStat",
     "HomogeneityTest",
     "PromptStat",
-    "Summary",
-    "jeffreys_interval",
+    "RateSummary",
+    "TABLES",
     "homogeneity_test",
+    "jeffreys_interval",
     "newcombe_interval",
     "proportion_interval",
-    "summarize",
+    "summarize_rates",
     "wilson_interval",
 ]
 
@@ -241,9 +245,24 @@ class ControlGap:
     high: float
 
 
+#: The tables of a :class:`RateSummary`, in reading order: name -> column headers.
+TABLES = {
+    "families": ("model", "family", "prompt type", "k/n", "pooled", "interval", "macro mean", "SD",
+                 "range", "homogeneity p", "unparsed"),
+    "gaps": ("model", "family", "control", "prompt type", "gap", "interval"),
+    "prompts": ("model", "prompt", "upstream id", "answer", "k/n", "rate", "interval", "unparsed"),
+}
+_TEXT_COLUMNS = {"model", "family", "control", "prompt type", "prompt"}   # left-aligned in as_text
+
+
 @dataclass
-class Summary:
-    """Everything :func:`summarize` computed; ``to_dict`` / ``save`` give the JSON summary."""
+class RateSummary:
+    """Correct-response rates of AIW results: per prompt, per family, and family minus control.
+
+    What :func:`summarize_rates` computed; ``to_dict`` / ``save`` / ``load`` give the JSON summary
+    (``<results>.summary.json``), :meth:`table` the formatted tables that ``as_text`` prints and
+    :mod:`scalinglab.report` renders as HTML.
+    """
 
     prompts: list[PromptStat]
     families: list[FamilyStat]
@@ -264,14 +283,11 @@ class Summary:
                 "gaps": [asdict(g) for g in self.gaps]}
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, default=str), encoding="utf-8")
-        tmp.replace(path)
-        return path
+        """Write the JSON summary atomically; :meth:`load` reads it back equal."""
+        return write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> Summary:
+    def load(cls, path: str | Path) -> RateSummary:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
         fams = []
         for f in d["families"]:
@@ -289,74 +305,55 @@ class Summary:
                 and (model is None or f.model == model)
                 and (prompt_type is None or f.prompt_type == prompt_type)]
 
+    def table(self, name: str) -> tuple[tuple[str, ...], list[list[str]]]:
+        """One table of the summary as ``(header, rows)`` of formatted cells.
+
+        ``name`` is ``"families"`` (pooled k/n and interval, macro mean, SD and range over
+        variations, homogeneity p-value and its method), ``"gaps"`` (family minus control with
+        Newcombe's interval) or ``"prompts"`` (k/n, rate and interval of each prompt); see
+        :data:`TABLES`. The one definition of the columns, for text and HTML alike.
+        """
+        if name not in TABLES:
+            raise ConfigError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
+        if name == "families":
+            rows = [[f.model, f.family, f.prompt_type, f"{f.k}/{f.n}", f"{f.pooled_rate:.3f}",
+                     f"[{f.pooled_low:.3f}, {f.pooled_high:.3f}]", f"{f.macro_mean:.3f}", f"{f.sd:.3f}",
+                     f"{f.rate_min:.2f}-{f.rate_max:.2f}",
+                     "-" if f.homogeneity is None else f"{f.homogeneity.p_value:.3g} ({f.homogeneity.method})",
+                     str(f.n_unparsed)] for f in self.families]
+        elif name == "gaps":
+            rows = [[g.model, g.family, g.control, g.prompt_type, f"{g.gap:+.3f}",
+                     f"[{g.low:+.3f}, {g.high:+.3f}]"] for g in self.gaps]
+        else:
+            rows = [[p.model, p.prompt_id, "-" if p.upstream_id is None else str(p.upstream_id),
+                     str(p.right_answer), f"{p.k}/{p.n}", f"{p.rate:.3f}", f"[{p.low:.3f}, {p.high:.3f}]",
+                     str(p.n_unparsed)] for p in self.prompts]
+        return TABLES[name], rows
+
     def as_text(self) -> str:
         pct = int(round(self.level * 100))
-        lines = [f"AIW summary ({pct}% {self.interval} intervals; rates = correct / trials)", ""]
-        if self.families:
-            lines.append(f"{'model':24s} {'family':22s} {'prompt type':12s} {'k/n':>9s} "
-                         f"{'pooled':>6s} {'interval':>15s} {'macro':>6s} {'SD':>5s} "
-                         f"{'range':>11s} {'homog. p':>9s} {'unparsed':>8s}")
-            for f in self.families:
-                h = f.homogeneity
-                hp = "-" if h is None else f"{h.p_value:.3g}"
-                lines.append(
-                    f"{f.model[:24]:24s} {f.family[:22]:22s} {f.prompt_type[:12]:12s} "
-                    f"{f'{f.k}/{f.n}':>9s} {f.pooled_rate:6.3f} "
-                    f"{f'[{f.pooled_low:.3f}, {f.pooled_high:.3f}]':>15s} {f.macro_mean:6.3f} "
-                    f"{f.sd:5.3f} {f'{f.rate_min:.2f}-{f.rate_max:.2f}':>11s} {hp:>9s} "
-                    f"{f.n_unparsed:8d}")
-            lines.append("")
-        if self.gaps:
-            lines.append("Family minus control (pooled rates, Newcombe interval):")
-            for g in self.gaps:
-                lines.append(f"  {g.model[:24]:24s} {g.family} - {g.control} [{g.prompt_type}]: "
-                             f"{g.gap:+.3f} [{g.low:+.3f}, {g.high:+.3f}]")
-            lines.append("")
-        lines.append(f"{'model':24s} {'prompt':34s} {'upstream':>8s} {'answer':>6s} {'k/n':>9s} "
-                     f"{'rate':>6s} {'interval':>15s} {'unparsed':>8s}")
-        for p in self.prompts:
-            up = "-" if p.upstream_id is None else str(p.upstream_id)
-            lines.append(f"{p.model[:24]:24s} {p.prompt_id[:34]:34s} {up:>8s} {str(p.right_answer):>6s} "
-                         f"{f'{p.k}/{p.n}':>9s} {p.rate:6.3f} {f'[{p.low:.3f}, {p.high:.3f}]':>15s} "
-                         f"{p.n_unparsed:8d}")
-        return "\n".join(lines)
+        lines = [f"AIW rates ({pct}% {self.interval} intervals; rate = correct / trials)", ""]
+        titles = {"families": "Families (pooled over variations):",
+                  "gaps": "Family minus control (pooled rates, Newcombe interval):",
+                  "prompts": "Prompts:"}
+        for name, title in titles.items():
+            header, rows = self.table(name)
+            if not rows and name != "prompts":
+                continue
+            widths = [max(len(c) for c in col) for col in zip(header, *rows)]
+
+            def line(cells: Sequence[str]) -> str:
+                return " ".join(c.ljust(w) if h in _TEXT_COLUMNS else c.rjust(w)
+                                for c, w, h in zip(cells, widths, header)).rstrip()
+
+            lines += [title, line(header), *(line(r) for r in rows), ""]
+        return "\n".join(lines).rstrip()
 
     def __str__(self) -> str:
         return self.as_text()
 
-    def as_html(self) -> str:
-        esc = html.escape
-
-        def table(head: list[str], rows: list[list[Any]]) -> str:
-            h = "".join(f"<th>{esc(x)}</th>" for x in head)
-            body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-            return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
-
-        fam_rows = [[f.model, f.family, f.prompt_type, f"{f.k}/{f.n}", f"{f.pooled_rate:.3f}",
-                     f"[{f.pooled_low:.3f}, {f.pooled_high:.3f}]", f"{f.macro_mean:.3f}", f"{f.sd:.3f}",
-                     f"{f.rate_min:.2f}-{f.rate_max:.2f}",
-                     "-" if f.homogeneity is None else f"{f.homogeneity.p_value:.3g} ({f.homogeneity.method})",
-                     f.n_unparsed] for f in self.families]
-        gap_rows = [[g.model, g.family, g.control, g.prompt_type, f"{g.gap:+.3f}",
-                     f"[{g.low:+.3f}, {g.high:+.3f}]"] for g in self.gaps]
-        p_rows = [[p.model, p.prompt_id, p.upstream_id if p.upstream_id is not None else "-",
-                   p.right_answer, f"{p.k}/{p.n}", f"{p.rate:.3f}", f"[{p.low:.3f}, {p.high:.3f}]",
-                   p.n_unparsed] for p in self.prompts]
-        pct = int(round(self.level * 100))
-        return (f"<h2>Families</h2><p>{pct}% {esc(self.interval)} intervals.</p>"
-                + table(["model", "family", "prompt type", "k/n", "pooled", "interval", "macro mean",
-                         "SD", "range", "homogeneity p", "unparsed"], fam_rows)
-                + ("<h2>Family minus control</h2>" + table(
-                    ["model", "family", "control", "prompt type", "gap", "interval"], gap_rows)
-                   if gap_rows else "")
-                + "<h2>Prompts</h2>" + table(["model", "prompt", "upstream id", "answer", "k/n", "rate",
-                                               "interval", "unparsed"], p_rows))
-
-    def _repr_html_(self) -> str:
-        return self.as_html()
-
     def __repr__(self) -> str:
-        return (f"Summary(prompts={len(self.prompts)}, families={len(self.families)}, "
+        return (f"RateSummary(prompts={len(self.prompts)}, families={len(self.families)}, "
                 f"gaps={len(self.gaps)}, models={self.meta.get('models', [])}, level={self.level})")
 
 
@@ -383,8 +380,8 @@ def _dedupe(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def summarize(records: Iterable[dict[str, Any]], *, level: float = 0.95, interval: str = "wilson",
-              homogeneity: str = "auto", seed: int = 0) -> Summary:
+def summarize_rates(records: Iterable[dict[str, Any]], *, level: float = 0.95, interval: str = "wilson",
+                    homogeneity: str = "auto", seed: int = 0) -> RateSummary:
     """Per-prompt, per-family and family-vs-control statistics of response records.
 
     Records are the JSON objects of a results file (:mod:`scalinglab.evals.records`); a trial
@@ -430,7 +427,7 @@ def summarize(records: Iterable[dict[str, Any]], *, level: float = 0.95, interva
             rate_min=float(rates.min()), rate_max=float(rates.max()), homogeneity=hom,
             variations=tuple(p.variation for p in ps)))
     gaps = _gaps(families, level)
-    return Summary(prompts, families, gaps, level, interval,
+    return RateSummary(prompts, families, gaps, level, interval,
                    {"n_records": len(recs), "models": sorted({r["model"] for r in recs})})
 
 

@@ -69,7 +69,7 @@ class PromptType:
     template: str                    # contains "{problem}"
     description: str = ""
     style: str = "chat"              # "chat" (a user message) or "completion" (raw text continuation)
-    stop: tuple[str, ...] = ()       # stop sequences sent to the backend (completion style)
+    stop: tuple[str, ...] = ()       # stop sequences sent to the model client (completion style)
     version: int = 1                 # version of the prompt-type file
 
 

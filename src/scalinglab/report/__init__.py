@@ -10,10 +10,14 @@ What to use when
   ``add_summary`` / ``add_figure`` / ``add_table``, :func:`collect_provenance`, ``write(path)``.
 * The analysis without the HTML: :func:`analyze` returns an :class:`Analysis` (frontier, fits,
   allocation, backtest, comparison).
+* AIW evaluation results (:mod:`scalinglab.evals`): :func:`build_aiw_report` writes the page
+  (what ``scalinglab aiw report`` does), :func:`report_from_aiw` returns it as a :class:`Report`;
+  :func:`plot_aiw_variations` and :func:`plot_aiw_controls` draw its figures.
 
 Importing this package loads neither matplotlib nor torch.
 """
 
+from .aiw import build_aiw_report, plot_aiw_controls, plot_aiw_variations, report_from_aiw
 from .analysis import Analysis, analyze
 from .html import (
     Report,
@@ -39,9 +43,12 @@ __all__ = [
     "Report",
     "Section",
     "analyze",
+    "build_aiw_report",
     "build_report",
     "collect_provenance",
     "figure_to_data_uri",
+    "plot_aiw_controls",
+    "plot_aiw_variations",
     "plot_allocation",
     "plot_backtest",
     "plot_comparison",
@@ -49,6 +56,7 @@ __all__ = [
     "plot_frontier",
     "plot_isoflop",
     "plot_residuals",
+    "report_from_aiw",
     "report_from_analysis",
     "save_figure",
 ]

@@ -6,9 +6,9 @@ trial's own ``seed``: servers that honour seeds (vLLM, ``transformers serve``, l
 the same text for the same seed, so a constant seed would make every "independent" trial
 identical.
 
-The API key is read from an environment variable (``OPENAI_API_KEY`` by default) when the backend
+The API key is read from an environment variable (``OPENAI_API_KEY`` by default) when the client
 is created. It is sent in the ``Authorization`` header only: it is never stored in results, logs,
-:meth:`OpenAIHTTPBackend.info` or ``repr``. Uses ``httpx`` (``pip install 'scalinglab[eval]'``).
+:meth:`OpenAIHTTPClient.info` or ``repr``. Uses ``httpx`` (``pip install 'scalinglab[eval]'``).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import Any
 
 from ..._optional import require
 from ...errors import BackendError, ConfigError
-from ..api import Generation, GenerationRequest, transient
+from .base import Generation, GenerationRequest, transient
 
-__all__ = ["OpenAIHTTPBackend"]
+__all__ = ["OpenAIHTTPClient"]
 
 _TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-class OpenAIHTTPBackend:
+class OpenAIHTTPClient:
     """An OpenAI-compatible server.
 
     Parameters
@@ -47,7 +47,7 @@ class OpenAIHTTPBackend:
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY",
                  timeout_s: float = 600.0, extra_body: dict[str, Any] | None = None) -> None:
-        httpx = require("httpx", extra="eval", purpose="the OpenAI-compatible HTTP backend")
+        httpx = require("httpx", extra="eval", purpose="the OpenAI-compatible HTTP client")
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url must start with http:// or https://; got {base_url!r} "
                               "(e.g. http://127.0.0.1:8000/v1)")
@@ -64,18 +64,18 @@ class OpenAIHTTPBackend:
             headers["Authorization"] = f"Bearer {key}"
         self._has_key = bool(key)
         self._httpx = httpx
-        self._client = httpx.Client(headers=headers, timeout=self.timeout_s)
+        self._http = httpx.Client(headers=headers, timeout=self.timeout_s)
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAIHTTPBackend(base_url={self.base_url!r}, model={self.model!r})"
+        return f"OpenAIHTTPClient(base_url={self.base_url!r}, model={self.model!r})"
 
     def info(self) -> dict[str, Any]:
-        return {"backend": self.name, "base_url": self.base_url, "model": self.model,
+        return {"client": self.name, "base_url": self.base_url, "model": self.model,
                 "api_key_env": self.api_key_env, "api_key_set": self._has_key,
                 "timeout_s": self.timeout_s, "extra_body": self.extra_body}
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def _payload(self, req: GenerationRequest) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"model": self.model, "temperature": req.temperature,
@@ -95,7 +95,7 @@ class OpenAIHTTPBackend:
         url, body = self._payload(request)
         httpx = self._httpx
         try:
-            resp = self._client.post(url, json=body)
+            resp = self._http.post(url, json=body)
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             raise transient(BackendError(
                 f"cannot reach the model server at {url}: {type(exc).__name__}: {exc}. Is it "

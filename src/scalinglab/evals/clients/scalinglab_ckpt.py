@@ -1,10 +1,10 @@
-"""scalinglab's own GPT checkpoints (``scalinglab.train``) as an AIW backend.
+"""scalinglab's own GPT checkpoints (``scalinglab.train``) as an AIW model client.
 
 Reads ``<run_dir>/ckpt/last.pt`` (or a given ``.pt`` file) written by
 :func:`scalinglab.train.loop.run`, rebuilds :class:`~scalinglab.train.gpt.GPT` from the stored
 spec and samples byte by byte (``tokenizer="byte"``; a BPE tokenizer JSON named in the spec also
 works). These are base models: use the ``completion`` prompt type. torch and ``scalinglab.train``
-are imported only when the backend is created (the ``[train]`` extra).
+are imported only when the client is created (the ``[train]`` extra).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 
 from ..._optional import require
 from ...errors import BackendError, ConfigError
-from ..api import Generation, GenerationRequest
+from .base import Generation, GenerationRequest
 
-__all__ = ["ScalingLabCheckpointBackend"]
+__all__ = ["ScalingLabCheckpointClient"]
 
 
-class ScalingLabCheckpointBackend:
+class ScalingLabCheckpointClient:
     """Sample from a reference-GPT checkpoint.
 
     Parameters
@@ -73,7 +73,7 @@ class ScalingLabCheckpointBackend:
         self.num_threads = int(num_threads or os.environ.get("SCALINGLAB_TORCH_THREADS", "1"))
 
     def info(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model, "checkpoint": self.path,
+        return {"client": self.name, "model": self.model, "checkpoint": self.path,
                 "step": self.step, "tokenizer": self.tokenizer, "seq_len": self._cfg.seq_len}
 
     def close(self) -> None:
@@ -91,7 +91,7 @@ class ScalingLabCheckpointBackend:
 
     def generate(self, request: GenerationRequest) -> Generation:
         if self._net is None:
-            raise BackendError("this checkpoint backend was closed; create a new one")
+            raise BackendError("this checkpoint client was closed; create a new one")
         torch = self._torch
         ids = self._encode(request.prompt) or [0]
         with self._lock, torch.no_grad():

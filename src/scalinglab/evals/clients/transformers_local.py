@@ -4,7 +4,7 @@ Chat-style prompts are wrapped with the tokenizer's chat template when it has on
 models); otherwise, and for the ``completion`` prompt type, the prompt text is used as is.
 Each request seeds torch with the trial's seed before sampling, under a lock, so a trial's text
 depends only on its seed. Never downloads: ``local_files_only=True``.
-torch and transformers are imported when the backend is created (``pip install 'scalinglab[hf]'``).
+torch and transformers are imported when the client is created (``pip install 'scalinglab[hf]'``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Any
 
 from ..._optional import require
 from ...errors import BackendError, ConfigError
-from ..api import Generation, GenerationRequest
+from .base import Generation, GenerationRequest
 
-__all__ = ["TransformersBackend"]
+__all__ = ["TransformersClient"]
 
 
-class TransformersBackend:
+class TransformersClient:
     """Sample from a ``transformers`` model directory.
 
     Parameters
@@ -45,8 +45,8 @@ class TransformersBackend:
         if not (path / "config.json").exists():
             raise ConfigError(f"{str(path)!r} is not a transformers model directory (no config.json); "
                               "pass the folder written by save_pretrained")
-        self._torch = require("torch", extra="hf", purpose="the local transformers backend")
-        tf = require("transformers", extra="hf", purpose="the local transformers backend")
+        self._torch = require("torch", extra="hf", purpose="the local transformers client")
+        tf = require("transformers", extra="hf", purpose="the local transformers client")
         try:
             self._tok = tf.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             kw = {"local_files_only": True}
@@ -64,7 +64,7 @@ class TransformersBackend:
         self._has_chat_template = bool(getattr(self._tok, "chat_template", None))
 
     def info(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model, "model_dir": self.model_dir,
+        return {"client": self.name, "model": self.model, "model_dir": self.model_dir,
                 "device": self.device, "chat_template": self._has_chat_template}
 
     def close(self) -> None:
@@ -81,7 +81,7 @@ class TransformersBackend:
 
     def generate(self, request: GenerationRequest) -> Generation:
         if self._model is None:
-            raise BackendError("this TransformersBackend was closed; create a new one")
+            raise BackendError("this TransformersClient was closed; create a new one")
         torch = self._torch
         ids = self._input_ids(request)
         sample = request.temperature > 0

@@ -1,4 +1,6 @@
-"""Stored responses: re-score them, or replay them through the runner as if they were a model.
+"""Stored responses: re-score them, or replay them as if they were a model.
+
+Replaying goes through :func:`~scalinglab.evals.evaluate` with the ``responses_file`` client.
 
 Two formats are read:
 
@@ -27,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BackendError, DataError
-from ..api import Generation, GenerationRequest
+from .base import Generation, GenerationRequest
 from ..records import RECORD_SCHEMA, read_jsonl, rescore
 
-__all__ = ["ResponsesFileBackend", "read_responses"]
+__all__ = ["ResponsesFileClient", "read_responses"]
 
 _UPSTREAM_KEYS = ("model", "prompt", "model_response")
 
@@ -113,7 +115,7 @@ def _load_upstream(files: list[Path]) -> list[dict[str, Any]]:
             resp = rec.get("model_response")
             out.append({
                 "schema": RECORD_SCHEMA, "record": "response", "model": model,
-                "backend": "upstream_json", **base, "right_answer": right,
+                "client": "upstream_json", **base, "right_answer": right,
                 "trial": trial, "seed": None, "temperature": rec.get("temperature"),
                 "max_tokens": None, "top_p": None,
                 "raw_text": "" if resp is None else str(resp), "reasoning": None,
@@ -158,11 +160,12 @@ def read_responses(path: str | Path, *, mode: str | None = "auto") -> list[dict[
     return records
 
 
-class ResponsesFileBackend:
+class ResponsesFileClient:
     """Replays stored responses: trial ``t`` of a prompt returns the ``t``-th stored response.
 
-    Lets ``run`` turn a folder of upstream JSON into a scalinglab results file and summary with
-    the same code path as a live model. Asking for more trials than are stored is an error.
+    Lets :func:`~scalinglab.evals.evaluate` turn a folder of upstream JSON into a scalinglab
+    results file and summary with the same code path as a live model. Asking for more trials than
+    are stored is an error.
     """
 
     name = "responses_file"
@@ -187,7 +190,7 @@ class ResponsesFileBackend:
         self._lock = threading.Lock()
 
     def info(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model, "path": self.path}
+        return {"client": self.name, "model": self.model, "path": self.path}
 
     def close(self) -> None:
         pass
