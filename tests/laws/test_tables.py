@@ -378,3 +378,17 @@ def test_concat_stacks_tables_and_refuses_mismatches():
         Runs.concat([a, b], keys=["only"])
     with pytest.raises(DataError, match="non-empty list of Runs"):
         Runs.concat([])
+
+
+def test_drop_highest_is_one_rule_for_the_cli_and_the_shipped_data():
+    """Rows below the k-th largest target are kept; ties at the cut go too (Besiroglu et al. 2024)."""
+    from scalinglab.datasets import load_chinchilla
+
+    runs = Runs.from_arrays(flops=np.logspace(18, 21, 6), target=[3.0, 2.5, 2.5, 2.0, 1.9, 1.8])
+    assert list(runs.drop_highest(1).target) == [2.5, 2.5, 2.0, 1.9, 1.8]
+    assert list(runs.drop_highest(2).target) == [2.0, 1.9, 1.8]          # the tie at the cut goes too
+    assert runs.drop_highest(0) is runs
+    with pytest.raises(DataError, match="0 <= k < 6"):
+        runs.drop_highest(6)
+    raw = load_chinchilla(drop_highest_loss=0)
+    assert len(raw) == 245 and len(load_chinchilla()) == len(raw.drop_highest(5)) == 240

@@ -59,8 +59,8 @@ _SPACE = typer.Option("log", "--space", help="Residuals in log or linear space."
 _REDUCE = typer.Option("sum", "--reduce", help="Sum or mean of the per-point losses.")
 _SEED = typer.Option(0, "--seed", help="Seed of random starts and the bootstrap.")
 _LEVEL = typer.Option(0.95, "--level", help="Level of every interval.")
-_DROP = typer.Option(0, "--drop-highest", help="Drop the K rows with the highest target first "
-                                               "(the Chinchilla replication drops 5).")
+_DROP = typer.Option(0, "--drop-highest", help="Drop the K rows with the highest target first, and rows tied "
+                                               "with the K-th highest (the Chinchilla replication drops 5).")
 _JSON = typer.Option(None, "--json", help="Write the result as JSON to this file ('-' for stdout).")
 _PLOT = typer.Option(None, "--plot", help="Write a figure to this file (.png, .svg, .pdf; needs matplotlib).")
 
@@ -89,14 +89,10 @@ def load_table(table: str, *, n_params: str | None, n_tokens: str | None, flops:
 
     runs = load_runs(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,
                      run_id=run_id, group_by=tuple(group_by or ()), flops_convention=flops_convention)
-    if drop_highest:
-        if not 0 < drop_highest < len(runs):
-            raise ConfigError(f"--drop-highest must be between 0 and {len(runs) - 1} (the table has "
-                              f"{len(runs)} usable rows); got {drop_highest}")
-        order = np.argsort(runs.target, kind="stable")
-        keep = np.sort(order[: len(runs) - drop_highest])
-        runs = runs.subset(keep)
-    return runs
+    if not 0 <= drop_highest < len(runs):
+        raise ConfigError(f"--drop-highest must be between 0 and {len(runs) - 1} (the table has "
+                          f"{len(runs)} usable rows); got {drop_highest}")
+    return runs.drop_highest(drop_highest)
 
 
 def _clean(obj: Any) -> Any:

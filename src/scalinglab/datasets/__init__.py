@@ -22,8 +22,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .manifest import Manifest, Shard
 from .registry import Dataset, DatasetSpec, build_dataset, data_dir, get_dataset, list_datasets, register_dataset
 from ..errors import UnknownNameError, suggest
@@ -77,7 +75,4 @@ def load_chinchilla(*, drop_highest_loss: int = 5):
 
     runs = load_runs(path("chinchilla_epoch_points.csv"), n_params="Model Size",
                      flops="Training FLOP", target="loss", source_name="chinchilla_epoch_points.csv")
-    if drop_highest_loss:
-        cut = np.sort(runs.target)[-drop_highest_loss]
-        runs = runs.subset(runs.target < cut)
-    return runs
+    return runs.drop_highest(drop_highest_loss)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from .frontier import (
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 from ..units import parse_quantity
+
+if TYPE_CHECKING:
+    from .result import FitResult
 
 __all__ = ["Allocation", "AllocationPrediction", "allocate"]
 
@@ -284,7 +287,7 @@ class Allocation:
 # the verb
 # ---------------------------------------------------------------------------------------------
 
-def allocate(data: Any, *, approach: int | str | None = None, level: float = 0.95,
+def allocate(data: FitResult | Runs | IsoFlopSlices | Mapping[str, float], *, approach: int | str | None = None, level: float = 0.95,
              n_boot: int = 200, seed: int = 0, by: str | None = None,
              budgets: Sequence[float] | None = None, rel_tol: float = 0.1, min_points: int = 3,
              bins_per_decade: float = 4.0, curve_by: str | None = None,

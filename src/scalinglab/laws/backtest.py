@@ -64,7 +64,7 @@ from .allocate import allocate
 from . import frontier as fr
 from .fitting import fit as fit_fn
 from ..errors import suggest
-from .law import get_law
+from .law import Law, get_law
 
 __all__ = ["Backtest", "BacktestFold", "backtest"]
 
@@ -362,7 +362,7 @@ def _frontier_fn(frontier: Any) -> Any:
                       f"{frontier!r}.{suggest(str(frontier), FRONTIERS)}")
 
 
-def backtest(law: Any, runs: Runs, *, test: Runs | None = None, cutoff_flops: float | str | None = None,
+def backtest(law: str | Law, runs: Runs, *, test: Runs | None = None, cutoff_flops: float | str | None = None,
              holdout: int | str | None = None, split: str = "cutoff", n_cutoffs: int = 4,
              rel_tol: float = 0.1, level: float = 0.95, interval: str | None = None, frontier: Any = None,
              min_train: int | None = None, fit_kwargs: Mapping[str, Any] | None = None, n_boot: int = 200,

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from ..units import parse_quantity
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 from ..errors import suggest
+
+if TYPE_CHECKING:
+    from .result import FitResult
 
 __all__ = ["Comparison", "Crossover", "ExponentTest", "compare"]
 
@@ -367,7 +370,7 @@ def _flops_range(res: Any, mode: str) -> tuple[float, float] | None:
 # the verb
 # ---------------------------------------------------------------------------------------------
 
-def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: float = 0.95,
+def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | float, level: float = 0.95,
             n_boot: int = 200, seed: int = 0, names: tuple[str, str] = ("A", "B"),
             exponents: Sequence[str] | None = None, higher_is_better: bool = False,
             search_flops: tuple[float, float] | None = None) -> Comparison:

@@ -52,13 +52,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from ._hexfloat import hex_float, hex_floats, unhex_float, unhex_floats
 from .bootstrap import percentile_interval
+
+if TYPE_CHECKING:
+    from .law import Law
 
 __all__ = [
     "INTERVALS",
@@ -100,7 +103,7 @@ def _coordinates(law: Any, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
-def outside_decades(law: Any, fitted: Mapping[str, Any], inputs: Mapping[str, Any]) -> np.ndarray:
+def outside_decades(law: Law, fitted: Mapping[str, Any], inputs: Mapping[str, Any]) -> np.ndarray:
     """How far outside the fitted data each prediction point is, in decades (0 inside).
 
     The largest, over the law's positive inputs (and N * D, i.e. compute, for laws of N and D),
@@ -122,7 +125,7 @@ def outside_decades(law: Any, fitted: Mapping[str, Any], inputs: Mapping[str, An
     return np.maximum(out, 0.0)
 
 
-def scale_coordinate(law: Any, columns: Mapping[str, Any]) -> np.ndarray:
+def scale_coordinate(law: Law, columns: Mapping[str, Any]) -> np.ndarray:
     """The coordinate rolling-origin folds cut along: compute when known, else N * D, else the first input."""
     if "flops" in columns and columns["flops"] is not None:
         return np.asarray(columns["flops"], dtype=float).reshape(-1)

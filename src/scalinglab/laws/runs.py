@@ -195,6 +195,20 @@ class Runs:
         return h.hexdigest()
 
     # -- selection ------------------------------------------------------------------------
+    def drop_highest(self, k: int) -> Runs:
+        """The runs without the ``k`` highest targets: rows whose target is below the k-th largest.
+
+        The rule of the Chinchilla replication (Besiroglu et al. 2024, who drop the five
+        highest-loss points before fitting): rows tied with the k-th largest target are dropped
+        too, so with ties more than ``k`` rows go (the count is ``len(self) - len(result)``).
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(self):
+            raise DataError(f"drop_highest needs 0 <= k < {len(self)} (the number of runs); got {k!r}")
+        if k == 0:
+            return self
+        cut = np.sort(self.target)[-k]
+        return self.subset(self.target < cut)
+
     def subset(self, index) -> Runs:
         """Rows selected by a boolean mask or an integer index array (may repeat rows)."""
         idx = np.asarray(index)

@@ -15,11 +15,14 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError, UnreliableErrorsWarning
+
+if TYPE_CHECKING:
+    from .result import FitResult
 
 __all__ = ["Summary", "TablesSummary", "summarize"]
 
@@ -138,7 +141,7 @@ class Summary(_Rendered):
 
 
 
-def summarize(res: Any, level: float = 0.95) -> Summary:
+def summarize(res: FitResult, level: float = 0.95) -> Summary:
     """Build the :class:`Summary` of a :class:`~scalinglab.laws.result.FitResult`.
 
     The interval columns are at ``level`` (0 < level < 1), the same level as the fit's ``ci``.
@@ -208,7 +211,7 @@ def summarize(res: Any, level: float = 0.95) -> Summary:
     return Summary(title=title, header=header, columns=columns, rows=rows, diagnostics=diagnostics, notes=notes)
 
 
-def interval_line(res: Any) -> str:
+def interval_line(res: FitResult) -> str:
     """Which prediction interval ``res.predict`` gives inside and beyond the fitted data, in one line."""
     inside = "bootstrap" if res.bootstrap is not None else "wald"
     cal = getattr(res, "calibration", None)

@@ -146,10 +146,6 @@ class Section:
         self.blocks.append(f'<table class="kv">{cap}{rows}</table>')
         return self
 
-    def add_preformatted(self, text: str) -> Section:
-        self.blocks.append(f"<pre>{_esc(text)}</pre>")
-        return self
-
     def render(self, number: int) -> str:
         intro = f'<p class="intro">{self.intro}</p>' if self.intro else ""
         return (f'<section id="{_esc(self.id)}"><h2><span class="num">{number}.</span>{_esc(self.title)}</h2>'

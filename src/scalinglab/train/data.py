@@ -83,12 +83,6 @@ class Corpus:
     split: str = "hash"         # "hash" or "tail" (fallback for corpora of one document)
     dataset_hash: str | None = None   # manifest hash of a scalinglab.datasets dataset (None otherwise)
 
-    def describe(self) -> dict:
-        return {"corpus": self.name, "manifest_hash": self.manifest_hash, "tokenizer": self.tokenizer,
-                "vocab_size": self.vocab_size, "train_tokens": int(self.train.size),
-                "val_tokens": int(self.val.size), "n_documents": dict(self.n_documents),
-                "split": self.split, "dataset_hash": self.dataset_hash}
-
 
 # --- document sources ------------------------------------------------------------------------
 
