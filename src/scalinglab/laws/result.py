@@ -49,6 +49,7 @@ from .bootstrap import BootstrapResult, group_labels, percentile_interval, resam
 from .diagnostics import FitDiagnostics, diagnose
 from .specs import LAWS, Law, derive_inputs, get_law
 from .objectives import Objective
+from .seeds import NoiseModel, SeedSpread, noise_model, seed_spread, seed_study
 
 __all__ = [
     "CITable",
@@ -105,6 +106,10 @@ class FitResult:
         Every option of the fit (loss, delta, space, reduce, tau, starts, seed, fixed, method).
     diagnostics : FitDiagnostics
     bootstrap : BootstrapResult or None
+    noise : NoiseModel or None
+        The noise of one new run that prediction intervals add (:mod:`scalinglab.laws.seeds`):
+        from seed replicates in the data, else a registered seed study of the runs' ladder, else
+        the residuals. None on results built by hand or loaded from older artifacts (residuals).
     """
 
     law: Law
@@ -119,6 +124,7 @@ class FitResult:
     diagnostics: FitDiagnostics
     bootstrap: BootstrapResult | None = None
     likelihood_scale: float | None = None
+    noise: NoiseModel | None = None
     _data: _FitData | None = field(default=None, repr=False)
     _cov_internal: np.ndarray | None = field(default=None, repr=False)
     meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -205,6 +211,13 @@ class FitResult:
         """Where :attr:`stderr` comes from: ``"bootstrap"`` or ``"wald"``."""
         return "bootstrap" if self.bootstrap is not None else "wald"
 
+    @property
+    def noise_sigma(self) -> float:
+        """The SD of one new run around the law that prediction intervals use (fitted space)."""
+        if self.noise is not None and self.noise.uses_seeds:
+            return float(self.noise.sigma)
+        return float(self.sigma)
+
     def ci(self, level: float = 0.95, method: str | None = None) -> CITable:
         """Confidence intervals per parameter.
 
@@ -251,7 +264,10 @@ class FitResult:
         """A new result carrying a nonparametric bootstrap of ``n_boot`` refits.
 
         Resamples single runs (``by=None``) or whole groups (``by="n_params"``, ``"flops"`` or
-        any group column). All resamples are refitted in one batch, warm-started from this
+        any group column). Rows with identical inputs (seed replicates of one point) are resampled
+        together under ``by=None`` (recorded as ``by="point"``): replicates measure noise, not the
+        law, and resampling them one by one would make intervals too narrow; ``by="row"``
+        resamples rows regardless. All resamples are refitted in one batch, warm-started from this
         optimum and from the other distinct optima the multi-start found. See
         :mod:`scalinglab.laws.bootstrap` for what the intervals mean and when they are invalid.
         """
@@ -261,7 +277,20 @@ class FitResult:
         n = problem.n
         groups = None
         n_units = n
-        if by is not None:
+        if by is None:
+            # rows with identical inputs (seeds of one point) are one unit: replicates are noise,
+            # not independent evidence about the law, so they are resampled together
+            ids = group_labels([" ".join(f"{float(v[i]):.12g}" for v in self._data.inputs.values())
+                                for i in range(n)])
+            if int(ids.max()) + 1 < n:
+                by, groups, n_units = "point", ids, int(ids.max()) + 1
+        elif by == "row":
+            by = None
+        elif by == "point":
+            groups = group_labels([" ".join(f"{float(v[i]):.12g}" for v in self._data.inputs.values())
+                                   for i in range(n)])
+            n_units = int(groups.max()) + 1
+        else:
             cols = self._data.columns if self._data is not None else {}
             if by not in cols:
                 from ..errors import MissingColumnError, suggest
@@ -314,8 +343,10 @@ class FitResult:
             With ``level`` (e.g. 0.95) return a :class:`Prediction` ``(mean, low, high)``: a
             *prediction interval* for a new run, combining parameter uncertainty and the residual
             scatter of the fit. With a bootstrap: percentiles of ``f(x; theta_b)`` combined with a
-            residual drawn from the fit's residuals. Without: the delta method with the Wald
-            covariance plus ``sigma``, Student-t quantile, in the fitted space.
+            residual drawn from the fit's residuals, or, when the :attr:`noise` model uses seeds
+            (replicates in the data or a seed study of the ladder), a normal draw with SD
+            ``noise.sigma``. Without: the delta method with the Wald covariance plus
+            :attr:`noise_sigma`, Student-t quantile, in the fitted space.
         **inputs : array_like
             The law's inputs (e.g. ``n_params=``, ``n_tokens=``) or quantities they derive from.
         """
@@ -329,8 +360,13 @@ class FitResult:
         if self.bootstrap is not None:
             draws = self.law(self.bootstrap.params, **x)                  # (B, ...)
             rng = np.random.default_rng(self.bootstrap.seed + 1)
-            res = self.residuals[np.isfinite(self.residuals)]
-            e = rng.choice(res, size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
+            if self.noise is not None and self.noise.uses_seeds:
+                # a new run's noise: the seed spread (measured or from a study) plus the misfit
+                e = rng.normal(0.0, self.noise.sigma, size=draws.shape[0])
+            else:
+                res = self.residuals[np.isfinite(self.residuals)]
+                e = rng.choice(res, size=draws.shape[0])
+            e = e.reshape((-1,) + (1,) * (draws.ndim - 1))
             with np.errstate(all="ignore"):
                 new = draws * np.exp(-e) if log else draws - e
             lo, hi = percentile_interval(new, level)
@@ -342,7 +378,7 @@ class FitResult:
         if log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 J = J / m[:, None]
-        var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + self.sigma ** 2
+        var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + self.noise_sigma ** 2
         half = (z * np.sqrt(np.maximum(var, 0))).reshape(mean.shape)
         if log:
             return Prediction(mean, mean * np.exp(-half), mean * np.exp(half))
@@ -447,6 +483,7 @@ class FitResult:
             "residuals": _hex_array(self.residuals),
             "sigma": _hex(self.sigma),
             "likelihood_scale": None if self.likelihood_scale is None else _hex(self.likelihood_scale),
+            "noise": None if self.noise is None else self.noise.to_dict(),
             "n_points": int(self.n_points),
             "input_range": {k: [_hex(a), _hex(b)] for k, (a, b) in self.input_range.items()},
             "runs_fingerprint": self.runs_fingerprint,
@@ -510,6 +547,7 @@ class FitResult:
                    diagnostics=FitDiagnostics(**diag),
                    bootstrap=None if d.get("bootstrap") is None else BootstrapResult.from_dict(d["bootstrap"]),
                    likelihood_scale=None if d.get("likelihood_scale") is None else _unhex(d["likelihood_scale"]),
+                   noise=None if d.get("noise") is None else NoiseModel.from_dict(d["noise"]),
                    _data=data,
                    _cov_internal=None if d.get("cov_internal") is None else _unhex_array(d["cov_internal"]),
                    meta=dict(d.get("meta") or {}))
@@ -563,7 +601,7 @@ def _robust_scale(r: np.ndarray) -> float:
 def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, space: str = "log",
         reduce: str = "sum", starts: Any = None, n_starts: int | None = None, seed: int = 0,
         n_boot: int = 0, boot_by: str | None = None, fixed: Mapping[str, float] | None = None,
-        tau: float = 0.1, method: str = "batched") -> FitResult:
+        tau: float = 0.1, method: str = "batched", noise: Any = "auto") -> FitResult:
     """Fit a scaling law to runs.
 
     Parameters
@@ -602,6 +640,14 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
         ``"scipy"``: one SciPy L-BFGS-B per start with scale-free tolerances (slow, same optimum).
         ``"scipy-default"``: SciPy's default tolerances on the raw objective, to reproduce
         published fits that used them; diagnostics flag the early stop.
+    noise : "auto", "residuals", float or SeedSpread
+        The noise of one new run that prediction intervals add (:class:`~scalinglab.laws.seeds.NoiseModel`).
+        ``"auto"`` (default): the seed spread measured from replicates in ``runs`` (a
+        ``best_per_size(mean_over="seed")`` frontier, or rows differing only in ``seed``); with one
+        seed per point, the registered seed study of the runs' ``ladder`` column
+        (:func:`~scalinglab.laws.seeds.seed_study`); else the residuals alone. A float (SD of log
+        target) or a :class:`~scalinglab.laws.seeds.SeedSpread` gives the seed spread;
+        ``"residuals"`` ignores seeds (the behaviour before seed handling). The summary says which.
 
     Returns
     -------
@@ -673,6 +719,7 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
         columns[k] = np.asarray(v)
     for k, v in x.items():
         columns.setdefault(k, v)
+    noise_m = _noise_model(noise, runs, y, sigma, objective.space)
     options = {"loss": objective.loss, "delta": objective.delta, "space": objective.space,
                "reduce": objective.reduce, "tau": objective.tau, "lad_scale": lad_scale,
                "starts": start_desc, "n_starts": int(sol.n_starts), "seed": int(seed),
@@ -681,7 +728,7 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
                     residuals=np.asarray(r, dtype=float), sigma=sigma, n_points=n,
                     input_range={k: (float(np.min(v)), float(np.max(v))) for k, v in x.items()},
                     runs_fingerprint=str(getattr(runs, "fingerprint", "")), options=options,
-                    diagnostics=diag, likelihood_scale=sol.sigma,
+                    diagnostics=diag, likelihood_scale=sol.sigma, noise=noise_m,
                     _data=_FitData(inputs=x, target=y, columns=columns), _cov_internal=cov_int,
                     meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target")})
     for cls, msg in diag.problems():
@@ -689,6 +736,43 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
     if n_boot:
         res = res.with_bootstrap(n_boot=n_boot, seed=seed, by=boot_by)
     return res
+
+
+def _noise_model(noise: Any, runs: Any, y: np.ndarray, sigma: float, space: str) -> NoiseModel:
+    """The noise of one new run (see ``fit(noise=)`` and :mod:`scalinglab.laws.seeds`)."""
+    # seed spreads are SDs of log(target); a linear-space fit needs them in the target's units
+    to_space = 1.0 if space == "log" else float(np.median(np.abs(y)))
+    if isinstance(noise, str) and noise == "residuals":
+        return noise_model(sigma)
+    if isinstance(noise, SeedSpread):
+        return noise_model(sigma, sigma_seed=noise.sigma_log * to_space, source="given", detail=noise.source)
+    if isinstance(noise, (int, float, np.floating)) and not isinstance(noise, bool):
+        if not (math.isfinite(float(noise)) and noise >= 0):
+            raise ConfigError(f"noise must be 'auto', 'residuals', a seed spread >= 0 or a SeedSpread; got {noise!r}")
+        return noise_model(sigma, sigma_seed=float(noise) * to_space, source="given", detail="given")
+    if not (isinstance(noise, str) and noise == "auto"):
+        raise ConfigError(f"noise must be 'auto', 'residuals', a seed spread (SD of log target) or a "
+                          f"SeedSpread; got {noise!r}")
+    groups = getattr(runs, "groups", None) or {}
+    spread = getattr(runs, "spread", None)        # a Frontier averaged over seeds
+    if isinstance(spread, SeedSpread):
+        members = getattr(runs, "members", ()) or ()
+        k = float(np.mean([len(m) for m in members])) if members else 1.0
+        return noise_model(sigma, sigma_seed=spread.sigma_log * to_space, seeds_per_point=k,
+                           source="replicates", detail=f"{spread.n_points} points, df={spread.df}")
+    if "seed" in groups and np.all(y > 0):
+        spread = seed_spread(runs)
+        if spread is not None:
+            return noise_model(sigma, sigma_seed=spread.sigma_log * to_space, source="replicates",
+                               detail=f"{spread.n_points} points, df={spread.df}")
+    ladders = {str(v) for v in groups.get("ladder", ())}
+    if len(ladders) == 1:
+        study = seed_study(next(iter(ladders)))
+        if study is not None:
+            return noise_model(sigma, sigma_seed=study.sigma_log * to_space, source="study",
+                               detail=f"{next(iter(ladders))} seed study ({study.reference or study.source}, "
+                                      f"df={study.df})")
+    return noise_model(sigma)
 
 
 def _resolve_starts(law: Law, problem: opt.Problem, starts: Any, n_starts: int | None, seed: int,
