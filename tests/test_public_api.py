@@ -37,7 +37,9 @@ PUBLIC = {
     "scalinglab.ladders": ["Ladder", "Rung", "add_ladder_path", "get_ladder", "get_rung",
                            "list_ladders"],
     "scalinglab.train": ["GPT", "GPTConfig", "load_corpus", "plan_branches", "run", "train_bpe"],
-    "scalinglab.datasets": ["load_chinchilla", "path"],
+    "scalinglab.datasets": ["Audit", "Dataset", "DatasetSpec", "Manifest", "Recipe", "Shard",
+                            "build_dataset", "data_dir", "get_dataset", "list_datasets",
+                            "load_chinchilla", "load_recipe", "path", "register_dataset", "run_recipe"],
     "scalinglab.report": [
         "Analysis", "Report", "Section", "analyze", "build_report", "collect_provenance",
         "figure_to_data_uri", "plot_allocation", "plot_backtest", "plot_comparison", "plot_fit",

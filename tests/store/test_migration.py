@@ -100,3 +100,23 @@ def test_a_migrated_run_retrains_to_the_same_loss(old_store, tmp_path):
     # (the fixture was written on another machine)
     assert again.val_loss == pytest.approx(old[trunk.provenance["migrated_from"]["run_id"]], rel=1e-4)
     assert rundir.read_record(Path(st.run_dir(trunk.run_id))).run_id == trunk.run_id
+
+
+def test_a_field_added_later_does_not_change_existing_run_ids():
+    """Fields beyond run schema 2 are hashed only when set: old ids stay valid without a migration."""
+    import dataclasses
+
+    from scalinglab.procedures import GPTConfig
+    from scalinglab.store import RunSpec
+
+    @dataclasses.dataclass(frozen=True)
+    class Later(RunSpec):
+        new_knob: float = 0.5              # a field a future version adds
+
+    base = dict(rung="r", model=GPTConfig(n_layer=1, d_model=32, n_head=2, seq_len=16), n_data=4096, lr=1e-3)
+    assert Later(**base).run_id == RunSpec(**base).run_id
+    assert Later(**base, new_knob=0.7).run_id != RunSpec(**base).run_id
+    # every field added after schema 2 must have a default (or old specs could not load)
+    later = [f for f in dataclasses.fields(RunSpec) if f.name not in RunSpec._SCHEMA2_FIELDS]
+    assert all(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+               for f in later)

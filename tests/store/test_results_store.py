@@ -273,3 +273,16 @@ def test_nan_losses_roundtrip_without_false_conflicts(store):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert store.put(rec) is False     # NaN != NaN must not look like a different record
+
+
+def test_repetition_columns_reach_the_runs_table(store):
+    for i, n in enumerate((16384, 32768)):
+        store.put(record(spec(n_data=n), val_loss=3.0 - i, n_unique_seen=n // 2, epochs=2.0,
+                         dataset_hash="abc"))
+    runs = store.to_runs(group_by=("rung", "n_unique_tokens", "epochs"))
+    assert sorted(float(x) for x in runs.groups["n_unique_tokens"]) == [8192.0, 16384.0]
+    assert {r["dataset_hash"] for r in store.rows()} == {"abc"}
+    assert len(store.records(dataset_hash="abc")) == 2
+    store.put(record(spec(n_data=65536), val_loss=2.5))           # trained before it was recorded
+    with pytest.raises(DataError, match="1 run.* record no n_unique_seen"):
+        store.to_runs(group_by=("n_unique_tokens",))

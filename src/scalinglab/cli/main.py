@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "scalinglab.cli.sweep_cmds",   # sweep plan|run|status, runs, train, store
     "scalinglab.cli.report_cmds",  # report, demo
     "scalinglab.cli.aiw",          # aiw list|render|run|score|report|export-lm-eval
+    "scalinglab.cli.dataset_cmds", # datasets list|show|register|build|audit
     "scalinglab.cli.design_cmds",  # design (closed-loop proposals; sweep run --until runs the loop)
 )
 

@@ -1,17 +1,59 @@
-"""Public datasets shipped with scalinglab (provenance in ``README.md`` beside this file).
+"""Datasets: built-in and registered text datasets with manifests, recipes and their audits.
 
-What to use when: :func:`load_chinchilla` for the Hoffmann et al. (2022) Figure 4 points as used by
-the Besiroglu et al. (2024) replication; :func:`path` for the raw files.
+What to use when
+----------------
+* :func:`get_dataset` (``"stdlib"``, ``"python-sci"``, ``"debian-text"`` or a name you built):
+  a :class:`Dataset` -- JSONL shards plus a :class:`Manifest` whose ``hash`` identifies the
+  documents (runs record it). Built-ins need no download; they are built on first use.
+* :func:`register_dataset` to add your own text (a folder, JSONL, Parquet, a Hugging Face dataset
+  saved to disk); :func:`list_datasets` for what exists.
+* :func:`load_recipe` / :func:`run_recipe` to filter, deduplicate and mix datasets with a YAML
+  recipe compiled to a datatrove pipeline; the result is a dataset with an :class:`Audit` (what
+  each step removed and why). Needs ``pip install 'scalinglab[datasets]'``.
+* Train on a dataset by name: ``RunSpec(corpus="debian-text")`` (:mod:`scalinglab.train.data`).
+* :func:`load_chinchilla` for the Hoffmann et al. (2022) Figure 4 points as used by the
+  Besiroglu et al. (2024) replication; :func:`path` for the files shipped with scalinglab
+  (provenance in ``README.md`` beside this file).
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["load_chinchilla", "path"]
+from .manifest import Manifest, Shard
+from .registry import Dataset, DatasetSpec, build_dataset, data_dir, get_dataset, list_datasets, register_dataset
+
+__all__ = [
+    "Audit",
+    "Dataset",
+    "DatasetSpec",
+    "Manifest",
+    "Recipe",
+    "Shard",
+    "build_dataset",
+    "data_dir",
+    "get_dataset",
+    "list_datasets",
+    "load_chinchilla",
+    "load_recipe",
+    "path",
+    "register_dataset",
+    "run_recipe",
+]
+
+_LAZY = {"Audit": ".audit", "Recipe": ".recipe", "load_recipe": ".recipe", "run_recipe": ".recipe"}
+
+
+def __getattr__(name: str) -> Any:   # PEP 562: recipes import datatrove only when used
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def path(name: str) -> Path:

@@ -45,6 +45,7 @@ from .frontier import (
 from .specs import (
     LAWS,
     Chinchilla,
+    DataConstrained,
     DownstreamLink,
     Law,
     Overtraining,
@@ -72,6 +73,7 @@ __all__ = [
     "Comparison",
     "CoverageReport",
     "Crossover",
+    "DataConstrained",
     "Derived",
     "DownstreamLink",
     "ESTIMATORS",

@@ -41,6 +41,7 @@ def default_design(law: Law) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     * overtraining: 6 compute budgets x 5 token multipliers (5 to 160).
     * laws in compute: 16 budgets log-spaced over 4 decades.
     * downstream_link: 16 losses from 2.2 to 4.5.
+    * data_constrained: 6 sizes x 3 unique-token budgets x 7 epoch counts (1 to 64), 126 runs.
     """
     name = law.name
     if name == "chinchilla":
@@ -59,6 +60,15 @@ def default_design(law: Law) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         return {"flops": np.logspace(17, 21, 16)}, {"A": 27.0, "alpha": 0.05}
     if name == "saturating_error":
         return {"flops": np.logspace(16, 22, 16)}, {"a": 2.0e5, "b": 1e18, "c": -0.3, "d": 0.1}
+    if name == "data_constrained":
+        # Muennighoff et al. 2023-style grid: 6 sizes x unique tokens U = 2, 6, 30 tokens per
+        # parameter (the first two leave excess parameters) x 1 to 64 epochs; truth = Chinchilla
+        # terms of Besiroglu et al. (2024) with the paper's R*_D = 15.4, R*_N = 5.3.
+        N = np.logspace(np.log10(8e7), np.log10(2e9), 6)
+        N, Um, ep = (a.ravel() for a in np.meshgrid(N, [2.0, 6.0, 30.0], [1, 2, 4, 8, 16, 32, 64], indexing="ij"))
+        return ({"n_params": N, "n_tokens": N * Um * ep, "n_unique_tokens": N * Um},
+                {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658,
+                 "RD_star": 15.4, "RN_star": 5.3})
     if name == "downstream_link":
         return {"loss": np.linspace(2.2, 4.5, 16)}, {"eps": 0.9, "k": 3.6, "gamma": 1.0}
     raise ConfigError(f"no default design for law {name!r}; pass inputs= and params= to coverage_check")

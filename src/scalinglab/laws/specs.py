@@ -14,6 +14,8 @@ What to use when
   and saturate at large compute (language-vision comparisons).
 * ``"downstream_link"`` ``err(L) = eps - k exp(-gamma L)`` (Gadre et al. 2024): top-1 error from
   loss, to chain a loss law into a downstream prediction.
+* ``"data_constrained"`` ``L(N, D, U)`` (Muennighoff et al. 2023): Chinchilla with repeated tokens
+  and excess parameters discounted, for runs that record their unique tokens U.
 
 A law is evaluated with natural parameters (``params`` dict or vector in ``param_names`` order)::
 
@@ -69,6 +71,7 @@ from ..errors import ConfigError, DataError, MissingColumnError, suggest
 __all__ = [
     "LAWS",
     "Chinchilla",
+    "DataConstrained",
     "DownstreamLink",
     "Law",
     "Overtraining",
@@ -85,7 +88,7 @@ LAWS: Registry[type[Law]] = Registry("law")
 
 # Logical inputs a law may ask for, and how each is derived from the others (C = 6ND, the
 # default convention of scalinglab.units; M = D/N is the token multiplier of Gadre et al.).
-INPUT_NAMES = ("flops", "n_params", "n_tokens", "tokens_per_param", "loss")
+INPUT_NAMES = ("flops", "n_params", "n_tokens", "tokens_per_param", "loss", "n_unique_tokens")
 
 
 def derive_inputs(names: Sequence[str], given: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -683,3 +686,122 @@ class DownstreamLink(Law):
             return f, None
         one = np.ones_like(f)
         return f, [one, -ex * one, k * L * ex]
+
+
+def _dc_n_opt_log(A: Any, B: Any, alpha: Any, beta: Any, lnU: np.ndarray) -> Any:
+    """ln N_opt(U): the compute-optimal parameters for U tokens under the Chinchilla terms.
+
+    From D*(C) = G^-1 (C/6)^(alpha/(alpha+beta)) and N*(C) = G (C/6)^(beta/(alpha+beta)) (Hoffmann
+    et al. 2022, Eq. 4): N_opt(U) = G (G U)^(beta/alpha), so
+    ln N_opt = (ln(alpha A) - ln(beta B) + beta ln U) / alpha.
+    """
+    return (np.log(alpha * A) - np.log(beta * B) + beta * lnU) / alpha
+
+
+def _dc_effective_tokens(params: Mapping[str, float], n_tokens: Any, n_unique_tokens: Any) -> Any:
+    """D' = U + U R*_D (1 - exp(-R_D / R*_D)), R_D = D/U - 1 (Muennighoff et al. 2023, Eq. 5)."""
+    D = np.asarray(n_tokens, dtype=float)
+    U = np.minimum(np.asarray(n_unique_tokens, dtype=float), D)
+    rd = params["RD_star"]
+    return U * (1.0 + rd * (1.0 - np.exp(-np.maximum(D / U - 1.0, 0.0) / rd)))
+
+
+def _dc_effective_params(params: Mapping[str, float], n_params: Any, n_unique_tokens: Any) -> Any:
+    """N' = U_N + U_N R*_N (1 - exp(-R_N / R*_N)), U_N = min(N, N_opt(U)) (Muennighoff et al. 2023)."""
+    N = np.asarray(n_params, dtype=float)
+    p = params
+    UN = np.minimum(N, np.exp(_dc_n_opt_log(p["A"], p["B"], p["alpha"], p["beta"],
+                                            np.log(np.asarray(n_unique_tokens, dtype=float)))))
+    rn = p["RN_star"]
+    return UN * (1.0 + rn * (1.0 - np.exp(-np.maximum(N / UN - 1.0, 0.0) / rn)))
+
+
+@register_law
+class DataConstrained(Law):
+    """L(N, D, U) = E + A / N'**alpha + B / D'**beta with repeated data and excess parameters discounted.
+
+    The data-constrained law of Muennighoff et al. (2023, "Scaling Data-Constrained Language
+    Models", arXiv:2305.16264, Sec. 3.1, Eq. 5), with U the unique tokens (``n_unique_tokens``):
+
+    * effective data  D' = U + U R*_D (1 - exp(-R_D / R*_D)),  R_D = D/U - 1 (repetitions beyond the
+      first pass); repeated tokens are worth less and less, and D' saturates at U (1 + R*_D);
+    * effective parameters  N' = U_N + U_N R*_N (1 - exp(-R_N / R*_N)),  U_N = min(N_opt(U), N),
+      R_N = N/U_N - 1, where N_opt(U) = G (G U)^(beta/alpha) is the compute-optimal size for U tokens
+      under the same terms (G as in Hoffmann et al. 2022, Eq. 4); parameters beyond N_opt(U) are
+      "excess" and are discounted the same way.
+
+    With no repetition (D = U) and no excess parameters (N <= N_opt(U)) it is the Chinchilla law.
+    The paper's fitted half-lives are R*_D ~ 15.4 (repeating data stops paying after about 16
+    epochs) and R*_N ~ 5.3. The paper fits in two steps: E, A, B, alpha, beta on single-epoch runs,
+    then R*_D and R*_N with those held (``fit(..., fixed={...})``); a joint fit of all seven needs
+    runs with repetition *and* runs with excess parameters, or R*_N is not identified.
+
+    Inputs: ``n_params`` (N), ``n_tokens`` (D, tokens processed) and ``n_unique_tokens`` (U: the
+    distinct tokens the run saw, e.g. from :func:`scalinglab.train.data.repetition_stats`; U > D is
+    clipped to D). Parameters ``RD_star`` and ``RN_star`` are R*_D and R*_N.
+    """
+
+    name = "data_constrained"
+    formula = ("L(N, D, U) = E + A / N'^alpha + B / D'^beta;  D' = U (1 + RD_star (1 - exp(-(D/U - 1)/RD_star))), "
+               "N' = U_N (1 + RN_star (1 - exp(-(N/U_N - 1)/RN_star))), U_N = min(N, N_opt(U))")
+    citation = "Muennighoff et al. 2023 (arXiv:2305.16264), Sec. 3.1, Eq. 5; N_opt from Hoffmann et al. 2022, Eq. 4"
+    inputs = ("n_params", "n_tokens", "n_unique_tokens")
+    param_names = ("E", "A", "B", "alpha", "beta", "RD_star", "RN_star")
+    default_bounds = {"E": (1e-6, 1e4), "A": (1e-6, 1e30), "B": (1e-6, 1e30), "alpha": (1e-3, 10.0),
+                      "beta": (1e-3, 10.0), "RD_star": (1e-3, 1e6), "RN_star": (1e-3, 1e6)}
+    log_params = ("E", "A", "B", "RD_star", "RN_star")
+    linear_params = ("E",)
+    start_grid = {
+        "A": tuple(math.exp(a) for a in (0.0, 5.0, 10.0, 15.0)),
+        "B": tuple(math.exp(b) for b in (0.0, 5.0, 10.0, 15.0)),
+        "alpha": (0.2, 0.5, 1.0),
+        "beta": (0.2, 0.5, 1.0),
+        "RD_star": (3.0, 15.0, 60.0),
+        "RN_star": (1.0, 5.0, 25.0),
+    }
+    derived_quantities = {
+        "effective_tokens": (_dc_effective_tokens, "D', the unique-token equivalent of D tokens drawn from U "
+                                                   "(needs n_tokens=, n_unique_tokens=)"),
+        "effective_params": (_dc_effective_params, "N', parameters discounted for excess over N_opt(U) "
+                                                   "(needs n_params=, n_unique_tokens=)"),
+        "n_params_opt_for_unique": (lambda p, n_unique_tokens: np.exp(_dc_n_opt_log(
+            p["A"], p["B"], p["alpha"], p["beta"], np.log(np.asarray(n_unique_tokens, dtype=float)))),
+            "N_opt(U): the compute-optimal size for U tokens seen once (needs n_unique_tokens=)"),
+    }
+
+    def _evaluate(self, p, x, grad):
+        E, A, B, alpha, beta, rd, rn = p
+        N, D = x["n_params"], x["n_tokens"]
+        U = np.minimum(x["n_unique_tokens"], D)
+        lnU = np.log(U)
+        # data: D' = U (1 + rd (1 - e^-xd)), xd = R_D / rd
+        R_D = np.maximum(D / U - 1.0, 0.0)
+        ed = np.exp(-R_D / rd)
+        Dp = U * (1.0 + rd * (1.0 - ed))
+        # parameters: U_N = min(N, N_opt(U)), N' = U_N (1 + rn (1 - e^-xn)), xn = R_N / rn
+        ln_nopt = _dc_n_opt_log(A, B, alpha, beta, lnU)
+        excess = np.log(N) > ln_nopt                   # the model is larger than U tokens can feed
+        UN = np.where(excess, np.exp(np.minimum(ln_nopt, np.log(N))), N)
+        R_N = np.maximum(N / UN - 1.0, 0.0)
+        en = np.exp(-R_N / rn)
+        Np = UN * (1.0 + rn * (1.0 - en))
+        tn = np.exp(-alpha * np.log(Np))
+        td = np.exp(-beta * np.log(Dp))
+        f = E + A * tn + B * td
+        if not grad:
+            return f, None
+        one = np.ones_like(f)
+        dL_dNp = -alpha * A * tn / Np
+        dL_dDp = -beta * B * td / Dp
+        # dN'/dU_N at fixed N (through U_N and R_N = N/U_N - 1), only where U_N = N_opt(U) < N
+        dNp_dUN = 1.0 + rn * (1.0 - en) - en * (1.0 + R_N)
+        k = np.where(excess, dL_dNp * dNp_dUN * UN, 0.0)     # dL/d ln U_N
+        lnS = np.log(alpha * A) - np.log(beta * B)          # d ln N_opt / d theta below
+        dA = tn + k / (alpha * A)
+        dB = td - k / (alpha * B)
+        dalpha = -A * tn * np.log(Np) + k * (1.0 - lnS - beta * lnU) / alpha ** 2
+        dbeta = -B * td * np.log(Dp) + k * (lnU - 1.0 / beta) / alpha
+        xd, xn = R_D / rd, R_N / rn
+        drd = dL_dDp * U * ((1.0 - ed) - xd * ed)
+        drn = dL_dNp * UN * ((1.0 - en) - xn * en)
+        return f, [one, dA * one, dB * one, dalpha * one, dbeta * one, drd * one, drn * one]

@@ -69,6 +69,12 @@ class RunSpec:
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)   # free-form, hashed, read-only
 
     _UNHASHED = ("device",)
+    # Fields of run schema 2, always hashed. A field added later is hashed only when it differs
+    # from its default, so adding one never changes the id of an existing run.
+    _SCHEMA2_FIELDS = ("procedure", "rung", "model", "n_data", "lr", "batch_size", "schedule", "warmup",
+                       "cooldown_frac", "min_lr_frac", "beta1", "beta2", "weight_decay", "grad_clip",
+                       "seed", "dataset", "tokenizer", "eval_size", "branch_of", "branch_at", "variant",
+                       "ladder", "device", "extra")
 
     def __post_init__(self) -> None:
         procedure_of(self.model)          # raises for a config no procedure registered
@@ -124,8 +130,13 @@ class RunSpec:
         return d
 
     def canonical_json(self) -> str:
-        """The hashed text: :meth:`to_dict` without the unhashed fields, canonical JSON."""
-        return canonical_json({k: v for k, v in self.to_dict().items() if k not in self._UNHASHED})
+        """The hashed text: :meth:`to_dict` without the unhashed fields, canonical JSON.
+
+        Fields added after run schema 2 enter only when set away from their default.
+        """
+        defaults = {f.name: f.default for f in fields(self)}
+        return canonical_json({k: v for k, v in self.to_dict().items() if k not in self._UNHASHED
+                               and (k in self._SCHEMA2_FIELDS or v != defaults.get(k))})
 
     @property
     def spec_hash(self) -> str:
@@ -146,7 +157,8 @@ class RunRecord:
 
     ``metrics`` holds every number the procedure reports (:attr:`Procedure.metrics`; ``val_loss``
     and ``train_loss`` for a language model) and ``metrics_se`` their standard errors where they
-    exist. ``n_params`` holds every parameter convention and ``flops`` every FLOP convention
+    exist. ``n_unique_seen``, ``epochs`` and ``dataset_hash`` make repetition visible in every
+    record (Muennighoff et al. 2023 fit losses on unique data seen). ``n_params`` holds every parameter convention and ``flops`` every FLOP convention
     (total training FLOPs = per-unit count x ``n_data_seen``), so results can be refit under any.
     """
 
@@ -156,6 +168,9 @@ class RunRecord:
     metrics: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     metrics_se: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     n_data_seen: int = 0                    # D units trained on (tokens or samples)
+    n_unique_seen: int | None = None        # distinct D units among them (repetition = seen / unique)
+    epochs: float | None = None             # n_data_seen / the training split's size
+    dataset_hash: str | None = None         # manifest hash of the data trained on
     n_params: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     flops: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     curve: tuple[tuple[int, float], ...] = ()   # (D units, first metric) along the run

@@ -50,8 +50,8 @@ from ..procedures import get_procedure, list_procedures
 from . import rundir
 from .schema import SCHEMA_VERSION, RunRecord, migrate_record_v1
 
-__all__ = ["DEFAULT_GROUPS", "FINAL_STATUSES", "SPEC_COLUMNS", "ResultsStore", "quantities",
-           "rebuild_store"]
+__all__ = ["DEFAULT_GROUPS", "FINAL_STATUSES", "RESULT_GROUPS", "SPEC_COLUMNS", "ResultsStore",
+           "quantities", "rebuild_store"]
 
 DB_NAME = "results.sqlite"
 RUNS_DIR = "runs"
@@ -71,8 +71,13 @@ SPEC_COLUMNS = {"procedure": "TEXT", "ladder": "TEXT", "rung": "TEXT", "variant"
                 "dataset": "TEXT", "schedule": "TEXT", "lr": "REAL", "seed": "INTEGER",
                 "n_data": "INTEGER", "batch_size": "INTEGER", "branch_of": "TEXT",
                 "branch_at": "INTEGER"}
-_RESULT_COLUMNS = {"n_data_seen": "INTEGER", "wall_s": "REAL", "error": "TEXT"}
-FILTER_COLUMNS = ("run_id", "status", *SPEC_COLUMNS, "n_data_seen")
+_RESULT_COLUMNS = {"n_data_seen": "INTEGER", "n_unique_seen": "INTEGER", "epochs": "REAL",
+                   "dataset_hash": "TEXT", "wall_s": "REAL", "error": "TEXT"}
+FILTER_COLUMNS = ("run_id", "status", *SPEC_COLUMNS, "n_data_seen", "dataset_hash")
+#: Columns of a run's *result* that :meth:`ResultsStore.to_runs` can attach (``group_by=``): the
+#: unique data a run saw (the ``n_unique_tokens`` input of the data-constrained law), its epochs
+#: and the hash of its data.
+RESULT_GROUPS = {"n_unique_tokens": "n_unique_seen", "epochs": "epochs", "dataset_hash": "dataset_hash"}
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -446,7 +451,7 @@ class ResultsStore:
 
         Columns: ``run_id, status, procedure, ladder, rung, variant, dataset, schedule, lr, seed,
         batch_size, unit, n_data`` (the planned horizon, in ``unit``), ``n_data_seen``,
-        ``n_params`` (the procedure's default convention), ``n_params_<convention>``,
+        ``n_unique_seen``, ``epochs``, ``dataset_hash``, ``n_params`` (the procedure's default convention), ``n_params_<convention>``,
         ``flops_<convention>``, one column per metric (``val_loss`` ...) and ``<metric>_se`` for
         its standard error, ``wall_s, branch_of, branch_at, error``.
         """
@@ -570,10 +575,15 @@ class ResultsStore:
                             f"{target_name} ({what}); {len(diverged)} diverged. Run a sweep first.")
         cols: dict[str, list] = {"run_id": [], "n_params": [], "n_tokens": [], "flops": [],
                                  "target": []}
+        allowed = [*SPEC_COLUMNS, *RESULT_GROUPS, "status"]
         for g in group_by:
-            if g not in SPEC_COLUMNS and g != "status":
-                raise ConfigError(f"cannot group runs by {g!r}.{suggest(g, SPEC_COLUMNS)} "
-                                  f"Group columns: {', '.join(SPEC_COLUMNS)}")
+            if g not in allowed:
+                raise ConfigError(f"cannot group runs by {g!r}.{suggest(g, allowed)} "
+                                  f"Group columns: {', '.join(allowed)}")
+            missing = [r.run_id for r in recs if g in RESULT_GROUPS and getattr(r, RESULT_GROUPS[g]) is None]
+            if missing:
+                raise DataError(f"{len(missing)} run(s) record no {RESULT_GROUPS[g]} (e.g. {missing[0]!r}; "
+                                f"runs trained before it was recorded); filter them out or retrain them")
             cols[g] = []
         for r in recs:
             n_params, n_data, flops = quantities(r, n_params_convention, flops_convention)
@@ -584,7 +594,8 @@ class ResultsStore:
             cols["target"].append(value(r))
             flat = _spec_row(r)
             for g in group_by:
-                cols[g].append(flat[g] if g != "status" else r.status)
+                cols[g].append(r.status if g == "status" else
+                               getattr(r, RESULT_GROUPS[g]) if g in RESULT_GROUPS else flat[g])
         excluded_ids = diverged + lost
         if excluded_ids:
             parts = []
@@ -672,6 +683,9 @@ def _flat(r: RunRecord) -> dict[str, Any]:
     out["unit"] = r.spec.unit
     out["n_data"] = spec["n_data"]
     out["n_data_seen"] = r.n_data_seen
+    out["n_unique_seen"] = r.n_unique_seen
+    out["epochs"] = r.epochs
+    out["dataset_hash"] = r.dataset_hash
     proc = r.spec.procedure_spec
     out["n_params"] = r.n_params.get(proc.param_conventions[0])
     for conv, v in sorted(r.n_params.items()):

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import from_dict, load_mapping, to_dict
+from ..datasets import list_datasets
 from ..errors import ConfigError, UnknownNameError, suggest
 from ..ladders import Ladder, Rung, get_ladder
 from ..store.schema import RunSpec
@@ -483,9 +484,14 @@ def format_seconds(s: float) -> str:
 
 
 def _check_dataset(dataset: str) -> None:
-    """Fail at planning time, not in every worker, when a dataset path is missing or empty."""
+    """Fail at planning time, not in every worker, on an unknown dataset or a missing/empty path."""
     if "/" not in dataset and not Path(dataset).exists():
-        return      # a registered name; the trainer resolves it (and says what is registered)
+        known = list_datasets()
+        if dataset not in known:
+            raise UnknownNameError(f"unknown dataset {dataset!r}.{suggest(dataset, known)} Datasets: "
+                                   f"{', '.join(known)} (or give a path to a folder, text, .jsonl or "
+                                   ".parquet file)")
+        return
     path_s = dataset
     if "#" in dataset and not Path(dataset).exists():
         path_s = dataset.rpartition("#")[0]

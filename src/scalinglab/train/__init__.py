@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["GPT", "load_corpus", "plan_branches", "run", "train_bpe"]
+__all__ = ["GPT", "load_corpus", "plan_branches", "repetition_stats", "run", "train_bpe"]
 
 _WHERE = {"GPT": "gpt", "run": "loop", "load_corpus": "data",
-          "train_bpe": "data", "plan_branches": "schedule"}
+          "train_bpe": "data", "repetition_stats": "data", "plan_branches": "schedule"}
 
 
 def __getattr__(name: str):

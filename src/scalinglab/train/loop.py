@@ -51,7 +51,7 @@ from .._version import __version__
 from ..errors import ConfigError, TrainingError
 from ..procedures.gpt import GPTConfig
 from ..store.schema import RunRecord, RunSpec, migrate_spec_v1
-from .data import Corpus, eval_windows, get_batch, load_corpus
+from .data import Corpus, eval_windows, get_batch, load_corpus, repetition_stats
 from .gpt import GPT
 from .schedule import CHECKPOINT_KEY, RunPlan, lr_at, plan_run
 
@@ -475,10 +475,16 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
                  "wall_s": wall_s,
                  "role": "trunk" if plan.checkpoint_steps else ("branch" if spec.branch_of else "run")})
     n_params, flops = spec.procedure_spec.counts(cfg, tokens_seen)
+    # which training tokens the whole run saw (a branch replays its trunk's batches: the same
+    # computation as a standalone run), exactly, from the batch offsets alone
+    rep = repetition_stats(corpus.train.size, steps=step, seed=spec.seed,
+                           batch_size=spec.batch_size, seq_len=cfg.seq_len)
     metrics = {} if status != "done" else {"val_loss": val_loss, "train_loss": ema}
     return RunRecord(
         run_id=spec.run_id, spec=spec, status=status, metrics=metrics,
         metrics_se={"val_loss": val_se} if status == "done" else {}, n_data_seen=tokens_seen,
+        n_unique_seen=rep.n_unique_tokens, epochs=rep.epochs,
+        dataset_hash=corpus.dataset_hash or corpus.manifest_hash,
         n_params=n_params, flops=flops, curve=tuple(curve), wall_s=wall_s, error=error,
         provenance=prov)
 
