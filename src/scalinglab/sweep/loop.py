@@ -86,6 +86,16 @@ class _Rung:
 
 
 @dataclass(frozen=True)
+class _PRun:
+    run_id: str
+    key: tuple                 # (rung, D, lr, seed): what makes two runs the same experiment
+    flops: float               # FLOPs it trains (a branch: its cooldown)
+    branch_of: str | None
+    n_data: int
+    lr: float
+
+
+@dataclass(frozen=True)
 class _Arm:
     name: str                  # "" for a single arm; else the dataset or ladder that differs
     ladder: tuple[str, ...]
@@ -133,9 +143,20 @@ class _Space:
         else:
             self.arms = (_Arm("", tuple(ladders), datasets[0], tuple(order)),)
         self.rungs = rungs
+        self._plans: dict[str, tuple[_PRun, ...]] = {}
 
     def rung(self, name: str) -> _Rung:
         return self.rungs[name]
+
+    def planned(self, sub: Mapping[str, Any]) -> tuple[_PRun, ...]:
+        """The runs of a decision's sweep, planned once (names do not enter run ids)."""
+        sig = json.dumps(jsonable({k: v for k, v in sub.items() if k not in ("name", "description")}),
+                         sort_keys=True)
+        if sig not in self._plans:
+            plan = plan_sweep(sub, check_data=False)
+            self._plans[sig] = tuple(_PRun(r.run_id, _run_key(r.spec), float(r.flops), r.spec.branch_of,
+                                           int(r.spec.n_data), float(r.spec.lr)) for r in plan.runs)
+        return self._plans[sig]
 
     def sub_sweep(self, arm: _Arm, rung: _Rung, budgets: Sequence[int], lrs: Sequence[float], name: str,
                   seeds: Sequence[int] | None = None) -> dict[str, Any]:
@@ -350,10 +371,13 @@ class _Options:
     lr_points: int = 3
     per_round: int = 1
     fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    warm: dict[str, Any] = field(default_factory=dict)     # arm -> the last round's optimum
 
 
 @dataclass
 class _Assessment:
+    done: dict[str, set[tuple]]          # (rung, D, lr, seed) of every finished run, per arm
+    done_ids: dict[str, set[str]]        # their run ids (a finished trunk's branches can start now)
     fits: dict[str, Any]
     tuned: dict[str, Any]
     states: dict[str, TargetState | None]
@@ -374,10 +398,13 @@ def _assess(space: _Space, store: ResultsStore, rule: StopRule, opts: _Options) 
     from ..laws.specs import get_law
 
     n_law = get_law(opts.law).n_params
-    fits, tuned, states, targets = {}, {}, {}, {}
+    fits, tuned, states, targets, done, done_ids = {}, {}, {}, {}, {}, {}
     for arm in space.arms:
         fits[arm.name] = tuned[arm.name] = states[arm.name] = None
-        if not any(r.status == "done" for r in _finished(store, space, arm)):
+        recs = _finished(store, space, arm)
+        done[arm.name] = {_run_key(r.spec) for r in recs}
+        done_ids[arm.name] = {r.run_id for r in recs if r.status == "done"}
+        if not any(r.status == "done" for r in recs):
             continue
         try:
             with warnings.catch_warnings():
@@ -396,20 +423,41 @@ def _assess(space: _Space, store: ResultsStore, rule: StopRule, opts: _Options) 
         if (len(t) < n_law + EXTRA_POINTS or len({f"{v:.6g}" for v in t.n_params}) < MIN_SIZES
                 or len({f"{v:.6g}" for v in t.n_tokens}) < MIN_BUDGETS):
             continue
+        kw = dict(opts.fit_kwargs)
+        if "starts" not in kw and "n_starts" not in kw:
+            kw["starts"] = _starts(opts.law, t, opts.warm.get(arm.name))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ScalingLabWarning)
-                f = fit(opts.law, t, n_boot=opts.n_boot, seed=opts.seed, **dict(opts.fit_kwargs))
+                f = fit(opts.law, t, n_boot=opts.n_boot, seed=opts.seed, **kw)
         except ScalingLabError:
             continue
         fits[arm.name] = f
+        opts.warm[arm.name] = f.param_vector
         targets[arm.name] = _target_inputs(f, arm, rule)
         states[arm.name] = target_state(f, targets[arm.name], level=rule.level)
     p = sd = None
     if len(space.arms) == 2 and all(fits[a.name] is not None for a in space.arms):
         a, b = (x.name for x in space.arms)
         p, sd = difference_state(fits[a], targets[a], fits[b], targets[b])
-    return _Assessment(fits, tuned, states, targets, p, sd)
+    return _Assessment(done, done_ids, fits, tuned, states, targets, p, sd)
+
+
+#: Every k-th start of the law's grid, plus the previous round's optimum: a round adds a few points
+#: to the data, so the optimum moves little (measured on the toy ladder: the full 4500-start
+#: Chinchilla grid and this subset reach the same objective, 2.7 s against 0.4 s).
+GRID_STRIDE = 16
+
+
+def _starts(law_name: str, runs: Any, warm: Any):
+    import numpy as np
+
+    from ..laws.specs import get_law
+
+    law = get_law(law_name)
+    grid = law.default_starts(inputs=law.inputs_from(runs), target=np.asarray(runs.target, dtype=float))
+    grid = grid[::GRID_STRIDE] if grid.shape[0] > 4 * GRID_STRIDE else grid
+    return grid if warm is None else np.vstack([np.asarray(warm, dtype=float)[None, :], grid])
 
 
 def _concat(a: Any, b: Any) -> Any:
@@ -445,9 +493,9 @@ def _target_inputs(f: Any, arm: _Arm, rule: StopRule) -> dict[str, float]:
     return best
 
 
-def _done_keys(store: ResultsStore, space: _Space, arm: _Arm) -> set[tuple]:
-    return {(r.spec.rung, int(r.spec.n_data), f"{r.spec.lr:.6g}", int(r.spec.seed))
-            for r in _finished(store, space, arm)}
+def _run_key(spec: Any) -> tuple:
+    """What makes two runs the same experiment: rung, D, learning rate and seed."""
+    return (spec.rung, int(spec.n_data), f"{spec.lr:.6g}", int(spec.seed))
 
 
 def _window(rung: _Rung, center_lr: float | None, k: int) -> tuple[float, ...]:
@@ -480,33 +528,44 @@ def _best_lr(tuned: Any, rung: _Rung, n_data: int, space: _Space) -> float | Non
 
 
 class _Planner:
-    """Builds the decisions of one round (initial design, learning-rate extensions, plan)."""
+    """Builds the decisions of one round (initial design, learning-rate extensions, plan).
 
-    def __init__(self, space: _Space, store: ResultsStore, rule: StopRule, opts: _Options, name: str):
-        self.space, self.store, self.rule, self.opts, self.name = space, store, rule, opts, name
-        self._done: dict[str, set[tuple]] = {}
+    With a branched schedule every decision is drawn from a *family*: the trunk of a rung at a
+    budget ``D_max`` (with checkpoints at every shorter budget of the grid, whichever are trained
+    now) and its cooldown branches. A trunk trained in one round therefore serves branches chosen
+    in later rounds at the cost of their cooldown only, as the fixed demo grid's do.
+    """
 
-    def done(self, arm: _Arm) -> set[tuple]:
-        """``(rung, D, lr, seed)`` of every finished run of the arm (read once per round)."""
-        if arm.name not in self._done:
-            self._done[arm.name] = _done_keys(self.store, self.space, arm)
-        return self._done[arm.name]
+    def __init__(self, space: _Space, rule: StopRule, opts: _Options, name: str, a: _Assessment):
+        self.space, self.rule, self.opts, self.name, self.a = space, rule, opts, name, a
+        self.branched = space.cfg.schedule.kind == "branched"
 
-    def _decision(self, kind: str, arm: _Arm, rung: _Rung, budgets: Sequence[int], lrs: Sequence[float],
-                  rnd: int, i: int, *, seeds: Sequence[int] | None = None) -> dict[str, Any] | None:
-        """A decision's sweep and runs, without the runs already finished (None if nothing is left)."""
-        sub = self.space.sub_sweep(arm, rung, budgets, lrs, f"{self.name}-r{rnd}-{i}", seeds=seeds)
-        plan = plan_sweep(sub, check_data=False)
-        done = self.done(arm)
-        runs = [r for r in plan.runs
-                if (r.spec.rung, int(r.spec.n_data), f"{r.spec.lr:.6g}", int(r.spec.seed)) not in done]
-        if not runs:
+    def family(self, arm: _Arm, rung: _Rung, d_max: int, lrs: Sequence[float], rnd: int, i: int
+               ) -> tuple[dict[str, Any], tuple[_PRun, ...]]:
+        budgets = [b for b in rung.budgets if b <= d_max] if self.branched else [d_max]
+        sub = self.space.sub_sweep(arm, rung, budgets, lrs, f"{self.name}-r{rnd}-{i}")
+        return sub, self.space.planned(sub)
+
+    def _decision(self, kind: str, arm: _Arm, rung: _Rung, sub: Mapping[str, Any], runs: Sequence[_PRun]
+                  ) -> dict[str, Any] | None:
+        """A decision training ``runs`` (of ``sub``), or None when all are finished or one repeats a
+        finished experiment, or a branch's trunk is neither finished nor trained with it."""
+        done, done_ids = self.a.done[arm.name], self.a.done_ids[arm.name]
+        todo = [r for r in runs if r.run_id not in done_ids]
+        if not todo or any(r.key in done for r in todo):
             return None
+        ids = {r.run_id for r in todo}
+        if any(r.branch_of and r.branch_of not in done_ids and r.branch_of not in ids for r in todo):
+            return None
+        budgets = sorted({r.n_data for r in todo})
+        lrs = sorted({r.lr for r in todo})
+        trunk = any(r.branch_of is None for r in todo)
         key = (f"{rung.name} D={','.join(format_quantity(b) for b in budgets)} "
-               f"lr={'/'.join(f'{v:g}' for v in lrs)}" + (f" [{arm.name}]" if arm.name else ""))
-        return {"kind": kind, "arm": arm.name, "key": key, "rung": rung.name, "n_data": [int(b) for b in budgets],
-                "lr": [float(v) for v in lrs], "seeds": list(sub["seeds"]), "run_ids": [r.run_id for r in runs],
-                "cost_flops": float(sum(r.flops for r in runs)), "sweep": sub,
+               f"lr={'/'.join(f'{v:g}' for v in lrs)}" + ("" if trunk or not self.branched else " (branches)")
+               + (f" [{arm.name}]" if arm.name else ""))
+        return {"kind": kind, "arm": arm.name, "key": key, "rung": rung.name, "n_data": budgets, "lr": lrs,
+                "seeds": list(sub["seeds"]), "run_ids": [r.run_id for r in todo],
+                "cost_flops": float(sum(r.flops for r in todo)), "sweep": dict(sub),
                 "points": [{"n_params": rung.n_params, "n_tokens": float(b)} for b in budgets]}
 
     def initial(self, arm: _Arm, tuned: Any, rnd: int) -> list[dict[str, Any]]:
@@ -514,18 +573,19 @@ class _Planner:
         from ..laws.specs import get_law
 
         need = get_law(self.opts.law).n_params + EXTRA_POINTS
-        n_rungs = max(MIN_SIZES, min(len(arm.rungs), math.ceil(need / MIN_BUDGETS)))
         if len(arm.rungs) < MIN_SIZES:
             raise ConfigError(f"a closed loop needs at least {MIN_SIZES} rungs to fit a law of N and D; "
                               f"the sweep has {len(arm.rungs)}")
+        n_rungs = max(MIN_SIZES, min(len(arm.rungs), math.ceil(need / MIN_BUDGETS)))
         out = []
         for i, rung in enumerate(arm.rungs[:n_rungs]):
-            if len(rung.budgets) < MIN_BUDGETS and i == 0:
+            if len(rung.budgets) < MIN_BUDGETS:
                 raise ConfigError(f"a closed loop needs at least {MIN_BUDGETS} budgets per rung; rung "
                                   f"{rung.name} has {len(rung.budgets)}")
             budgets = rung.budgets[:MIN_BUDGETS]
             lrs = _window(rung, _best_lr(tuned, rung, budgets[-1], self.space), self.opts.lr_points)
-            d = self._decision("initial", arm, rung, budgets, lrs, rnd, i)
+            sub, fam = self.family(arm, rung, budgets[-1], lrs, rnd, i)
+            d = self._decision("initial", arm, rung, sub, [r for r in fam if r.n_data in budgets])
             if d is not None:
                 d["why"] = (f"initial design: {arm.name or 'the arm'} has too few tuned points to fit "
                             f"{self.opts.law} (needs >= {need} over >= {MIN_SIZES} sizes and {MIN_BUDGETS} budgets)")
@@ -536,8 +596,8 @@ class _Planner:
     def lr_extensions(self, arm: _Arm, tuned: Any, rnd: int, log: _Log) -> list[dict[str, Any]]:
         """One more learning rate for points whose best one sits at the edge of their window.
 
-        Points of one rung that need the same learning rate are trained together (one trunk and
-        cooldown branches when the sweep's schedule is branched).
+        The points of one rung that need the same learning rate share one trunk (at the largest of
+        them) and its branches.
         """
         if tuned is None:
             return []
@@ -545,10 +605,11 @@ class _Planner:
                  for b in e["n_data"] for lr in e["lr"]}
         mine = {rid for e in log.of("decision") for rid in e["run_ids"] if e["arm"] == arm.name}
         wanted: dict[tuple[str, float], dict[int, str]] = {}
+        ids = list(tuned.run_ids)
         for edge in tuned.tuning_edge:
             if edge.side not in ("low", "high") or edge.run_id not in mine:
                 continue
-            i = list(tuned.run_ids).index(edge.run_id)
+            i = ids.index(edge.run_id)
             rung = next((r for r in arm.rungs if math.isclose(r.n_params, tuned.n_params[i], rel_tol=1e-6)), None)
             if rung is None:
                 continue
@@ -565,7 +626,8 @@ class _Planner:
         out = []
         for (rname, lr), why in sorted(wanted.items()):
             rung = self.space.rung(rname)
-            d = self._decision("lr-extend", arm, rung, sorted(why), (lr,), rnd, len(out))
+            sub, fam = self.family(arm, rung, max(why), (lr,), rnd, len(out))
+            d = self._decision("lr-extend", arm, rung, sub, [r for r in fam if r.n_data in why])
             if d is not None:
                 d["why"] = (f"{rname}: best learning rate at the edge of its window at D = "
                             f"{'; '.join(why[b] for b in sorted(why))}; trying {lr:g}")
@@ -574,24 +636,54 @@ class _Planner:
         return out
 
     def candidates(self, arm: _Arm, tuned: Any, rnd: int) -> list[tuple[Candidate, dict[str, Any]]]:
-        """Every (rung, D) not trained yet, alone and with the rung's untrained shorter budgets."""
-        trained_points = {(k[0], k[1]) for k in self.done(arm)}
-        branched = self.space.cfg.schedule.kind == "branched"
-        out = []
+        """Every way to add untrained (rung, D) points: a new trunk (alone, or with the rung's untrained
+        shorter budgets as branches), or branches of a trunk trained before (their cooldown only)."""
+        done = self.a.done[arm.name]
+        points = {(k[0], k[1]) for k in done}
+        out: list[tuple[Candidate, dict[str, Any]]] = []
+        seen: set[str] = set()
+
+        def add(sub: Mapping[str, Any], runs: Sequence[_PRun], rung: _Rung) -> None:
+            d = self._decision("plan", arm, rung, sub, runs)
+            if d is None or d["key"] in seen:
+                return
+            seen.add(d["key"])
+            out.append((Candidate(key=d["key"], points=tuple(d["points"]), cost_flops=d["cost_flops"],
+                                  seeds=len(d["seeds"]), arm=arm.name, meta={"rung": rung.name}), d))
+
         i = 0
         for rung in arm.rungs:
-            free = [b for b in rung.budgets if (rung.name, b) not in trained_points]
-            for b in free:
-                shorter = [x for x in free if x < b]
-                for budgets in ([b], [*shorter, b]) if (branched and shorter) else ([b],):
-                    lrs = _window(rung, _best_lr(tuned, rung, b, self.space), self.opts.lr_points)
-                    d = self._decision("plan", arm, rung, budgets, lrs, rnd, i)
+            free = [b for b in rung.budgets if (rung.name, b) not in points]
+            for d_max in rung.budgets:
+                # a new trunk at d_max: alone, or with every untrained shorter budget
+                if d_max in free:
+                    lrs = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
+                    sub, fam = self.family(arm, rung, d_max, lrs, rnd, i)
                     i += 1
-                    if d is None:
-                        continue
-                    c = Candidate(key=d["key"], points=tuple(d["points"]), cost_flops=d["cost_flops"],
-                                  seeds=len(d["seeds"]), arm=arm.name, meta={"rung": rung.name})
-                    out.append((c, d))
+                    trunks = [r for r in fam if r.branch_of is None]
+                    add(sub, trunks, rung)
+                    if self.branched:
+                        add(sub, [r for r in fam if r.n_data in free], rung)
+                    continue
+                if not self.branched:
+                    continue
+                # branches of trunks at d_max trained before (per learning rate of the grid)
+                shorter = [b for b in free if b < d_max]
+                if not shorter:
+                    continue
+                have = []
+                for lr in rung.lrs:
+                    sub, fam = self.family(arm, rung, d_max, (lr,), rnd, i)
+                    if any(r.branch_of is None and r.run_id in self.a.done_ids[arm.name] for r in fam):
+                        have.append(lr)
+                if not have:
+                    continue
+                sub, fam = self.family(arm, rung, d_max, have, rnd, i)
+                i += 1
+                for b in shorter:
+                    add(sub, [r for r in fam if r.n_data == b], rung)
+                if len(shorter) > 1:
+                    add(sub, [r for r in fam if r.n_data in shorter], rung)
         return out
 
 
@@ -643,10 +735,10 @@ def _state_dict(a: _Assessment) -> dict[str, Any]:
             "p_better": a.p_better}
 
 
-def _decide(space: _Space, store: ResultsStore, rule: StopRule, opts: _Options, name: str, log: _Log,
+def _decide(space: _Space, rule: StopRule, opts: _Options, name: str, log: _Log,
             a: _Assessment, budget: float, rnd: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
     """The decisions of round ``rnd`` (and the scored candidates), or why there are none."""
-    planner = _Planner(space, store, rule, opts, name)
+    planner = _Planner(space, rule, opts, name, a)
     left = budget - _spent(log)
     # 1. an arm that cannot be fitted yet gets its initial design
     need = [arm for arm in space.arms if a.fits[arm.name] is None]
@@ -749,7 +841,7 @@ def propose(sweep: Any, *, until: str | StopRule, budget_flops: float, store: Re
         done = "the budget is spent"
     if done is not None:
         return _as_proposal(rule, spent, budget_flops, a, done, [], [])
-    decisions, considered, why = _decide(space, st, rule, opts, name, log, a, budget_flops, _rounds(log) + 1)
+    decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, _rounds(log) + 1)
     return _as_proposal(rule, spent, budget_flops, a, why, decisions, considered)
 
 
@@ -866,7 +958,7 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                     say(f"round {rnd}: {('[' + arm + '] ') if arm else ''}prediction {s.mean:.4f} "
                         f"[{s.low:.4f}, {s.high:.4f}], width {100 * s.width:.2f}%; spent {spent:.3g} of "
                         f"{budget_flops:.3g} FLOPs")
-            decisions, considered, why = _decide(space, st, rule, opts, name, log, a, budget_flops, rnd)
+            decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, rnd)
             if not decisions:
                 reason = why or "nothing to train"
                 break
