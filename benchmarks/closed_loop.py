@@ -3,7 +3,9 @@
 Each world is a known law ``L(N, D) = E + A / N^alpha + B / D^beta`` (random exponents and floor,
 with A and B set so that the world's losses at two anchor points match the gpt-tiny ladder's
 measured losses, docs/training.md), times the toy trainer's learning-rate penalty, times
-``exp(sigma z)`` run-to-run noise with ``sigma`` from the gpt-tiny seed study (docs/seeds.md).
+``exp(sigma z)`` run-to-run noise with ``sigma(N, D)`` the gpt-tiny seed study's trend
+(docs/seeds.md; from about 7 % for gpt-tiny-1 at 131k tokens to 0.46 % for gpt-tiny-4 at 2.1M,
+held at its edge value beyond the study's range).
 Runs are "trained" by ``scalinglab.sweep._toy:train`` through the real sweep machinery (inline
 backend, a results store per world), so every cost is the trainer's FLOP count of the gpt-tiny
 procedure, branches counting only their cooldown.
@@ -15,11 +17,12 @@ Per world:
   ``level`` prediction interval for the target run (a gpt-tiny-5 run at C*) has width ``W_grid``
   for ``F_grid`` FLOPs.
 * **closed loop**: ``run_loop`` on the ``loop`` sweep's space (the demo's plus gpt-tiny-5) with a
-  budget of ``F_grid`` and a stop rule it cannot meet (width < 0), so it spends the whole budget;
-  its log gives the width after every round. ``reach`` is the FLOPs spent when the width first fell
-  to ``W_grid`` or below; ``width_end`` the width when the budget ran out.
+  budget of ``F_grid`` and the stop rule "width at C* < W_grid"; its log gives the width after
+  every round. ``reach`` is the FLOPs spent when the width first fell to ``W_grid`` or below;
+  ``width_end`` the width when it stopped (reached, or the budget ran out).
 
-A world passes when ``reach <= 0.5 F_grid`` or ``width_end < W_grid`` (issue 13). The script also
+A world passes when ``reach <= 0.5 F_grid`` or ``width_end < W_grid`` (issue 13: the loop ends
+narrower with at most the grid's compute). The script also
 reports whether the true loss of the target run lies inside each final interval (coverage; valid
 as a check of the intervals only in aggregate).
 
@@ -70,7 +73,7 @@ def true_loss(law: list[float], n: float, d: float) -> float:
     return E + A / n ** alpha + B / d ** beta        # at the toy's optimal learning rate (penalty 1)
 
 
-def sweep_dict(name: str, law: list[float], noise: float, wid: int, quick: bool) -> dict:
+def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick: bool) -> dict:
     from scalinglab.config import load_mapping
     from scalinglab.sweep.plan import sweep_path
 
@@ -85,23 +88,23 @@ def sweep_dict(name: str, law: list[float], noise: float, wid: int, quick: bool)
     return d
 
 
-def target_inputs() -> dict:
+def target_inputs(c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
     from scalinglab.ladders import get_ladder
 
     lad = get_ladder("gpt-tiny")
-    r = lad[TARGET_RUNG] if hasattr(lad, "__getitem__") else next(x for x in lad if x.name == TARGET_RUNG)
-    return {"n_params": float(r.n_params), "n_tokens": C_STAR / lad.procedure_spec.flops_per_unit(r.model)}
+    r = lad[rung]
+    return {"n_params": float(r.n_params), "n_tokens": c_star / lad.procedure_spec.flops_per_unit(r.model)}
 
 
-def run_world(i: int, law: list[float], noise: float, *, n_boot: int, level: float, quick: bool,
-              root: Path, lr_points: int = 3) -> dict:
+def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
+              root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
     from scalinglab.laws import best_per_size, fit
     from scalinglab.laws.design import target_state
     from scalinglab.store import ResultsStore
     from scalinglab.sweep import plan_sweep, run_sweep
     from scalinglab.sweep.loop import read_log, run_loop
 
-    x = target_inputs()
+    x = target_inputs(c_star, rung)
     truth = true_loss(law, x["n_params"], x["n_tokens"])
     t0 = time.perf_counter()
     # -- the fixed grid ------------------------------------------------------------------------
@@ -118,7 +121,9 @@ def run_world(i: int, law: list[float], noise: float, *, n_boot: int, level: flo
     t_grid = time.perf_counter() - t0
     # -- the closed loop -----------------------------------------------------------------------
     lstore = root / f"loop{i}"
-    rep = run_loop(sweep_dict("loop", law, noise, i, quick), until=f"width at {C_STAR:.6g} on {TARGET_RUNG} < 0%",
+    # the loop stops when it reaches the grid's width, or when the grid's FLOPs are spent
+    until = f"width at {c_star:.6g} on {rung} < {100 * gstate.width:.6g}%"
+    rep = run_loop(sweep_dict("loop", law, noise, i, quick), until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
                    lr_points=lr_points)
     hist = [(e["spent_flops"], e["states"][""]["width"]) for e in read_log(lstore, rep.name)
@@ -143,7 +148,7 @@ def summarize(results: list[dict]) -> dict:
     n = len(results)
     reach = np.array([r["reach_ratio"] if r["reach_ratio"] is not None else np.inf for r in results])
     wr = np.array([r["width_ratio_end"] for r in results])
-    q = (lambda a, p: float(np.quantile(a, p)))
+    q = (lambda a, p: float(np.quantile(a, p, method="inverted_cdf")))     # inf (never reached) stays inf
     return {
         "worlds": n,
         "pass_fraction": sum(r["passes"] for r in results) / n,
@@ -170,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--lr-points", type=int, default=3, help="learning rates per proposed point (run_loop)")
+    ap.add_argument("--c-star", type=float, default=C_STAR, help="target compute (FLOPs)")
+    ap.add_argument("--rung", default=TARGET_RUNG, help="rung of the target run")
     ap.add_argument("--quick", action="store_true", help="smaller space (D <= 1M tokens), for tests")
     ap.add_argument("--json", default=None, help="write every world's numbers and the summary here")
     args = ap.parse_args(argv)
@@ -177,7 +184,11 @@ def main(argv: list[str] | None = None) -> dict:
     from scalinglab.laws.seeds import seed_study
 
     study = seed_study("gpt-tiny")
-    noise = args.noise if args.noise is not None else (study.sigma_log if study is not None else 0.003)
+    if args.noise is not None:
+        noise: float | dict = args.noise
+    else:      # the study's trend in N and D, clamped to its range, as the fits assume
+        noise = {"trend": list(study.trend), "n_range": [float(study.n_params.min()), float(study.n_params.max())],
+                 "d_range": [float(study.n_tokens.min()), float(study.n_tokens.max())]}
     rng = np.random.default_rng(args.seed)
     results = []
     t0 = time.time()
@@ -185,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
         for i in range(args.worlds):
             law = world(rng)
             r = run_world(i, law, noise, n_boot=args.n_boot, level=args.level, quick=args.quick, root=Path(tmp),
-                          lr_points=args.lr_points)
+                          lr_points=args.lr_points, c_star=args.c_star, rung=args.rung)
             results.append(r)
             rr = "never" if r["reach_ratio"] is None else f"{r['reach_ratio']:.2f}"
             print(f"world {i:3d}: grid {100 * r['grid']['width']:.2f}% at {r['grid']['flops']:.3g}; loop reaches it at "
@@ -194,7 +205,9 @@ def main(argv: list[str] | None = None) -> dict:
                   f"[{r['seconds']['total']:.0f}s]", flush=True)
     s = summarize(results)
     lo, md, hi = s["reach_ratio_quartiles"]
-    print(f"\n{s['worlds']} worlds, noise {100 * noise:.2f}% per run, C* = {C_STAR:.3g} FLOPs ({TARGET_RUNG}), "
+    desc = f"{100 * noise:.2f}% per run" if isinstance(noise, float) else \
+        f"the gpt-tiny seed study's trend ({100 * study.sigma_at(24896, 131072):.1f}% .. {100 * study.sigma_at(333120, 2097152):.2f}%)"
+    print(f"\n{s['worlds']} worlds, noise {desc}, C* = {args.c_star:.3g} FLOPs ({args.rung}), "
           f"{100 * args.level:g}% intervals, n_boot {args.n_boot}{', quick space' if args.quick else ''}")
     print(f"pass (reach <= 50% of the grid's FLOPs, or narrower at equal FLOPs): {100 * s['pass_fraction']:.0f}%")
     print(f"  reach <= 50%: {100 * s['reach_le_half_fraction']:.0f}%   reached at all: {100 * s['reached_fraction']:.0f}%"
@@ -206,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"truth inside: grid {100 * s['grid_coverage']:.0f}%, loop {100 * s['loop_coverage']:.0f}%")
     print(f"  median rounds {s['median_rounds']:.0f}; {s['seconds_per_world']:.0f} s per world; total "
           f"{time.time() - t0:.0f} s on {platform.node()}")
-    out = {"summary": s, "worlds": results, "args": vars(args), "noise": noise, "c_star": C_STAR,
+    out = {"summary": s, "worlds": results, "args": vars(args), "noise": noise, "c_star": args.c_star,
            "python": sys.version.split()[0]}
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=float))

@@ -75,6 +75,7 @@ def test_point_noise_var_divides_seed_noise_only():
     lack2 = 0.01 ** 2 - 0.006 ** 2
     assert point_noise_var(nz, 1) == pytest.approx(0.01 ** 2)
     assert point_noise_var(nz, 3) == pytest.approx(0.006 ** 2 / 3 + lack2)
+    assert point_noise_var(nz, 3, inputs={"n_params": 1e6, "n_tokens": 1e7}) == pytest.approx(0.006 ** 2 / 3 + lack2)
     assert point_noise_var(noise_model(0.02), 4) == pytest.approx(0.02 ** 2)   # residuals only: no seed part
 
 
@@ -142,3 +143,16 @@ def test_candidate_checks():
                                                    target=law(n.ravel(), d.ravel())), loss="ls")
         score_candidates({"": f}, {"": TARGET}, [cand("x", 1e6, 1e7, 1.0)], width_now=0.1)
     assert math.isfinite(parse_until("width at 1e14 < 0%").width)
+
+
+def test_rollout_keeps_budget_for_the_decisive_expensive_point(small_fit):
+    w = target_state(small_fit, TARGET).width
+    unit = [cand("big", 8e6, 1.5e8, 1.0), cand("small", 1e5, 2e6, 1.0)]
+    g = {s.candidate.key: w - s.width_after for s in score_candidates({"": small_fit}, {"": TARGET}, unit, width_now=w)}
+    assert g["big"] > g["small"] > 0
+    cost_big = 3.0 * g["big"] / g["small"]          # per FLOP the small point looks 3x better
+    cands = [cand("big", 8e6, 1.5e8, cost_big), cand("small", 1e5, 2e6, 1.0)]
+    budget = cost_big + 0.5                           # the small point first leaves no room for the big one
+    greedy, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=budget, lookahead=0)
+    ahead, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=budget, lookahead=4)
+    assert greedy[0].candidate.key == "small" and ahead[0].candidate.key == "big"

@@ -307,19 +307,21 @@ class Scored:
                 "gain_per_flop": self.gain_per_flop}
 
 
-def point_noise_var(noise: Any, seeds: int, *, fallback_sigma: float = 0.0) -> float:
+def point_noise_var(noise: Any, seeds: int, *, inputs: Mapping[str, float] | None = None,
+                    fallback_sigma: float = 0.0) -> float:
     """Variance of a tuned point averaged over ``seeds`` seeds, in the fit's space.
 
-    ``sigma_seed^2 / seeds + lack^2`` with ``lack^2 = sigma^2 - sigma_seed^2`` (the misfit part
-    of the new-run noise, :mod:`scalinglab.laws.seeds`); the residual scale when no seed spread
-    is known.
+    ``sigma_seed(x)^2 / seeds + lack^2``: the seed part at the point's inputs (the spread's trend,
+    :mod:`scalinglab.laws.seeds`) shrinks with more seeds, the misfit part does not; the residual
+    scale when no seed spread is known.
     """
     if noise is None:
         return float(fallback_sigma) ** 2
-    s2 = float(noise.sigma) ** 2
-    seed2 = float(noise.sigma_seed) ** 2 if math.isfinite(noise.sigma_seed) else 0.0
-    lack2 = max(0.0, s2 - seed2) if noise.uses_seeds else s2
-    return seed2 / max(int(seeds), 1) + lack2
+    if not noise.uses_seeds:
+        return float(noise.sigma) ** 2
+    seed = float(np.asarray(noise.seed_sigma_at(**dict(inputs or {}))).reshape(-1)[0]) if inputs else \
+        (float(noise.sigma_seed) if math.isfinite(noise.sigma_seed) else 0.0)
+    return seed ** 2 / max(int(seeds), 1) + float(noise.lack) ** 2
 
 
 def _log_draws(fit: Any, inputs: Sequence[Mapping[str, float]]) -> np.ndarray:
@@ -363,6 +365,7 @@ class _Arm:
                 self.index[k] = len(keys) + 1
                 keys.append(p)
         Z = _log_draws(fit, [target, *keys])
+        self.Z = Z[np.all(np.isfinite(Z), axis=1)]
         self.S = _robust_cov(Z)
         self.var0 = float(self.S[0, 0])
 
@@ -381,13 +384,80 @@ class _Arm:
         return max(self.var0 - red, 0.0)
 
 
+    def widths_after(self, obs: Mapping[int, float], *, noise_var: float, level: float, n_truths: int = 48,
+                     seed: int = 0) -> tuple[float, float]:
+        """``(prior, expected posterior)`` interval width of the target, by importance reweighting.
+
+        Preposterior analysis on the ensemble itself (Muller 1999, "Simulation-based optimal
+        design"): ``n_truths`` draws play the truth in turn, the candidate's points are observed
+        from it with their noise, every draw is reweighted by the likelihood of that observation
+        (tempered so that at least 10 draws keep weight: a particle filter's guard), and the
+        ``level`` interval of the reweighted ensemble plus the new-run noise is measured. Unlike
+        the Gaussian update it sees the tails of the ensemble, which set a percentile interval.
+        Both widths use the same kernel, so their ratio is what a caller should use.
+        """
+        Z = self.Z
+        B = Z.shape[0]
+        if B < 10:
+            return math.nan, math.nan
+        g = Z[:, 0]
+        h = 1.06 * float(np.std(g)) * B ** -0.2                  # Silverman's bandwidth for the particles
+        s = math.sqrt(max(noise_var, 0.0) + h * h) or 1e-12
+        rng = np.random.default_rng(seed)
+        prior = float(_mixture_widths(g, np.full((1, B), 1.0 / B), s, level)[0])
+        if not obs:
+            return prior, prior
+        J = np.array(sorted(obs))
+        r = np.array([obs[j] for j in J])
+        truths = rng.choice(B, size=min(n_truths, B), replace=False)
+        y = Z[np.ix_(truths, J)] + rng.normal(size=(truths.size, J.size)) * np.sqrt(r)
+        logw = -0.5 * (((Z[None, :, J] - y[:, None, :]) ** 2) / r).sum(axis=2)        # (K, B)
+        W = np.vstack([_tempered(lw, min(10.0, B / 10)) for lw in logw])
+        return prior, float(np.mean(_mixture_widths(g, W, s, level)))
+
+
+def _tempered(logw: np.ndarray, ess_min: float) -> np.ndarray:
+    """Normalised weights ``exp(t logw)`` with the largest ``t <= 1`` whose effective sample size >= ess_min."""
+    def weights(t: float) -> np.ndarray:
+        w = np.exp(t * (logw - logw.max()))
+        return w / w.sum()
+
+    def ess(w: np.ndarray) -> float:
+        return 1.0 / float(np.sum(w * w))
+
+    w = weights(1.0)
+    if ess(w) >= ess_min:
+        return w
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        if ess(weights(mid)) >= ess_min:
+            lo = mid
+        else:
+            hi = mid
+    return weights(lo)
+
+
+def _mixture_widths(g: np.ndarray, W: np.ndarray, s: float, level: float, n_grid: int = 256) -> np.ndarray:
+    """Central ``level`` interval width of Gaussian mixtures ``sum_b W[k, b] N(g_b, s^2)``, per row k."""
+    from scipy.special import ndtr
+
+    t = np.linspace(g.min() - 5 * s, g.max() + 5 * s, n_grid)
+    cdf = W @ ndtr((t[None, :] - g[:, None]) / s)                  # (K, T), increasing in t
+    a = (1 - level) / 2
+    lo = np.array([np.interp(a, c, t) for c in cdf])
+    hi = np.array([np.interp(1 - a, c, t) for c in cdf])
+    return hi - lo
+
+
 def _pkey(p: Mapping[str, float]) -> tuple:
     return tuple(sorted((k, float(f"{float(v):.9g}")) for k, v in p.items()))
 
 
 def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
                      candidates: Sequence[Candidate], *, width_now: float, noise_var_new: float | None = None,
-                     chosen: Sequence[Candidate] = (), comparison: bool = False) -> list[Scored]:
+                     chosen: Sequence[Candidate] = (), comparison: bool = False, level: float = 0.95,
+                     method: str | None = None) -> list[Scored]:
     """Score every candidate: expected relative width after it, and gain per FLOP.
 
     Parameters
@@ -406,15 +476,32 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
         Candidates already chosen this round; each score is joint with them.
     comparison : bool
         Score the difference between two arms (the variances of the arms add).
+    level : float
+        Level of the interval (``method="importance"``).
+    method : {"importance", "gaussian"}, optional
+        ``"importance"`` (default for one arm): the expected width of the reweighted ensemble
+        (:meth:`_Arm.widths_after`, preposterior importance sampling). ``"gaussian"`` (default
+        for a comparison): the linear-Gaussian update of the module notes.
 
     Returns
     -------
     list of Scored, best gain per FLOP first.
     """
+    method = method or ("gaussian" if comparison else "importance")
+    if method not in ("importance", "gaussian"):
+        raise ConfigError(f"method must be 'importance' or 'gaussian'; got {method!r}")
+    if method == "importance" and (comparison or len(fits) != 1):
+        raise ConfigError("method='importance' scores one arm's interval; use 'gaussian' for a comparison")
     arms = {a: _Arm(f, targets[a], [p for c in (*candidates, *chosen) if c.arm == a for p in c.points])
             for a, f in fits.items()}
     if noise_var_new is None:
-        noise_var_new = 0.0 if comparison else float(next(iter(fits.values())).noise_sigma) ** 2
+        if comparison:
+            noise_var_new = 0.0
+        else:
+            a0, f0 = next(iter(fits.items()))
+            nz = f0.noise
+            noise_var_new = (float(np.asarray(nz.sigma_at(**targets[a0])).reshape(-1)[0]) ** 2
+                             if nz is not None else float(f0.noise_sigma) ** 2)
     noise_of = {a: f.noise for a, f in fits.items()}
     sig_of = {a: float(f.noise_sigma) for a, f in fits.items()}
 
@@ -423,8 +510,8 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
         for c in cands:
             if c.arm not in arms:
                 raise ConfigError(f"candidate {c.key!r} is for arm {c.arm!r}; the fits have {sorted(arms)}")
-            r = point_noise_var(noise_of[c.arm], c.seeds, fallback_sigma=sig_of[c.arm])
             for p in c.points:
+                r = point_noise_var(noise_of[c.arm], c.seeds, inputs=p, fallback_sigma=sig_of[c.arm])
                 j = arms[c.arm].index[_pkey(p)]
                 out[c.arm][j] = 1.0 / (1.0 / out[c.arm][j] + 1.0 / r) if j in out[c.arm] else r
         return out
@@ -432,6 +519,23 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
     def total_var(cands: Sequence[Candidate]) -> float:
         obs = obs_of(cands)
         return sum(arms[a].var_after(obs[a]) for a in arms)
+
+    if method == "importance":
+        arm_name, arm = next(iter(arms.items()))
+
+        def width(cands: Sequence[Candidate]) -> tuple[float, float]:
+            return arm.widths_after(obs_of(cands)[arm_name], noise_var=noise_var_new, level=level)
+
+        prior, base = width(chosen)
+        if not (math.isfinite(prior) and prior > 0):
+            return [Scored(c, width_now, width_now, 0.0) for c in candidates]
+        w_base = width_now * base / prior
+        out = []
+        for c in candidates:
+            w = width_now * width([*chosen, c])[1] / prior
+            out.append(Scored(c, width_now, w, (w_base - w) / c.cost_flops))
+        out.sort(key=lambda s: (-s.gain_per_flop, s.candidate.cost_flops, s.candidate.key))
+        return out
 
     v_base = total_var(chosen)
     v_now = sum(arm.var0 for arm in arms.values())
@@ -449,13 +553,23 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
 
 def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
            candidates: Sequence[Candidate], *, width_now: float, budget_flops: float, k: int = 1,
-           noise_var_new: float | None = None, comparison: bool = False,
-           exclusive: Any = None) -> tuple[list[Scored], list[Scored]]:
-    """Choose up to ``k`` candidates greedily by expected width reduction per FLOP.
+           noise_var_new: float | None = None, comparison: bool = False, level: float = 0.95,
+           method: str | None = None, exclusive: Any = None, goal_width: float = 0.0,
+           lookahead: int = 4) -> tuple[list[Scored], list[Scored]]:
+    """Choose up to ``k`` candidates by expected width reduction per FLOP, with a rollout lookahead.
 
     Never chooses a candidate over the remaining ``budget_flops`` (the budget shrinks with each
     choice) or one that gains nothing. ``exclusive(a, b)`` says two candidates cannot be chosen
     together (e.g. the same rung twice in one round).
+
+    Greedy choice by gain per FLOP is myopic when one candidate costs a large part of the budget:
+    cheap points win round after round until the expensive, decisive one no longer fits. So the
+    ``lookahead`` best candidates by gain per FLOP and the ``lookahead`` best by absolute gain are
+    each *rolled out* (Bertsekas, Tsitsiklis & Wu 1997, "Rollout algorithms for combinatorial
+    optimization"): chosen first, then followed by greedy choices (linear-Gaussian scores, which
+    are cheap) until the budget is spent. The first choice whose rollout reaches ``goal_width``
+    with the fewest FLOPs wins, or, when none does, the one whose rollout ends narrowest.
+    ``lookahead=0`` is the plain greedy choice.
 
     Returns
     -------
@@ -466,19 +580,92 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
     chosen: list[Scored] = []
     first: list[Scored] = []
     pool = [c for c in candidates if c.cost_flops <= left]
+    gauss = _Scorer(fits, targets, candidates, noise_var_new=noise_var_new, comparison=comparison) \
+        if lookahead and pool else None
     for i in range(max(int(k), 1)):
         pool = [c for c in pool if c.cost_flops <= left
                 and not any(exclusive is not None and exclusive(c, s.candidate) for s in chosen)]
         if not pool:
             break
         scored = score_candidates(fits, targets, pool, width_now=width_now, noise_var_new=noise_var_new,
-                                  chosen=[s.candidate for s in chosen], comparison=comparison)
+                                  chosen=[s.candidate for s in chosen], comparison=comparison, level=level,
+                                  method=method)
         if i == 0:
             first = scored
         best = scored[0]
         if not best.gain_per_flop > 0:
             break
+        if gauss is not None and len(scored) > 1:
+            useful = [x for x in scored if x.gain_per_flop > 0]
+            picks = list({x.candidate.key: x for x in
+                          [*useful[:lookahead], *sorted(useful, key=lambda x: x.width_after)[:lookahead]]}.values())
+            goal = goal_width / width_now if width_now > 0 else 0.0
+            ends = {x.candidate.key: gauss.rollout(x.candidate, [c.candidate for c in chosen], pool, left, goal)
+                    for x in picks}
+            best = min(picks, key=lambda x: (*ends[x.candidate.key], -x.gain_per_flop))
         chosen.append(best)
         left -= best.candidate.cost_flops
         pool = [c for c in pool if c.key != best.candidate.key]
     return chosen, first
+
+
+class _Scorer:
+    """Linear-Gaussian widths of any set of candidates, relative to the current width (rollouts)."""
+
+    def __init__(self, fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
+                 candidates: Sequence[Candidate], *, noise_var_new: float | None, comparison: bool):
+        self.arms = {a: _Arm(f, targets[a], [p for c in candidates if c.arm == a for p in c.points])
+                     for a, f in fits.items()}
+        if noise_var_new is None:
+            if comparison:
+                noise_var_new = 0.0
+            else:
+                a0, f0 = next(iter(fits.items()))
+                nz = f0.noise
+                noise_var_new = (float(np.asarray(nz.sigma_at(**targets[a0])).reshape(-1)[0]) ** 2
+                                 if nz is not None else float(f0.noise_sigma) ** 2)
+        self.s2 = float(noise_var_new)
+        self.fits = fits
+        self.v0 = sum(arm.var0 for arm in self.arms.values())
+
+    def ratio(self, cands: Sequence[Candidate]) -> float:
+        """Expected width after ``cands`` as a fraction of the width now."""
+        obs: dict[str, dict[int, float]] = {a: {} for a in self.arms}
+        for c in cands:
+            f = self.fits[c.arm]
+            for p in c.points:
+                r = point_noise_var(f.noise, c.seeds, inputs=p, fallback_sigma=float(f.noise_sigma))
+                j = self.arms[c.arm].index[_pkey(p)]
+                obs[c.arm][j] = 1.0 / (1.0 / obs[c.arm][j] + 1.0 / r) if j in obs[c.arm] else r
+        v = sum(self.arms[a].var_after(obs[a]) for a in self.arms)
+        if not (math.isfinite(self.v0) and self.v0 + self.s2 > 0):
+            return 1.0
+        return math.sqrt((v + self.s2) / (self.v0 + self.s2))
+
+    def rollout(self, first: Candidate, chosen: Sequence[Candidate], pool: Sequence[Candidate], left: float,
+                goal_ratio_width: float) -> tuple[float, float]:
+        """``(FLOPs to reach the goal or inf, final relative width)`` of ``first`` then greedy choices."""
+        sel = [*chosen, first]
+        taken = {(c.arm, _pkey(p)) for c in sel for p in c.points}
+        rem = left - first.cost_flops
+        spent = first.cost_flops
+        w = self.ratio(sel)
+        # goal_ratio_width is the asked width as a fraction of the width now
+        reach = spent if w <= goal_ratio_width else math.inf
+        while True:
+            options = [c for c in pool if c.cost_flops <= rem and c.key not in {x.key for x in sel}
+                       and not any((c.arm, _pkey(p)) in taken for p in c.points)]
+            if not options:
+                break
+            ws = [(self.ratio([*sel, c]), c) for c in options]
+            wc, c = max(ws, key=lambda t: ((w - t[0]) / t[1].cost_flops, -t[1].cost_flops))
+            if not (w - wc) > 0:
+                break
+            sel.append(c)
+            taken |= {(c.arm, _pkey(p)) for p in c.points}
+            rem -= c.cost_flops
+            spent += c.cost_flops
+            w = wc
+            if w <= goal_ratio_width and reach == math.inf:
+                reach = spent
+        return reach, w

@@ -213,7 +213,8 @@ class FitResult:
 
     @property
     def noise_sigma(self) -> float:
-        """The SD of one new run around the law that prediction intervals use (fitted space)."""
+        """The SD of one new run around the law that prediction intervals use (fitted space), at the
+        median fitted point (``noise.sigma_at(...)`` gives it at any inputs)."""
         if self.noise is not None and self.noise.uses_seeds:
             return float(self.noise.sigma)
         return float(self.sigma)
@@ -361,12 +362,13 @@ class FitResult:
             draws = self.law(self.bootstrap.params, **x)                  # (B, ...)
             rng = np.random.default_rng(self.bootstrap.seed + 1)
             if self.noise is not None and self.noise.uses_seeds:
-                # a new run's noise: the seed spread (measured or from a study) plus the misfit
-                e = rng.normal(0.0, self.noise.sigma, size=draws.shape[0])
+                # a new run's noise: the seed spread at these inputs (measured or from a study)
+                # plus the misfit the seeds do not explain
+                z = rng.standard_normal(size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
+                e = z * self.noise.sigma_at(**x)
             else:
                 res = self.residuals[np.isfinite(self.residuals)]
-                e = rng.choice(res, size=draws.shape[0])
-            e = e.reshape((-1,) + (1,) * (draws.ndim - 1))
+                e = rng.choice(res, size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
             with np.errstate(all="ignore"):
                 new = draws * np.exp(-e) if log else draws - e
             lo, hi = percentile_interval(new, level)
@@ -378,7 +380,9 @@ class FitResult:
         if log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 J = J / m[:, None]
-        var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + self.noise_sigma ** 2
+        noise = (self.noise.sigma_at(**x) if self.noise is not None and self.noise.uses_seeds
+                 else np.full(mean.shape, self.sigma))
+        var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + np.broadcast_to(noise, mean.shape).reshape(-1) ** 2
         half = (z * np.sqrt(np.maximum(var, 0))).reshape(mean.shape)
         if log:
             return Prediction(mean, mean * np.exp(-half), mean * np.exp(half))
@@ -719,7 +723,7 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
         columns[k] = np.asarray(v)
     for k, v in x.items():
         columns.setdefault(k, v)
-    noise_m = _noise_model(noise, runs, y, sigma, objective.space)
+    noise_m = _noise_model(noise, runs, y, sigma, objective.space, x)
     options = {"loss": objective.loss, "delta": objective.delta, "space": objective.space,
                "reduce": objective.reduce, "tau": objective.tau, "lad_scale": lad_scale,
                "starts": start_desc, "n_starts": int(sol.n_starts), "seed": int(seed),
@@ -738,18 +742,20 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
     return res
 
 
-def _noise_model(noise: Any, runs: Any, y: np.ndarray, sigma: float, space: str) -> NoiseModel:
+def _noise_model(noise: Any, runs: Any, y: np.ndarray, sigma: float, space: str,
+                 x: Mapping[str, np.ndarray]) -> NoiseModel:
     """The noise of one new run (see ``fit(noise=)`` and :mod:`scalinglab.laws.seeds`)."""
     # seed spreads are SDs of log(target); a linear-space fit needs them in the target's units
-    to_space = 1.0 if space == "log" else float(np.median(np.abs(y)))
+    scale = 1.0 if space == "log" else float(np.median(np.abs(y)))
+    at = {k: x[k] for k in ("n_params", "n_tokens") if k in x}
     if isinstance(noise, str) and noise == "residuals":
         return noise_model(sigma)
     if isinstance(noise, SeedSpread):
-        return noise_model(sigma, sigma_seed=noise.sigma_log * to_space, source="given", detail=noise.source)
+        return noise_model(sigma, sigma_seed=noise, source="given", detail=noise.source, fitted=at, scale=scale)
     if isinstance(noise, (int, float, np.floating)) and not isinstance(noise, bool):
         if not (math.isfinite(float(noise)) and noise >= 0):
             raise ConfigError(f"noise must be 'auto', 'residuals', a seed spread >= 0 or a SeedSpread; got {noise!r}")
-        return noise_model(sigma, sigma_seed=float(noise) * to_space, source="given", detail="given")
+        return noise_model(sigma, sigma_seed=float(noise), source="given", detail="given", scale=scale)
     if not (isinstance(noise, str) and noise == "auto"):
         raise ConfigError(f"noise must be 'auto', 'residuals', a seed spread (SD of log target) or a "
                           f"SeedSpread; got {noise!r}")
@@ -758,18 +764,18 @@ def _noise_model(noise: Any, runs: Any, y: np.ndarray, sigma: float, space: str)
     if isinstance(spread, SeedSpread):
         members = getattr(runs, "members", ()) or ()
         k = float(np.mean([len(m) for m in members])) if members else 1.0
-        return noise_model(sigma, sigma_seed=spread.sigma_log * to_space, seeds_per_point=k,
-                           source="replicates", detail=f"{spread.n_points} points, df={spread.df}")
+        return noise_model(sigma, sigma_seed=spread, seeds_per_point=k, source="replicates",
+                           detail=f"{spread.n_points} points, df={spread.df}", fitted=at, scale=scale)
     if "seed" in groups and np.all(y > 0):
         spread = seed_spread(runs)
         if spread is not None:
-            return noise_model(sigma, sigma_seed=spread.sigma_log * to_space, source="replicates",
-                               detail=f"{spread.n_points} points, df={spread.df}")
+            return noise_model(sigma, sigma_seed=spread, source="replicates",
+                               detail=f"{spread.n_points} points, df={spread.df}", fitted=at, scale=scale)
     ladders = {str(v) for v in groups.get("ladder", ())}
     if len(ladders) == 1:
         study = seed_study(next(iter(ladders)))
         if study is not None:
-            return noise_model(sigma, sigma_seed=study.sigma_log * to_space, source="study",
+            return noise_model(sigma, sigma_seed=study, source="study", fitted=at, scale=scale,
                                detail=f"{next(iter(ladders))} seed study ({study.reference or study.source}, "
                                       f"df={study.df})")
     return noise_model(sigma)

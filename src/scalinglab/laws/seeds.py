@@ -23,6 +23,16 @@ close to normal and have one variance across the points pooled. With three seeds
 ``s_i`` has 2 degrees of freedom and is unreliable on its own (its 95 % interval spans a factor of
 about 6): pool, or model the spread, before reading it per point.
 
+Seed spreads shrink as models grow and runs get longer (docs/seeds.md: from about 5 % for the
+smallest gpt-tiny rung at short budgets to 0.2 % for the largest at 2M tokens), so a
+:class:`SeedSpread` also fits a trend, ``log sd = a + b log D + c log N``: the slopes by weighted
+least squares on the per-point ``log s_i^2`` with the bias of a log chi-square variable removed
+(``E log s^2 = log sigma^2 + psi(df/2) - log(df/2)``, Bartlett & Kendall 1946), the level ``a`` so
+that the trend's mean variance over the points equals the pooled variance (the trend shares the
+pooled variance out; it does not re-estimate it). :meth:`SeedSpread.sigma_at` evaluates it,
+clamped to the measured range of N and D (a spread is never extrapolated to be smaller than
+measured). With fewer than 4 points or 8 degrees of freedom the pooled spread is used everywhere.
+
 A new run's noise around the law (``NoiseModel.sigma``) is ``sqrt(sigma_seed^2 + lack^2)`` where
 ``lack^2 = max(0, residual_scale^2 - sigma_seed^2 / k)`` is the scatter of the fitted points
 (means of ``k`` seeds) that the seeds do not explain: the law's misfit, data-order effects shared
@@ -88,8 +98,11 @@ class SeedSpread:
     df: int
     source: str = "measured"
     reference: str = ""
+    trend: tuple[float, float, float] | None = None   # (a, b, c): log sd = a + b log D + c log N
 
     def __post_init__(self) -> None:
+        if self.trend is None:
+            object.__setattr__(self, "trend", _fit_trend(self.n_params, self.n_tokens, self.n_seeds, self.sd_log))
         freeze_fields(self)
 
     @property
@@ -108,15 +121,16 @@ class SeedSpread:
         v = self.df * self.sigma_log ** 2
         return (math.sqrt(v / chi2.ppf(1 - a, self.df)), math.sqrt(v / chi2.ppf(a, self.df)))
 
-    def sigma_at(self, **inputs: Any) -> np.ndarray:
-        """The spread assumed for a run at the given inputs: the pooled value, broadcast.
-
-        The gpt-tiny study found no trend with N or D that three seeds can resolve (docs/seeds.md),
-        so the pooled spread is used everywhere; the signature takes the inputs so a spread that
-        depends on them can replace it without changing callers.
-        """
-        shape = np.broadcast_shapes(*(np.shape(v) for v in inputs.values())) if inputs else ()
-        return np.full(shape, self.sigma_log)
+    def sigma_at(self, n_params: Any = None, n_tokens: Any = None, **_: Any) -> np.ndarray:
+        """The spread of one run at (N, D): the trend (module notes) clamped to the measured range,
+        or the pooled spread where no trend was fitted or an input is missing."""
+        if self.trend is None or n_params is None or n_tokens is None:
+            shape = np.broadcast_shapes(*(np.shape(v) for v in (n_params, n_tokens) if v is not None))
+            return np.full(shape, self.sigma_log)
+        a, b, c = self.trend
+        d = np.clip(np.asarray(n_tokens, dtype=float), np.nanmin(self.n_tokens), np.nanmax(self.n_tokens))
+        n = np.clip(np.asarray(n_params, dtype=float), np.nanmin(self.n_params), np.nanmax(self.n_params))
+        return np.exp(a + b * np.log(d) + c * np.log(n))
 
     def by(self, column: str) -> dict[float, tuple[float, int]]:
         """Pooled spread per value of ``"n_params"`` or ``"n_tokens"``: ``{value: (sigma, df)}``."""
@@ -148,7 +162,7 @@ class SeedSpread:
                 "n_seeds": [int(k) for k in self.n_seeds], "mean": self.mean.tolist(),
                 "sd_log": self.sd_log.tolist(), "labels": list(self.labels),
                 "sigma_log": float(self.sigma_log), "df": int(self.df), "source": self.source,
-                "reference": self.reference}
+                "reference": self.reference, "trend": None if self.trend is None else list(self.trend)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SeedSpread:
@@ -157,7 +171,8 @@ class SeedSpread:
                    n_seeds=np.asarray(d["n_seeds"], dtype=int), mean=np.asarray(d["mean"], dtype=float),
                    sd_log=np.asarray(d["sd_log"], dtype=float), labels=tuple(d["labels"]),
                    sigma_log=float(d["sigma_log"]), df=int(d["df"]), source=str(d.get("source", "measured")),
-                   reference=str(d.get("reference", "")))
+                   reference=str(d.get("reference", "")),
+                   trend=None if d.get("trend") is None else tuple(float(v) for v in d["trend"]))
 
     @classmethod
     def from_table(cls, rows: Sequence[Mapping[str, Any]], *, source: str, reference: str = "") -> SeedSpread:
@@ -173,6 +188,35 @@ class SeedSpread:
                    labels=tuple(str(r["label"]) for r in rows),
                    sigma_log=math.sqrt(float(np.sum((k - 1) * sd ** 2)) / df), df=df, source=source,
                    reference=reference)
+
+
+MIN_TREND_POINTS, MIN_TREND_DF = 4, 8
+
+
+def _fit_trend(n: np.ndarray, d: np.ndarray, k: np.ndarray, sd: np.ndarray) -> tuple[float, float, float] | None:
+    """``(a, b, c)`` of ``log sd = a + b log D + c log N`` (module notes), or None when too little data."""
+    from scipy.special import digamma
+
+    ok = np.isfinite(n) & np.isfinite(d) & (sd > 0) & (k >= 2)
+    if ok.sum() < MIN_TREND_POINTS or int(np.sum(k[ok] - 1)) < MIN_TREND_DF:
+        return None
+    df = (k[ok] - 1).astype(float)
+    # E[log s^2] = log sigma^2 + psi(df/2) - log(df/2): remove the bias before fitting log sigma
+    y = 0.5 * (np.log(sd[ok] ** 2) - (digamma(df / 2) - np.log(df / 2)))
+    cols = [np.ones(ok.sum()), np.log(d[ok])]
+    if len({f"{v:.6g}" for v in n[ok]}) > 1:
+        cols.append(np.log(n[ok]))
+    X = np.stack(cols, axis=1)
+    w = np.sqrt(df)                                   # var(log s^2) ~ 2 / df
+    coef, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
+    a, b = float(coef[0]), float(coef[1])
+    c = float(coef[2]) if len(coef) > 2 else 0.0
+    # the trend only shares out the pooled variance (an unbiased estimate of the mean sigma^2):
+    # its df-weighted mean of sigma(x_i)^2 over the points equals the pooled sd^2
+    pred2 = np.exp(2 * (a + b * np.log(d[ok]) + c * np.log(n[ok])))
+    pooled2 = float(np.sum(df * sd[ok] ** 2) / np.sum(df))
+    a += 0.5 * math.log(pooled2 / float(np.sum(df * pred2) / np.sum(df)))
+    return (a, b, c)
 
 
 def _key(v: Any) -> Any:
@@ -247,7 +291,7 @@ def seed_spread(runs: Any, *, seed: str | Sequence[str] = "seed",
 NOISE_SOURCES = ("replicates", "study", "residuals", "given")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NoiseModel:
     """How far a new single run lands from the law: what a prediction interval adds for noise.
 
@@ -255,11 +299,14 @@ class NoiseModel:
     ----------
     sigma : float
         Standard deviation of a new run around the fitted law, in the fit's space (log residuals
-        for ``space="log"``): ``sqrt(sigma_seed^2 + lack^2)`` (module notes).
+        for ``space="log"``), at the median fitted point: ``sqrt(sigma_seed^2 + lack^2)``
+        (module notes). :meth:`sigma_at` gives it at any (N, D).
     sigma_seed : float
-        Seed-to-seed spread used (NaN when none is known).
+        Seed-to-seed spread at the median fitted point (NaN when none is known).
     sigma_residual : float
         The fit's residual scale.
+    lack : float
+        SD of the misfit the seeds do not explain (0 when the seeds explain all residual scatter).
     seeds_per_point : float
         Mean number of seeds averaged into each fitted point (1 for single runs).
     source : str
@@ -268,61 +315,109 @@ class NoiseModel:
         ``"given"`` (passed to ``fit``).
     detail : str
         The study's name or what was measured.
+    spread : SeedSpread or None
+        The spread whose trend in N and D sets the seed part at each point (None: constant).
+    scale : float
+        Factor from a spread of log target to the fit's space (1 in log space; the median target
+        for a linear-space fit).
     """
 
     sigma: float
     sigma_seed: float
     sigma_residual: float
+    lack: float = 0.0
     seeds_per_point: float = 1.0
     source: str = "residuals"
     detail: str = ""
+    spread: SeedSpread | None = None
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.source not in NOISE_SOURCES:
             raise ConfigError(f"NoiseModel.source must be one of {', '.join(NOISE_SOURCES)}; got {self.source!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NoiseModel) and self.to_dict() == other.to_dict()
 
     @property
     def uses_seeds(self) -> bool:
         """True when the seed spread (measured or from a study) sets the noise, not residuals alone."""
         return self.source != "residuals"
 
+    def seed_sigma_at(self, **inputs: Any) -> np.ndarray:
+        """The seed part of a new run's noise at the given inputs (fit's space)."""
+        if self.spread is not None and "n_params" in inputs and "n_tokens" in inputs:
+            return self.scale * self.spread.sigma_at(inputs["n_params"], inputs["n_tokens"])
+        shape = np.broadcast_shapes(*(np.shape(v) for v in inputs.values())) if inputs else ()
+        return np.full(shape, self.sigma_seed if math.isfinite(self.sigma_seed) else 0.0)
+
+    def sigma_at(self, **inputs: Any) -> np.ndarray:
+        """SD of one new run around the law at the given inputs (fit's space)."""
+        if not self.uses_seeds:
+            shape = np.broadcast_shapes(*(np.shape(v) for v in inputs.values())) if inputs else ()
+            return np.full(shape, self.sigma)
+        return np.sqrt(self.seed_sigma_at(**inputs) ** 2 + self.lack ** 2)
+
     def describe(self) -> str:
         """One line for summaries: which noise a new run's interval carries, and from where."""
+        trend = ""
+        if self.spread is not None and self.spread.trend is not None:
+            trend = f" (its trend in D and N applied at each point; {100 * self.sigma_seed:.2f}% at the median fitted point)"
         if self.source == "residuals":
             return (f"new-run noise {100 * self.sigma:.2f}% from the residuals only (no seed replicates and "
                     "no seed study for these runs)")
         if self.source == "replicates":
             return (f"new-run noise {100 * self.sigma:.2f}%: seed spread {100 * self.sigma_seed:.2f}% measured "
-                    f"from the replicates ({self.detail}), {self.seeds_per_point:.3g} seeds per fitted point")
+                    f"from the replicates ({self.detail}){trend}, {self.seeds_per_point:.3g} seeds per fitted point, "
+                    f"misfit {100 * self.lack:.2f}%")
         if self.source == "study":
             return (f"new-run noise {100 * self.sigma:.2f}%: one seed per point, so the seed spread "
-                    f"{100 * self.sigma_seed:.2f}% is taken from the {self.detail} (a floor under the "
+                    f"{100 * self.sigma_seed:.2f}% is taken from the {self.detail}{trend} (a floor under the "
                     f"residual scale {100 * self.sigma_residual:.2f}%)")
         return f"new-run noise {100 * self.sigma:.2f}% (seed spread {100 * self.sigma_seed:.2f}% given)"
 
     def to_dict(self) -> dict[str, Any]:
         return {"sigma": float(self.sigma), "sigma_seed": float(self.sigma_seed),
-                "sigma_residual": float(self.sigma_residual), "seeds_per_point": float(self.seeds_per_point),
-                "source": self.source, "detail": self.detail}
+                "sigma_residual": float(self.sigma_residual), "lack": float(self.lack),
+                "seeds_per_point": float(self.seeds_per_point), "source": self.source, "detail": self.detail,
+                "spread": None if self.spread is None else self.spread.to_dict(), "scale": float(self.scale)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NoiseModel:
         return cls(sigma=float(d["sigma"]), sigma_seed=float(d["sigma_seed"]),
-                   sigma_residual=float(d["sigma_residual"]), seeds_per_point=float(d["seeds_per_point"]),
-                   source=str(d["source"]), detail=str(d.get("detail", "")))
+                   sigma_residual=float(d["sigma_residual"]), lack=float(d.get("lack", 0.0)),
+                   seeds_per_point=float(d["seeds_per_point"]), source=str(d["source"]),
+                   detail=str(d.get("detail", "")),
+                   spread=None if d.get("spread") is None else SeedSpread.from_dict(d["spread"]),
+                   scale=float(d.get("scale", 1.0)))
 
 
-def noise_model(sigma_residual: float, *, sigma_seed: float | None = None, seeds_per_point: float = 1.0,
-                source: str = "residuals", detail: str = "") -> NoiseModel:
-    """Combine a residual scale and a seed spread into the noise of one new run (module notes)."""
+def noise_model(sigma_residual: float, *, sigma_seed: float | SeedSpread | None = None,
+                seeds_per_point: float = 1.0, source: str = "residuals", detail: str = "",
+                fitted: Mapping[str, Any] | None = None, scale: float = 1.0) -> NoiseModel:
+    """Combine a residual scale and a seed spread into the noise of one new run (module notes).
+
+    ``sigma_seed`` is a spread of log target (a float, or a :class:`SeedSpread` whose trend
+    gives it per point); ``fitted`` holds the fitted points' ``n_params``/``n_tokens``, where the
+    misfit ``lack^2 = max(0, residual^2 - mean_i sigma_seed(x_i)^2 / k)`` is measured; ``scale``
+    converts a log spread to the fit's space.
+    """
     r = float(sigma_residual)
-    if sigma_seed is None or not math.isfinite(sigma_seed):
-        return NoiseModel(sigma=r, sigma_seed=math.nan, sigma_residual=r, source="residuals", detail=detail)
+    if sigma_seed is None or (not isinstance(sigma_seed, SeedSpread) and not math.isfinite(sigma_seed)):
+        return NoiseModel(sigma=r, sigma_seed=math.nan, sigma_residual=r, lack=r, source="residuals",
+                          detail=detail)
     k = max(float(seeds_per_point), 1.0)
-    s = float(sigma_seed)
-    lack2 = max(0.0, (r * r if math.isfinite(r) else 0.0) - s * s / k)
-    return NoiseModel(sigma=math.sqrt(s * s + lack2), sigma_seed=s, sigma_residual=r, seeds_per_point=k,
-                      source=source, detail=detail)
+    spread = sigma_seed if isinstance(sigma_seed, SeedSpread) else None
+    if spread is not None and fitted and "n_params" in fitted and "n_tokens" in fitted:
+        at = scale * spread.sigma_at(np.asarray(fitted["n_params"], dtype=float),
+                                     np.asarray(fitted["n_tokens"], dtype=float))
+    else:
+        at = np.array([scale * (spread.sigma_log if spread is not None else float(sigma_seed))])
+    lack2 = max(0.0, (r * r if math.isfinite(r) else 0.0) - float(np.mean(at ** 2)) / k)
+    s_mid = float(np.median(at))
+    return NoiseModel(sigma=math.sqrt(s_mid ** 2 + lack2), sigma_seed=s_mid, sigma_residual=r,
+                      lack=math.sqrt(lack2), seeds_per_point=k, source=source, detail=detail,
+                      spread=spread, scale=scale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,6 +449,32 @@ def list_seed_studies() -> list[str]:
     return sorted(_STUDIES)
 
 
-# gpt-tiny, context 32: the `seeds` sweep preset (rungs 1-4 x 131k..2.1M tokens x the tuned LR,
-# seeds 0, 1, 2; branched WSD). Measured numbers and method: docs/seeds.md.
-GPT_TINY_STUDY: tuple[tuple[str, float, float, int, float, float], ...] = ()
+#: gpt-tiny at context 32: the ``seeds`` sweep preset (rungs 1-4 x 131k..2.1M tokens x the tuned
+#: learning rate, seeds 0, 1, 2; branched WSD), measured 2026-12-06 (docs/seeds.md). Per point:
+#: (rung, N, D, seeds, mean val_loss, SD of log val_loss).
+GPT_TINY_STUDY: tuple[tuple[str, int, int, int, float, float], ...] = (
+    ("gpt-tiny-1", 24896, 131072, 3, 2.832987, 0.051422),
+    ("gpt-tiny-1", 24896, 262144, 3, 2.537602, 0.046853),
+    ("gpt-tiny-1", 24896, 524288, 3, 2.231169, 0.050642),
+    ("gpt-tiny-1", 24896, 1048576, 3, 1.938044, 0.033491),
+    ("gpt-tiny-1", 24896, 2097152, 3, 1.692439, 0.018632),
+    ("gpt-tiny-2", 55776, 131072, 3, 2.741596, 0.014127),
+    ("gpt-tiny-2", 55776, 262144, 3, 2.528819, 0.040329),
+    ("gpt-tiny-2", 55776, 524288, 3, 2.224521, 0.051926),
+    ("gpt-tiny-2", 55776, 1048576, 3, 1.891264, 0.034482),
+    ("gpt-tiny-2", 55776, 2097152, 3, 1.610138, 0.018228),
+    ("gpt-tiny-3", 148352, 131072, 3, 2.628764, 0.011910),
+    ("gpt-tiny-3", 148352, 262144, 3, 2.339850, 0.027781),
+    ("gpt-tiny-3", 148352, 524288, 3, 2.030604, 0.017918),
+    ("gpt-tiny-3", 148352, 1048576, 3, 1.740503, 0.012163),
+    ("gpt-tiny-3", 148352, 2097152, 3, 1.508419, 0.006051),
+    ("gpt-tiny-4", 333120, 131072, 3, 2.509913, 0.019810),
+    ("gpt-tiny-4", 333120, 262144, 3, 2.227559, 0.014482),
+    ("gpt-tiny-4", 333120, 524288, 3, 1.936280, 0.007936),
+    ("gpt-tiny-4", 333120, 1048576, 3, 1.662179, 0.003862),
+    ("gpt-tiny-4", 333120, 2097152, 3, 1.449212, 0.002003),
+)
+
+register_seed_study("gpt-tiny", [
+    {"label": f"{r} D={d}", "n_params": n, "n_tokens": d, "n_seeds": k, "mean": m, "sd_log": sd}
+    for r, n, d, k, m, sd in GPT_TINY_STUDY], reference="docs/seeds.md")

@@ -18,7 +18,10 @@ Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
 ``toy_diverge_lr`` (default 1)  learning rates at or above this diverge
 ``toy_law`` (default Approach 3) ``[E, A, B, alpha, beta]`` of the loss (synthetic worlds)
 ``toy_noise`` (default none)    SD of log loss per run, drawn independently for every (rung, D,
-                                learning rate, seed) from a hash (replaces the ~0.2% seed offset)
+                                learning rate, seed) from a hash (replaces the ~0.2% seed offset);
+                                a number, or ``{trend: [a, b, c], n_range: [lo, hi], d_range: [lo, hi]}``
+                                for ``exp(a + b log D + c log N)`` with N, D clamped to the ranges
+                                (a seed study's trend, :class:`scalinglab.laws.seeds.SeedSpread`)
 ``toy_dataset_scale`` ({})      ``{dataset: factor}`` multiplying the loss (arms that differ)
 """
 
@@ -29,6 +32,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +103,13 @@ def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=N
             progress(seen=(step + 1) * per_step)
     diverged = spec.lr >= float(spec.extra.get("toy_diverge_lr", 1.0))
     noise = spec.extra.get("toy_noise")
+    if isinstance(noise, Mapping):
+        a, b, c = (float(v) for v in noise["trend"])
+        n_lo, n_hi = noise.get("n_range", (0, math.inf))
+        d_lo, d_hi = noise.get("d_range", (0, math.inf))
+        n = min(max(float(proc.n_params(spec.model)), n_lo), n_hi)
+        d = min(max(float(spec.n_data), d_lo), d_hi)
+        noise = math.exp(a + b * math.log(d) + c * math.log(n))
     loss = float("nan") if diverged else toy_loss(
         proc.n_params(spec.model), spec.n_data, spec.lr, spec.seed, law=spec.extra.get("toy_law"),
         noise=None if noise is None else float(noise),

@@ -583,7 +583,8 @@ class _Planner:
                 raise ConfigError(f"a closed loop needs at least {MIN_BUDGETS} budgets per rung; rung "
                                   f"{rung.name} has {len(rung.budgets)}")
             budgets = rung.budgets[:MIN_BUDGETS]
-            lrs = _window(rung, _best_lr(tuned, rung, budgets[-1], self.space), self.opts.lr_points)
+            # the first search locates each rung's optimum: at least 3 learning rates where the grid has them
+            lrs = _window(rung, _best_lr(tuned, rung, budgets[-1], self.space), max(self.opts.lr_points, 3))
             sub, fam = self.family(arm, rung, budgets[-1], lrs, rnd, i)
             d = self._decision("initial", arm, rung, sub, [r for r in fam if r.n_data in budgets])
             if d is not None:
@@ -660,10 +661,10 @@ class _Planner:
                     lrs = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
                     sub, fam = self.family(arm, rung, d_max, lrs, rnd, i)
                     i += 1
-                    trunks = [r for r in fam if r.branch_of is None]
-                    add(sub, trunks, rung)
-                    if self.branched:
-                        add(sub, [r for r in fam if r.n_data in free], rung)
+                    # with branches every untrained shorter budget rides along for its cooldown: a
+                    # trunk alone would leave them to cost a whole run each later
+                    add(sub, [r for r in fam if r.n_data in free] if self.branched else
+                        [r for r in fam if r.branch_of is None], rung)
                     continue
                 if not self.branched:
                     continue
@@ -772,7 +773,8 @@ def _decide(space: _Space, rule: StopRule, opts: _Options, name: str, log: _Log,
     comparison = rule.kind == "winner"
     fits = {arm.name: a.fits[arm.name] for arm in space.arms}
     chosen, scored = choose(fits, a.targets, [c for c, _ in pairs], width_now=_width_now(rule, a),
-                            budget_flops=left, k=opts.per_round, comparison=comparison,
+                            budget_flops=left, k=opts.per_round, comparison=comparison, level=rule.level,
+                            goal_width=rule.width if rule.kind == "width" else 0.0,
                             exclusive=lambda x, y: x.arm == y.arm and x.meta["rung"] == y.meta["rung"])
     considered = [s.to_dict() for s in scored]
     if not chosen:
