@@ -915,6 +915,7 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
             log.add({"event": "budget", "budget_flops": budget_flops})    # more (or less) to spend
 
         def train(decisions: Sequence[Mapping[str, Any]], rnd: int) -> None:
+            runs, config, source = [], None, ""
             for d in decisions:
                 sub = plan_sweep(d["sweep"], check_data=False)
                 missing = set(d["run_ids"]) - set(sub.run_ids)
@@ -922,15 +923,17 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                     raise ConfigError(f"decision {d['key']!r} of round {rnd} no longer plans the same runs "
                                       f"({sorted(missing)[:2]} ...): the ladder or the sweep changed since it was "
                                       "logged; restore them or start a loop with another --name")
-                keep = SweepPlan(config=sub.config, runs=tuple(r for r in sub.runs if r.run_id in set(d["run_ids"])),
-                                 source=sub.source)
-                say(f"round {rnd}: training {d['key']} ({len(keep)} runs, {d['cost_flops']:.3g} FLOPs)")
-                from .run import run_sweep
+                runs += [r for r in sub.runs if r.run_id in set(d["run_ids"])]
+                config, source = config or sub.config, source or sub.source
+                say(f"round {rnd}: training {d['key']} ({len(d['run_ids'])} runs, {d['cost_flops']:.3g} FLOPs)")
+            # one run_sweep per round: the decisions share the workers (trunks first, longest first)
+            runs.sort(key=lambda r: (r.spec.branch_of is not None, -r.est_s, r.run_id))
+            from .run import run_sweep
 
-                rep = run_sweep(keep, backend=backend, store=st, workers=workers, progress=show_sweeps,
-                                backend_options=backend_options)
-                if rep.failed:
-                    say(f"round {rnd}: {len(rep.failed)} runs failed (recorded; the fit goes on without them)")
+            rep = run_sweep(SweepPlan(config=config, runs=tuple(runs), source=source), backend=backend, store=st,
+                            workers=workers, progress=show_sweeps, backend_options=backend_options)
+            if rep.failed:
+                say(f"round {rnd}: {len(rep.failed)} runs failed (recorded; the fit goes on without them)")
             log.add({"event": "trained", "round": rnd, "spent_flops": _spent(log)})
 
         # a killed loop: finish the runs of its last decisions before anything else
