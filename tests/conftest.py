@@ -1,7 +1,19 @@
-"""Shared fixtures and markers for the scalinglab test suite."""
+"""Shared fixtures and the ``requires`` marker of the scalinglab test suite.
+
+A test (or a module, through ``pytestmark``) that needs an optional package or a system service
+says so with one marker, and is skipped with the install hint when it is missing::
+
+    pytestmark = pytest.mark.requires("torch", "typer")
+
+Names are Python packages (the hint names the scalinglab extra that installs them) or one of the
+system services in ``SERVICES`` (``slurm``, ``chromium``). The probes live here only; no test
+module re-rolls its own ``skipif``. (xarray's ``tests/__init__.py`` ``requires_*`` pattern, as a
+marker so that the checks need not be imported across test directories.)
+"""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,12 +26,19 @@ from scalinglab._optional import has
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-has_torch = has("torch")
-requires_torch = pytest.mark.skipif(not has_torch, reason="needs torch (pip install 'scalinglab[train]')")
-has_matplotlib = has("matplotlib")
-requires_matplotlib = pytest.mark.skipif(not has_matplotlib, reason="needs matplotlib (scalinglab[plot])")
-has_typer = has("typer")
-requires_typer = pytest.mark.skipif(not has_typer, reason="needs typer (scalinglab[cli])")
+#: Python package -> the scalinglab extra that installs it (the skip reason names it).
+EXTRAS = {
+    "torch": "train", "tokenizers": "tokenizers", "pandas": "pandas", "pyarrow": "pandas",
+    "matplotlib": "plot", "typer": "cli", "rich": "cli", "submitit": "slurm", "ray": "ray",
+    "httpx": "eval", "transformers": "hf", "datasets": "hf", "lm_eval": "lmeval",
+    "threadpoolctl": None, "tenacity": "lmeval",
+}
+
+
+def chromium_path() -> str | None:
+    """The headless browser that opens the HTML report, or None."""
+    return shutil.which("chromium") or shutil.which("chromium-browser") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
 def _slurm_up() -> bool:
@@ -31,7 +50,41 @@ def _slurm_up() -> bool:
         return False
 
 
-requires_slurm = pytest.mark.skipif(not _slurm_up(), reason="no running Slurm (sinfo); .ci/run starts one")
+#: System services: name -> (probe, how to get it).
+SERVICES = {
+    "slurm": (_slurm_up, "no running Slurm (sinfo does not answer); .ci/run starts one with .ci/slurm-up.sh"),
+    "chromium": (lambda: chromium_path() is not None, "needs the chromium browser (apt-get install -y chromium)"),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def missing(name: str) -> str | None:
+    """Why ``name`` (a package or a service) is unavailable, or None when it is there."""
+    if name in SERVICES:
+        probe, why = SERVICES[name]
+        return None if probe() else why
+    if name not in EXTRAS:
+        raise ValueError(f"unknown requirement {name!r} in a requires marker; add it to tests/conftest.py "
+                         f"EXTRAS or SERVICES (known: {', '.join(sorted([*EXTRAS, *SERVICES]))})")
+    if has(name):
+        return None
+    extra = EXTRAS[name]
+    return f"needs {name}" + (f" (pip install 'scalinglab[{extra}]')" if extra else f" (pip install {name})")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires(*names): skip unless every named optional package or "
+                                       "service (tests/conftest.py EXTRAS, SERVICES) is available")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for mark in item.iter_markers("requires"):
+            for name in mark.args:
+                why = missing(name)
+                if why:
+                    item.add_marker(pytest.mark.skip(reason=why))
+                    break
 
 
 @pytest.fixture
@@ -48,3 +101,12 @@ def chinchilla_csv() -> Path:
     from scalinglab.datasets import path
 
     return path("chinchilla_epoch_points.csv")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of the headless browser (the test is skipped without one)."""
+    why = missing("chromium")
+    if why:
+        pytest.skip(why)
+    return chromium_path()

@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("typer")
-pytest.importorskip("matplotlib")
+pytestmark = pytest.mark.requires("torch", "typer", "matplotlib")
 
 # Three sizes x three budgets of the smallest rungs, branched cooldowns: seconds per run on CPU.
 TINY_SWEEP = """\
@@ -35,9 +33,23 @@ def test_demo_runs_end_to_end_and_reuses_finished_runs(tmp_path, capsys):
     sweep.write_text(TINY_SWEEP)
     out = tmp_path / "demo-out"
     code = main(["demo", "--sweep", str(sweep), "--out", str(out), "--workers", "2", "--n-boot", "40",
-                 "--holdout", "largest 2", "--quiet"])
+                 "--holdout", "largest 2"])
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr[-3000:]
+    # progress on stderr, the summary on stdout: the sweep's closing line once in all
+    assert (stdout + stderr).count("sweep 'demo-test' on local: 9 runs") == 1
+    # the verdict counts the caveats listed above it, each marked next to its numbers
+    m = re.search(r"-> (PASS|FAIL)(?: \(with (\d+) caveats?: .+\))?: the criterion", stdout)
+    assert m, stdout
+    listed = re.findall(r"^\[(\d+)\] ", stdout.split("Caveats (")[1], flags=re.M) if "Caveats (" in stdout else []
+    assert len(listed) == int(m.group(2) or 0)
+    for k in listed:
+        assert re.search(rf"\(!\) see (\[\d+\])*\[{k}\]", stdout), k
+    # the options of the analysis are recorded in the store, for `scalinglab report`
+    import json
+
+    rec = json.loads((out / "store" / "analysis.json").read_text())
+    assert rec["by"] == "scalinglab demo" and rec["options"]["holdout"] == "largest 2" and rec["options"]["n_boot"] == 40
 
     # the store holds the nine finished runs
     store = ResultsStore(out / "store", readonly=True)

@@ -44,7 +44,6 @@ def _violations() -> list[str]:
     for path in sorted(SRC.rglob("*.py")):
         mod = _module_name(path)
         is_pkg = path.name == "__init__.py"
-        pkg = mod if is_pkg else mod.rpartition(".")[0]
         tree = ast.parse(path.read_text(), str(path))
         aliases: dict[str, str] = {}      # local name -> imported scalinglab module
         for node in ast.walk(tree):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 
 import pytest
 
 PUBLIC = {
     "scalinglab": [
-        "LAWS", "ConfigError", "DataError", "DataWarning", "FitError", "FitResult", "ResultsStore",
+        "ConfigError", "DataError", "DataWarning", "FitError", "FitResult", "LAWS", "ResultsStore",
         "Runs", "ScalingLabError", "ScalingLabWarning", "TuningEdgeWarning", "UnknownNameError",
         "__version__", "allocate", "backtest", "best_per_size", "compare", "compute_envelope",
         "coverage_check", "fit", "get_ladder", "get_law", "isoflop_slices", "list_ladders",
@@ -26,8 +28,8 @@ PUBLIC = {
         "load_runs", "optimal_loss", "register_law",
     ],
     "scalinglab.store": [
-        "DEFAULT_GROUPS", "FINAL_STATUSES", "SCHEMA_VERSION", "ResultsStore", "RunRecord",
-        "RunSpec", "RunStatus", "rebuild_store",
+        "DEFAULT_GROUPS", "FINAL_STATUSES", "ResultsStore", "RunRecord", "RunSpec", "RunStatus",
+        "SCHEMA_VERSION", "rebuild_store",
     ],
     "scalinglab.sweep": [
         "BACKENDS", "EstimateConfig", "EvalConfig", "PlanCost", "PlannedRun", "ScheduleConfig",
@@ -45,33 +47,60 @@ PUBLIC = {
         "figure_to_data_uri", "plot_allocation", "plot_backtest", "plot_comparison", "plot_fit",
         "plot_frontier", "plot_isoflop", "plot_residuals", "report_from_analysis", "save_figure",
     ],
+    "scalinglab.evals": [
+        "Backend", "ControlGap", "Extraction", "Family", "FamilyStat", "Generation",
+        "GenerationRequest", "HomogeneityTest", "Prompt", "PromptStat", "PromptType", "RunResult",
+        "Score", "Summary", "Variation", "add_task_path", "export_lm_eval", "extract", "get_backend",
+        "get_family", "get_prompt_type", "homogeneity_test", "jeffreys_interval", "list_backends",
+        "list_families", "list_prompt_types", "read_jsonl", "read_responses", "render", "render_all",
+        "rescore", "run", "score", "summarize", "trial_seed", "wilson_interval", "write_report",
+    ],
 }
+
+#: Public modules that are entry points or data folders rather than APIs: no ``__all__`` needed.
+NO_ALL = ("scalinglab.__main__", "scalinglab.train.__main__", "scalinglab.cli", "scalinglab.evals.tasks")
 
 
 @pytest.mark.parametrize("module", sorted(PUBLIC))
 def test_all_is_pinned_sorted_and_resolvable(module):
     mod = importlib.import_module(module)
-    assert sorted(mod.__all__, key=str) == sorted(PUBLIC[module], key=str)
+    assert list(mod.__all__) == PUBLIC[module], "__all__ differs from the pinned list (order included)"
+    assert PUBLIC[module] == sorted(PUBLIC[module]), "the pinned list is not sorted"
     if module == "scalinglab.train":  # its names import torch lazily; resolving them needs torch
         pytest.importorskip("torch")
     for name in mod.__all__:
         assert getattr(mod, name) is not None, f"{module}.{name}"
 
 
-def test_evals_all_is_sorted_and_resolvable():
-    mod = importlib.import_module("scalinglab.evals")
-    assert list(mod.__all__) == sorted(mod.__all__, key=str.lower) or list(mod.__all__) == sorted(mod.__all__)
-    assert {"run", "score", "render", "wilson_interval", "homogeneity_test", "export_lm_eval"} <= set(mod.__all__)
-    for name in mod.__all__:
-        assert getattr(mod, name) is not None
+def _modules():
+    import scalinglab
+
+    for info in pkgutil.walk_packages(scalinglab.__path__, "scalinglab."):
+        yield info.name
 
 
-def test_private_modules_are_underscored():
-    # Every public module name of scalinglab.laws is importable and documented.
-    import pkgutil
-
-    import scalinglab.laws as fitpkg
-
-    for info in pkgutil.iter_modules(fitpkg.__path__):
-        mod = importlib.import_module(f"scalinglab.laws.{info.name}")
-        assert mod.__doc__ and len(mod.__doc__.strip()) > 40, f"scalinglab.laws.{info.name} lacks a docstring"
+def test_public_modules_declare_their_api_and_private_ones_are_underscored():
+    # A module without a leading underscore (in any part of its dotted name) is for users: it
+    # says what it is (docstring) and which names it offers (__all__, public names only, each
+    # resolvable). A module that is not for users carries the underscore instead.
+    public = [m for m in _modules() if not any(p.startswith("_") and p != "__main__" for p in m.split("."))]
+    assert "scalinglab.laws.specs" in public and "scalinglab.laws._optimize" not in public
+    problems = []
+    for name in public:
+        mod = importlib.import_module(name)
+        if len((mod.__doc__ or "").strip()) <= 40:
+            problems.append(f"{name}: no docstring saying what it is")
+        if name.startswith(NO_ALL):
+            continue
+        names = getattr(mod, "__all__", None)
+        if names is None:
+            problems.append(f"{name}: no __all__ (a public module declares its API; rename it _{name.rsplit('.', 1)[1]} "
+                            "if it is not for users)")
+            continue
+        problems += [f"{name}: __all__ lists the private name {n!r}" for n in names
+                     if n.startswith("_") and n != "__version__"]
+        if name == "scalinglab.train" or name.startswith("scalinglab.train."):
+            if importlib.util.find_spec("torch") is None:
+                continue
+        problems += [f"{name}: __all__ names {n!r}, which it does not define" for n in names if not hasattr(mod, n)]
+    assert not problems, "\n".join(problems)

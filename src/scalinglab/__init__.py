@@ -63,12 +63,12 @@ _LAZY = {
 }
 
 __all__ = [
-    "LAWS",
     "ConfigError",
     "DataError",
     "DataWarning",
     "FitError",
     "FitResult",
+    "LAWS",
     "ResultsStore",
     "Runs",
     "ScalingLabError",

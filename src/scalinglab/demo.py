@@ -8,8 +8,10 @@
 2. analyses the finished runs (:func:`scalinglab.report.analyze`): the compute frontier, a
    Chinchilla L(N, D) fit and an L(C) fit with bootstrap intervals, the compute-optimal
    allocation, and a backtest in which the largest-compute runs are held out and predicted;
-3. writes the self-contained ``<out>/report.html``, the fit artifacts ``<out>/fits/*.json`` and
-   a plain-text ``<out>/summary.txt``, and returns a :class:`DemoResult`.
+3. writes the self-contained ``<out>/report.html``, the fit artifacts ``<out>/fits/*.json``,
+   a plain-text ``<out>/summary.txt`` and the analysis options in ``<out>/store/analysis.json``
+   (so that ``scalinglab report <out>/store`` repeats the same backtest), and returns a
+   :class:`DemoResult`.
 
 Running it again with the same ``out_dir`` skips every finished run (the store keeps them) and
 resumes interrupted ones from their checkpoints, so only the analysis is redone.
@@ -65,8 +67,7 @@ class DemoResult:
         """The text printed at the end of ``scalinglab demo``."""
         a = self.analysis
         lines = [str(self.sweep), ""]
-        w = max(len(k) for k, _ in a.headline())
-        lines += [f"{k:<{w}}  {v}" for k, v in a.headline()]
+        lines += a.overview_text()      # a number a caveat qualifies is marked, the caveats listed
         if a.backtest is not None:
             P = a.backtest.points
             lines += ["", (f"backtest: {a.backtest.law} fitted without the {a.backtest.n_points} largest-compute "
@@ -75,8 +76,7 @@ class DemoResult:
                 lines.append(f"  {P['run_id'][i]:<42} C={P['flops'][i]:.3g}  actual {P['actual'][i]:.4f}  "
                              f"predicted {P['predicted'][i]:.4f} [{P['low'][i]:.4f}, {P['high'][i]:.4f}]  "
                              f"{100 * P['rel_error'][i]:+.2f}%  {'inside' if P['inside'][i] else 'OUTSIDE'}")
-            ok = self.backtest_ok
-            lines.append(f"  -> {'PASS' if ok else 'FAIL'}: all inside the interval and within "
+            lines.append(f"  -> {a.verdict()}: the criterion is all inside the interval and within "
                          f"{100 * a.options.get('max_rel_error', 0.03):g}% relative error")
         for n in a.notes:
             lines.append(f"note: {n}")
@@ -145,7 +145,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     DataError
         Every run diverged: nothing to analyse.
     """
-    from .report.analysis import analyze
+    from .report.analysis import analyze, record_analysis
     from .report.html import collect_provenance, report_from_analysis
     from .store.store import ResultsStore
     from .sweep import plan_sweep, run_sweep
@@ -155,12 +155,15 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     plan = plan_sweep(_resolve_sweep(preset, sweep))
     store_path = out / "store"
+    measured = plan
+    if (store_path / "results.sqlite").exists():      # estimate from what this machine measured before
+        with ResultsStore(store_path, readonly=True) as st:
+            measured = plan.calibrated(st.records(status="done"))
     say(f"scalinglab demo: sweep {plan.name!r} ({plan.config.description or plan.config.ladder}); "
-        f"{plan.cost(workers or _cores())}")
+        f"{measured.cost(workers or _cores())}")
     say(f"output: {out}")
     report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
-    t_sweep = time.perf_counter() - t0
-    say(str(report))
+    t_sweep = time.perf_counter() - t0    # the sweep's closing line opens the summary (printed once)
     if not report.done and not report.skipped and not report.diverged:
         first = next(iter(report.failed.items()), ("-", "no run was trained"))
         raise TrainingError(f"no run of sweep {plan.name!r} finished ({len(report.failed)} failed; first "
@@ -175,6 +178,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         runs = runs.subset(np.isin(np.asarray(runs.run_id, dtype=str), list(plan.run_ids)))
         t1 = time.perf_counter()
         analysis = analyze(runs, n_boot=n_boot, seed=seed, holdout=holdout,
+                           holdout_origin="the demo's holdout (scalinglab demo --holdout)",
                            progress=(lambda m: say(f"analysis: {m}")) if progress else None)
         t_analysis = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -182,7 +186,8 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         for name, res in (("chinchilla", analysis.fit_nd), ("loss_vs_compute", analysis.fit_c)):
             if res is not None:
                 files[f"fit_{name}"] = res.save(out / "fits" / f"{name}.json")
-        prov = collect_provenance(runs=runs, store=store, sweep=plan.source,
+        files["analysis_record"] = record_analysis(store_path, analysis, by="scalinglab demo")
+        prov = collect_provenance(runs=runs, store=store, sweep=plan.source, flops_convention="6ND",
                                   extra={"sweep run": str(report).splitlines()[0]})
         rep = report_from_analysis(
             analysis, title=title or f"scalinglab demo: sweep {plan.name!r}",

@@ -11,16 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("typer")
-
 from _cli import assert_one_line_error, run_cli
+
+pytestmark = pytest.mark.requires("typer")
 
 # Besiroglu et al. (2024) replication of Hoffmann et al. (2022), Approach 3
 REFERENCE = {"E": 1.817236, "A": 477.84, "B": 2143.86, "alpha": 0.347313, "beta": 0.367183}
-
-
-
-
 
 
 def write_csv(path: Path, header, rows) -> Path:
@@ -243,3 +239,49 @@ def test_the_installed_entry_point_reports_bad_input_in_one_line(tmp_path):
                          timeout=120)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [f"error: {p}: the table has a header but no rows"]
+
+
+@pytest.mark.parametrize("level", ["1.5", "0", "-0.2", "nan"])
+@pytest.mark.parametrize("command", ["fit", "compare", "allocate", "backtest"])
+def test_level_outside_zero_one_is_refused(capsys, nd_csv, command, level):
+    args = {"fit": [nd_csv], "compare": [nd_csv, "adamw", "lion", "--by", "optimizer"],
+            "allocate": [nd_csv], "backtest": [nd_csv]}[command]
+    code, _, err = run_cli(capsys, command, *args, "--n-params", "params", "--n-tokens", "tokens",
+                           "--target", "val_loss", "--level", level)
+    assert_one_line_error(code, err, "--level must be between 0 and 1")
+
+
+def test_the_printed_summary_uses_the_level_the_json_uses(capsys, tmp_path, nd_csv):
+    out_json = tmp_path / "fit.json"
+    code, out, err = run_cli(capsys, "fit", nd_csv, "--n-params", "params", "--n-tokens", "tokens",
+                             "--target", "val_loss", "--group-by", "optimizer", "--n-boot", "20",
+                             "--level", "0.9", "--json", out_json)
+    assert code == 0, err
+    assert out.count("[0.05") == 2 and out.count("0.95]") == 2 and "[0.025" not in out
+    d = json.loads(out_json.read_text())["groups"][0]
+    assert d["ci"]["level"] == 0.9
+    lo, hi = d["ci"]["rows"]["alpha"]["low"], d["ci"]["rows"]["alpha"]["high"]
+    row = next(ln for ln in out.splitlines() if ln.startswith("alpha"))      # the first group's row
+    assert [float(x) for x in row.split()[-2:]] == [pytest.approx(lo, rel=1e-5), pytest.approx(hi, rel=1e-5)]
+
+
+def test_the_fit_summary_says_when_d_was_derived_from_c(capsys, chinchilla_csv_path, nd_csv):
+    code, out, err = run_cli(capsys, "fit", chinchilla_csv_path, "--n-params", "Model Size", "--flops",
+                             "Training FLOP", "--target", "loss", "--n-starts", "8")
+    assert code == 0, err
+    assert "Tokens D:" in out and "derived as C / (6N): the table has no token column" in out
+    code, out, err = run_cli(capsys, "fit", nd_csv, "--n-params", "params", "--n-tokens", "tokens",
+                             "--target", "val_loss", "--group-by", "optimizer", "--n-starts", "8")
+    assert code == 0, err
+    assert "derived as C / (6N)" not in out
+
+
+@pytest.mark.parametrize("command, argument", [("fit", "TABLE"), ("report", "STORE"), ("compare", "ARGS..."),
+                                               ("sweep run", "FILE")])
+def test_help_names_arguments_in_upper_case_and_shows_no_type_after_flags(capsys, command, argument):
+    code, out, _ = run_cli(capsys, *command.split(), "--help")
+    assert code == 0
+    usage = next(ln for ln in out.splitlines() if "Usage:" in ln)
+    assert usage.split()[-1] == argument, usage
+    assert "{" not in usage and "<bool>" not in out
+    assert "--help" in out

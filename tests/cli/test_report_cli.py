@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("typer")
-pytest.importorskip("matplotlib")
-
 from _cli import assert_one_line_error, run_cli
+
+pytestmark = pytest.mark.requires("typer", "matplotlib")
 
 
 def _report_data():
@@ -22,17 +21,13 @@ def _report_data():
     return mod
 
 
-
-
-
-
 def test_report_from_a_store(capsys, tmp_path):
     store = _report_data().store_with_runs(tmp_path / "store")
     out_html = tmp_path / "appendix" / "report.html"
     code, out, err = run_cli(capsys, "report", store.root, "--out", out_html, "--n-boot", "30",
                              "--holdout", "largest 3", "--title", "Toy appendix")
     assert code == 0, err
-    assert f"wrote {out_html}" in out
+    assert f"wrote {out_html.resolve()}" in out
     assert "Scaling-law analysis" in out and "backtest: held-out runs inside 95% interval" in out
     assert "analysis: fit chinchilla L(N, D)" in err                   # progress lines
     text = out_html.read_text()
@@ -46,7 +41,57 @@ def test_report_quiet_prints_only_the_path(capsys, tmp_path):
     store = _report_data().store_with_runs(tmp_path / "store")
     code, out, err = run_cli(capsys, "report", store.root, "-o", tmp_path / "r.html", "--n-boot", "20", "-q")
     assert code == 0, err
-    assert out.strip() == f"wrote {tmp_path / 'r.html'}"
+    assert out.strip() == f"wrote {(tmp_path / 'r.html').resolve()}"
+
+
+def test_report_is_written_beside_the_store_by_default_and_says_where(capsys, tmp_path, monkeypatch):
+    store = _report_data().store_with_runs(tmp_path / "study" / "store")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, err = run_cli(capsys, "report", store.root, "--n-boot", "20", "-q")
+    assert code == 0, err
+    where = (tmp_path / "study" / "report.html").resolve()
+    assert out.strip() == f"wrote {where}" and where.exists()
+    assert list(elsewhere.iterdir()) == []                                # nothing in the working directory
+
+
+def test_report_repeats_the_holdout_recorded_in_the_store_and_says_why(capsys, tmp_path):
+    import json
+
+    store = _report_data().store_with_runs(tmp_path / "store")
+    code, out, err = run_cli(capsys, "report", store.root, "--n-boot", "20", "-o", tmp_path / "a.html")
+    assert code == 0, err
+    assert "backtest holds out 'largest 20%' (the default; --holdout chooses another)" in err
+    assert "largest 5 by compute" in out                               # 20% of 25 tuned points
+    # what `scalinglab demo` leaves in its store: the options of its analysis
+    (store.root / "analysis.json").write_text(json.dumps(
+        {"by": "scalinglab demo", "options": {"holdout": "largest 3", "n_boot": 20, "seed": 1}}))
+    code, out, err = run_cli(capsys, "report", store.root, "-o", tmp_path / "b.html")
+    assert code == 0, err
+    assert "backtest holds out 'largest 3' (the holdout scalinglab demo used, recorded in" in err
+    assert "20 bootstrap refits, seed 1" in err
+    assert "largest 3 by compute" in out and "largest 20%" not in out
+    html = (tmp_path / "b.html").read_text()
+    assert "largest 3; the holdout scalinglab demo used, recorded in" in html
+    code, out, err = run_cli(capsys, "report", store.root, "-o", tmp_path / "c.html", "--holdout", "2")
+    assert code == 0, err
+    assert "backtest holds out 2 (as asked)" in err
+    (store.root / "analysis.json").write_text("{")
+    code, _, err = run_cli(capsys, "report", store.root, "-o", tmp_path / "d.html")
+    assert_one_line_error(code, err, "analysis.json", "is not an analysis record", "delete it")
+
+
+def test_report_provenance_names_the_compute_convention_of_its_runs(capsys, tmp_path):
+    store = _report_data().store_with_runs(tmp_path / "store")
+    code, _, err = run_cli(capsys, "report", store.root, "--n-boot", "20", "-o", tmp_path / "r.html", "-q")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert "<th>compute convention</th><td>6ND: C = 6ND" in html and "explicit" not in html
+    code, _, err = run_cli(capsys, "report", store.root, "--n-boot", "20", "-o", tmp_path / "x.html", "-q",
+                           "--flops-convention", "exact")
+    assert code == 0, err
+    assert "<th>compute convention</th><td>exact: C counted per token" in (tmp_path / "x.html").read_text()
 
 
 def test_report_on_a_folder_that_is_not_a_store(capsys, tmp_path):

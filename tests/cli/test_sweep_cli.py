@@ -9,10 +9,9 @@ import pytest
 import yaml
 
 from scalinglab.procedures import GPTConfig
-from scalinglab._optional import has
 from scalinglab.store import ResultsStore, RunSpec
 
-pytestmark = pytest.mark.skipif(not has("typer"), reason="needs typer (scalinglab[cli])")
+pytestmark = pytest.mark.requires("typer")
 
 TOY = "scalinglab.sweep._toy:train"
 
@@ -151,7 +150,7 @@ def test_train_one_spec_into_the_store(tmp_path, capsys):
     assert cli("train", path, "--store", store, "--trainer", "no.such:thing") == 2
 
 
-@pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+@pytest.mark.requires("torch")
 def test_train_with_the_real_trainer(tmp_path, capsys):
     spec = RunSpec(rung="gpt-tiny-1", model=GPTConfig(n_layer=2, d_model=32, n_head=2,
                                                       seq_len=128, vocab_size=256),

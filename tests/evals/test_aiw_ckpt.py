@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.errors import ConfigError
 from scalinglab.evals import get_backend, render, run
 
-pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+pytestmark = pytest.mark.requires("torch")
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scalinglab._optional import has
 
-pytestmark = pytest.mark.skipif(not has("typer"), reason="needs typer (scalinglab[cli])")
+pytestmark = pytest.mark.requires("typer")
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -53,6 +52,7 @@ def test_score_upstream_file_in_upstream_mode(capsys, tmp_path):
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 9
 
 
+@pytest.mark.requires("matplotlib")
 def test_run_with_stored_responses_then_report(capsys, tmp_path):
     out = tmp_path / "res.jsonl"
     code, text, err = _main(["aiw", "run", "--backend", "responses_file", "--responses",
@@ -62,8 +62,6 @@ def test_run_with_stored_responses_then_report(capsys, tmp_path):
     assert code == 0, err
     assert "6 new trials, 0 already stored" in text and out.exists()
     assert (tmp_path / "res.summary.json").exists()
-    if not has("matplotlib"):
-        pytest.skip("report needs matplotlib")
     code, text, err = _main(["aiw", "report", str(out), "--out-dir", str(tmp_path / "rep")], capsys)
     assert code == 0, err
     html = (tmp_path / "rep" / "report.html").read_text()

@@ -15,10 +15,9 @@ import sys
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.evals import export_lm_eval, score
 
-pytestmark = pytest.mark.skipif(not has("lm_eval"), reason="needs `pip install lm-eval`")
+pytestmark = pytest.mark.requires("lm_eval")
 
 REPEATS = 3
 
@@ -63,7 +62,7 @@ def test_pack_scores_every_repeat_with_the_hf_model(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.server
-@pytest.mark.skipif(not has("tenacity"), reason="lm-eval API models need `pip install 'lm-eval[api]'`")
+@pytest.mark.requires("tenacity")
 def test_api_model_repeats_are_identical_on_a_seed_honouring_server(aiw_server, tmp_path):
     aiw_server.ensure_up()
     pack = tmp_path / "pack"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.errors import DataError
 from scalinglab.evals import summarize
 
-pytestmark = pytest.mark.skipif(not has("matplotlib"), reason="needs matplotlib (scalinglab[plot])")
+pytestmark = pytest.mark.requires("matplotlib")
 
 
 def _records():

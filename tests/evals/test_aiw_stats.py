@@ -115,3 +115,56 @@ def test_summary_round_trips_and_guards(tmp_path):
         summarize(bad)
     with pytest.raises(DataError, match="no response records"):
         summarize([])
+
+
+# -- the hand-written statistics against SciPy's own -------------------------------------------
+
+KN = [(0, 1), (1, 1), (0, 7), (3, 7), (7, 7), (1, 20), (10, 20), (19, 20), (0, 200), (37, 200), (200, 200)]
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.99])
+def test_wilson_matches_scipy_binomtest(level):
+    from scipy.stats import binomtest
+
+    for k, n in KN:
+        ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        lo, hi = wilson_interval(k, n, level)
+        assert lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12), (k, n)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.95, 0.99])
+def test_jeffreys_bounds_are_the_beta_posterior_quantiles(level):
+    # checked through SciPy's regularised incomplete beta (the posterior CDF), not its inverse
+    from scipy.special import betainc
+
+    a = (1 - level) / 2
+    for k, n in KN:
+        lo, hi = jeffreys_interval(k, n, level)
+        post = (k + 0.5, n - k + 0.5)
+        assert lo == 0.0 if k == 0 else betainc(*post, lo) == pytest.approx(a, abs=1e-10), (k, n)
+        assert hi == 1.0 if k == n else betainc(*post, hi) == pytest.approx(1 - a, abs=1e-10), (k, n)
+
+
+def test_newcombe_is_built_from_scipys_wilson_intervals():
+    from scipy.stats import binomtest
+
+    for (k1, n1), (k2, n2) in [((56, 70), (48, 80)), ((0, 10), (3, 10)), ((9, 10), (10, 10)), ((5, 40), (30, 41))]:
+        a = binomtest(k1, n1).proportion_ci(method="wilson")
+        b = binomtest(k2, n2).proportion_ci(method="wilson")
+        p1, p2 = k1 / n1, k2 / n2
+        lo = p1 - p2 - math.hypot(p1 - a.low, b.high - p2)
+        hi = p1 - p2 + math.hypot(a.high - p1, p2 - b.low)
+        got = newcombe_interval(k1, n1, k2, n2)
+        assert got == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12))
+
+
+def test_chi_square_homogeneity_matches_scipy_chi2_contingency():
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    for k, n in [([5, 10, 15], [20, 20, 20]), ([12, 30, 7, 22], [40, 50, 35, 44]), ([60, 55], [100, 90])]:
+        ref = chi2_contingency(np.array([k, np.subtract(n, k)]).T, correction=False)
+        t = homogeneity_test(k, n, method="chi2")
+        assert t.statistic == pytest.approx(ref.statistic, rel=1e-12)
+        assert t.p_value == pytest.approx(ref.pvalue, rel=1e-9) and t.dof == ref.dof
+        assert t.min_expected == pytest.approx(ref.expected_freq.min(), rel=1e-12)

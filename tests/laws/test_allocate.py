@@ -230,9 +230,11 @@ def test_approach3_from_a_fit_with_bootstrap_intervals(chinchilla_csv):
     p = a.predict(flops=5.76e23)
     assert p.n_params_low < p.n_params < p.n_params_high
     assert 10 < p.tokens_per_param < 40
-    # the range spans 6 N_min D_min .. 6 N_max D_max of the fit's input range (a bounding box)
+    # the compute range is that of the runs (1.4e18 .. 1.3e22), not min(N) min(D) .. max(N) max(D)
     runs = load_chinchilla()
-    assert a.flops_range[0] <= runs.flops.min() and a.flops_range[1] >= runs.flops.max()
+    assert a.flops_range == (runs.flops.min(), runs.flops.max())
+    assert res.input_range["flops"] == a.flops_range
+    assert f"compute range (FLOPs)  {runs.flops.min():.3g} .. {runs.flops.max():.3g}" in a.summary().as_text()
 
 
 def test_optimal_loss_closed_form_and_grid_search_agree():

@@ -58,7 +58,9 @@ def test_grid_search_reproduces_published_values(huber_fit):
 
 def test_grid_search_matches_stored_reference(huber_fit):
     ref = OURS["huber_grid"]
-    assert huber_fit.objective == pytest.approx(ref["objective"], rel=1e-9)
+    # stored on one machine, checked on any: the optimum's objective to 1e-7 (the stopping point,
+    # hence the last digits, depends on the CPU and BLAS), the parameters to 1e-4
+    assert huber_fit.objective == pytest.approx(ref["objective"], rel=1e-7)
     for k, v in ref["params"].items():
         assert huber_fit.params[k] == pytest.approx(v, rel=1e-4)
 

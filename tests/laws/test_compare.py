@@ -129,3 +129,35 @@ def test_no_crossover_state_and_rendering(crossing_arms):
     # higher-is-better flips the reading of the same numbers
     acc = compare(a, b, flops=[1e16], higher_is_better=True)
     assert acc.prob_a_better[0] > 0.95
+
+
+def test_the_extrapolation_note_names_each_arms_own_compute_range():
+    # arms of one table split at 1e20 FLOPs: fit A's data ends at 1e20, not at max(N) x max(D)
+    from scalinglab.datasets import load_chinchilla
+
+    runs = load_chinchilla()
+    small, large = runs.filter(max_flops=1e20), runs.filter(min_flops=1e20)
+    fa = fit("chinchilla", small, n_starts=16, seed=0).with_bootstrap(n_boot=20, seed=0)
+    fb = fit("chinchilla", large, n_starts=16, seed=0).with_bootstrap(n_boot=20, seed=1)
+    assert fa.input_range["flops"] == (small.flops.min(), small.flops.max()) and small.flops.max() <= 1e20
+    cmp = compare(fa, fb, flops=[1e22, 1e24], names=("below 1e20", "above 1e20"))
+    (note,) = [n for n in cmp.notes if "beyond fit" in n]
+    assert f"fit A's data (up to {small.flops.max():.3e})" in note
+
+
+def test_the_verdict_never_calls_the_gap_both_changing_and_constant(crossing_arms):
+    import dataclasses
+
+    from scalinglab.laws import ExponentTest
+
+    base = compare(*crossing_arms, flops=[1e16, 1e20])
+
+    def verdict(p_alpha, p_beta):
+        tests = (ExponentTest("alpha", 0.30, 0.40, -0.10, -0.15, -0.05, p_alpha, p_alpha),
+                 ExponentTest("beta", 0.30, 0.31, -0.01, -0.05, 0.03, p_beta, p_beta))
+        return dataclasses.replace(base, exponent_tests=tests).verdict()
+
+    for p_alpha, p_beta, changing in ((0.01, 0.6, True), (0.3, 0.6, False), (0.01, 0.001, True)):
+        v = verdict(p_alpha, p_beta)
+        assert ("the gap changes with compute" in v) == changing, v
+        assert ("roughly constant compute multiplier" in v) == (not changing), v

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import subprocess
 import warnings
 from pathlib import Path
@@ -15,12 +14,7 @@ from _report_data import store_with_runs
 
 from scalinglab.errors import ConfigError, DataError, ScalingLabWarning
 
-pytest.importorskip("matplotlib")
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-requires_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs the chromium browser "
-                                                                "(apt-get install -y chromium)")
+pytestmark = pytest.mark.requires("matplotlib")
 
 SECTIONS = ("overview", "frontier", "fit-nd", "fit-c", "allocation", "comparison", "backtest", "provenance")
 DATA_PNG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -119,15 +113,14 @@ def test_build_report_on_a_folder_that_is_not_a_store(tmp_path):
         build_report(tmp_path, tmp_path / "r.html")
 
 
-def _chromium(args, tmp_path, timeout=90):
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+def _chromium(chromium, args, tmp_path, timeout=90):
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
            f"--user-data-dir={tmp_path / 'chrome-profile'}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-@requires_chromium
-def test_report_renders_in_a_headless_browser(store_report, tmp_path):
+def test_report_renders_in_a_headless_browser(store_report, chromium, tmp_path):
     _, path, text = store_report
     # a copy with a probe that records, after load, how many images the browser decoded
     probe = ("<script>window.addEventListener('load', () => { const ok = [...document.images].filter("
@@ -135,7 +128,7 @@ def test_report_renders_in_a_headless_browser(store_report, tmp_path):
              "document.body.setAttribute('data-images', document.images.length); });</script>")
     page = tmp_path / "probe.html"
     page.write_text(text.replace("</body>", probe + "</body>"))
-    out = _chromium(["--virtual-time-budget=10000", "--dump-dom", page.as_uri()], tmp_path)
+    out = _chromium(chromium, ["--virtual-time-budget=10000", "--dump-dom", page.as_uri()], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     dom = out.stdout
     for sid in SECTIONS:
@@ -145,7 +138,7 @@ def test_report_renders_in_a_headless_browser(store_report, tmp_path):
     assert n == 7 and decoded == n
 
     shot = tmp_path / "shot.png"
-    out = _chromium(["--window-size=1100,1400", f"--screenshot={shot}", path.as_uri()], tmp_path)
+    out = _chromium(chromium, ["--window-size=1100,1400", f"--screenshot={shot}", path.as_uri()], tmp_path)
     assert out.returncode == 0 and shot.exists(), out.stderr[-2000:]
     from matplotlib.image import imread
 

@@ -11,7 +11,7 @@ import pytest
 
 from scalinglab.errors import ScalingLabWarning
 
-pytest.importorskip("matplotlib")
+pytestmark = pytest.mark.requires("matplotlib")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.store import ResultsStore
 from scalinglab.store import rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 from scalinglab.sweep.run import BRANCH_CHECKPOINT
 
-pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+pytestmark = pytest.mark.requires("torch")
 
 
 def test_branches_start_from_the_trunk_checkpoint_and_land_in_the_store(tmp_path):

@@ -15,11 +15,10 @@ import time
 import pytest
 import yaml
 
-from scalinglab._optional import has
 from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 
-pytestmark = pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")
+pytestmark = pytest.mark.requires("torch")
 
 SHORT = [16384, 32768]          # 8 and 16 optimizer steps of 64 x 32 tokens
 LONG = 409600 * 2               # 400 steps: still running when the short ones are done

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from scalinglab.errors import ConfigError, UnknownNameError
+from scalinglab.ladders import get_ladder
 from scalinglab.store import RunSpec
 from scalinglab.sweep import SweepPlan, list_sweeps, plan_sweep, sweep_path
 
@@ -141,7 +142,23 @@ def test_presets_plan_and_load_by_name():
     assert {"ci", "demo", "full", "large"} <= set(names)
     for name in names:
         plan = plan_sweep(name, check_data=False)
-        assert len(plan) > 0
+        raw = yaml.safe_load(sweep_path(name).read_text())
+        rungs = get_ladder(raw["ladder"]).names if raw.get("rungs", "all") == "all" else raw["rungs"]
+        lrs = raw["lr"] if isinstance(raw["lr"], dict) else {"default": raw["lr"]}
+        budgets = raw.get("n_tokens") or raw["tokens_per_param"]
+        seeds = raw.get("seeds", [0])
+        # exactly the cross product the file asks for: every rung x its lr grid x budget x seed, once
+        expected = {(r, float(lr), s) for r in rungs for lr in lrs.get(r, lrs.get("default")) for s in seeds}
+        got = [(s.rung, s.lr, s.seed, s.n_tokens) for s in plan.specs]
+        assert len(got) == len(set(got)) == len(expected) * len(budgets), name
+        assert {g[:3] for g in got} == expected, name
+        for key in expected:
+            assert len({g[3] for g in got if g[:3] == key}) == len(budgets), (name, key)
+        seen = set()
+        for s in plan.specs:                          # a branch never precedes its trunk
+            assert s.branch_of is None or s.branch_of in seen, (name, s.run_id)
+            seen.add(s.run_id)
+    assert len(plan_sweep("demo", check_data=False)) == (4 + 3 + 3 + 3) * 5     # 65 runs: lr grids x budgets
     assert sweep_path("ci").name == "ci.yaml"
     with pytest.raises(ConfigError, match="Did you mean: demo"):
         sweep_path("dmo")
@@ -165,3 +182,33 @@ def test_planning_never_imports_torch():
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_estimates_are_calibrated_on_the_wall_times_of_finished_runs():
+    from scalinglab.store import RunRecord
+
+    plan = plan_sweep({**BASE, "seeds": [0], "eval": {"eval_tokens": 1024},
+                       "estimate": {"tokens_per_s": {"default": 1000}, "overhead_s": 2.0}})
+    first = [r for r in plan.runs if r.spec.rung == "gpt-tiny-1"]
+    # gpt-tiny-1 measured: 0.5 s per run plus 4096 tokens/s, at both lengths
+    recs = [RunRecord(run_id=r.run_id, spec=r.spec.to_dict(), status="done",
+                      wall_s=0.5 + (r.tokens_trained + 1024) / 4096) for r in first]
+    # a record of another model under the same rung name measures nothing about this one
+    alien = RunSpec.from_dict({**first[0].spec.to_dict(), "model": {**first[0].spec.to_dict()["model"], "d_model": 96}})
+    recs.append(RunRecord(run_id=alien.run_id, spec=alien.to_dict(), status="done", wall_s=1e4))
+    cal = plan.calibrated(recs)
+    assert cal.calibration == {"gpt-tiny-1": (pytest.approx(4096.0), pytest.approx(0.5), len(first))}
+    for before, after in zip(plan.runs, cal.runs):
+        assert before.run_id == after.run_id                 # same runs, same order
+        if before.spec.rung == "gpt-tiny-1":
+            assert after.est_s == pytest.approx(0.5 + (before.tokens_trained + 1024) / 4096)
+        else:
+            assert after.est_s == before.est_s == pytest.approx(2.0 + (before.tokens_trained + 1024) / 1000)
+    cost = cal.cost(workers=1)
+    assert cost.calibrated_on == len(first) and f"throughput measured on {len(first)} finished run(s)" in str(cost)
+    assert plan.calibrated([]) is plan and "measured" not in str(plan.cost())
+    # runs of one length: the overhead is the smaller of the file's and half the shortest run
+    one = plan.calibrated(recs[:1])
+    rate, overhead, n = one.calibration["gpt-tiny-1"]
+    assert n == 1 and overhead == pytest.approx(min(2.0, 0.5 * recs[0].wall_s))
+    assert rate == pytest.approx((first[0].tokens_trained + 1024) / (recs[0].wall_s - overhead))

@@ -6,13 +6,10 @@ import os
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 
-pytestmark = [pytest.mark.ray,
-              pytest.mark.skipif(not has("ray"), reason="needs ray (scalinglab[ray])"),
-              pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")]
+pytestmark = [pytest.mark.ray, pytest.mark.requires("ray", "torch")]
 
 
 def test_ci_sweep_on_a_local_ray_cluster(tmp_path):

@@ -17,6 +17,7 @@ from scalinglab.sweep import (
     sweep_status,
 )
 from scalinglab.sweep.worker import execute
+from scalinglab.sweep.backends.base import default_workers
 
 TOY = "scalinglab.sweep._toy:train"
 
@@ -211,3 +212,18 @@ def test_a_script_without_a_main_guard_gets_told_how_to_fix_it(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert 'Put the call under `if __name__ == "__main__":`' in out.stderr
     assert "1 failed" in out.stdout and out.returncode == 0     # the coordinator reports, loses nothing
+
+
+def test_a_continued_sweep_is_estimated_from_the_runs_in_the_store_and_reports_both(tmp_path, capsys):
+    store = tmp_path / "st"
+    half = toy_sweep(lr=[3e-3], extra={"toy_steps": 2, "toy_step_s": 0.1})
+    first = run_sweep(half, backend="inline", store=store, progress=False)
+    assert first.estimated_s == pytest.approx(half.cost(default_workers()).wall_s)     # nothing measured yet
+    full = toy_sweep(lr=[3e-3, 1e-2], extra={"toy_steps": 2, "toy_step_s": 0.1})
+    rep = run_sweep(full, backend="inline", store=store, progress=True)
+    err = capsys.readouterr().err
+    assert "to train: 4 runs" in err and "throughput measured on 4 finished run(s)" in err
+    # the estimate printed is the measured one, not the file's (2 s overhead per run alone is 8 s)
+    left = [r for r in full.runs if r.run_id not in half.run_ids]
+    assert rep.estimated_s < sum(r.est_s for r in left) / 2
+    assert f"(estimated {rep.estimated_s:.0f}s)" in str(rep) and len(rep.done) == 4

@@ -5,32 +5,16 @@ Skipped only when ``sinfo`` does not answer. Uses the real trainer on the ``ci``
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from scalinglab._optional import has
 from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import get_backend, plan_sweep, run_sweep
 
 
-def _slurm_up() -> bool:
-    # the same probe as tests/conftest.py's requires_slurm (conftest modules are not importable
-    # by name when several directories have one)
-    if not shutil.which("sinfo"):
-        return False
-    try:
-        return subprocess.run(["sinfo", "-h"], check=False, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no running Slurm (sinfo); run .ci/slurm-up.sh"),
-              pytest.mark.skipif(not has("submitit"), reason="needs submitit (scalinglab[slurm])"),
-              pytest.mark.skipif(not has("torch"), reason="needs torch (scalinglab[train])")]
+pytestmark = [pytest.mark.slurm, pytest.mark.requires("slurm", "submitit", "torch")]
 
 
 def test_ci_sweep_runs_as_a_job_array_and_lands_in_the_store(tmp_path):
@@ -70,19 +54,27 @@ def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path):
     # what a preemption or an administrator does: kill the job and put it back in the queue
     # (SIGTERM: the trainer checkpoints at its next step and ends; it writes no record)
     subprocess.run(["scontrol", "requeue", str(h.ref)], check=True, timeout=30)
-    # Slurm holds a requeued job for ~2 minutes (BeginTime): make it eligible whenever it pends
-    record, states = st.run_dir(spec.run_id) / "record.json", []
+    # Slurm holds a requeued job for ~2 minutes (BeginTime) so that it cannot start while the
+    # node still refuses the credential of its killed allocation: slurmd revokes that credential
+    # at the requeue, and a launch whose credential was created in the same second is killed as
+    # "Job credential revoked" (slurmctld.log: "Killing non-startable batch JobId=N"; the job then
+    # leaves the queue with no second attempt). So release the hold once, two seconds ahead,
+    # instead of "now" the moment the job pends.
+    record, states, released = st.run_dir(spec.run_id) / "record.json", [], False
     deadline = time.monotonic() + 240
     while not record.exists() or not be.status(h).finished:
-        state = subprocess.run(["squeue", "-h", "-j", str(h.ref), "-o", "%T"], check=False,
+        state = subprocess.run(["squeue", "-h", "-j", str(h.ref), "-o", "%T %r"], check=False,
                                capture_output=True, text=True, timeout=30).stdout.strip()
-        states.append(state)
-        if state == "PENDING":
-            subprocess.run(["scontrol", "update", f"jobid={h.ref}", "StartTime=now"],
-                           check=False, capture_output=True, timeout=30)
-        assert time.monotonic() < deadline, (f"the requeued job never finished; squeue states "
-                                             f"{states[-20:]}, attempts "
-                                             f"{rundir.read_attempts(st.run_dir(spec.run_id))}")
+        if not states or states[-1] != state:
+            states.append(state)
+        if state.startswith("PENDING") and not released:
+            subprocess.run(["scontrol", "update", f"jobid={h.ref}", "StartTime=now+2"],
+                           check=True, capture_output=True, timeout=30)
+            released = True
+        assert time.monotonic() < deadline, (
+            f"the requeued job never finished; squeue states {states}, attempts "
+            f"{rundir.read_attempts(st.run_dir(spec.run_id))}, job: " + subprocess.run(
+                ["scontrol", "show", "job", str(h.ref)], capture_output=True, text=True, timeout=30).stdout[:1500])
         time.sleep(0.5)
     status = be.status(h)
     assert status.state == "done", status.error

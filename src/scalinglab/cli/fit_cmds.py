@@ -143,7 +143,7 @@ def fit_json(res: Any, level: float) -> dict[str, Any]:
         except ScalingLabError:  # no interval can be formed (too few points): report the estimates
             ci = None
         stderr = res.stderr
-        summary = res.summary().to_dict()
+        summary = res.summary(level=level).to_dict()
     return {"law": res.law.name, "formula": res.law.formula, "params": dict(res.params),
             "stderr": stderr, "stderr_method": res.stderr_method, "ci": ci, "n_points": res.n_points,
             "ok": res.ok, "notes": summary.get("notes", []), "objective": res.objective,
@@ -167,6 +167,13 @@ def _check_law(law: str):
     from ..laws.specs import get_law
 
     return get_law(law)
+
+
+def check_level(level: float) -> float:
+    """``--level``: a probability strictly between 0 and 1, used by every interval a command prints."""
+    if not (math.isfinite(level) and 0 < level < 1):
+        raise ConfigError(f"--level must be between 0 and 1 (e.g. 0.9 for 90% intervals); got {level:g}")
+    return level
 
 
 def _flops_values(values: Sequence[str] | None) -> list[float] | None:
@@ -199,6 +206,7 @@ def fit_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] = _N, 
             save: Optional[str] = typer.Option(None, "--save", help="Write the fit artifact (JSON, lossless) "
                                                                    "for `allocate --fit`.")) -> None:
     """Fit a scaling law to a table of runs and print its summary."""
+    check_level(level)
     with one_line_warnings():
         _check_law(law)
         runs = load_table(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,
@@ -212,7 +220,7 @@ def fit_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] = _N, 
                            boot_by=boot_by, seed=seed, n_starts=n_starts)
             if many:
                 print(f"\n== {', '.join(group_by)} = {key} ({len(sub)} runs) ==")
-            print(res.summary().as_text())
+            print(res.summary(level=level).as_text())
             d = fit_json(res, level)
             if many:
                 d = {"group": dict(zip(group_by, key if isinstance(key, tuple) else (key,))), **d}
@@ -246,6 +254,7 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
     """Compare two procedures (or datasets) by their fitted laws: multiplier, exponents, crossover."""
     from ..laws.compare import compare
 
+    check_level(level)
     with one_line_warnings():
         _check_law(law)
         cols = {"n_params": n_params, "n_tokens": n_tokens, "flops": flops, "target": target,
@@ -292,7 +301,7 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
                       names=(str(names[0]), str(names[1])), higher_is_better=higher_is_better)
         for n, res in zip(names, fits):
             print(f"\n== {n} ({res.n_points} runs) ==")
-            print(res.summary().as_text())
+            print(res.summary(level=level).as_text())
         print()
         print(cmp.summary().as_text())
         if json_out:
@@ -325,6 +334,7 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
     """Compute-optimal N*(C) and D*(C) with intervals (Hoffmann et al. 2022, approaches 1-3)."""
     from ..laws.allocate import allocate
 
+    check_level(level)
     with one_line_warnings():
         if (table is None) == (fit_path is None):
             raise ConfigError("give either a TABLE of runs or --fit FIT.json (from `scalinglab fit --save`)")
@@ -345,7 +355,7 @@ def allocate_cmd(table: Optional[str] = typer.Argument(None, help="Table of runs
                 _check_law(law)
                 data = _fit_one(law, runs, loss=loss, delta=delta, space=space, reduce=reduce,
                                 n_boot=n_boot, boot_by=None, seed=seed, n_starts=None)
-                print(data.summary().as_text())
+                print(data.summary(level=level).as_text())
                 print()
             elif approach == 2:
                 from ..laws.frontier import isoflop_slices
@@ -385,6 +395,7 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
     """Fit on the smaller runs, predict the largest, and score the predictions and intervals."""
     from ..laws.backtest import backtest
 
+    check_level(level)
     with one_line_warnings():
         _check_law(law)
         runs = load_table(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,

@@ -7,6 +7,7 @@ them and turns :class:`~scalinglab.errors.ScalingLabError` into a one-line messa
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 from .._optional import require
@@ -51,7 +52,42 @@ def build_app():
                 continue
             raise
         mod.register(app)
+    _conventional_help(app, _command_class(typer))
     return app
+
+
+def _command_class(typer):
+    """typer's command with the conventional help of Unix tools.
+
+    Recent typer releases print a required argument as ``{table}`` in the usage line and a type
+    after every flag (``--help <bool>``). Here arguments read ``TABLE`` (upper case, no braces)
+    and flags, which take no value, show no type.
+    """
+    class Command(typer.core.TyperCommand):
+        def get_params(self, ctx):
+            params = super().get_params(ctx)
+            for p in params:
+                if getattr(p, "is_flag", False) and p.metavar is None:
+                    p.metavar = ""                      # a flag takes no value: no type to show
+                elif p.param_type_name == "argument" and p.metavar is None and p.name:
+                    p.metavar = p.name.upper()
+            return params
+
+        def collect_usage_pieces(self, ctx):
+            self.get_params(ctx)                        # metavars first: the usage line names them
+            return [re.sub(r"^\{(.*)\}((\.\.\.)?)$", r"\1\2", piece) for piece in super().collect_usage_pieces(ctx)]
+
+    return Command
+
+
+def _conventional_help(app, cls) -> None:
+    """Give every command of ``app`` and of its sub-apps the class ``cls``."""
+    for info in app.registered_commands:
+        if info.cls is None or info.cls is cls.__base__:      # typer's default class
+            info.cls = cls
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _conventional_help(group.typer_instance, cls)
 
 
 def main(argv: list[str] | None = None) -> int:

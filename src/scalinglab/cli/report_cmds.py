@@ -16,33 +16,49 @@ from .fit_cmds import one_line_warnings
 
 def report_cmd(store: str = typer.Argument(..., help="A results store folder (written by `sweep run` or `demo`).",
                                            show_default=False),
-               out: str = typer.Option("report.html", "--out", "-o", help="The HTML file to write."),
+               out: Optional[str] = typer.Option(None, "--out", "-o",
+                                                 help="The HTML file to write (default: report.html beside the "
+                                                      "store folder)."),
                title: str = typer.Option("Scaling-law report", "--title", help="Report title."),
                target: str = typer.Option("val_loss", "--target", help="val_loss or train_loss."),
                flops_convention: str = typer.Option("6ND", "--flops-convention",
                                                     help="Compute of each run: 6ND (default), exact, 6N, "
                                                          "6N_with_last_layer."),
-               n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap refits per fit."),
-               seed: int = typer.Option(0, "--seed", help="Seed of the bootstraps."),
-               holdout: str = typer.Option("largest 20%", "--holdout",
-                                           help="Backtest: runs held out by compute ('largest 3', 'largest 20%')."),
+               n_boot: Optional[int] = typer.Option(None, "--n-boot",
+                                                    help="Bootstrap refits per fit (default: what `demo` recorded "
+                                                         "in the store, else 200)."),
+               seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the bootstraps (default: as "
+                                                                         "recorded, else 0)."),
+               holdout: Optional[str] = typer.Option(None, "--holdout",
+                                                     help="Backtest: runs held out by compute ('largest 3', "
+                                                          "'largest 20%'; default: what `demo` recorded in the "
+                                                          "store, else 'largest 20%')."),
                sweep: Optional[str] = typer.Option(None, "--sweep", help="Sweep file to name in the provenance."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the report path.")) -> None:
     """Analyse a results store (frontier, fits, allocation, backtest) and write the HTML report."""
-    from ..report.analysis import analyze
+    from ..report.analysis import analyze, holdout_for, recorded_analysis
     from ..report.html import _as_runs, build_report
 
     with one_line_warnings():
         runs, st = _as_runs(store, target, flops_convention)
-        hold = int(holdout) if holdout.strip().isdigit() else holdout
+        root = Path(st.root)
+        hold, origin = holdout_for(root, None if holdout is None else
+                                   int(holdout) if holdout.strip().isdigit() else holdout)
+        recorded = (recorded_analysis(root) or {}).get("options", {})
+        n_boot = n_boot if n_boot is not None else int(recorded.get("n_boot", 200))
+        seed = seed if seed is not None else int(recorded.get("seed", 0))
+        path = Path(out) if out is not None else root.resolve().parent / "report.html"
         say = None if quiet else (lambda m: print(f"analysis: {m}", file=sys.stderr, flush=True))
-        analysis = analyze(runs, n_boot=n_boot, seed=seed, holdout=hold, progress=say)
-        path = build_report(st, out, title=title, target=target, flops_convention=flops_convention,
+        if say:
+            say(f"backtest holds out {hold!r} ({origin}); {n_boot} bootstrap refits, seed {seed}")
+        analysis = analyze(runs, n_boot=n_boot, seed=seed, holdout=hold, level=float(recorded.get("level", 0.95)),
+                           progress=say, holdout_origin=origin)
+        path = build_report(st, path, title=title, target=target, flops_convention=flops_convention,
                             sweep=sweep, analysis=analysis)
         if not quiet:
             print(analysis.as_text())
             print()
-        print(f"wrote {path}")
+        print(f"wrote {path.resolve()}")
 
 
 def demo_cmd(full: bool = typer.Option(False, "--full", help="The full preset (the whole gpt-tiny "

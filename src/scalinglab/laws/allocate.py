@@ -699,8 +699,8 @@ def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocatio
         rng_ = dict(range_src)
         if "flops" in rng_:
             flops_range = tuple(map(float, rng_["flops"]))
-        elif "n_params" in rng_ and "n_tokens" in rng_:
-            (n0, n1), (d0, d1) = rng_["n_params"], rng_["n_tokens"]
+        elif "n_params" in rng_ and "n_tokens" in rng_:   # artifacts saved before input_range had C:
+            (n0, n1), (d0, d1) = rng_["n_params"], rng_["n_tokens"]   # the bounding box, wider than the runs
             flops_range = (6.0 * float(n0) * float(d0), 6.0 * float(n1) * float(d1))
     closed = law_obj.name == "chinchilla" or (hasattr(law_obj, "n_params_opt")
                                               and {"A", "B", "alpha", "beta"} <= set(names))

@@ -219,16 +219,23 @@ class Comparison:
         elif co.fraction > 0.2:
             parts.append(f"The point estimates do not cross in range, but {100 * co.fraction:.0f}% of draws do: "
                          "a reversal at scale cannot be ruled out.")
-        for t in self.exponent_tests:
-            if t.p_value < 1 - self.level:
-                faster = a if (t.difference > 0) != self.higher_is_better else b
-                parts.append(f"The exponents {t.param} differ ({t.value_a:.3f} vs {t.value_b:.3f}, bootstrap "
-                             f"p = {t.p_value:.3g}): {faster} improves faster with scale, so the gap changes "
-                             "with compute rather than being a constant compute multiplier.")
-            else:
-                parts.append(f"The exponents {t.param} are consistent with equal ({t.value_a:.3f} vs "
-                             f"{t.value_b:.3f}, p = {t.p_value:.2g}): the arms differ by a roughly constant "
-                             "compute multiplier.")
+        # one conclusion about the gap from all exponent tests: it changes with compute as soon as
+        # one exponent differs, and is a constant multiplier only when every exponent agrees
+        differ = [t for t in self.exponent_tests if t.p_value < 1 - self.level]
+        for t in differ:
+            faster = a if (t.difference > 0) != self.higher_is_better else b
+            parts.append(f"The exponents {t.param} differ ({t.value_a:.3f} vs {t.value_b:.3f}, bootstrap "
+                         f"p = {t.p_value:.3g}): {faster} improves faster with scale.")
+        same = [t for t in self.exponent_tests if t not in differ]
+        if same:
+            parts.append(f"The exponent{'s' if len(same) > 1 else ''} "
+                         + "; ".join(f"{t.param} ({t.value_a:.3f} vs {t.value_b:.3f}, p = {t.p_value:.2g})"
+                                     for t in same)
+                         + (" are" if len(same) > 1 else " is") + " consistent with equal between the arms.")
+        if differ:
+            parts.append("So the gap changes with compute rather than being a constant compute multiplier.")
+        elif same:
+            parts.append("So the arms differ by a roughly constant compute multiplier.")
         return " ".join(parts)
 
     def summary(self) -> Any:
@@ -350,8 +357,8 @@ def _flops_range(res: Any, mode: str) -> tuple[float, float] | None:
     if "flops" in rng:
         lo, hi = rng["flops"]
         return float(lo), float(hi)
-    if "n_params" in rng and "n_tokens" in rng:
-        (n0, n1), (d0, d1) = rng["n_params"], rng["n_tokens"]
+    if "n_params" in rng and "n_tokens" in rng:   # artifacts saved before input_range had C: the
+        (n0, n1), (d0, d1) = rng["n_params"], rng["n_tokens"]   # bounding box, wider than the runs
         return 6.0 * float(n0) * float(d0), 6.0 * float(n1) * float(d1)
     return None
 

@@ -110,7 +110,12 @@ class FitDiagnostics:
         if self.cond_number > COND_LIMIT:
             out.append((ConvergenceWarning, f"the fit is ill-conditioned (condition number "
                         f"{self.cond_number:.2g}); parameters trade off against each other."))
-        if self.n_points <= self.n_params + 1:
+        if self.n_points <= self.n_params:
+            out.append((UnreliableErrorsWarning, f"{self.n_points} points for {self.n_params} parameters: fewer "
+                        "points than parameters (no residual degrees of freedom), so the law is not identified: "
+                        "other parameter values fit these points as well, and these estimates are arbitrary. "
+                        "Fit more runs or fix parameters (fixed=); no interval can be formed."))
+        elif self.n_points == self.n_params + 1:
             out.append((UnreliableErrorsWarning, f"{self.n_points} points for {self.n_params} parameters: "
                         "too few for standard errors or intervals to mean anything."))
         return out

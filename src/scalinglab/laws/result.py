@@ -100,6 +100,8 @@ class FitResult:
         for least squares, ``1.4826 * MAD`` of the residuals for robust losses.
     n_points : int
     input_range : dict of str -> (min, max)
+        Of each input of the law and of ``"flops"``, the compute of the fitted runs (their own
+        column, else 6ND per run): what allocation and comparison call "the data's range".
     runs_fingerprint : str
         :attr:`Runs.fingerprint` of the fitted data.
     options : dict
@@ -276,6 +278,11 @@ class FitResult:
             raise ConfigError(f"n_boot must be an integer >= 2; got {n_boot!r}")
         problem = self._problem()
         n = problem.n
+        if n <= problem.k:   # every resample is fitted exactly: the interval collapses onto the estimate
+            raise DataError(f"cannot bootstrap the {self.law.name} fit: {n} points for {problem.k} free "
+                            "parameters leave no residual degrees of freedom, so every resample is fitted "
+                            "exactly and the interval would collapse onto the estimate. Fit at least "
+                            f"{problem.k + 1} runs, or fix parameters (fixed=)")
         groups = None
         n_units = n
         if by is None:
@@ -445,11 +452,12 @@ class FitResult:
         return Derived(est, lo, hi)
 
     # -- reporting -------------------------------------------------------------------------------
-    def summary(self):
-        """A :class:`~scalinglab.laws.summary.Summary`: header, parameters, diagnostics, notes."""
+    def summary(self, level: float = 0.95):
+        """A :class:`~scalinglab.laws.summary.Summary`: header, parameters with ``level``
+        intervals, diagnostics, notes."""
         from .summary import summarize
 
-        return summarize(self)
+        return summarize(self, level)
 
     def notes(self) -> list[str]:
         """The numbered notes of the summary, as plain strings."""
@@ -730,11 +738,13 @@ def fit(law: str | Law, runs: Any, *, loss: str = "huber", delta: float = 1e-3, 
                "fixed": dict(fixed or {}), "method": sol.method}
     res = FitResult(law=law, param_vector=np.asarray(sol.params, dtype=float), objective=float(sol.objective),
                     residuals=np.asarray(r, dtype=float), sigma=sigma, n_points=n,
-                    input_range={k: (float(np.min(v)), float(np.max(v))) for k, v in x.items()},
+                    input_range=_input_range(x, runs),
                     runs_fingerprint=str(getattr(runs, "fingerprint", "")), options=options,
                     diagnostics=diag, likelihood_scale=sol.sigma, noise=noise_m,
                     _data=_FitData(inputs=x, target=y, columns=columns), _cov_internal=cov_int,
-                    meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target")})
+                    meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target"),
+                          "n_tokens_derived": bool(getattr(runs, "n_tokens_derived", False)
+                                                   and "n_tokens" in law.inputs)})
     for cls, msg in diag.problems():
         warnings.warn(f"{law.name}: {msg}", cls, stacklevel=2)
     if n_boot:
@@ -779,6 +789,22 @@ def _noise_model(noise: Any, runs: Any, y: np.ndarray, sigma: float, space: str,
                                detail=f"{next(iter(ladders))} seed study ({study.reference or study.source}, "
                                       f"df={study.df})")
     return noise_model(sigma)
+
+
+def _input_range(x: Mapping[str, np.ndarray], runs: Any) -> dict[str, tuple[float, float]]:
+    """(min, max) of each law input and of the runs' compute C (their own column, else 6ND per run).
+
+    The compute range is that of the runs themselves: for a law of N and D it is not
+    min(N) min(D) .. max(N) max(D), which can be far wider than any run.
+    """
+    out = {k: (float(np.min(v)), float(np.max(v))) for k, v in x.items()}
+    if "flops" not in out:
+        c = getattr(runs, "flops", None)
+        if c is None and "n_params" in x and "n_tokens" in x:
+            c = 6.0 * x["n_params"] * x["n_tokens"]
+        if c is not None and np.size(c):
+            out["flops"] = (float(np.min(c)), float(np.max(c)))
+    return out
 
 
 def _resolve_starts(law: Law, problem: opt.Problem, starts: Any, n_starts: int | None, seed: int,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UnreliableErrorsWarning
+from ..errors import ConfigError, UnreliableErrorsWarning
 
 __all__ = ["Summary", "TablesSummary", "summarize"]
 
@@ -139,7 +139,12 @@ class Summary(_Rendered):
 
 
 def summarize(res: Any, level: float = 0.95) -> Summary:
-    """Build the :class:`Summary` of a :class:`~scalinglab.laws.result.FitResult`."""
+    """Build the :class:`Summary` of a :class:`~scalinglab.laws.result.FitResult`.
+
+    The interval columns are at ``level`` (0 < level < 1), the same level as the fit's ``ci``.
+    """
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ConfigError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}")
     o = res.options
     d = res.diagnostics
     loss = o["loss"]
@@ -159,6 +164,8 @@ def summarize(res: Any, level: float = 0.95) -> Summary:
     ]
     if res.likelihood_scale is not None:
         header.append(("Likelihood scale", float(res.likelihood_scale)))
+    if (res.meta or {}).get("n_tokens_derived"):
+        header.append(("Tokens D", "derived as C / (6N): the table has no token column"))
     notes = [msg for _, msg in d.problems()]
     noise = getattr(res, "noise", None)
     if noise is not None and noise.uses_seeds:

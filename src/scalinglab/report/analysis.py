@@ -22,28 +22,75 @@ report; it only calls the public verbs of :mod:`scalinglab.fit`, in this order:
 A step that cannot be done with the data at hand (too few sizes for a 5-parameter law, no
 iso-FLOP slices ...) is skipped with a note saying why; it never hides the other steps. Warnings
 of the fits are collected on :attr:`Analysis.warnings` (they are also notes in each summary).
+
+:meth:`Analysis.overview` is the headline table with each caveat (a fit that is not ok, a
+parameter the runs do not identify, tuning edges, the notes of a step) beside the number it
+qualifies; :meth:`Analysis.verdict` counts them (``"PASS (with 2 caveats: ...)"``).
+:func:`record_analysis` writes the options of an analysis into its results store
+(``analysis.json``) so that a later report of the store repeats them (:func:`holdout_for`).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ScalingLabError, ScalingLabWarning
+from ..errors import DataError, ScalingLabError, ScalingLabWarning
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "Caveat", "Fact", "analyze"]
 
 #: Group columns an analysis compares by default, in this order (the first with two values).
 COMPARE_KEYS = ("procedure", "dataset", "variant")
 
 #: Budgets at which allocations and comparisons are tabulated, relative to the largest run.
-_AHEAD = (1.0, 10.0, 100.0)
+AHEAD = (1.0, 10.0, 100.0)
+
+#: Share of unconverged bootstrap refits above which the headline notes it (the summary always does).
+MAX_UNCONVERGED = 0.02
+
+#: A parameter whose bootstrap standard error exceeds its estimate this many times is not
+#: identified by the runs (a skewed but identified scale parameter rarely passes 2).
+UNIDENTIFIED_SE_RATIO = 10.0
+
+#: Backtest holdout when neither the caller nor the store's analysis record names one.
+DEFAULT_HOLDOUT = "largest 20%"
+
+#: File in a results store folder where ``scalinglab demo`` records the analysis options it used,
+#: so that ``scalinglab report`` on the same store repeats the same analysis (same backtest).
+ANALYSIS_RECORD = "analysis.json"
+#: Options of an analysis that a later report repeats.
+RECORDED_OPTIONS = ("holdout", "n_boot", "seed", "level", "law", "compute_law", "max_rel_error")
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """Something that qualifies a headline number: ``short`` for a verdict line, ``text`` in full."""
+
+    short: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One overview row: a label, its value and the caveats (indices into ``caveats``) on it."""
+
+    label: str
+    value: str
+    caveats: tuple[int, ...] = ()
+
+    @property
+    def qualified(self) -> bool:
+        """True when some caveat qualifies this number (the report greys it)."""
+        return bool(self.caveats)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,58 +154,122 @@ class Analysis:
         return bool(inside.all() and np.all(rel <= self.options.get("max_rel_error", 0.03)))
 
     def headline(self) -> list[tuple[str, str]]:
-        """Key results as ``(label, value)`` rows: the overview table of the report."""
+        """Key results as ``(label, value)`` rows (without their caveats: see :meth:`overview`)."""
+        return [(f.label, f.value) for f in self.overview()[0]]
+
+    def overview(self) -> tuple[list[Fact], list[Caveat]]:
+        """The overview rows with every caveat next to the number it qualifies.
+
+        A caveat comes from the step that produced a number: a fit that is not ok (each problem
+        its diagnostics found), a parameter that the runs do not identify (its bootstrap
+        interval reaches its bound, or its standard error is more than ten times its estimate), tuned points
+        whose best learning rate is at the edge of the grid, and the notes of the allocation,
+        backtest and comparison. A caveat on a fit as a whole qualifies every number taken from
+        that fit; a caveat on one parameter qualifies that parameter's row (or, when the
+        parameter is not shown, every row of the fit).
+        """
         from ..units import format_quantity
 
+        caveats: list[Caveat] = []
+
+        def add(items: list[Caveat]) -> tuple[int, ...]:
+            out = []
+            for c in items:
+                if c not in caveats:
+                    caveats.append(c)
+                out.append(caveats.index(c))
+            return tuple(out)
+
+        lvl = self.options.get("level", 0.95)
+        pct = f"{100 * lvl:g}%"
+        fit_c = _fit_caveats(self.fit_c, "L(C)", lvl, shown=("alpha", "E"))
+        fit_nd = _fit_caveats(self.fit_nd, "L(N, D)", lvl, shown=("alpha", "beta"))
         r = self.runs
-        rows: list[tuple[str, str]] = [("runs analysed", str(len(r)))]
+        rows: list[Fact] = [Fact("runs analysed", str(len(r)))]
         if r.n_params is not None:
             sizes = np.unique(np.round(r.n_params, -1))
             span = f"{format_quantity(sizes.min())} .. {format_quantity(sizes.max())}"
-            rows.append(("model sizes N", f"{sizes.size} ({span} parameters)"))
+            rows.append(Fact("model sizes N", f"{sizes.size} ({span} parameters)"))
         if r.flops is not None:
-            rows.append(("compute range", f"{r.flops.min():.3g} .. {r.flops.max():.3g} FLOPs"))
+            rows.append(Fact("compute range", f"{r.flops.min():.3g} .. {r.flops.max():.3g} FLOPs"))
         if self.tuned is not None:
-            rows.append(("tuned points (best lr per N, D)", str(len(self.tuned))))
-        lvl = self.options.get("level", 0.95)
-        pct = f"{100 * lvl:g}%"
+            edges = [e for e in getattr(self.tuned, "tuning_edge", ()) if e.side != "only"]
+            cav = [Caveat(f"{len(edges)} tuned point{'s' if len(edges) > 1 else ''} at the edge of the lr grid",
+                          f"{len(edges)} of {len(self.tuned)} tuned points have their best learning rate at the "
+                          "edge of the searched grid: their loss is an upper bound on the tuned loss "
+                          "(Porian et al. 2024)")] if edges else []
+            rows.append(Fact("tuned points (best lr per N, D)", str(len(self.tuned)), add(cav)))
         if self.fit_c is not None:
-            lo, hi = _ci(self.fit_c, "alpha", lvl)
-            rows.append((f"L(C) exponent alpha ({pct})", f"{self.fit_c.params['alpha']:.3f} [{lo:.3f}, {hi:.3f}]"))
-            lo, hi = _ci(self.fit_c, "E", lvl)
-            rows.append((f"L(C) floor E ({pct})", f"{self.fit_c.params['E']:.3f} [{lo:.3f}, {hi:.3f}]"))
+            for k, label in (("alpha", "exponent alpha"), ("E", "floor E")):
+                if k not in self.fit_c.params:      # e.g. a pure power law has no floor
+                    continue
+                lo, hi = _ci(self.fit_c, k, lvl)
+                rows.append(Fact(f"L(C) {label} ({pct})", f"{self.fit_c.params[k]:.3f} [{lo:.3g}, {hi:.3g}]",
+                                 add(fit_c[""] + fit_c.get(k, []))))
         if self.fit_nd is not None:
             for k in ("alpha", "beta"):
                 if k in self.fit_nd.params:
                     lo, hi = _ci(self.fit_nd, k, lvl)
-                    rows.append((f"L(N, D) {k} ({pct})", f"{self.fit_nd.params[k]:.3f} [{lo:.3f}, {hi:.3f}]"))
+                    rows.append(Fact(f"L(N, D) {k} ({pct})", f"{self.fit_nd.params[k]:.3f} [{lo:.3f}, {hi:.3f}]",
+                                     add(fit_nd[""] + fit_nd.get(k, []))))
         if self.allocation is not None:
             a = self.allocation
+            on = add(fit_nd[""] + fit_nd.get("alpha", []) + fit_nd.get("beta", [])
+                     + [Caveat(f"allocation: {_first_sentence(n)}", f"allocation: {n}") for n in a.notes])
             lo, hi = a.exponent_n_interval
-            rows.append((f"N*(C) exponent a ({pct})", f"{a.exponent_n:.3f} [{lo:.3f}, {hi:.3f}]"))
+            rows.append(Fact(f"N*(C) exponent a ({pct})", f"{a.exponent_n:.3f} [{lo:.3f}, {hi:.3f}]", on))
             c = float(r.flops.max()) if r.flops is not None else math.nan
             if math.isfinite(c):
                 p = a.predict(flops=c)
                 ratio = f"{p.tokens_per_param:.3g} [{p.tokens_per_param_low:.3g}, {p.tokens_per_param_high:.3g}]"
-                rows.append((f"D*/N* at {c:.3g} FLOPs", ratio))
+                rows.append(Fact(f"D*/N* at {c:.3g} FLOPs", ratio, on))
         if self.backtest is not None:
             b = self.backtest
+            on = add([Caveat(f"backtest: {_first_sentence(n)}", f"backtest: {n}") for n in b.notes])
             rel = np.abs(np.asarray(b.points["rel_error"], dtype=float))
-            rows.append((f"backtest: held-out runs inside {pct} interval",
-                         f"{int(np.sum(b.points['inside']))} of {b.n_points}"))
-            rows.append(("backtest: largest |relative error|", f"{100 * rel.max():.2f}%" if rel.size else "-"))
+            rows.append(Fact(f"backtest: held-out runs inside {pct} interval",
+                             f"{int(np.sum(b.points['inside']))} of {b.n_points}", on))
+            rows.append(Fact("backtest: largest |relative error|", f"{100 * rel.max():.2f}%" if rel.size else "-", on))
         if self.comparison is not None:
             co = self.comparison
+            cav = []
+            for res, name in zip(self.comparison_fits, co.names):
+                cav += _fit_caveats(res, f"{name}'s L(N, D)", lvl, shown=())[""]
+            cav += [Caveat(f"comparison: {_first_sentence(n)}", f"comparison: {n}") for n in co.notes]
             i = int(np.argmax(co.flops))
-            rows.append((f"compute multiplier {co.names[1]} vs {co.names[0]} at {co.flops[i]:.3g}",
-                         f"{co.multiplier[i]:.3g} [{co.multiplier_low[i]:.3g}, {co.multiplier_high[i]:.3g}]"))
-        return rows
+            rows.append(Fact(f"compute multiplier {co.names[1]} vs {co.names[0]} at {co.flops[i]:.3g}",
+                             f"{co.multiplier[i]:.3g} [{co.multiplier_low[i]:.3g}, {co.multiplier_high[i]:.3g}]",
+                             add(cav)))
+        return rows, caveats
+
+    def overview_text(self) -> list[str]:
+        """The overview as text lines: a qualified number carries ``(!) see [i]``; the caveats follow."""
+        facts, caveats = self.overview()
+        w = max(len(f.label) for f in facts)
+        vw = max(len(f.value) for f in facts)
+        out = [f"{f.label:<{w}}  {f.value:<{vw}}  (!) see {''.join(f'[{i + 1}]' for i in f.caveats)}".rstrip()
+               if f.caveats else f"{f.label:<{w}}  {f.value}" for f in facts]
+        if caveats:
+            out += ["", "Caveats (each qualifies the numbers marked with its number):"]
+            out += [f"[{i}] {c.text}" for i, c in enumerate(caveats, 1)]
+        return out
+
+    def verdict(self) -> str | None:
+        """``"PASS"`` / ``"FAIL"`` of the backtest, ``"PASS (with N caveats: ...)"`` when caveats exist."""
+        ok = self.backtest_ok
+        if ok is None:
+            return None
+        _, caveats = self.overview()
+        word = "PASS" if ok else "FAIL"
+        if not caveats:
+            return word
+        return f"{word} (with {len(caveats)} caveat{'s' if len(caveats) > 1 else ''}: " \
+               + "; ".join(c.short for c in caveats) + ")"
 
     def as_text(self) -> str:
         """A plain-text digest: headline, both fits' summaries, backtest points, warnings, notes."""
         out = ["Scaling-law analysis", "====================="]
-        w = max(len(k) for k, _ in self.headline())
-        out += [f"{k:<{w}}  {v}" for k, v in self.headline()]
+        out += self.overview_text()
         for res in (self.fit_nd, self.fit_c):
             if res is not None:
                 out += ["", res.summary().as_text()]
@@ -172,6 +283,106 @@ class Analysis:
 
     def __str__(self) -> str:
         return self.as_text()
+
+
+def record_analysis(store_root: str | Path, analysis: Analysis, *, by: str) -> Path:
+    """Write ``analysis``'s options to ``<store_root>/analysis.json`` (``by``: who analysed).
+
+    :func:`recorded_analysis` reads them back, so that a later report of the same store holds out
+    the same runs in its backtest instead of a default.
+    """
+    path = Path(store_root) / ANALYSIS_RECORD
+    opts = {k: analysis.options[k] for k in RECORDED_OPTIONS if k in analysis.options}
+    body = json.dumps({"by": by, "options": opts, "n_runs": len(analysis.runs),
+                       "runs_fingerprint": getattr(analysis.runs, "fingerprint", "")}, indent=1)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(body + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def recorded_analysis(store_root: str | Path) -> dict[str, Any] | None:
+    """The record :func:`record_analysis` wrote in a store folder (``None`` when there is none)."""
+    path = Path(store_root) / ANALYSIS_RECORD
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{str(path)!r} is not an analysis record ({exc}); delete it to use the "
+                        "default analysis options") from None
+    if not isinstance(d, dict) or not isinstance(d.get("options"), dict):
+        raise DataError(f"{str(path)!r} is not an analysis record (no 'options'); delete it to use the "
+                        "default analysis options")
+    return {**d, "path": str(path)}
+
+
+def holdout_for(store_root: str | Path | None, holdout: int | str | None) -> tuple[int | str, str]:
+    """The backtest holdout of a report and why: given, recorded in the store, or the default."""
+    if holdout is not None:
+        return holdout, "as asked"
+    rec = recorded_analysis(store_root) if store_root is not None else None
+    if rec is not None and "holdout" in rec["options"]:
+        return rec["options"]["holdout"], f"the holdout {rec.get('by', 'an earlier analysis')} used, recorded in {rec['path']}"
+    return DEFAULT_HOLDOUT, "the default; --holdout chooses another"
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of a note without warning class names, for a one-line verdict."""
+    s = re.sub(r"\b[A-Za-z]+Warning: ", "", str(text)).split(". ")[0].strip().rstrip(".")
+    return s if len(s) <= 90 else s[:87] + "..."
+
+
+def _at(x: float, bound: float, est: float) -> bool:
+    if not (math.isfinite(x) and math.isfinite(bound)):
+        return False
+    if bound == 0:
+        return abs(x) <= 1e-9 * max(abs(est), 1e-300)
+    return abs(x - bound) <= 1e-6 * abs(bound)
+
+
+def _fit_caveats(res: Any, name: str, level: float, *, shown: tuple[str, ...]) -> dict[str, list[Caveat]]:
+    """Caveats of one fit: ``{"": [on the whole fit], param: [on that shown parameter]}``.
+
+    A fit that is not ok contributes each problem its diagnostics found; a bootstrap with more
+    than ``MAX_UNCONVERGED`` of its refits unconverged is one more. A parameter whose
+    bootstrap interval reaches one of its bounds, or whose standard error is more than
+    ``UNIDENTIFIED_SE_RATIO`` times its estimate, is not identified by the runs: its own row carries that when shown, the whole fit when not.
+    """
+    out: dict[str, list[Caveat]] = {"": []}
+    if res is None:
+        return out
+    for _, msg in res.diagnostics.problems():
+        out[""].append(Caveat(f"{name} fit not ok: {_first_sentence(msg)}", f"{name} fit not ok: {msg}"))
+    b = getattr(res, "bootstrap", None)
+    if b is None:
+        return out
+    bad = int(b.n_boot - np.sum(b.converged))
+    if bad > MAX_UNCONVERGED * b.n_boot:     # a few stragglers move no percentile
+        out[""].append(Caveat(f"{name}: {bad} bootstrap refits did not converge",
+                              f"{name} fit: {bad} of {b.n_boot} bootstrap refits did not meet the stopping rule"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        se = res.stderr
+    bounds = res.law.bounds
+    pct = f"{100 * level:g}%"
+    for k, est in res.params.items():
+        if k in ((res.options or {}).get("fixed") or {}) or k in res.diagnostics.at_bound:
+            continue                       # fixed, or already a caveat of the fit ("k is at its bound")
+        lo, hi = _ci(res, k, level)
+        b_lo, b_hi = bounds.get(k, (-math.inf, math.inf))
+        why = []
+        for x, bound in ((lo, b_lo), (hi, b_hi)):
+            if _at(x, bound, est):
+                why.append(f"its {pct} interval reaches its bound {bound:g}")
+        if math.isfinite(se.get(k, math.nan)) and se[k] > UNIDENTIFIED_SE_RATIO * abs(est):
+            why.append(f"its standard error ({se[k]:.2g}) is more than {UNIDENTIFIED_SE_RATIO:g} times its "
+                       f"estimate ({est:.3g})")
+        if why:
+            c = Caveat(f"{name} {k} not identified", f"{name} fit: {k} is not identified by these runs: "
+                       + " and ".join(why) + "; its value and the numbers that depend on it are uncertain")
+            out.setdefault(k if k in shown else "", []).append(c)
+    return out
 
 
 def _ci(res: Any, name: str, level: float) -> tuple[float, float]:
@@ -190,9 +401,9 @@ def _distinct(values: np.ndarray | None) -> int:
 
 
 def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturating_power_law",
-            n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = "largest 20%",
+            n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = DEFAULT_HOLDOUT,
             max_rel_error: float = 0.03, compare_by: str | None = None, fit_kwargs: Mapping[str, Any] | None = None,
-            progress: Any = None) -> Analysis:
+            progress: Any = None, holdout_origin: str = "") -> Analysis:
     """Run the standard analysis (frontier, fits, allocation, backtest, comparison) on ``runs``.
 
     Parameters
@@ -221,6 +432,9 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
         Extra options of every fit (``loss=``, ``delta=`` ...).
     progress : callable, optional
         Called with a short message before each step (the CLI prints it).
+    holdout_origin : str
+        Why this holdout (e.g. "recorded by scalinglab demo in store/analysis.json"); the report
+        says it next to the backtest.
 
     Returns
     -------
@@ -320,7 +534,7 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
                 fit(law, arms[names[0]], n_boot=n_boot, seed=seed, **fkw)
             fb = fit(law, arms[names[1]], n_boot=n_boot, seed=seed + 1, **fkw)
             top = float(max(arms[n].flops.max() for n in names))
-            c = compare(fa, fb, flops=[top * f for f in _AHEAD], level=level, names=(str(names[0]), str(names[1])))
+            c = compare(fa, fb, flops=[top * f for f in AHEAD], level=level, names=(str(names[0]), str(names[1])))
             out["comparison_fits"] = (fa, fb)
             out["comparison_runs"] = (arms[names[0]], arms[names[1]])
             return c
@@ -328,6 +542,7 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
         out["comparison"] = step(f"compare {names[0]} vs {names[1]}", cmp)
     return Analysis(runs=runs, notes=tuple(notes), warnings=tuple(dict.fromkeys(caught_all)),
                     options={"law": law, "compute_law": compute_law, "n_boot": n_boot, "seed": seed,
-                             "level": level, "holdout": holdout, "max_rel_error": max_rel_error,
+                             "level": level, "holdout": holdout, "holdout_origin": holdout_origin,
+                             "max_rel_error": max_rel_error,
                              "compare_by": compare_by, "fit_kwargs": fkw},
                     timings=timings, **out)

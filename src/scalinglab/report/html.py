@@ -27,6 +27,7 @@ import base64
 import datetime as _dt
 import html as _html
 import io
+import math
 import platform
 import re
 import string
@@ -37,11 +38,17 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._version import __version__
 from ..errors import ConfigError, DataError, ScalingLabError
+from .analysis import AHEAD
 
 __all__ = ["Report", "Section", "build_report", "collect_provenance", "figure_to_data_uri",
            "report_from_analysis"]
+
+#: The L(C) figure draws the fitted law this many times beyond the largest run.
+EXTRAPOLATE = 10.0
 
 #: Packages whose versions go into the provenance block (read from metadata: nothing is imported).
 PROVENANCE_PACKAGES = ("scalinglab", "numpy", "scipy", "matplotlib", "pyyaml", "torch", "pandas")
@@ -85,6 +92,7 @@ class Section:
     intro: str = ""
     blocks: list[str] = field(default_factory=list)
     n_figures: int = 0
+    figures: list[tuple[Any, str]] = field(default_factory=list, repr=False)   # (Figure, caption HTML)
 
     def add_text(self, text: str) -> Section:
         """A paragraph (escaped)."""
@@ -104,6 +112,7 @@ class Section:
     def add_figure(self, fig: Any, caption: str = "", *, alt: str | None = None, dpi: int = FIGURE_DPI) -> Section:
         """A matplotlib figure, embedded as a base64 PNG, with a caption."""
         self.n_figures += 1
+        self.figures.append((fig, caption))
         uri = figure_to_data_uri(fig, dpi=dpi)
         alt = alt or caption or self.title
         self.blocks.append(f'<figure><img src="{uri}" alt="{_esc(alt)}">'
@@ -213,6 +222,10 @@ class Report:
         tmp.replace(p)
         return p
 
+    def figures(self) -> list[tuple[str, Any, str]]:
+        """Every figure added, as ``(section id, Figure, caption HTML)``: what tests check captions against."""
+        return [(s.id, fig, cap) for s in self.sections for fig, cap in s.figures]
+
     def _repr_html_(self) -> str:
         return "\n".join(s.render(i) for i, s in enumerate(self.sections, 1))
 
@@ -220,13 +233,25 @@ class Report:
         return f"Report({self.title!r}, sections={[s.title for s in self.sections]})"
 
 
+#: What each compute convention means, for the provenance block.
+COMPUTE_CONVENTIONS = {
+    "6ND": "C = 6ND (N non-embedding parameters, D tokens; Kaplan et al. 2020)",
+    "exact": "C counted per token with attention and the output layer (Hoffmann et al. 2022, App. F)",
+    "6N": "C = 6ND with N non-embedding parameters",
+    "6N_with_last_layer": "C = 6ND with N including the output layer",
+    "explicit": "C read from the table's compute column",
+}
+
+
 def collect_provenance(*, runs: Any = None, store: Any = None, sweep: Any = None,
-                       extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                       extra: Mapping[str, Any] | None = None, flops_convention: str | None = None) -> dict[str, Any]:
     """Where results came from: versions, data fingerprint, store, sweep file, date, code commit.
 
     Package versions are read from installed metadata (nothing is imported, so asking for the
     torch version does not load torch). The git commit is the one recorded by the runs in the
-    store (their ``provenance.git_commit``), when there is one.
+    store (their ``provenance.git_commit``), when there is one. ``flops_convention`` is how the
+    runs' compute was obtained (runs read from a store carry C per row, so they only know it as
+    "explicit"); without it the runs' own convention is named.
     """
     versions = {}
     for pkg in PROVENANCE_PACKAGES:
@@ -244,8 +269,9 @@ def collect_provenance(*, runs: Any = None, store: Any = None, sweep: Any = None
     if runs is not None:
         info["runs"] = f"{len(runs)} rows from {getattr(runs, 'source', '')}"
         info["data fingerprint (SHA-256)"] = runs.fingerprint
-        if getattr(runs, "flops_convention", None):
-            info["compute convention"] = runs.flops_convention
+        conv = flops_convention or getattr(runs, "flops_convention", None)
+        if conv:
+            info["compute convention"] = f"{conv}: {COMPUTE_CONVENTIONS[conv]}" if conv in COMPUTE_CONVENTIONS else conv
         excluded = (getattr(runs, "excluded", None) or {}).get("run_id") or []
         if excluded:
             info["runs excluded"] = f"{len(excluded)} (diverged or without a finite target): " + ", ".join(excluded[:10])
@@ -322,30 +348,50 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
         "Headline numbers of this ladder. Intervals are "
         f"{pct} percentile intervals of a nonparametric bootstrap over runs ({nb} refits); backtest "
         "intervals are prediction intervals for a new run (parameter uncertainty plus residual scatter)."))
-    sec.add_key_values(a.headline())
+    facts, caveats = a.overview()
+    rows = []
+    for f in facts:     # a number that a caveat qualifies is greyed, with the caveats' numbers beside it
+        refs = "".join(f'<a href="#caveat-{i + 1}">[{i + 1}]</a>' for i in f.caveats)
+        cls = ' class="caveat"' if f.qualified else ""
+        rows.append(f"<tr{cls}><th>{_esc(f.label)}</th><td>{_esc(f.value)}"
+                    + (f' <span class="caveat-ref">(!) see {refs}</span>' if refs else "") + "</td></tr>")
+    sec.add_html('<table class="kv overview">' + "".join(rows) + "</table>")
+    if caveats:
+        sec.add_html('<p class="caveats-head">Caveats: each qualifies the numbers marked with its number.</p>'
+                     '<ol class="caveats">' + "".join(f'<li id="caveat-{i}">{_esc(c.text)}</li>'
+                                                       for i, c in enumerate(caveats, 1)) + "</ol>")
     if a.backtest is not None:
         ok = a.backtest_ok
         tol = 100 * a.options.get("max_rel_error", 0.03)
+        verdict = a.verdict()
+        extra = verdict[verdict.index("(with"):] if "(with" in verdict else ""
         sec.add_html(f'<p class="verdict">Backtest: <span class="{"ok" if ok else "bad"}">'
-                     f'{"passed" if ok else "failed"}</span> &mdash; every held-out run inside its {pct} '
-                     f"prediction interval and within {tol:g}% relative error is the criterion.</p>")
+                     f'{"passed" if ok else "failed"}</span>{" " + _esc(extra) if extra else ""} &mdash; every '
+                     f"held-out run inside its {pct} prediction interval and within {tol:g}% relative error is the "
+                     "criterion.</p>")
 
     sec = rep.section("Runs and compute frontier", id="frontier", intro=(
         "Every run (faded) and the compute envelope of the tuned points: the runs that no run with "
         "less or equal compute beats (Kaplan et al. 2020, Fig. 1; Hoffmann et al. 2022, Approach 1). "
         "Tuned points are the best learning rate for each (N, D)."))
+    edges = [e for e in (a.tuned.tuning_edge if a.tuned is not None else ()) if e.side != "only"]
     if a.frontier is not None and a.runs.flops is not None:
-        sec.add_figure(plots.plot_frontier(a.runs, a.frontier),
-                       f"<b>Compute frontier.</b> {len(a.runs)} runs; the {len(a.frontier)} runs defining the "
-                       "envelope are highlighted and joined; red rings mark a best learning rate at the edge "
-                       "of the searched grid.")
+        ringed = len({e.run_id for e in edges} & set(map(str, a.frontier.run_ids)))
+        rings = ""
+        if ringed:
+            rings = (f" A red ring marks {'the frontier point' if ringed == 1 else f'the {ringed} frontier points'} "
+                     f"whose best learning rate is at the edge of the searched grid ({len(edges)} tuned "
+                     f"point{'s' if len(edges) > 1 else ''} in all, listed below).")
+        sec.add_figure(plots.plot_frontier(a.runs, a.frontier, tuning_edge=edges),
+                       f"<b>Compute frontier.</b> {len(a.runs)} runs (grey); the {len(a.frontier)} runs defining "
+                       f"the envelope are highlighted (blue) and joined.{rings}")
         sec.add_html(f"<details><summary>Frontier points ({len(a.frontier)})</summary>")
         sec.add_summary(a.frontier)
         sec.add_html("</details>")
     else:
         sec.add_text(f"No frontier: {why('compute frontier')}.")
-    edges = list(a.tuned.tuning_edge) if a.tuned is not None else []
-    if edges and all(e.side == "only" for e in edges) and len(edges) == len(a.tuned):
+    only = [e for e in (a.tuned.tuning_edge if a.tuned is not None else ()) if e.side == "only"]
+    if only and len(only) == len(a.tuned):
         sec.add_text("One learning rate was tried per (N, D): the analysis cannot tell whether it was the best "
                      "one. A grid per size (and a best value inside it) makes the tuned points trustworthy "
                      "(Porian et al. 2024).")
@@ -367,12 +413,15 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
     if a.fit_nd is not None:
         sec.add_summary(a.fit_nd)
         fig_runs = a.tuned if a.tuned is not None else None
-        sec.add_figure(plots.plot_fit(a.fit_nd, fig_runs),
-                       f"<b>L(N, D) fit.</b> Tuned points against compute C = 6ND and the fitted law for each model "
-                       f"size (for many sizes: the compute-optimal frontier) with its {pct} prediction interval.")
+        fig = plots.plot_fit(a.fit_nd, fig_runs, level=lvl)
+        n_curves = sum(str(ln.get_label()).startswith("N=") for ln in fig.axes[0].get_lines())
+        what = (f"one curve per model size ({n_curves} sizes, one colour each), each with its {pct} "
+                "prediction band" if n_curves else
+                f"the compute-optimal frontier L*(C) (black) with its {pct} prediction band; points coloured by N")
+        sec.add_figure(fig, f"<b>L(N, D) fit.</b> Tuned points against compute C = 6ND and the fitted law: {what}.")
         sec.add_figure(plots.plot_residuals(a.fit_nd),
-                       "<b>Residuals</b> (log fitted − log observed) against compute. A trend means the law's "
-                       "form misses structure, which no interval accounts for.")
+                       "<b>Residuals</b> (log fitted − log observed) against compute; shaded: ±1 and ±2 residual "
+                       "scales. A trend means the law's form misses structure, which no interval accounts for.")
     else:
         sec.add_text(f"Not fitted: {why('fit ' + law_nd)}.")
 
@@ -383,9 +432,9 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
     if a.fit_c is not None:
         sec.add_summary(a.fit_c)
         top = float(a.fit_c.input_range["flops"][1])
-        sec.add_figure(plots.plot_fit(a.fit_c, a.frontier, extend_to=10 * top),
+        sec.add_figure(plots.plot_fit(a.fit_c, a.frontier, extend_to=EXTRAPOLATE * top, level=lvl),
                        f"<b>L(C) fit.</b> Frontier points and the fitted law with its {pct} prediction interval, "
-                       "extrapolated 10x beyond the largest run (dotted line: end of the data).")
+                       f"extrapolated {EXTRAPOLATE:g}x beyond the largest run (dotted line: end of the data).")
     else:
         sec.add_text(f"Not fitted: {why('fit ' + law_c)}.")
 
@@ -398,13 +447,17 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
     if a.allocation_isoflop is not None:
         allocs["approach 2 (iso-FLOP)"] = a.allocation_isoflop
     if allocs:
-        sec.add_figure(plots.plot_allocation(allocs),
-                       f"<b>Compute-optimal allocation</b> with {pct} bootstrap intervals, up to 10x the largest "
-                       "run (the intervals omit the error of extrapolating the power law).")
+        first = next(iter(allocs.values()))
+        lo, hi = (float(a.runs.flops.min()), float(a.runs.flops.max())) if a.runs.flops is not None \
+            else first.flops_range
+        ahead = max(AHEAD)            # the figure and the tables reach the same budget
+        grid = np.logspace(math.log10(lo), math.log10(ahead * hi), 120)
+        sec.add_figure(plots.plot_allocation(allocs, flops=grid),
+                       f"<b>Compute-optimal allocation</b> with {pct} bootstrap intervals, from the smallest run's "
+                       f"compute to {ahead:g}x the largest run's, as in the tables below (the intervals omit the "
+                       "error of extrapolating the power law).")
+        budgets = sorted({float(f"{c:.3g}") for c in (lo, (lo * hi) ** 0.5, *(f * hi for f in AHEAD))})
         for al in allocs.values():
-            lo, hi = (float(a.runs.flops.min()), float(a.runs.flops.max())) if a.runs.flops is not None \
-                else al.flops_range
-            budgets = sorted({float(f"{c:.3g}") for c in (lo, (lo * hi) ** 0.5, hi, 10 * hi, 100 * hi)})
             sec.add_summary(al.summary(flops=budgets))
         if a.slices is not None and a.allocation_isoflop is not None:
             sec.add_figure(plots.plot_isoflop(a.slices, a.allocation_isoflop),
@@ -420,19 +473,29 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
         sec.add_html(f'<p class="verdict">{_esc(co.verdict())}</p>')
         fa, fb = a.comparison_fits
         ra, rb = a.comparison_runs or (None, None)
+        crossing = co.crossover.state == "crossover" and math.isfinite(co.crossover.flops)
         sec.add_figure(plots.plot_comparison(co, fa, fb, runs_a=ra, runs_b=rb),
-                       f"<b>Comparison.</b> Each arm's curve with its {pct} band; dashed: crossover (shaded: its "
-                       "interval); dotted: the compute values tabulated below.")
+                       f"<b>Comparison.</b> Each arm's curve with its {pct} band; "
+                       + ("dashed: crossover (shaded: its interval); " if crossing else
+                          "no crossover in the searched range; ")
+                       + "dotted: the compute values tabulated below.")
         sec.add_summary(co)
 
     sec = rep.section("Backtest: predicting the largest runs", id="backtest", intro=(
         f"The {_esc(law_nd)} law refitted without the largest-compute runs "
-        f"({_esc(a.options.get('holdout', ''))}), which it then predicts with {pct} prediction intervals. "
+        f"({_esc(a.options.get('holdout', ''))}"
+        + (f"; {_esc(a.options['holdout_origin'])}" if a.options.get("holdout_origin") else "")
+        + f"), which it then predicts with {pct} prediction intervals. "
         "The check that a law extrapolates rather than only interpolates (Hoffmann et al. 2022, App. D.4)."))
     if a.backtest is not None:
+        one_fold = len(a.backtest.folds) == 1
         sec.add_figure(plots.plot_backtest(a.backtest, a.tuned if a.tuned is not None else a.runs),
                        "<b>Backtest.</b> Top: runs fitted on (grey), held-out runs (black) and their predictions "
-                       f"with {pct} prediction intervals (orange). Bottom: relative error of each prediction.")
+                       f"with {pct} prediction intervals (orange)"
+                       + ("; blue: the law fitted on the rest, along each held-out run's model size, so each "
+                          "prediction sits on its size's curve" if one_fold else "")
+                       + ". Bottom: relative error of each prediction (green: inside its interval; red cross: "
+                         "outside).")
         sec.add_summary(a.backtest)
     else:
         sec.add_text(f"No backtest: {why('backtest')}.")
@@ -494,17 +557,22 @@ def build_report(source: Any, out_path: str | Path, *, title: str = "Scaling-law
         Extra provenance entries.
     **analyze_kwargs
         Passed to :func:`~scalinglab.report.analysis.analyze` (``n_boot``, ``holdout`` ...).
+        Without ``holdout``, a store's backtest holds out what ``scalinglab demo`` recorded in
+        it (``analysis.json``), else ``"largest 20%"``.
 
     Returns
     -------
     Path
         The written report.
     """
-    from .analysis import analyze
+    from .analysis import analyze, holdout_for
 
     runs, store = _as_runs(source, target, flops_convention)
     if analysis is None:
-        analysis = analyze(runs, **analyze_kwargs)
-    prov = collect_provenance(runs=runs, store=store, sweep=sweep, extra=provenance)
+        kw = dict(analyze_kwargs)
+        hold, origin = holdout_for(getattr(store, "root", None), kw.pop("holdout", None))
+        analysis = analyze(runs, holdout=hold, holdout_origin=kw.pop("holdout_origin", origin), **kw)
+    prov = collect_provenance(runs=runs, store=store, sweep=sweep, extra=provenance,
+                              flops_convention=flops_convention if store is not None else None)
     rep = report_from_analysis(analysis, title=title, subtitle=subtitle, provenance=prov)
     return rep.write(out_path)

@@ -284,7 +284,8 @@ def plot_residuals(res: Any, runs: Any = None, *, title: str | None = None) -> A
 # frontiers and allocation
 # ---------------------------------------------------------------------------------------------
 
-def plot_frontier(runs: Any, frontier: Any, *, title: str | None = None, label: str | None = None) -> Any:
+def plot_frontier(runs: Any, frontier: Any, *, title: str | None = None, label: str | None = None,
+                  tuning_edge: Sequence[Any] | None = None) -> Any:
     """Every run faded, the runs that define ``frontier`` highlighted and joined.
 
     Parameters
@@ -295,11 +296,15 @@ def plot_frontier(runs: Any, frontier: Any, *, title: str | None = None, label: 
         From :func:`~scalinglab.laws.frontier.compute_envelope`, ``best_per_size`` or
         ``binned_minimum``. Its points are drawn at their own (C, target); points whose best
         hyper-parameter sat at the edge of its grid are ringed in red.
+    tuning_edge : sequence of TuningEdge, optional
+        The edge flags to ring (default ``frontier.tuning_edge``). The envelope of tuned points
+        does not carry the flags of the tuned points: pass ``tuned.tuning_edge``.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Artists labelled ``"all runs (n=...)"`` and ``"<kind> frontier (n=...)"``.
+        Artists labelled ``"all runs (n=...)"``, ``"<kind> frontier (n=...)"`` and, when a
+        frontier point is flagged, ``"best lr at grid edge (n=...)"`` (red rings, no face).
     """
     fig, (ax,) = _figure()
     ids = set(map(str, frontier.run_ids))
@@ -312,9 +317,10 @@ def plot_frontier(runs: Any, frontier: Any, *, title: str | None = None, label: 
     ax.plot(frontier.flops[o], frontier.target[o], color=PALETTE[0], linewidth=1.2, zorder=3)
     ax.scatter(frontier.flops[o], frontier.target[o], s=30, color=PALETTE[0], zorder=4,
                edgecolor="white", linewidth=0.6, label=f"{name} (n={len(frontier)})")
-    edge = [e.run_id for e in getattr(frontier, "tuning_edge", ())]
-    if edge:
-        m = np.isin(np.array(frontier.run_ids), edge)
+    edges = getattr(frontier, "tuning_edge", ()) if tuning_edge is None else tuning_edge
+    edge = [e.run_id for e in edges if e.side != "only"]
+    m = np.isin(np.array(frontier.run_ids), edge) if edge else np.zeros(len(frontier), dtype=bool)
+    if m.any():
         ax.scatter(frontier.flops[m], frontier.target[m], s=90, facecolor="none", edgecolor="#c00000",
                    linewidth=1.2, zorder=5, label=f"best lr at grid edge (n={int(m.sum())})")
     ax.set_xscale("log")
@@ -381,7 +387,7 @@ def plot_isoflop(slices: Any, allocation: Any = None, *, title: str | None = Non
 
 
 def plot_allocation(allocation: Any, *, flops: Sequence[float] | None = None, level: float | None = None,
-                    title: str | None = None) -> Any:
+                    title: str | None = None, ahead: float = 10.0) -> Any:
     """Compute-optimal N*(C) and D*(C) with their intervals; several allocations overlay.
 
     Parameters
@@ -389,7 +395,7 @@ def plot_allocation(allocation: Any, *, flops: Sequence[float] | None = None, le
     allocation : Allocation, or mapping of label -> Allocation
         One allocation, or several (e.g. approaches 2 and 3) to compare.
     flops : sequence of float, optional
-        Compute range to draw (default: the allocations' measured range, extended 10x up).
+        Compute range to draw (default: the allocations' measured range, extended ``ahead`` x up).
     level : float, optional
         Interval level (default: each allocation's own). Bands are percentile intervals of the
         bootstrap draws of the power laws; they omit the error of extrapolating them.
@@ -406,7 +412,7 @@ def plot_allocation(allocation: Any, *, flops: Sequence[float] | None = None, le
     if flops is None:
         lo = min(a.flops_range[0] for a in allocs.values() if math.isfinite(a.flops_range[0]))
         hi = max(a.flops_range[1] for a in allocs.values() if math.isfinite(a.flops_range[1]))
-        g = np.logspace(math.log10(lo), math.log10(hi * 10), 120)
+        g = np.logspace(math.log10(lo), math.log10(hi * ahead), 120)
     else:
         g = np.asarray(flops, dtype=float)
     for i, (name, a) in enumerate(allocs.items()):
@@ -521,8 +527,10 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
     matplotlib.figure.Figure
         Top: held-out actual values (label ``"held out (n=...)"``), predictions with their
         interval as error bars (``"predicted, 95% interval"``), the training runs faded and, for
-        a single fold of a law of compute, the fold's fitted curve. Bottom: relative error of
-        each prediction in percent, inside-interval points in green, outside in red.
+        a single fold, the fold's fitted law: its curve for a law of compute, for a law of N and
+        D one curve per held-out model size (each prediction lies on its size's curve). Bottom:
+        relative error of each prediction in percent, inside-interval points in green, outside
+        red crosses; the panel's title is the key (no legend among the points).
     """
     from ..errors import UnknownNameError
     from ..laws.specs import get_law
@@ -557,9 +565,16 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
             if tuple(law.inputs) == ("flops",):
                 ax.plot(g, law(fold.params, flops=g), color=PALETTE[0], linewidth=1.3, label="fit on the rest")
             elif nd:
-                _, lstar = optimal_loss(law, fold.params, g)
-                ax.plot(g, lstar, color=PALETTE[0], linewidth=1.3,
-                        label="fit on the rest: compute-optimal L*(C)")
+                # the law fitted on the rest, along the model size of each held-out run: the
+                # prediction of a run is on its size's curve (L*(C), the optimum over N, would
+                # sit below every run that is not compute-optimal)
+                N, D = np.asarray(P["n_params"], dtype=float), np.asarray(P["n_tokens"], dtype=float)
+                for i, n in enumerate(np.unique(_sig(N))):
+                    dh = D[_sig(N) == n]        # from 4x fewer tokens than its held-out runs to just past them
+                    d = np.logspace(math.log10(dh.min() / 4), math.log10(dh.max() * 1.3), 80)
+                    ax.plot(6.0 * n * d, law(fold.params, n_params=np.full_like(d, n), n_tokens=d),
+                            color=PALETTE[0], linewidth=1.1, alpha=0.8, zorder=3,
+                            label="fit on the rest, at each held-out run's N" if i == 0 else None)
     ax.scatter(C, actual, s=34, color="#000000", zorder=5, marker="o", label=f"held out (n={C.size})")
     yerr = np.vstack([np.clip(pred - low, 0, None), np.clip(high - pred, 0, None)])
     ax.errorbar(C * 1.04, pred, yerr=yerr, fmt="D", markersize=4, color=PALETTE[1], ecolor=PALETTE[1],
@@ -567,17 +582,20 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
                 label=f"predicted, {100 * backtest.level:g}% interval")
     ax.set_xscale("log")
     ax.set_ylabel(runs.target_name if runs is not None else "loss")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=True, framealpha=0.9, edgecolor="#dddddd", loc="upper right")
     ax.set_title(title or f"Backtest of {backtest.law}: coverage {backtest.coverage:.2f} at "
                           f"{100 * backtest.level:g}%, mean |error| {100 * backtest.mae_rel:.2f}%")
     rel = 100 * np.asarray(P["rel_error"], dtype=float)
     ax2.axhline(0, color="#333333", linewidth=1)
-    ax2.scatter(C[inside], rel[inside], s=22, color=PALETTE[2], zorder=3, label="inside interval")
+    ax2.scatter(C[inside], rel[inside], s=22, color=PALETTE[2], zorder=3,
+                label=f"inside its interval (n={int(inside.sum())})")
     if (~inside).any():
         ax2.scatter(C[~inside], rel[~inside], s=30, color="#c00000", marker="x", zorder=3,
-                    label="outside interval")
+                    label=f"outside its interval (n={int((~inside).sum())})")
+    # the key is the panel's title: a legend marker inside the panel reads as one more run
+    key = "green dot: inside its interval" + (", red cross: outside" if (~inside).any() else "")
+    ax2.set_title(f"Relative error of each prediction ({key})", fontsize=8)
     ax2.set_ylabel("rel. error (%)")
     ax2.set_xlabel(_compute_label(law) if law is not None else "training compute C (FLOPs)")
     ax2.set_xscale("log")
-    ax2.legend(fontsize=7, frameon=False, loc="best")
     return fig

@@ -18,10 +18,10 @@ from .store import DEFAULT_GROUPS, FINAL_STATUSES, ResultsStore, rebuild_store
 __all__ = [
     "DEFAULT_GROUPS",
     "FINAL_STATUSES",
-    "SCHEMA_VERSION",
     "ResultsStore",
     "RunRecord",
     "RunSpec",
     "RunStatus",
+    "SCHEMA_VERSION",
     "rebuild_store",
 ]

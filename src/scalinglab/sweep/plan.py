@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -195,11 +195,14 @@ class PlanCost:
     serial_s: float               # estimated seconds on one worker
     wall_s: float                 # estimated seconds on ``workers`` workers (longest-first schedule)
     workers: int
+    calibrated_on: int = 0        # finished runs whose measured throughput the estimate uses
 
     def __str__(self) -> str:
+        how = (f"; throughput measured on {self.calibrated_on} finished run(s)" if self.calibrated_on
+               else "")
         return (f"{self.n_runs} runs, {format_quantity(self.n_data)} {self.unit}, "
                 f"{self.flops:.3g} FLOPs; estimated {format_seconds(self.wall_s)} on {self.workers} "
-                f"worker(s) ({format_seconds(self.serial_s)} serial)")
+                f"worker(s) ({format_seconds(self.serial_s)} serial{how})")
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,8 @@ class SweepPlan:
     config: SweepConfig
     runs: tuple[PlannedRun, ...]
     source: str = ""
+    # rung -> (tokens/s, overhead s, finished runs measured), from SweepPlan.calibrated
+    calibration: Mapping[str, tuple[float, float, int]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -282,9 +287,60 @@ class SweepPlan:
             start[r.run_id] = t
             end = max(end, t + r.est_s)
             heapq.heappush(free, t + r.est_s)
+        rungs = {r.spec.rung for r in self.runs}
         return PlanCost(n_runs=len(self.runs), n_data=sum(r.units_trained for r in self.runs),
                         unit=self.unit, flops=sum(r.flops for r in self.runs),
-                        serial_s=sum(r.est_s for r in self.runs), wall_s=end, workers=workers)
+                        serial_s=sum(r.est_s for r in self.runs), wall_s=end, workers=workers,
+                        calibrated_on=sum(c[2] for rung, c in self.calibration.items() if rung in rungs))
+
+    def calibrated(self, records: Iterable[Any]) -> SweepPlan:
+        """This plan with its estimates from the wall times of finished runs.
+
+        ``records`` are finished :class:`~scalinglab.store.schema.RunRecord` (a store's, e.g.
+        ``store.records(status="done")``). For each rung, the records of the same model on the
+        same device measure ``wall = overhead + units / units_per_s`` on one worker (units: those
+        a run trained, a branch only its cooldown, plus its eval units): a least-squares line
+        when the records trained at least two lengths (and took longer for more units), with the
+        overhead kept between 0, ``estimate.overhead_s`` and 90 % of the shortest run; otherwise
+        the overhead is the smaller of ``estimate.overhead_s`` and half the shortest run. Runs of a
+        rung without such a record keep the sweep file's estimate. ``run_sweep`` prints this
+        estimate before training and the measured time beside it at the end, so a sweep continued
+        in a store (or a second sweep of the same rungs) is estimated from what this machine
+        measured.
+        """
+        models = {r.spec.rung: r.spec.model for r in self.runs}
+        cap = self.config.estimate.overhead_s
+        data: dict[str, list[tuple[float, float]]] = {}       # rung -> [(units, wall_s)]
+        for rec in records:
+            spec = rec.spec
+            rung = spec.rung
+            if (rec.status != "done" or rung not in models or not rec.wall_s
+                    or spec.model != models[rung] or spec.device != self.config.device):
+                continue
+            x = spec.n_data - (spec.branch_at or 0) + spec.eval_size
+            data.setdefault(rung, []).append((float(x), float(rec.wall_s)))
+        fitted: dict[str, tuple[float, float, int]] = {}
+        for rung, pts in data.items():
+            x = [a for a, _ in pts]
+            w = [b for _, b in pts]
+            overhead = min(cap, 0.5 * min(w))
+            if len(set(x)) >= 2:
+                mx, mw = sum(x) / len(x), sum(w) / len(w)
+                slope = sum((a - mx) * (b - mw) for a, b in pts) / sum((a - mx) ** 2 for a in x)
+                if slope > 0:       # wall time grows with units: the intercept is the overhead
+                    overhead = min(max(mw - slope * mx, 0.0), cap, 0.9 * min(w))
+            busy = sum(max(b - overhead, 0.0) for b in w)
+            if busy > 0:
+                fitted[rung] = (sum(x) / busy, overhead, len(pts))
+        if not fitted:
+            return self
+        runs = []
+        for r in self.runs:
+            if r.spec.rung in fitted:
+                rate, overhead, _ = fitted[r.spec.rung]
+                r = replace(r, est_s=overhead + (r.units_trained + r.spec.eval_size) / rate)
+            runs.append(r)
+        return replace(self, runs=tuple(runs), calibration=fitted)
 
     def as_text(self, workers: int = 1) -> str:
         """The expanded runs as a table, then the cost."""

@@ -54,6 +54,7 @@ class SweepReport:
     diverged: tuple[str, ...] = ()                # diverged now (recorded, excluded from fits)
     failed: Mapping[str, str] = field(default_factory=dict)   # run_id -> error
     wall_s: float = 0.0
+    estimated_s: float | None = None              # what the estimate said before training (calibrated)
 
     @property
     def ok(self) -> bool:
@@ -66,8 +67,9 @@ class SweepReport:
             parts.append(f"{len(self.diverged)} diverged")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        est = f" (estimated {format_seconds(self.estimated_s)})" if self.estimated_s is not None else ""
         text = (f"sweep {self.name!r} on {self.backend}: {self.n_runs} runs: {', '.join(parts)} "
-                f"in {format_seconds(self.wall_s)}; store {self.store}")
+                f"in {format_seconds(self.wall_s)}{est}; store {self.store}")
         for rid, err in list(self.failed.items())[:10]:
             text += f"\n  failed {rid}: {err.splitlines()[0] if err else '?'}"
         return text
@@ -158,12 +160,15 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
     if not todo:
         return SweepReport(**report, skipped=tuple(skipped), wall_s=time.time() - t0)
 
+    # the estimate from the throughput measured by the store's finished runs, where there are any
+    plan = plan.calibrated(store.records(status="done"))
     est = {r.run_id: r.est_s for r in plan.runs}
+    left = SweepPlan(config=plan.config, source=plan.source, calibration=plan.calibration,
+                     runs=tuple(r for r in plan.runs if r.run_id in todo))
+    cost = left.cost(workers or default_workers())
     if progress:
-        left = SweepPlan(config=plan.config, source=plan.source,
-                         runs=tuple(r for r in plan.runs if r.run_id in todo))
         print(f"sweep {plan.name!r}: {len(skipped)} of {len(plan)} runs already in the store; "
-              f"to train: {left.cost(workers or default_workers())}", file=sys.stderr, flush=True)
+              f"to train: {cost}", file=sys.stderr, flush=True)
     be = get_backend(backend_name, trainer=plan.trainer, runs_dir=store.runs_dir, workers=workers,
                      trainer_options=dict(plan.config.trainer_options), **backend_options)
     display = _Display(plan, store, enabled=progress, workers=be.workers, est=est,
@@ -228,7 +233,8 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
         be.close()
         display.stop()
     return SweepReport(**report, skipped=tuple(skipped), done=tuple(done),
-                       diverged=tuple(diverged), failed=failed, wall_s=time.time() - t0)
+                       diverged=tuple(diverged), failed=failed, wall_s=time.time() - t0,
+                       estimated_s=cost.wall_s)
 
 
 def _record_of(st: JobStatus, plan: SweepPlan, rid: str) -> RunRecord:
