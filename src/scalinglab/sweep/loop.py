@@ -833,8 +833,21 @@ def propose(sweep: Any, *, until: str | StopRule, budget_flops: float, store: Re
     opts = _Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points, per_round=per_round,
                     fit_kwargs=dict(fit_kwargs or {}))
     _check_budget(budget_flops)
+    root = Path(store.root if isinstance(store, ResultsStore) else store)
+    if not isinstance(store, ResultsStore) and not (root / "results.sqlite").exists():
+        # nothing trained yet: plan against an empty store in a temporary folder (write nothing here)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="scalinglab-design-") as tmp:
+            with ResultsStore(Path(tmp) / "store") as empty:
+                return _propose(sweep, until, name, opts, empty, root, budget_flops)
+    return _propose(sweep, until, name, opts, store, root, budget_flops)
+
+
+def _propose(sweep: Any, until: Any, name: str | None, opts: _Options, store: Any, root: Path,
+             budget_flops: float) -> Proposal:
     plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store, readonly=True)
-    log = _Log(st.root, name)
+    log = _Log(root, name)
     _check_header(log, header)
     a = _assess(space, st, rule, opts)
     spent = _spent(log)
