@@ -50,7 +50,6 @@ from ..config import to_dict
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, StoreError
 from ..laws.design import (
     Candidate,
-    Scored,
     StopRule,
     TargetState,
     choose,
