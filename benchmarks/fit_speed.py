@@ -17,6 +17,11 @@ fit and for every bootstrap resample) and prints the speed ratio (baseline time 
 absolute times depend on the machine and its load, the ratio is measured in the same run. The
 batched side is timed before and after the loop and the slower timing is used.
 
+It also times the calibrated extrapolation interval against the plain (bootstrap) one on the same
+fit: ``with_calibration()`` (6 rolling-origin folds, each refitted and bootstrapped with 200
+refits) plus ``predict(level=0.95)`` 10x beyond the largest run, against ``predict(level=0.95,
+interval="bootstrap")``; the cost is reported relative to the fit + bootstrap that both need.
+
 Usage::
 
     .venv/bin/python benchmarks/fit_speed.py               # full: 4500 starts, 1000 resamples
@@ -88,6 +93,20 @@ def main(argv: list[str] | None = None) -> dict:
     t_fit, t_boot = max(t_fit, t_fit2), max(t_boot, t_boot2)
     t_batched = t_fit + t_boot
 
+    # -- the calibrated interval against the plain one, on the same fitted result ---------------
+    i = int(np.argmax(runs.flops))
+    beyond = {"n_params": runs.n_params[i] * np.sqrt(10.0), "n_tokens": runs.n_tokens[i] * np.sqrt(10.0)}
+    t0 = time.perf_counter()
+    plain = boot.predict(level=0.95, interval="bootstrap", **beyond)
+    t_plain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    calibrated = boot.with_calibration()
+    t_calibrate = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cal_pred = calibrated.predict(level=0.95, **beyond)
+    t_cal_pred = time.perf_counter() - t0
+    t_cal = t_calibrate + t_cal_pred
+
     rel_fit = (res.objective - base.objective) / base.objective
     F_boot = boot.bootstrap.objectives
     rel_boot = (F_boot - F_loop_boot) / F_loop_boot
@@ -105,6 +124,11 @@ def main(argv: list[str] | None = None) -> dict:
         "boot_objective_batched_worse_max": float(np.max(rel_boot)),
         "params_batched": res.params, "params_loop": law.as_dict(base.params),
         "same_optimum": bool(abs(rel_fit) <= 1e-8 and np.max(rel_boot) <= 1e-8),
+        "interval_plain_s": t_plain, "interval_calibrate_s": t_calibrate, "interval_calibrated_predict_s": t_cal_pred,
+        "interval_cost_ratio": (t_batched + t_cal) / (t_batched + t_plain),
+        "interval_plain": [float(plain.low), float(plain.high)],
+        "interval_calibrated": [float(cal_pred.low), float(cal_pred.high)], "interval_mean": float(plain.mean),
+        "calibration": calibrated.calibration.describe(0.95),
     }
     print(f"machine: {out['machine']}; numpy {out['numpy']}, scipy {out['scipy']}")
     print(f"grid fit, {out['n_starts']} starts:  batched {t_fit:8.2f} s   SciPy loop {t_loop_fit:8.2f} s"
@@ -116,6 +140,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"same optimum: grid objective rel. diff {rel_fit:+.2e}; bootstrap objectives: max |rel. diff| "
           f"{out['boot_objective_rel_diff_max']:.2e}, batched worse by at most {out['boot_objective_batched_worse_max']:+.2e}"
           f" -> {'OK' if out['same_optimum'] else 'MISMATCH'}")
+    print(f"interval 10x beyond the data: bootstrap {t_plain:.3f} s [{plain.low:.4f}, {plain.high:.4f}]; calibrated "
+          f"{t_cal:.2f} s (calibration {t_calibrate:.2f} s) [{cal_pred.low:.4f}, {cal_pred.high:.4f}]; fit + bootstrap + "
+          f"interval {out['interval_cost_ratio']:.2f}x the plain one")
+    print(f"calibration: {out['calibration']}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

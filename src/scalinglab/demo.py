@@ -19,9 +19,8 @@ resumes interrupted ones from their checkpoints, so only the analysis is redone.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +99,7 @@ def _resolve_sweep(preset: str, sweep: Any) -> Any:
 
 
 def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", workers: int | None = None,
-             progress: bool = True, sweep: Any = None, backend: str = "local", n_boot: int = 200,
+             progress: Callable[[Any], Any] | None = None, sweep: Any = None, backend: str = "local", n_boot: int = 200,
              seed: int = 0, holdout: int | str = "largest 3", title: str | None = None) -> DemoResult:
     """Train the demo sweep, analyse it and write the report (``scalinglab demo``).
 
@@ -115,8 +114,10 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         cores). For GPU or cluster scale run the ``large`` sweep with ``sweep=``.
     workers : int, optional
         Training processes at once (default: the machine's cores).
-    progress : bool
-        Live sweep display and a line per step on stderr.
+    progress : callable, optional
+        Called with every event of the sweep (:class:`~scalinglab.sweep.run.SweepProgress`) and
+        with a message (a string) before each step; ``scalinglab demo`` draws them. The library
+        itself prints nothing.
     sweep : str, Path or dict, optional
         Run this sweep (preset name, YAML file or dict) instead of the preset's.
     backend : str
@@ -152,7 +153,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
 
     t0 = time.perf_counter()
     out = Path(out_dir).expanduser()
-    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
+    say = progress or (lambda event: None)
     plan = plan_sweep(_resolve_sweep(preset, sweep))
     store_path = out / "store"
     measured = plan
@@ -179,7 +180,7 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
         t1 = time.perf_counter()
         analysis = analyze(runs, n_boot=n_boot, seed=seed, holdout=holdout,
                            holdout_origin="the demo's holdout (scalinglab demo --holdout)",
-                           progress=(lambda m: say(f"analysis: {m}")) if progress else None)
+                           progress=lambda m: say(f"analysis: {m}"))
         t_analysis = time.perf_counter() - t1
         t2 = time.perf_counter()
         files: dict[str, Path] = {}

@@ -84,7 +84,7 @@ def test_run_status_runs_export_and_rebuild(tmp_path, toy_yaml, capsys):
     assert out.strip().endswith("2 runs") and "gpt-tiny-1_" not in out
     assert cli("runs", "--store", store, "--export", tmp_path / "runs.csv") == 0
     assert "wrote 4 runs" in capsys.readouterr().out
-    from scalinglab.laws.data import load_runs
+    from scalinglab.laws import load_runs
 
     assert len(load_runs(tmp_path / "runs.csv", target="val_loss", run_id="run_id")) == 4
 

@@ -10,7 +10,7 @@ import pytest
 from scalinglab.errors import ConfigError
 from scalinglab.laws import fit
 from scalinglab.laws.compare import Comparison, compare
-from scalinglab.laws.data import Runs
+from scalinglab.laws import Runs
 
 E = 2.0
 
@@ -87,7 +87,7 @@ def test_frontier_comparison_for_laws_of_n_and_d():
     assert np.all(cmp.difference > 0) and np.all(cmp.prob_a_better < 0.05)
     assert np.all(cmp.multiplier > 1)
     # the truth: L*(C) of each arm in closed form
-    from scalinglab.laws.specs import get_law
+    from scalinglab.laws.law import get_law
 
     law = get_law("chinchilla")
     for j, C in enumerate([1e19, 1e21]):

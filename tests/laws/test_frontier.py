@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError, DataError, MissingColumnError, TuningEdgeWarning
-from scalinglab.laws.data import Runs
+from scalinglab.laws import Runs
 from scalinglab.laws.frontier import (
     Frontier,
     IsoFlopSlices,

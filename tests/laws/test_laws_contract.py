@@ -17,7 +17,7 @@ import pytest
 from scalinglab.errors import ConfigError, ScalingLabWarning, UnreliableErrorsWarning
 from scalinglab.laws import LAWS, FitResult, Prediction, Runs, coverage_check, fit, get_law, list_laws
 from scalinglab.laws.coverage import default_design
-from scalinglab.laws.specs import INPUT_NAMES
+from scalinglab.laws.law import INPUT_NAMES
 
 ALL_LAWS = list_laws()
 
@@ -174,7 +174,7 @@ def test_save_load_roundtrip_is_bit_identical(law_name, fitted, tmp_path):
     assert back.bootstrap.params.tobytes() == res.bootstrap.params.tobytes()
     assert back.summary().as_text() == res.summary().as_text()
     d = json.loads(path.read_text())
-    assert d["schema_version"] == 1 and "numpy" in d["versions"] and d["runs_fingerprint"]
+    assert d["schema_version"] == 2 and "numpy" in d["versions"] and d["runs_fingerprint"]
 
 
 # Measured coverage (docs/coverage.md): the percentile bootstrap of the default Huber estimator.

@@ -54,6 +54,36 @@ def test_batched_bootstrap_matches_per_resample_scipy(chinchilla):
     assert np.all(np.abs(P / res.param_vector - 1).max(axis=1) > 1e-3)   # refits really move
 
 
+def test_exact_huber_curvature_converges_faster_to_the_same_optimum(chinchilla):
+    """Bootstrap refits use the Huber loss's own curvature: fewer iterations, no worse objective."""
+    law, runs, problem = chinchilla
+    res = fit(law, runs, starts=law.default_starts()[::450])
+    W = resample_weights(problem.n, 40, seed=3)
+    th0 = np.repeat(problem.to_internal(res.param_vector[None, :]), 40, axis=0)
+    irls = opt._lm(problem, opt._init_state(problem, th0, W), W, max_iter=opt.MAX_ITER)
+    newton = opt._lm(problem, opt._init_state(problem, th0, W, newton=True), W, max_iter=opt.MAX_ITER,
+                     newton=True)
+    assert newton.conv.all() and irls.conv.all()
+    assert np.all(newton.F <= irls.F * (1 + 1e-10))
+    assert np.median(newton.nit) < 0.5 * np.median(irls.nit)
+
+
+def test_exact_huber_curvature_falls_back_far_from_the_optimum(chinchilla):
+    """From a grid start every residual is beyond delta: the exact curvature would be zero there."""
+    law, runs, problem = chinchilla
+    far = law.default_starts()[::900]
+    th = problem.to_internal(far)
+    r, _ = problem.objective.residuals(law(far, **problem.x), problem.y)
+    assert np.all(np.count_nonzero(np.abs(r) <= 1e-3, axis=1) < problem.k)
+    ones = np.ones((far.shape[0], problem.n))
+    _, _, H_newton, _ = problem.evaluate(th, ones, newton=True)
+    _, _, H_irls, _ = problem.evaluate(th, ones)
+    np.testing.assert_array_equal(H_newton, H_irls)
+    P, F, ok = opt.solve_resamples(problem, ones[:1], far[:1])
+    ref = opt.solve_scipy_loop(problem, far[:1])
+    assert F[0] <= ref.objective * (1 + 1e-8)
+
+
 @pytest.mark.parametrize("loss", ["ls", "lad", "huber", "huber_likelihood", "asymmetric"])
 @pytest.mark.parametrize("space", ["log", "linear"])
 def test_every_estimator_reaches_a_minimum(spl_runs, loss, space):

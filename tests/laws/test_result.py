@@ -232,7 +232,7 @@ def test_a_fresh_fit_agrees_with_the_stored_one_within_tolerances(boot, stored):
     # what depends on this machine's floating-point path (CPU, BLAS, numpy) is compared with
     # tolerances here, separately from the golden text: the estimates to 1e-5, bootstrap
     # summaries to 1e-3 (each of the 200 refits stops at a slightly different point)
-    np.testing.assert_allclose(boot._data.target, stored._data.target, rtol=1e-12)
+    np.testing.assert_allclose(boot.data.target, stored.data.target, rtol=1e-12)
     for k, v in stored.params.items():
         assert boot.params[k] == pytest.approx(v, rel=1e-5), k
     assert boot.objective == pytest.approx(stored.objective, rel=1e-6)
@@ -352,3 +352,14 @@ def test_fewer_points_than_parameters_is_loud_and_no_bootstrap_interval_is_forme
         fixed = fit("chinchilla", few, loss="ls", fixed={"E": 1.8, "alpha": 0.35},
                     starts=get_law("chinchilla").default_starts()[::90])
         assert fixed.with_bootstrap(n_boot=20).bootstrap.n_boot == 20
+
+
+def test_text_columns_survive_save_and_load(tmp_path):
+    """A text group column whose values look like hex floats ("2.2") reads back as text, not 2.125."""
+    C = np.logspace(18, 21, 12)
+    runs = Runs.from_arrays(flops=C, target=2.0 + 300 * C ** -0.15,
+                            groups={"tag": ["2.2"] * 6 + ["1.0"] * 6, "lr": [1e-3] * 12})
+    res = fit("saturating_power_law", runs, loss="ls")
+    back = FitResult.load(res.save(tmp_path / "fit.json"))
+    assert list(back.data.columns["tag"]) == ["2.2"] * 6 + ["1.0"] * 6
+    assert back.data.columns["lr"].dtype.kind == "f" and back.data.columns["lr"][0] == 1e-3

@@ -80,3 +80,23 @@ def test_a_clean_analysis_has_no_caveat_and_a_plain_verdict():
     facts, caveats = a.overview()
     assert a.fit_nd.ok and caveats == [] and not any(f.qualified for f in facts)
     assert a.verdict() in ("PASS", "FAIL") and "(!)" not in a.as_text()
+
+
+def test_the_iso_flop_allocation_step_says_why_it_is_missing(monkeypatch):
+    """Approach 2 is a recorded step like the others: skipped with a note, never silently None."""
+    import scalinglab.report.analysis as A
+    from scalinglab.errors import DataError
+    from _report_data import TRUE_ND
+
+    runs = _runs(TRUE_ND)
+    analysis = analyze(runs, n_boot=10, holdout="largest 2")
+    assert analysis.allocation_isoflop is None
+    assert any(n.startswith("allocation (approach 2") and "iso-FLOP slice" in n for n in analysis.notes)
+
+    def broken(runs, **kw):
+        raise DataError("the slices do not bracket a minimum")
+
+    monkeypatch.setattr(A, "isoflop_slices", broken)
+    analysis = analyze(runs, n_boot=10, holdout="largest 2")
+    assert analysis.allocation_isoflop is None
+    assert "allocation (approach 2, iso-FLOP slices): the slices do not bracket a minimum" in analysis.notes

@@ -14,7 +14,7 @@ import pytest
 
 from scalinglab.procedures import GPTConfig
 from scalinglab.errors import ConfigError, DataError, DataWarning, StoreError
-from scalinglab.laws.data import Runs, load_runs
+from scalinglab.laws import Runs, load_runs
 from scalinglab.store import ResultsStore, RunRecord, RunSpec, rundir, rebuild_store
 
 MODEL = GPTConfig(n_layer=2, d_model=32, n_head=2, seq_len=128, vocab_size=256)

@@ -7,7 +7,7 @@ import pytest
 from scalinglab.store import ResultsStore
 from scalinglab.store import rundir
 from scalinglab.sweep import plan_sweep, run_sweep
-from scalinglab.sweep.run import BRANCH_CHECKPOINT
+from scalinglab.train.checkpoint import checkpoint_path
 
 pytestmark = pytest.mark.requires("torch")
 
@@ -25,7 +25,7 @@ def test_branches_start_from_the_trunk_checkpoint_and_land_in_the_store(tmp_path
     with ResultsStore(tmp_path / "st") as st:
         for b in branches:
             # the checkpoint the coordinator waits for is the one the trainer writes
-            ckpt = st.run_dir(trunk.run_id) / BRANCH_CHECKPOINT.format(tokens=b.branch_at)
+            ckpt = checkpoint_path(st.run_dir(trunk.run_id), b.branch_at)
             assert ckpt.exists()
             rec = st.get(b.run_id)
             assert rec.status == "done" and rec.n_data_seen == b.n_tokens

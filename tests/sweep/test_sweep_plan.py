@@ -188,22 +188,22 @@ def test_estimates_are_calibrated_on_the_wall_times_of_finished_runs():
     from scalinglab.store import RunRecord
 
     plan = plan_sweep({**BASE, "seeds": [0], "eval": {"eval_tokens": 1024},
-                       "estimate": {"tokens_per_s": {"default": 1000}, "overhead_s": 2.0}})
+                       "estimate": {"units_per_s": {"default": 1000}, "overhead_s": 2.0}})
     first = [r for r in plan.runs if r.spec.rung == "gpt-tiny-1"]
     # gpt-tiny-1 measured: 0.5 s per run plus 4096 tokens/s, at both lengths
-    recs = [RunRecord(run_id=r.run_id, spec=r.spec.to_dict(), status="done",
-                      wall_s=0.5 + (r.tokens_trained + 1024) / 4096) for r in first]
+    recs = [RunRecord(run_id=r.run_id, spec=r.spec, status="done",
+                      wall_s=0.5 + (r.units_trained + 1024) / 4096) for r in first]
     # a record of another model under the same rung name measures nothing about this one
     alien = RunSpec.from_dict({**first[0].spec.to_dict(), "model": {**first[0].spec.to_dict()["model"], "d_model": 96}})
-    recs.append(RunRecord(run_id=alien.run_id, spec=alien.to_dict(), status="done", wall_s=1e4))
+    recs.append(RunRecord(run_id=alien.run_id, spec=alien, status="done", wall_s=1e4))
     cal = plan.calibrated(recs)
     assert cal.calibration == {"gpt-tiny-1": (pytest.approx(4096.0), pytest.approx(0.5), len(first))}
     for before, after in zip(plan.runs, cal.runs):
         assert before.run_id == after.run_id                 # same runs, same order
         if before.spec.rung == "gpt-tiny-1":
-            assert after.est_s == pytest.approx(0.5 + (before.tokens_trained + 1024) / 4096)
+            assert after.est_s == pytest.approx(0.5 + (before.units_trained + 1024) / 4096)
         else:
-            assert after.est_s == before.est_s == pytest.approx(2.0 + (before.tokens_trained + 1024) / 1000)
+            assert after.est_s == before.est_s == pytest.approx(2.0 + (before.units_trained + 1024) / 1000)
     cost = cal.cost(workers=1)
     assert cost.calibrated_on == len(first) and f"throughput measured on {len(first)} finished run(s)" in str(cost)
     assert plan.calibrated([]) is plan and "measured" not in str(plan.cost())
@@ -211,4 +211,4 @@ def test_estimates_are_calibrated_on_the_wall_times_of_finished_runs():
     one = plan.calibrated(recs[:1])
     rate, overhead, n = one.calibration["gpt-tiny-1"]
     assert n == 1 and overhead == pytest.approx(min(2.0, 0.5 * recs[0].wall_s))
-    assert rate == pytest.approx((first[0].tokens_trained + 1024) / (recs[0].wall_s - overhead))
+    assert rate == pytest.approx((first[0].units_trained + 1024) / (recs[0].wall_s - overhead))

@@ -220,10 +220,36 @@ def test_a_continued_sweep_is_estimated_from_the_runs_in_the_store_and_reports_b
     first = run_sweep(half, backend="inline", store=store, progress=False)
     assert first.estimated_s == pytest.approx(half.cost(default_workers()).wall_s)     # nothing measured yet
     full = toy_sweep(lr=[3e-3, 1e-2], extra={"toy_steps": 2, "toy_step_s": 0.1})
-    rep = run_sweep(full, backend="inline", store=store, progress=True)
-    err = capsys.readouterr().err
-    assert "to train: 4 runs" in err and "throughput measured on 4 finished run(s)" in err
+    events = []
+    rep = run_sweep(full, backend="inline", store=store, progress=events.append)
+    start = next(e for e in events if e.kind == "start")
+    assert start.n_skipped == 4 and start.cost.n_runs == 4
+    assert "throughput measured on 4 finished run(s)" in str(start.cost)
     # the estimate printed is the measured one, not the file's (2 s overhead per run alone is 8 s)
     left = [r for r in full.runs if r.run_id not in half.run_ids]
     assert rep.estimated_s < sum(r.est_s for r in left) / 2
     assert f"(estimated {rep.estimated_s:.0f}s)" in str(rep) and len(rep.done) == 4
+
+
+def test_the_library_reports_events_and_prints_nothing(tmp_path, capsys):
+    """run_sweep reports through its progress callable; only the CLI draws (issue 10, item 6)."""
+    from scalinglab.cli.progress import ProgressDisplay
+
+    plan = toy_sweep(lr=[3e-3, 2.0], extra={"toy_steps": 2})
+    events = []
+    rep = run_sweep(plan, backend="inline", store=tmp_path / "st", progress=events.append)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and events[-1].report == rep
+    finished = [e.record for e in events if e.kind == "finished"]
+    assert sorted(r.run_id for r in finished) == sorted(plan.run_ids)
+    assert {r.status for r in finished} == {"done", "diverged"}
+    # the CLI's drawer turns the same events into lines (no live panel off a terminal)
+    display = ProgressDisplay(live=False)
+    for e in events:
+        display(e)
+    display("analysis: fit")
+    err = capsys.readouterr().err
+    assert "to train: 8 runs" in err and "diverged  loss became NaN" in err and "analysis: fit" in err
+    assert sum(" done      val_loss " in line for line in err.splitlines()) == 4

@@ -14,7 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from scalinglab.errors import ConfigError, TrainingError
-from scalinglab.train.loop import checkpoint_path, run
+from scalinglab.train.checkpoint import checkpoint_path
+from scalinglab.train.loop import run
 from scalinglab.train.schedule import CHECKPOINT_KEY, plan_branches
 
 STEP = 8 * 64          # tokens per step of tiny_spec (batch 8 x seq_len 64)

@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 
 from scalinglab.errors import ConfigError, TrainingError
 from scalinglab.store.schema import RunRecord
-from scalinglab.train.loop import checkpoint_path, run
+from scalinglab.train.checkpoint import checkpoint_path
+from scalinglab.train.loop import run
 from scalinglab.procedures import GPTConfig
 
 
@@ -44,9 +45,10 @@ def test_record_holds_every_convention_and_the_provenance(tiny_spec, tmp_path):
     for conv in ("6N", "6N_with_last_layer", "exact"):
         assert rec.flops[conv] == pytest.approx(spec.model.flops_per_unit(conv) * rec.n_data_seen)
     p = rec.provenance
-    for key in ("git_commit", "torch", "numpy", "python", "hostname", "cpu", "torch_threads",
+    for key in ("git_commit", "versions", "hostname", "cpu", "torch_threads",
                 "corpus_manifest_hash", "tokenizer", "seed", "wall_s", "warmup"):
         assert key in p, key
+    assert {"torch", "numpy", "python", "scalinglab"} <= set(p["versions"])   # the one provenance record
     assert p["seed"] == 5 and p["tokenizer"] == "byte" and p["torch_threads"] == 1
     assert p["warmup"] <= 0.1 * rec.n_data_seen + 512     # short warmup
     assert rec.wall_s > 0

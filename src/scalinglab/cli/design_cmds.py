@@ -49,10 +49,15 @@ def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, ba
     """``sweep run FILE --until RULE``: run the closed loop, print its report; the exit code."""
     from ..sweep.loop import run_loop
 
+    from .progress import ProgressDisplay
+
+    def lines(event: Any) -> None:        # --no-progress: the loop's own lines only
+        if isinstance(event, str):
+            print(event, file=sys.stderr, flush=True)
+
     report = run_loop(file, until=until, budget_flops=_budget(file, budget), store=store, backend=backend,
                       workers=workers, per_round=per_round, name=name, n_boot=n_boot, lr_points=lr_points,
-                      backend_options=options, show_sweeps=progress,
-                      progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+                      backend_options=options, progress=ProgressDisplay() if progress else lines)
     print(report)
     return 0
 

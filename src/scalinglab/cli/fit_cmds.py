@@ -75,7 +75,7 @@ def load_table(table: str, *, n_params: str | None, n_tokens: str | None, flops:
                target: str | None, run_id: str | None = None, group_by: Sequence[str] = (),
                flops_convention: str | None = None, drop_highest: int = 0):
     """``load_runs`` with the CLI's column options, then drop the ``drop_highest`` largest targets."""
-    from ..laws.data import load_runs
+    from ..laws.tables import load_runs
 
     runs = load_runs(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,
                      run_id=run_id, group_by=tuple(group_by or ()), flops_convention=flops_convention)
@@ -164,7 +164,7 @@ def _fit_one(law: str, runs: Any, *, loss: str, delta: float, space: str, reduce
 
 
 def _check_law(law: str):
-    from ..laws.specs import get_law
+    from ..laws.law import get_law
 
     return get_law(law)
 
@@ -389,7 +389,10 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
                  cutoff_flops: Optional[str] = typer.Option(None, "--cutoff-flops",
                                                             help="Fit runs with C <= this, predict the rest."),
                  n_cutoffs: int = typer.Option(4, "--n-cutoffs", help="Cutoffs of --split rolling."),
-                 n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap refits per fold (interval)."),
+                 n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap refits per fold (intervals)."),
+                 interval: Optional[str] = typer.Option(None, "--interval",
+                                                        help="calibrated, bootstrap or wald (default: calibrated "
+                                                             "beyond the fitted data, bootstrap inside)."),
                  seed: int = _SEED, level: float = _LEVEL,
                  json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Fit on the smaller runs, predict the largest, and score the predictions and intervals."""
@@ -400,15 +403,16 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
         _check_law(law)
         runs = load_table(table, n_params=n_params, n_tokens=n_tokens, flops=flops, target=target,
                           run_id=run_id, flops_convention=flops_convention, drop_highest=drop_highest)
-        if n_boot < 0:
-            raise ConfigError(f"--n-boot must be >= 0; got {n_boot}")
+        if n_boot < 2 and interval != "wald":
+            raise ConfigError(f"--n-boot must be >= 2 for bootstrap or calibrated intervals; got {n_boot} "
+                              "(use --interval wald for intervals without a bootstrap)")
+        if interval not in (None, "calibrated", "bootstrap", "wald"):
+            raise ConfigError(f"--interval must be calibrated, bootstrap or wald; got {interval!r}")
         if holdout is not None and holdout.strip().isdigit():
             holdout = int(holdout)
         fkw = {"loss": loss, "delta": delta, "space": space, "reduce": reduce, "seed": seed}
-        if n_boot:
-            fkw["n_boot"] = n_boot
         bt = backtest(law, runs, holdout=holdout, cutoff_flops=cutoff_flops, split=split, n_cutoffs=n_cutoffs,
-                      level=level, fit_kwargs=fkw)
+                      level=level, interval=interval, fit_kwargs=fkw, n_boot=max(n_boot, 2), seed=seed)
         print(bt.summary().as_text())
         if json_out:
             write_json(bt.to_dict(), json_out)
@@ -420,7 +424,7 @@ def backtest_cmd(table: str = _TABLE, law: str = _LAW, n_params: Optional[str] =
 
 def laws_cmd(json_out: Optional[str] = _JSON) -> None:
     """List the registered laws with their inputs, formulas and citations."""
-    from ..laws.specs import get_law, list_laws
+    from ..laws.law import get_law, list_laws
 
     rows = []
     for name in list_laws():

@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from .fit_cmds import one_line_warnings
+from .progress import ProgressDisplay
 
 
 def report_cmd(store: str = typer.Argument(..., help="A results store folder (written by `sweep run` or `demo`).",
@@ -37,10 +38,10 @@ def report_cmd(store: str = typer.Argument(..., help="A results store folder (wr
                quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the report path.")) -> None:
     """Analyse a results store (frontier, fits, allocation, backtest) and write the HTML report."""
     from ..report.analysis import analyze, holdout_for, recorded_analysis
-    from ..report.html import _as_runs, build_report
+    from ..report.html import build_report, open_runs
 
     with one_line_warnings():
-        runs, st = _as_runs(store, target, flops_convention)
+        runs, st = open_runs(store, target, flops_convention)
         root = Path(st.root)
         hold, origin = holdout_for(root, None if holdout is None else
                                    int(holdout) if holdout.strip().isdigit() else holdout)
@@ -85,8 +86,9 @@ def demo_cmd(full: bool = typer.Option(False, "--full", help="The full preset (t
         raise ConfigError(f"--workers must be >= 1; got {workers}")
     with one_line_warnings():
         hold = int(holdout) if holdout.strip().isdigit() else holdout
-        res = run_demo(Path(out), preset="full" if full else "quick", workers=workers, progress=not quiet,
-                       sweep=sweep, backend=backend, n_boot=n_boot, holdout=hold)
+        res = run_demo(Path(out), preset="full" if full else "quick", workers=workers,
+                       progress=None if quiet else ProgressDisplay(), sweep=sweep, backend=backend,
+                       n_boot=n_boot, holdout=hold)
     print(res.summary())
 
 

@@ -29,6 +29,7 @@ import typer
 from ..errors import ConfigError
 from ..procedures import get_procedure
 from ..sweep.backends.base import default_workers
+from .progress import ProgressDisplay
 
 DEFAULT_STORE = os.environ.get("SCALINGLAB_STORE", "scalinglab-store")
 
@@ -108,7 +109,8 @@ def register(app: typer.Typer) -> None:
         plan = plan_sweep(file)
         if not progress:   # with progress, run_sweep prints the cost of what is left to train
             print(f"{plan.name}: {plan.cost(workers or default_workers())}", file=sys.stderr)
-        report = run_sweep(plan, backend=backend, store=store, workers=workers, progress=progress,
+        report = run_sweep(plan, backend=backend, store=store, workers=workers,
+                           progress=ProgressDisplay() if progress else None,
                            retry_failed=retry_failed, backend_options=_options(option))
         print(report)
         if not report.ok:

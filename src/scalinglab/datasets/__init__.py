@@ -68,12 +68,12 @@ def path(name: str) -> Path:
 
 
 def load_chinchilla(*, drop_highest_loss: int = 5):
-    """The Chinchilla Figure-4 points (245 rows) as :class:`~scalinglab.laws.data.Runs`.
+    """The Chinchilla Figure-4 points (245 rows) as :class:`~scalinglab.laws.runs.Runs`.
 
     ``drop_highest_loss=5`` applies the replication's rule (Besiroglu et al. 2024): keep rows with
     loss below the 5th-largest loss, 240 rows. D is derived as C / (6N).
     """
-    from ..laws.data import load_runs
+    from ..laws.tables import load_runs
 
     runs = load_runs(path("chinchilla_epoch_points.csv"), n_params="Model Size",
                      flops="Training FLOP", target="loss", source_name="chinchilla_epoch_points.csv")

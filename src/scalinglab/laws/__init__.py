@@ -14,25 +14,32 @@ What to use when
   lower envelope of many settings per scale. Details: :mod:`scalinglab.laws.objectives`.
 * Uncertainty: ``res.with_bootstrap(n_boot=1000, by=...)`` then ``res.ci()``, ``res.derived(...)``,
   ``res.predict(level=0.95, ...)``. Wald errors exist but are flagged under robust losses.
+  Beyond the fitted data ``predict`` gives the *calibrated* interval (:mod:`.intervals`: the
+  bootstrap interval widened by rolling-origin backtests inside the data,
+  ``res.with_calibration()``); every :class:`Prediction` says which interval it is and how many
+  decades outside the data it lies.
 * Frontiers: :func:`best_per_size` (best hyper-parameters per (N, D), flags a best LR at the
   edge of its grid), :func:`compute_envelope` / :func:`binned_minimum` (lower envelope over
   compute), :func:`isoflop_slices`. Every frontier point keeps the id of its defining run.
 * Decisions: :func:`allocate` (compute-optimal N*(C), D*(C) by Hoffmann et al.'s three
-  approaches; :func:`optimal_loss` gives a law's L*(C) and N*(C) for given parameters), :func:`compare` (which of two procedures wins at larger compute: difference,
+  approaches; ``law.optimal_loss(params, flops)`` gives a law's L*(C) and N*(C)), :func:`compare` (which of two procedures wins at larger compute: difference,
   effective-compute multiplier, equal-exponent test, crossover), :func:`backtest` (fit small,
-  predict held-out large runs).
+  predict held-out large runs, or an explicit published split with ``test=``; scored by coverage
+  and :func:`interval_score`).
 * Trust: ``res.diagnostics`` / ``res.ok`` / the numbered notes of ``res.summary()``;
-  :func:`coverage_check` measures whether intervals cover the truth on simulated data.
+  :func:`coverage_check` measures whether intervals cover the truth on simulated data,
+  :func:`extrapolation_coverage` whether prediction intervals hold new runs beyond it.
 
 A guide with examples is in docs/fitting.md.
 """
 
-from .allocate import Allocation, AllocationPrediction, allocate, optimal_loss
+from .allocate import Allocation, AllocationPrediction, allocate
 from .backtest import Backtest, BacktestFold, backtest
 from .bootstrap import BootstrapResult
 from .compare import Comparison, Crossover, ExponentTest, compare
-from .coverage import CoverageReport, coverage_check
-from .data import Runs, load_lm_eval, load_runs
+from .coverage import CoverageReport, ExtrapolationCoverage, coverage_check, extrapolation_coverage
+from .runs import Runs
+from .tables import load_lm_eval, load_runs
 from .frontier import (
     Frontier,
     IsoFlopSlices,
@@ -42,24 +49,14 @@ from .frontier import (
     compute_envelope,
     isoflop_slices,
 )
-from .specs import (
-    LAWS,
-    Chinchilla,
-    DataConstrained,
-    DownstreamLink,
-    Law,
-    Overtraining,
-    PowerLaw,
-    SaturatingError,
-    SaturatingPowerLaw,
-    get_law,
-    list_laws,
-    register_law,
-)
+from .law import LAWS, Law, get_law, list_laws, register_law
+from .specs import Chinchilla, DataConstrained, DownstreamLink, Overtraining, PowerLaw, SaturatingError, SaturatingPowerLaw
 from .objectives import ESTIMATORS
 from ._tables import CITable, Derived, ParamMatrix, Prediction
 from .diagnostics import FitDiagnostics
-from .result import FitResult, fit
+from .intervals import Calibration, interval_score
+from .fitting import fit
+from .result import FitData, FitResult
 from .summary import Summary
 
 __all__ = [
@@ -69,6 +66,7 @@ __all__ = [
     "BacktestFold",
     "BootstrapResult",
     "CITable",
+    "Calibration",
     "Chinchilla",
     "Comparison",
     "CoverageReport",
@@ -78,6 +76,8 @@ __all__ = [
     "DownstreamLink",
     "ESTIMATORS",
     "ExponentTest",
+    "ExtrapolationCoverage",
+    "FitData",
     "FitDiagnostics",
     "FitResult",
     "Frontier",
@@ -100,12 +100,13 @@ __all__ = [
     "compare",
     "compute_envelope",
     "coverage_check",
+    "extrapolation_coverage",
     "fit",
     "get_law",
+    "interval_score",
     "isoflop_slices",
     "list_laws",
     "load_lm_eval",
     "load_runs",
-    "optimal_loss",
     "register_law",
 ]

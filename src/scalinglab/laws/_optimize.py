@@ -22,7 +22,9 @@ Design (why it is fast and why it stops where it should)
   analytic gradient) on the objective divided by its size, with tight tolerances.
 * **Bootstrap in one batch.** Resamples are multinomial weight vectors; all of them are optimized
   together, warm-started from the full-data optimum and from the other distinct optima the
-  multi-start found (the best per resample wins).
+  multi-start found (the best per resample wins). Warm-started rows use the Huber loss's exact
+  Gauss-Newton curvature instead of the IRLS majorizer (``Problem._huber_newton``): a median of
+  12 iterations per Chinchilla resample instead of 54, reaching the same or a lower objective.
 * **BLAS threads** are pinned to one during batched work (threadpoolctl when installed): small
   batched matrix products gain nothing from threads, and on a busy machine oversubscription made a
   grid fit 13x slower.
@@ -39,12 +41,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, FitError
-from .specs import Law
+from .law import Law
 from .objectives import Objective
 
 __all__ = [
     "Problem",
     "Solution",
+    "distinct_rows",
+    "lm_continue",
     "pin_blas_threads",
     "solve_batch",
     "solve_loglinear",
@@ -56,6 +60,10 @@ __all__ = [
 FTOL = 1e-13        # relative objective decrease that counts as "no progress"
 XTOL = 1e-10        # relative step that counts as "no progress"
 MAX_ITER = 2000     # batched LM iterations per phase (only unconverged rows keep iterating)
+RESAMPLE_MAX_ITER = 200   # per warm-started refit: a median of 12-30 are needed; rows still moving after
+                          # 200 are resamples that do not identify the law (a parameter drifting along a
+                          # flat valley) and are reported as not converged. Measured on a 16-point
+                          # saturating power law: 95% bootstrap bounds within 6e-4 (relative) of 2000
 SCREEN_ITER = 25    # iterations every start gets before pruning
 KEEP = 24           # distinct starts kept after screening
 POLISH = 3          # candidates polished with scipy
@@ -146,23 +154,24 @@ class Problem:
 
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self, theta: np.ndarray, wt: np.ndarray, grad: bool = True, y: np.ndarray | None = None,
-                 curvature: bool = True):
+                 curvature: bool = True, newton: bool = False):
         """Objective ``F`` (S,), gradient ``g`` (S, k), curvature ``H`` (S, k, k), sigma (S,)|None.
 
         ``wt`` (n,) or (S, n) are point weights; ``y`` (S, n) optionally gives each row its own
         targets (simulation studies fit many data sets at once); ``curvature=False`` skips ``H``
-        (gradient-only callers such as SciPy). Rows are processed in chunks of
-        about ``CHUNK_ELEMENTS`` array elements, which keeps the (rows, k, n) temporaries in
-        cache: several times faster than one huge pass.
+        (gradient-only callers such as SciPy). ``newton=True`` uses the exact Gauss-Newton
+        curvature of the Huber loss (see :meth:`_huber_newton`) on rows where it is safe. Rows are
+        processed in chunks of about ``CHUNK_ELEMENTS`` array elements, which keeps the
+        (rows, k, n) temporaries in cache: several times faster than one huge pass.
         """
         theta = np.atleast_2d(theta)
         S = theta.shape[0]
         rows = max(1, CHUNK_ELEMENTS // max(1, self.n * (self.k + 1)))
         if S <= rows:
-            return self._evaluate_rows(theta, wt, grad, y, curvature)
+            return self._evaluate_rows(theta, wt, grad, y, curvature, newton)
         per_row_wt = np.ndim(wt) == 2
         parts = [self._evaluate_rows(theta[i:i + rows], wt[i:i + rows] if per_row_wt else wt, grad,
-                                     None if y is None else y[i:i + rows], curvature)
+                                     None if y is None else y[i:i + rows], curvature, newton)
                  for i in range(0, S, rows)]
         F = np.concatenate([q[0] for q in parts])
         g = None if not grad else np.concatenate([q[1] for q in parts])
@@ -171,7 +180,7 @@ class Problem:
         return F, g, H, sig
 
     def _evaluate_rows(self, theta: np.ndarray, wt: np.ndarray, grad: bool = True,
-                       y: np.ndarray | None = None, curvature: bool = True):
+                       y: np.ndarray | None = None, curvature: bool = True, newton: bool = False):
         S = theta.shape[0]
         p = self.to_natural(theta)
         cols = tuple(p[:, j:j + 1] for j in range(p.shape[1]))
@@ -194,16 +203,42 @@ class Problem:
                     J[:, i, :] *= p[:, j:j + 1]
         if bad.any():
             J[bad] = 0.0
-        if not np.isfinite(J).all():
+        with np.errstate(all="ignore"):
+            g = np.matmul(J, psi[:, :, None])[:, :, 0]
+        if not np.isfinite(g).all():
+            # a derivative overflowed where the objective did not: count it as zero (one full
+            # scan of J only in this rare case)
             J[~np.isfinite(J)] = 0.0
-        g = np.einsum("skn,sn->sk", J, psi)
+            g = np.matmul(J, psi[:, :, None])[:, :, 0]
         g[bad] = 0.0
         if not curvature:
             return F, g, None, sigma
-        # einsum beats batched matmul here: (S, k, n) @ (S, n, k) with tiny k is not BLAS-shaped
-        H = np.einsum("san,sbn->sab", J * curv[:, None, :], J)
+        if newton and self.objective.loss == "huber":
+            curv = self._huber_newton(r, wt, curv)
+        # batched matmul with one BLAS thread: measured 1.5-2.5x faster than the equivalent einsum
+        with np.errstate(all="ignore"):      # an overflowing curvature only makes LM damp harder
+            H = np.matmul(J * curv[:, None, :], J.transpose(0, 2, 1))
         H[bad] = np.eye(self.k)
         return F, g, H, sigma
+
+    def _huber_newton(self, r: np.ndarray, wt: np.ndarray, curv: np.ndarray) -> np.ndarray:
+        """The exact Gauss-Newton curvature of a Huber loss, on rows where it determines every parameter.
+
+        The IRLS curvature ``psi(r)/r`` (``delta/|r|`` beyond the threshold) majorizes the loss, so
+        every step descends, but on a nearly-L1 loss (delta = 1e-3, residuals of a few percent) it
+        converges only linearly: a warm-started bootstrap refit of the Chinchilla fit needed a
+        median of 54 iterations. The loss's own second derivative is 1 inside the threshold and 0
+        beyond; with it the Levenberg-Marquardt step is a Gauss-Newton step on the quadratic part,
+        which converges in a few steps once the set of points inside the threshold settles (median
+        20 iterations on the same refits, reaching the same or a lower objective on all of them).
+        It needs at least as many points inside the threshold as free parameters (an L1-type
+        optimum interpolates about ``k`` points): rows with fewer (a start far from the optimum,
+        where every residual is large) keep the IRLS curvature. Acceptance is still by the objective, so steps stay monotone.
+        """
+        inside = np.abs(r) <= self.objective.threshold
+        w = np.broadcast_to(wt, r.shape)
+        enough = np.count_nonzero(inside & (w > 0), axis=1) >= self.k
+        return np.where(enough[:, None] & ~inside, 0.0, curv)
 
     # -- variable projection -------------------------------------------------------------------
     @property
@@ -297,11 +332,12 @@ class _State:
             self.theta, self.F, self.g, self.H, self.lam, self.conv, self.nit, self.small, self.sigma)))
 
 
-def _init_state(problem: Problem, theta0: np.ndarray, wt: np.ndarray, y: np.ndarray | None = None) -> _State:
+def _init_state(problem: Problem, theta0: np.ndarray, wt: np.ndarray, y: np.ndarray | None = None,
+                newton: bool = False) -> _State:
     theta = np.clip(np.array(theta0, dtype=float, copy=True), problem.lo, problem.hi)
     if problem.projects and y is None:
         theta = _project_if_better(problem, theta, wt)
-    F, g, H, sig = problem.evaluate(theta, wt, y=y)
+    F, g, H, sig = problem.evaluate(theta, wt, y=y, newton=newton)
     S = theta.shape[0]
     return _State(theta, F, g, H, np.full(S, 1e-3), ~np.isfinite(F), np.zeros(S, dtype=int),
                   np.zeros(S, dtype=int), sig)
@@ -316,7 +352,7 @@ def _project_if_better(problem: Problem, theta: np.ndarray, wt: np.ndarray) -> n
 
 
 def _lm(problem: Problem, st: _State, wt: np.ndarray, *, max_iter: int,
-        ftol: float = FTOL, xtol: float = XTOL, y: np.ndarray | None = None) -> _State:
+        ftol: float = FTOL, xtol: float = XTOL, y: np.ndarray | None = None, newton: bool = False) -> _State:
     """Batched Levenberg-Marquardt iterations on every unconverged row of ``st`` (in place).
 
     ``wt`` is (n,) or (S, n) (one weight vector per row, for the bootstrap) and ``y`` optionally
@@ -353,7 +389,7 @@ def _lm(problem: Problem, st: _State, wt: np.ndarray, *, max_iter: int,
         wa = wt[act] if per_row_wt else wt
         if problem.projects and y is None:
             tn = _project_if_better(problem, tn, wa)
-        Fn, gn, Hn, sn = problem.evaluate(tn, wa, y=None if y is None else y[act])
+        Fn, gn, Hn, sn = problem.evaluate(tn, wa, y=None if y is None else y[act], newton=newton)
         scale = np.maximum(problem.objective.scale(Fa, wa), max(problem.F_floor, 1e-300))
         dec = Fa - Fn
         same = np.all(tn == th, axis=1)
@@ -369,12 +405,30 @@ def _lm(problem: Problem, st: _State, wt: np.ndarray, *, max_iter: int,
         # accepted steps with real progress reset the count; rejected steps leave it alone, so an
         # accept/reject cycle on a loss kink still ends
         stalled = (dec <= ftol * scale) | (rel_step <= xtol)
-        st.small[act] = np.where(ok, np.where(stalled, st.small[act] + 1, 0), st.small[act])
+        idle = st.small[act]
+        if newton:
+            # a rejected, nearly undamped Newton step that the quadratic model says would gain less
+            # than ftol is a stationary point too: without this, rows at their optimum kept
+            # rejecting round-off steps until the damping passed 1e14 (about 10 extra iterations)
+            predicted = -0.5 * np.einsum("sk,sk->s", gg, step)
+            idle = np.where((la <= 1e-3) & (predicted <= ftol * scale), idle + 1, idle)
+        st.small[act] = np.where(ok, np.where(stalled, st.small[act] + 1, 0), idle)
         st.conv[act] = (st.small[act] >= 3) | (st.lam[act] > 1e14)
     return st
 
 
-def _distinct(theta: np.ndarray, F: np.ndarray, n: int, rtol: float = 1e-6) -> np.ndarray:
+def lm_continue(problem: Problem, theta: np.ndarray, wt: np.ndarray, *, max_iter: int = 300) -> float:
+    """The objective reached by ``max_iter`` more Levenberg-Marquardt iterations from ``theta``.
+
+    An optimality check independent of how the optimum was found (the fit's diagnostics use it:
+    an optimum that more iterations still lower was not one).
+    """
+    st = _init_state(problem, np.asarray(theta, dtype=float)[None, :], wt)
+    st = _lm(problem, st, wt, max_iter=max_iter)
+    return float(st.F[0])
+
+
+def distinct_rows(theta: np.ndarray, F: np.ndarray, n: int, rtol: float = 1e-6) -> np.ndarray:
     """Indices of up to ``n`` best rows, dropping near-duplicates of better rows."""
     order = np.argsort(F, kind="stable")
     keep: list[int] = []
@@ -449,7 +503,7 @@ def solve_batch(problem: Problem, starts: np.ndarray, *, wt: np.ndarray | None =
             raise FitError(f"no start gave a finite objective for {problem.law.name!r}; check that the "
                            "data suit the law (positive targets for space='log') or pass starts=")
         best = (np.inf, -1, None, False)
-        for i in _distinct(th2, F2, polish):
+        for i in distinct_rows(th2, F2, polish):
             t, f, ok = _polish(problem, th2[i], wt)
             th2[i], F2[i] = t, f
             if f < best[0]:
@@ -466,7 +520,7 @@ def solve_batch(problem: Problem, starts: np.ndarray, *, wt: np.ndarray | None =
 
 
 def solve_resamples(problem: Problem, weights: np.ndarray, warm: np.ndarray, *,
-                    max_iter: int = MAX_ITER, y: np.ndarray | None = None,
+                    max_iter: int = RESAMPLE_MAX_ITER, y: np.ndarray | None = None,
                     per_row_warm: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Refit every resample (rows of ``weights``, shape (B, n)) from each warm start (rows of ``warm``).
 
@@ -484,8 +538,8 @@ def solve_resamples(problem: Problem, weights: np.ndarray, warm: np.ndarray, *,
     starts = [warm_th] if per_row_warm else [np.repeat(w0[None, :], B, axis=0) for w0 in warm_th]
     with pin_blas_threads(1):
         for th0 in starts:
-            st = _init_state(problem, th0, weights, y=y)
-            st = _lm(problem, st, weights, max_iter=max_iter, y=y)
+            st = _init_state(problem, th0, weights, y=y, newton=True)
+            st = _lm(problem, st, weights, max_iter=max_iter, y=y, newton=True)
             better = st.F < best_F
             best_th[better], best_F[better], best_ok[better] = st.theta[better], st.F[better], st.conv[better]
     return problem.to_natural(best_th), best_F, best_ok

@@ -1,5 +1,5 @@
-"""Small value types of fit results: predictions, derived quantities, name-indexed matrices,
-interval tables, and lossless float encoding for saved artifacts."""
+"""Small value types of fit results: predictions, derived quantities, name-indexed matrices and
+interval tables (all read-only)."""
 
 from __future__ import annotations
 
@@ -14,19 +14,62 @@ from ..config import freeze, freeze_fields
 __all__ = ["CITable", "Derived", "ParamMatrix", "Prediction"]
 
 
-class _Prediction(NamedTuple):
+class _Bounds(NamedTuple):
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
 
 
-class Prediction(_Prediction):
-    """A prediction with an interval: ``mean`` and the ``low``/``high`` prediction bounds (read-only)."""
+class Prediction(_Bounds):
+    """A prediction with an interval: ``mean`` and the ``low``/``high`` prediction bounds (read-only).
 
-    __slots__ = ()
+    Unpacks as ``mean, low, high``. Also says which interval it is and how far it reaches:
 
-    def __new__(cls, mean: Any, low: Any, high: Any) -> Prediction:
-        return super().__new__(cls, freeze(mean), freeze(low), freeze(high))
+    Attributes
+    ----------
+    method : str or None
+        ``"calibrated"``, ``"bootstrap"`` or ``"wald"`` (see :mod:`scalinglab.laws.intervals`).
+    outside_decades : ndarray or None
+        Per point, decades outside the fitted data (0 inside; see
+        :func:`~scalinglab.laws.intervals.outside_decades`).
+    level : float or None
+    note : str
+        What the interval rests on (e.g. the calibration's one-line description).
+    """
+
+    method: str | None = None
+    outside_decades: np.ndarray | None = None
+    level: float | None = None
+    note: str = ""
+
+    def __new__(cls, mean: Any, low: Any, high: Any, method: str | None = None,
+                outside_decades: Any = None, level: float | None = None, note: str = "") -> Prediction:
+        obj = super().__new__(cls, freeze(mean), freeze(low), freeze(high))
+        for k, v in (("method", method), ("outside_decades", freeze(outside_decades)),
+                     ("level", level), ("note", note)):
+            object.__setattr__(obj, k, v)
+        return obj
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Prediction is read-only; cannot set {name!r}")
+
+    def __reduce__(self) -> Any:
+        return (Prediction, (self.mean, self.low, self.high, self.method, self.outside_decades,
+                             self.level, self.note))
+
+    def describe(self) -> str:
+        """One line: which interval, at what level, and how far outside the data."""
+        if self.method is None:
+            return "interval"
+        d = np.asarray(self.outside_decades if self.outside_decades is not None else 0.0, dtype=float)
+        far = float(np.max(d)) if d.size else 0.0
+        where = "inside the fitted data" if far == 0 else f"up to {far:.2f} decades outside the fitted data"
+        lvl = f"{100 * self.level:g}% " if self.level is not None else ""
+        return f"{lvl}{self.method} interval, {where}"
+
+    def __repr__(self) -> str:
+        return (f"Prediction(mean={self.mean!r}, low={self.low!r}, high={self.high!r}; "
+                f"{self.describe()})")
 
 
 class _Derived(NamedTuple):
@@ -146,23 +189,3 @@ class CITable:
 # ---------------------------------------------------------------------------------------------
 # lossless floats (float.hex round-trips every double exactly)
 # ---------------------------------------------------------------------------------------------
-
-def _hex(x: float) -> str:
-    return float(x).hex()
-
-
-def _unhex(s: str) -> float:
-    return float.fromhex(s)
-
-
-def _hex_array(a: Any) -> Any:
-    arr = np.asarray(a, dtype=float)
-    if arr.ndim == 0:
-        return _hex(float(arr))
-    return [_hex_array(v) for v in arr] if arr.ndim > 1 else [float(v).hex() for v in arr]
-
-
-def _unhex_array(a: Any) -> np.ndarray:
-    if isinstance(a, str):
-        return np.array(_unhex(a))
-    return np.array([_unhex_array(v) if not isinstance(v, str) else _unhex(v) for v in a], dtype=float)

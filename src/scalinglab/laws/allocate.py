@@ -46,7 +46,8 @@ import numpy as np
 
 from ..config import freeze_fields
 from ..errors import ConfigError, DataError
-from .data import Runs
+from .runs import Runs
+from .law import get_law
 from .frontier import (
     IsoFlopSlices,
     binned_minimum,
@@ -56,7 +57,7 @@ from .frontier import (
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
-__all__ = ["Allocation", "AllocationPrediction", "allocate", "optimal_loss"]
+__all__ = ["Allocation", "AllocationPrediction", "allocate"]
 
 APPROACHES = {1: 1, 2: 2, 3: 3, "envelope": 1, "isoflop": 2, "iso_flop": 2, "parametric": 3}
 
@@ -579,94 +580,7 @@ def _closed_form(P: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return np.column_stack([a, log_gn, 1.0 - a, log_gd])
 
 
-def optimal_loss(law: Any, params: Any, flops: Any, *, n_grid: int = 161) -> tuple[np.ndarray | None, np.ndarray]:
-    """The loss a law reaches at compute C, and with which model size.
-
-    Parameters
-    ----------
-    law : str or Law
-    params : mapping, vector or (S, P) matrix
-        One parameter set, or S of them (e.g. bootstrap draws) as rows.
-    flops : array-like
-        Compute values C.
-    n_grid : int
-        Points of the log N search grid for laws without a closed-form N*(C).
-
-    Returns
-    -------
-    (n_params_opt, loss) : tuple of arrays
-        For a law of compute alone, ``(None, L(C))``. For a law of N and D, the compute-optimal
-        N*(C) and L*(C) = min over N of L(N, C / (6N)) along C = 6ND: closed form where the law
-        has one (Chinchilla, Hoffmann et al. 2022, Eq. 4), otherwise a grid search over +-8
-        decades of N around sqrt(C/6) refined by a parabola (NaN where the minimum is at the
-        edge of that range). Shape ``(K,)`` for one parameter set, ``(S, K)`` for S rows.
-    """
-    from .specs import get_law
-
-    law = get_law(law)
-    C = np.asarray(flops, dtype=float).reshape(-1)
-    single = isinstance(params, Mapping) or np.ndim(params) == 1
-    P = np.atleast_2d(law.vector(params) if isinstance(params, Mapping) else np.asarray(params, dtype=float))
-    if set(law.inputs) == {"flops"}:
-        with np.errstate(all="ignore"):
-            L = np.asarray(law(P, flops=C), dtype=float).reshape(P.shape[0], C.size)
-        return None, (L[0] if single else L)
-    if not law.of_n_and_d:
-        raise ConfigError(f"law {law.name!r} has inputs {law.inputs}; optimal_loss needs a law of "
-                          "compute (flops) or of parameters and tokens")
-    N, L = np.empty((P.shape[0], C.size)), np.empty((P.shape[0], C.size))
-    closed = getattr(law, "n_params_opt", None)
-    for i in range(P.shape[0]):   # one row at a time keeps the (K x grid) table small
-        with np.errstate(all="ignore"):
-            if closed is not None:
-                N[i] = np.asarray(closed(law.as_dict(P[i]), C), dtype=float)
-                L[i] = law(P[i], n_params=N[i], n_tokens=C / (6.0 * N[i]))
-            else:
-                log_n, _, v = _numeric_optimum(law, P[i:i + 1], C, n_grid=n_grid, with_value=True)
-                N[i], L[i] = np.exp(log_n[0]), v[0]
-    return (N[0], L[0]) if single else (N, L)
-
-
-def _numeric_optimum(law, P: np.ndarray, flops: np.ndarray, n_grid: int = 241,
-                     with_value: bool = False):
-    """log N* per (draw, budget) by a grid search in log N along C = 6ND, refined by a parabola.
-
-    Returns ``(log N*, log C)``, and the minimum loss L*(C) as a third item with ``with_value``;
-    NaN where the minimum is at the edge of the +-8-decade search grid (no interior optimum).
-    """
-    C = np.asarray(flops, dtype=float)
-    mid = 0.5 * np.log(C / 6.0)
-    t = np.linspace(-8.0 * math.log(10), 8.0 * math.log(10), n_grid)
-    lnN = mid[:, None] + t[None, :]                              # (K, G)
-    N = np.exp(lnN)
-    D = C[:, None] / (6.0 * N)
-    with np.errstate(all="ignore"):
-        L = np.asarray(law(P, n_params=N.ravel(), n_tokens=D.ravel()), dtype=float)
-    L = L.reshape(P.shape[0], C.size, n_grid)
-    L = np.where(np.isfinite(L), L, np.inf)
-    j = np.argmin(L, axis=2)                                     # (S, K)
-    inner = (j > 0) & (j < n_grid - 1)
-    jc = np.clip(j, 1, n_grid - 2)
-    take = np.take_along_axis
-    y0, y1, y2 = (take(L, (jc + o)[..., None], axis=2)[..., 0] for o in (-1, 0, 1))
-    h = t[1] - t[0]
-    with np.errstate(all="ignore"):
-        shift = 0.5 * h * (y0 - y2) / (y0 - 2 * y1 + y2)
-    shift = np.where(np.isfinite(shift) & (np.abs(shift) <= h), shift, 0.0)
-    out = mid[None, :] + t[jc] + shift
-    log_n = np.where(inner, out, np.nan)
-    if not with_value:
-        return log_n, np.log(C)
-    with np.errstate(all="ignore"):  # the parabola's value at its vertex
-        curv = y0 - 2 * y1 + y2
-        vmin = y1 - (y0 - y2) ** 2 / (8 * curv)
-    vmin = np.where(np.isfinite(vmin) & (curv > 0) & (vmin <= y1), vmin, y1)
-    return log_n, np.log(C), np.where(inner, vmin, np.nan)
-
-
 def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocation:
-    from .specs import get_law
-
     notes: list[str] = []
     fit_result = None
     if isinstance(data, Mapping):
@@ -714,7 +628,7 @@ def _approach3(data: Any, *, level, n_boot, seed, law, flops_range) -> Allocatio
                               "over a compute range")
         grid = np.logspace(math.log10(flops_range[0]), math.log10(flops_range[1]), 9)
         allp = np.vstack([est_vec[None, :], draws_p]) if draws_p.size else est_vec[None, :]
-        lnN, lc = _numeric_optimum(law_obj, allp, grid)
+        lnN, lc = law_obj.numeric_optimum(allp, grid)
         lnD = lc[None, :] - math.log(6.0) - lnN
         fits = np.array([_fit_both(lc, lnN[i], lnD[i]) for i in range(allp.shape[0])])
         est, draws = fits[0], fits[1:]

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..config import freeze_fields
 from ..errors import ConfigError, DataError
+from ._hexfloat import hex_floats, unhex_floats
 
 __all__ = ["BootstrapResult", "group_labels", "percentile_interval", "resample_weights"]
 
@@ -130,16 +131,12 @@ class BootstrapResult:
                 f"converged={int(np.sum(self.converged))}/{self.n_boot})")
 
     def to_dict(self) -> dict[str, Any]:
-        from ._tables import _hex_array
-
-        return {"params": _hex_array(self.params), "param_names": list(self.param_names),
-                "objectives": _hex_array(self.objectives), "converged": [bool(v) for v in self.converged],
+        return {"params": hex_floats(self.params), "param_names": list(self.param_names),
+                "objectives": hex_floats(self.objectives), "converged": [bool(v) for v in self.converged],
                 "seed": int(self.seed), "by": self.by, "n_groups": int(self.n_groups)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BootstrapResult:
-        from ._tables import _unhex_array
-
-        return cls(params=_unhex_array(d["params"]), param_names=tuple(d["param_names"]),
-                   objectives=_unhex_array(d["objectives"]), converged=np.array(d["converged"], dtype=bool),
+        return cls(params=unhex_floats(d["params"]), param_names=tuple(d["param_names"]),
+                   objectives=unhex_floats(d["objectives"]), converged=np.array(d["converged"], dtype=bool),
                    seed=int(d["seed"]), by=d["by"], n_groups=int(d["n_groups"]))

@@ -41,7 +41,6 @@ import numpy as np
 from ..config import freeze_fields
 from ..errors import ConfigError, DataError
 from ..units import parse_quantity
-from .allocate import optimal_loss
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
@@ -417,7 +416,7 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
 
     >>> import numpy as np
     >>> from scalinglab.laws import fit
-    >>> from scalinglab.laws.data import Runs
+    >>> from scalinglab.laws import Runs
     >>> rng = np.random.default_rng(0)
     >>> C = np.logspace(17, 20, 12)
     >>> def arm(A):  # L(C) = A C^-0.15 + 2 with 0.2 % noise
@@ -466,7 +465,7 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     notes: list[str] = []
 
     # 1. predictions at the target compute
-    La, Lb = optimal_loss(law_a, np.vstack([ea, Pa]), C)[1], optimal_loss(law_b, np.vstack([eb, Pb]), C)[1]
+    La, Lb = law_a.optimal_loss(np.vstack([ea, Pa]), C)[1], law_b.optimal_loss(np.vstack([eb, Pb]), C)[1]
     diff = La - Lb
     d_lo, d_hi = _quantiles(diff[1:], level)
     better = (sign * diff[1:]) < 0
@@ -484,8 +483,8 @@ def compare(res_a: Any, res_b: Any, *, flops: Sequence[float] | float, level: fl
     l10 = (math.log10(min(lo, C.min())) - _GRID_MARGIN_DECADES, math.log10(max(hi, C.max())) + _GRID_MARGIN_DECADES)
     grid = np.logspace(*l10, int(math.ceil((l10[1] - l10[0]) / _GRID_STEP_DECADES)) + 1)
     logG = np.log(grid)
-    Ga = sign * optimal_loss(law_a, np.vstack([ea, Pa]), grid)[1]
-    Gb = sign * optimal_loss(law_b, np.vstack([eb, Pb]), grid)[1]
+    Ga = sign * law_a.optimal_loss(np.vstack([ea, Pa]), grid)[1]
+    Gb = sign * law_b.optimal_loss(np.vstack([eb, Pb]), grid)[1]
     if np.any(np.diff(Gb[0]) > 1e-12 * np.abs(Gb[0][:-1]).max()):
         notes.append(f"{names[1]}'s fitted curve is not monotone in compute over the searched range; "
                      "the compute multiplier takes its first crossing")

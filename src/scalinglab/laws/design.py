@@ -26,9 +26,13 @@ experimental design: a review", Sec. 2: c-optimality for one linear combination)
 an ensemble as in the ensemble Kalman filter (Evensen 1994). The prediction interval's half-width
 scales as ``sqrt(Var(g) + s^2)`` (``s``: the new-run noise the prediction interval adds, which no
 run can remove), so the expected interval after the candidate is the current one times
-``sqrt((Var(g | y_J) + s^2) / (Var(g) + s^2))``. The planner picks the largest
-``(width now - width after) / cost``; a batch of several candidates is chosen greedily, each
-scored jointly with those already chosen.
+``sqrt((Var(g | y_J) + s^2) / (Var(g) + s^2))``. That is the ``"gaussian"`` score (used for
+comparisons and for the cheap rollouts of :func:`choose`); the default ``"importance"`` score
+estimates ``E Var(g | y_J)`` without the Gaussian assumption, by reweighting the bootstrap refits
+with the likelihood of simulated observations (preposterior importance sampling, Muller 1999),
+so the heavy tails of the ensemble, which set a percentile interval, count. The planner picks the
+largest ``(width now - width after) / cost``, after a rollout lookahead (:func:`choose`); a batch
+of several candidates is chosen greedily, each scored jointly with those already chosen.
 
 When the score is valid, and when not
 -------------------------------------
@@ -213,9 +217,10 @@ def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingLabWarning)
         p = fit.predict(level=level, **inputs)
+    method = getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap"
     return TargetState(inputs={k: float(v) for k, v in inputs.items()}, mean=float(np.asarray(p.mean)),
                        low=float(np.asarray(p.low)), high=float(np.asarray(p.high)), level=level,
-                       interval=str(getattr(p, "interval", "bootstrap") or "bootstrap"))
+                       interval=str(method))
 
 
 def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float]
@@ -386,34 +391,37 @@ class _Arm:
 
     def widths_after(self, obs: Mapping[int, float], *, noise_var: float, level: float, n_truths: int = 48,
                      seed: int = 0) -> tuple[float, float]:
-        """``(prior, expected posterior)`` interval width of the target, by importance reweighting.
+        """``(prior, expected posterior)`` SD-scale of the target (``sqrt(var + noise_var)``), by
+        importance reweighting of the ensemble.
 
         Preposterior analysis on the ensemble itself (Muller 1999, "Simulation-based optimal
         design"): ``n_truths`` draws play the truth in turn, the candidate's points are observed
         from it with their noise, every draw is reweighted by the likelihood of that observation
         (tempered so that at least 10 draws keep weight: a particle filter's guard), and the
-        ``level`` interval of the reweighted ensemble plus the new-run noise is measured. Unlike
-        the Gaussian update it sees the tails of the ensemble, which set a percentile interval.
-        Both widths use the same kernel, so their ratio is what a caller should use.
+        reweighted variance of the log target is averaged over the truths. By the law of total
+        variance its expectation never exceeds the prior variance. Unlike the Gaussian update on
+        a trimmed covariance it keeps the ensemble's tails, which set a percentile interval.
+        Both numbers include ``noise_var``; their ratio is what a caller should use.
         """
         Z = self.Z
         B = Z.shape[0]
         if B < 10:
             return math.nan, math.nan
         g = Z[:, 0]
-        h = 1.06 * float(np.std(g)) * B ** -0.2                  # Silverman's bandwidth for the particles
-        s = math.sqrt(max(noise_var, 0.0) + h * h) or 1e-12
-        rng = np.random.default_rng(seed)
-        prior = float(_mixture_widths(g, np.full((1, B), 1.0 / B), s, level)[0])
+        prior = math.sqrt(float(np.var(g)) + max(noise_var, 0.0))
         if not obs:
             return prior, prior
+        rng = np.random.default_rng(seed)
         J = np.array(sorted(obs))
         r = np.array([obs[j] for j in J])
         truths = rng.choice(B, size=min(n_truths, B), replace=False)
         y = Z[np.ix_(truths, J)] + rng.normal(size=(truths.size, J.size)) * np.sqrt(r)
         logw = -0.5 * (((Z[None, :, J] - y[:, None, :]) ** 2) / r).sum(axis=2)        # (K, B)
         W = np.vstack([_tempered(lw, min(10.0, B / 10)) for lw in logw])
-        return prior, float(np.mean(_mixture_widths(g, W, s, level)))
+        m = W @ g
+        var = W @ (g * g) - m * m
+        post = math.sqrt(float(np.mean(np.maximum(var, 0.0))) + max(noise_var, 0.0))
+        return prior, min(post, prior)
 
 
 def _tempered(logw: np.ndarray, ess_min: float) -> np.ndarray:
@@ -436,18 +444,6 @@ def _tempered(logw: np.ndarray, ess_min: float) -> np.ndarray:
         else:
             hi = mid
     return weights(lo)
-
-
-def _mixture_widths(g: np.ndarray, W: np.ndarray, s: float, level: float, n_grid: int = 256) -> np.ndarray:
-    """Central ``level`` interval width of Gaussian mixtures ``sum_b W[k, b] N(g_b, s^2)``, per row k."""
-    from scipy.special import ndtr
-
-    t = np.linspace(g.min() - 5 * s, g.max() + 5 * s, n_grid)
-    cdf = W @ ndtr((t[None, :] - g[:, None]) / s)                  # (K, T), increasing in t
-    a = (1 - level) / 2
-    lo = np.array([np.interp(a, c, t) for c in cdf])
-    hi = np.array([np.interp(1 - a, c, t) for c in cdf])
-    return hi - lo
 
 
 def _pkey(p: Mapping[str, float]) -> tuple:
@@ -479,8 +475,8 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
     level : float
         Level of the interval (``method="importance"``).
     method : {"importance", "gaussian"}, optional
-        ``"importance"`` (default for one arm): the expected width of the reweighted ensemble
-        (:meth:`_Arm.widths_after`, preposterior importance sampling). ``"gaussian"`` (default
+        ``"importance"`` (default for one arm): the expected spread of the reweighted ensemble
+        (``widths_after`` of the arm's ensemble, preposterior importance sampling). ``"gaussian"`` (default
         for a comparison): the linear-Gaussian update of the module notes.
 
     Returns

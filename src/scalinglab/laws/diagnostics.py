@@ -185,10 +185,9 @@ def diagnose(problem: opt.Problem, sol: opt.Solution) -> tuple[FitDiagnostics, n
     # independent optimality check: can more LM iterations still lower the objective?
     gap = 0.0
     if sol.method != "closed form":
-        st = opt._init_state(problem, th[None, :], wt)
-        st = opt._lm(problem, st, wt, max_iter=300)
-        if np.isfinite(st.F[0]) and np.isfinite(sol.objective):
-            gap = float(max(sol.objective - st.F[0], 0.0) / scale)
+        further = opt.lm_continue(problem, th, wt, max_iter=300)
+        if np.isfinite(further) and np.isfinite(sol.objective):
+            gap = float(max(sol.objective - further, 0.0) / scale)
     start = sol.start_of_best
     never_moved = False
     if start is not None and np.all(np.isfinite(start)) and sol.method != "closed form":

@@ -15,7 +15,7 @@ What to use when
 * :func:`isoflop_slices`: runs grouped by approximately equal compute, the input of iso-FLOP
   profiles (Hoffmann et al. 2022, Approach 2; see :mod:`scalinglab.laws.allocate`).
 
-Every frontier is a :class:`Frontier`, which *is* a :class:`~scalinglab.laws.data.Runs` (so it can be
+Every frontier is a :class:`Frontier`, which *is* a :class:`~scalinglab.laws.runs.Runs` (so it can be
 passed to ``fit``) and keeps, for each point, the id of the run that defines it (``run_ids``) and
 the ids of every run that entered it (``members``).
 """
@@ -33,7 +33,7 @@ import numpy as np
 from ..config import freeze_fields
 from ..errors import ConfigError, DataError, TuningEdgeWarning
 from ..units import parse_quantity
-from .data import Runs
+from .runs import Runs
 from .seeds import SeedSpread, seed_spread
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
@@ -86,7 +86,7 @@ class TuningEdge:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Frontier(Runs):
-    """A subset of runs that forms a frontier; a :class:`~scalinglab.laws.data.Runs` itself.
+    """A subset of runs that forms a frontier; a :class:`~scalinglab.laws.runs.Runs` itself.
 
     Attributes
     ----------
@@ -260,7 +260,7 @@ def best_per_size(runs: Runs, *, by: str | Sequence[str] | None = None,
 
     Examples
     --------
-    >>> from scalinglab.laws.data import Runs
+    >>> from scalinglab.laws import Runs
     >>> runs = Runs.from_arrays(n_params=[1e6] * 3 + [1e7] * 3, n_tokens=[1e8] * 3 + [1e9] * 3,
     ...                         target=[3.2, 3.0, 3.1, 2.6, 2.7, 2.8],
     ...                         groups={"lr": [1e-3, 3e-3, 1e-2] * 2})
@@ -368,7 +368,7 @@ def compute_envelope(runs: Runs, *, higher_is_better: bool = False) -> Frontier:
 
     Examples
     --------
-    >>> from scalinglab.laws.data import Runs
+    >>> from scalinglab.laws import Runs
     >>> runs = Runs.from_arrays(flops=[1e18, 2e18, 3e18, 4e18], target=[3.0, 3.1, 2.8, 2.9])
     >>> compute_envelope(runs).run_ids
     ('row0', 'row2')
@@ -429,7 +429,7 @@ def binned_minimum(runs: Runs, *, n_bins: int | None = None, bins_per_decade: fl
 
     Examples
     --------
-    >>> from scalinglab.laws.data import Runs
+    >>> from scalinglab.laws import Runs
     >>> runs = Runs.from_arrays(flops=[1e18, 1.5e18, 1e20, 2e20], target=[3.0, 2.9, 2.5, 2.6])
     >>> binned_minimum(runs, n_bins=2).run_ids
     ('row1', 'row2')
@@ -541,7 +541,7 @@ def isoflop_slices(runs: Runs, *, budgets: Sequence[float] | None = None, rel_to
 
     Examples
     --------
-    >>> from scalinglab.laws.data import Runs
+    >>> from scalinglab.laws import Runs
     >>> runs = Runs.from_arrays(flops=[1e18, 1.02e18, 0.99e18, 1e19, 1.01e19, 1e19],
     ...                         n_params=[1e6, 1e7, 1e8] * 2, target=[3, 2.9, 3.1, 2.6, 2.5, 2.7])
     >>> isoflop_slices(runs).run_ids

@@ -247,7 +247,7 @@ def seed_spread(runs: Any, *, seed: str | Sequence[str] = "seed",
 
     Examples
     --------
-    >>> from scalinglab.laws.data import Runs
+    >>> from scalinglab.laws import Runs
     >>> runs = Runs.from_arrays(n_params=[1e6] * 3, n_tokens=[1e8] * 3, target=[3.0, 3.03, 2.97],
     ...                         groups={"seed": [0, 1, 2]})
     >>> round(seed_spread(runs).sigma_log, 4)

@@ -166,6 +166,9 @@ def summarize(res: Any, level: float = 0.95) -> Summary:
         header.append(("Likelihood scale", float(res.likelihood_scale)))
     if (res.meta or {}).get("n_tokens_derived"):
         header.append(("Tokens D", "derived as C / (6N): the table has no token column"))
+    header.append(("Prediction intervals", interval_line(res)))
+    if getattr(res, "calibration", None) is not None:
+        header.append(("Calibration", res.calibration.describe(level)))
     notes = [msg for _, msg in d.problems()]
     noise = getattr(res, "noise", None)
     if noise is not None and noise.uses_seeds:
@@ -207,6 +210,19 @@ def summarize(res: Any, level: float = 0.95) -> Summary:
     ]
     title = f"Scaling-law fit: {res.law.name}{boot}"
     return Summary(title=title, header=header, columns=columns, rows=rows, diagnostics=diagnostics, notes=notes)
+
+
+def interval_line(res: Any) -> str:
+    """Which prediction interval ``res.predict`` gives inside and beyond the fitted data, in one line."""
+    inside = "bootstrap" if res.bootstrap is not None else "wald"
+    cal = getattr(res, "calibration", None)
+    if cal is not None:
+        beyond = "calibrated" if cal.usable else f"{inside} (too few runs to calibrate)"
+    elif res.data is not None:
+        beyond = "calibrated (computed on first use)"
+    else:
+        beyond = f"{inside} (not calibrated: saved without data)"
+    return f"{inside} inside the data, {beyond} beyond it"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 What to use when
 ----------------
 * ``list_procedures()`` names what is registered: ``gpt`` (a decoder-only language model,
-  next-token prediction) today.
+  next-token prediction) and the image-text procedures ``clip``, ``coca``, ``mammut``
+  (:mod:`scalinglab.procedures.clip` ...; D counts samples).
 * ``get_procedure("gpt")`` returns its :class:`Procedure`: the model's config dataclass
   (``GPTConfig``), its parameter and FLOP conventions, the trainer entry point (imported only in
   workers), the unit of D (tokens or samples) and the metrics its runs report.
@@ -25,12 +26,18 @@ from ._base import (
     procedure_of,
     register_procedure,
 )
+from .clip import CLIPConfig
+from .coca import CoCaConfig
 from .gpt import GPTConfig
+from .mammut import MaMMUTConfig
 
 __all__ = [
-    "PROCEDURES",
+    "CLIPConfig",
+    "CoCaConfig",
     "GPTConfig",
+    "MaMMUTConfig",
     "ModelConfig",
+    "PROCEDURES",
     "Procedure",
     "get_procedure",
     "list_procedures",

@@ -45,6 +45,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, ScalingLabError, ScalingLabWarning
+from ..laws.allocate import allocate
+from ..laws.backtest import backtest
+from ..laws.compare import compare
+from ..laws.fitting import fit
+from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
 
 __all__ = ["Analysis", "Caveat", "Fact", "analyze"]
 
@@ -409,7 +414,7 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
     Parameters
     ----------
     runs : Runs
-        From ``ResultsStore.to_runs()`` or :func:`~scalinglab.laws.data.load_runs`; needs
+        From ``ResultsStore.to_runs()`` or :func:`~scalinglab.laws.tables.load_runs`; needs
         ``n_params`` and ``n_tokens`` for the L(N, D) steps and ``flops`` for the others.
     law : str
         Law of N and D (default ``"chinchilla"``).
@@ -440,12 +445,6 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
     -------
     Analysis
     """
-    from ..laws import fit
-    from ..laws.allocate import allocate
-    from ..laws.backtest import backtest
-    from ..laws.compare import compare
-    from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
-
     say = progress or (lambda msg: None)
     fkw = dict(fit_kwargs or {})
     notes: list[str] = []
@@ -510,18 +509,16 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
                                  lambda: allocate(out["fit_nd"], approach=3, level=level, n_boot=n_boot, seed=seed))
     if has_nd and main.flops is not None:
         def iso():
+            # iso-FLOP slices exist only when the sweep was designed as iso-FLOP profiles
             sl = isoflop_slices(main)
             if len(sl) < 2:
+                notes.append(f"allocation (approach 2): the runs form {len(sl)} iso-FLOP slice(s) of "
+                             "several sizes at one compute (2 needed); sweep iso-FLOP profiles to get it")
                 return None
             out["slices"] = sl
             return allocate(sl, approach=2, level=level, n_boot=n_boot, seed=seed)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ScalingLabWarning)
-            try:   # iso-FLOP slices exist only when the sweep was designed as iso-FLOP profiles
-                out["allocation_isoflop"] = iso()
-            except ScalingLabError:
-                out["allocation_isoflop"] = None
+        out["allocation_isoflop"] = step("allocation (approach 2, iso-FLOP slices)", iso)
     if has_nd and main.flops is not None:
         out["backtest"] = step(f"backtest ({holdout} held out)", lambda: backtest(
             law, main, holdout=holdout, level=level,

@@ -42,9 +42,11 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import ConfigError, DataError, ScalingLabError
+from ..laws.runs import Runs
+from ..store.store import DB_NAME, ResultsStore
 from .analysis import AHEAD
 
-__all__ = ["Report", "Section", "build_report", "collect_provenance", "figure_to_data_uri",
+__all__ = ["Report", "Section", "build_report", "collect_provenance", "figure_to_data_uri", "open_runs",
            "report_from_analysis"]
 
 #: The L(C) figure draws the fitted law this many times beyond the largest run.
@@ -514,11 +516,9 @@ def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", su
     return rep
 
 
-def _as_runs(source: Any, target: str, flops_convention: str) -> tuple[Any, Any]:
+def open_runs(source: ResultsStore | str | Path | Runs, target: str | None,
+              flops_convention: str) -> tuple[Runs, ResultsStore | None]:
     """(runs, store or None) from a ResultsStore, a store directory, or Runs."""
-    from ..laws.data import Runs
-    from ..store.store import DB_NAME, ResultsStore
-
     if isinstance(source, Runs):
         return source, None
     if isinstance(source, ResultsStore):
@@ -567,7 +567,7 @@ def build_report(source: Any, out_path: str | Path, *, title: str = "Scaling-law
     """
     from .analysis import analyze, holdout_for
 
-    runs, store = _as_runs(source, target, flops_convention)
+    runs, store = open_runs(source, target, flops_convention)
     if analysis is None:
         kw = dict(analyze_kwargs)
         hold, origin = holdout_for(getattr(store, "root", None), kw.pop("holdout", None))

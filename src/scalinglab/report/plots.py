@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
-from ..laws.allocate import optimal_loss
 
 __all__ = [
     "plot_allocation",
@@ -92,13 +91,13 @@ def _target_name(res: Any, default: str = "loss") -> str:
 def _fit_data(res: Any, runs: Any = None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """(inputs incl. derived flops, target, run ids) of the data to draw for a fit."""
     from ..errors import MissingColumnError
-    from ..laws.specs import derive_inputs
+    from ..laws.law import derive_inputs
 
     if runs is not None:
         given = {k: getattr(runs, k) for k in ("n_params", "n_tokens", "flops") if getattr(runs, k, None) is not None}
         y, ids = np.asarray(runs.target, dtype=float), np.asarray(runs.run_id)
     else:
-        data = getattr(res, "_data", None)
+        data = res.data
         if data is None:
             return {}, np.empty(0), None
         given = {**{k: v for k, v in data.columns.items() if k in ("n_params", "n_tokens", "flops")},
@@ -245,7 +244,7 @@ def _plot_nd(ax: Any, res: Any, x: Mapping[str, np.ndarray], y: np.ndarray, leve
     sc = ax.scatter(C, y, c=N, s=10, cmap="viridis", norm=LogNorm(), zorder=3, label=f"runs (n={y.size})")
     ax.figure.colorbar(sc, ax=ax, label="parameters N")
     g = _grid(C.min(), C.max(), extend_to=extend_to)
-    n_opt, _ = optimal_loss(res.law, res.params, g)
+    n_opt, _ = res.law.optimal_loss(res.params, g)
     _band(ax, res, {"n_params": n_opt, "n_tokens": g / (6.0 * n_opt)}, g, level, "#000000",
           "compute-optimal frontier L*(C)", band_label)
 
@@ -482,14 +481,14 @@ def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = No
     for i, (res, runs, name) in enumerate(((res_a, runs_a, comparison.names[0]),
                                            (res_b, runs_b, comparison.names[1]))):
         color = PALETTE[i]
-        mid = optimal_loss(res.law, np.asarray(res.param_vector, dtype=float), g)[1]
+        mid = res.law.optimal_loss(np.asarray(res.param_vector, dtype=float), g)[1]
         ax.plot(g, mid, color=color, linewidth=1.7, label=name)
         boot = getattr(res, "bootstrap", None)
         if boot is not None:
             P = np.asarray(boot.params, dtype=float)
             P = P[np.all(np.isfinite(P), axis=1)][:200]
             if P.shape[0] >= 2:
-                curves = optimal_loss(res.law, P, g)[1]
+                curves = res.law.optimal_loss(P, g)[1]
                 q = np.nanquantile(curves, [(1 - lvl) / 2, (1 + lvl) / 2], axis=0)
                 ax.fill_between(g, q[0], q[1], color=color, alpha=0.18, linewidth=0,
                                 label=f"{name}: {100 * lvl:g}% band")
@@ -533,7 +532,7 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
         red crosses; the panel's title is the key (no legend among the points).
     """
     from ..errors import UnknownNameError
-    from ..laws.specs import get_law
+    from ..laws.law import get_law
 
     fig, (ax, ax2) = _figure(nrows=2, height=5.6, sharex=True, height_ratios=(3, 1.3))
     P = backtest.points

@@ -13,7 +13,8 @@ Importing this package needs only the standard library, numpy and pyyaml.
 """
 
 from .schema import SCHEMA_VERSION, RunRecord, RunSpec, RunStatus
-from .store import DEFAULT_GROUPS, FINAL_STATUSES, ResultsStore, rebuild_store
+from .store import FINAL_STATUSES, ResultsStore, rebuild_store
+from .table import DEFAULT_GROUPS
 
 __all__ = [
     "DEFAULT_GROUPS",

@@ -24,34 +24,33 @@ import csv
 import fcntl
 import io
 import json
-import math
 import os
 import sqlite3
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write, canonical_json
 from .._optional import require
-from ..errors import (
-    ConfigError,
-    DataError,
-    DataWarning,
-    MigrationWarning,
-    ScalingLabWarning,
-    StoreError,
-    suggest,
-)
-from ..laws.data import Runs, load_runs
-from ..procedures import get_procedure, list_procedures
+from ..errors import ConfigError, ScalingLabWarning, StoreError, suggest
+from ..laws.runs import Runs
 from . import rundir
-from .schema import SCHEMA_VERSION, RunRecord, migrate_record_v1
+from .migrate import migrate_v1
+from .schema import RunRecord
+from .table import (
+    DEFAULT_GROUPS,
+    FILTER_COLUMNS,
+    RESULT_COLUMNS,
+    SPEC_COLUMNS,
+    flat_row,
+    row_columns,
+    spec_row,
+    to_runs,
+)
 
-__all__ = ["DEFAULT_GROUPS", "FINAL_STATUSES", "RESULT_GROUPS", "SPEC_COLUMNS", "ResultsStore",
-           "quantities", "rebuild_store"]
+__all__ = ["DB_NAME", "FINAL_STATUSES", "LOCK_NAME", "ResultsStore", "rebuild_store"]
 
 DB_NAME = "results.sqlite"
 RUNS_DIR = "runs"
@@ -63,28 +62,12 @@ MIGRATIONS_DIR = "migrations"   # what `rebuild` migrated: old run id -> new run
 #: them with a different record. ``failed`` is not final: a re-run retries it.
 FINAL_STATUSES = ("done", "diverged")
 
-#: Group keys :meth:`ResultsStore.to_runs` attaches to every row by default.
-DEFAULT_GROUPS = ("ladder", "rung", "procedure", "variant", "dataset", "schedule", "lr", "seed")
-
-# Flat, queryable columns of the ``runs`` table (the full record is in ``record``).
-SPEC_COLUMNS = {"procedure": "TEXT", "ladder": "TEXT", "rung": "TEXT", "variant": "TEXT",
-                "dataset": "TEXT", "schedule": "TEXT", "lr": "REAL", "seed": "INTEGER",
-                "n_data": "INTEGER", "batch_size": "INTEGER", "branch_of": "TEXT",
-                "branch_at": "INTEGER"}
-_RESULT_COLUMNS = {"n_data_seen": "INTEGER", "n_unique_seen": "INTEGER", "epochs": "REAL",
-                   "dataset_hash": "TEXT", "wall_s": "REAL", "error": "TEXT"}
-FILTER_COLUMNS = ("run_id", "status", *SPEC_COLUMNS, "n_data_seen", "dataset_hash")
-#: Columns of a run's *result* that :meth:`ResultsStore.to_runs` can attach (``group_by=``): the
-#: unique data a run saw (the ``n_unique_tokens`` input of the data-constrained law), its epochs
-#: and the hash of its data.
-RESULT_GROUPS = {"n_unique_tokens": "n_unique_seen", "epochs": "epochs", "dataset_hash": "dataset_hash"}
-
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
-    {", ".join(f"{k} {t}" for k, t in {**SPEC_COLUMNS, **_RESULT_COLUMNS}.items())},
+    {", ".join(f"{k} {t}" for k, t in {**SPEC_COLUMNS, **RESULT_COLUMNS}.items())},
     record TEXT NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -346,53 +329,11 @@ class ResultsStore:
         return n
 
     def migrate(self) -> dict[str, str]:
-        """Migrate run directories of run schema 1 to the current schema; return ``{old: new}``.
-
-        Schema 1 predates procedures (GPT runs only): each record is rewritten by
-        :func:`~scalinglab.store.schema.migrate_record_v1` (trunks before their branches, so a
-        branch points at its trunk's new id), its directory is renamed to the new run id with
-        its checkpoints and attempt log inside, and the mapping is written to
-        ``migrations/schema1-<unix time>.json``. A :class:`MigrationWarning` says how many runs
-        moved. Finished results are copied unchanged; the trainers read schema-1 checkpoints.
-        """
+        """Migrate run directories of run schema 1 to the current schema; return ``{old: new}``
+        (:func:`scalinglab.store.migrate.migrate_v1`)."""
         if self.readonly:
             raise StoreError("this store was opened read-only; open it without readonly=True")
-        old: dict[str, dict[str, Any]] = {}
-        for path in rundir.iter_record_files(self.runs_dir):
-            try:
-                data = rundir.read_record_dict(path.parent)
-            except StoreError:
-                continue            # rebuild reports unreadable files
-            if data is not None and int(data.get("schema_version", 1)) < 2:
-                old[path.parent.name] = data
-        if not old:
-            return {}
-        new_ids: dict[str, str] = {}
-        pending = dict(old)
-        while pending:
-            ready = [k for k, d in pending.items()
-                     if (d.get("spec") or {}).get("branch_of") in (None, *new_ids)]
-            if not ready:
-                raise StoreError(f"cannot migrate {len(pending)} branch run(s) whose trunk is not in "
-                                 f"the store, e.g. {next(iter(pending))!r}; remove them and rebuild")
-            for key in sorted(ready):
-                migrated = migrate_record_v1(pending.pop(key), new_ids)
-                new_ids[key] = migrated["run_id"]
-        for key, new in new_ids.items():
-            src, dst = self.runs_dir / key, self.run_dir(new)
-            if dst.exists() and src != dst:
-                raise StoreError(f"cannot migrate run {key!r} to {new!r}: {str(dst)!r} already exists")
-            os.replace(src, dst)
-            record = RunRecord.from_dict(migrate_record_v1(old[key], new_ids))
-            rundir.write_record(dst, record)
-        stamp = int(time.time())
-        rundir.write_json_atomic(self.root / MIGRATIONS_DIR / f"schema1-{stamp}.json",
-                                 {"from_schema": 1, "to_schema": SCHEMA_VERSION, "run_ids": new_ids})
-        warnings.warn(f"store {str(self.root)!r}: migrated {len(new_ids)} run(s) from run schema 1 to "
-                      f"{SCHEMA_VERSION} (run ids changed; old -> new in "
-                      f"{MIGRATIONS_DIR}/schema1-{stamp}.json); every result was kept",
-                      MigrationWarning, stacklevel=3)
-        return new_ids
+        return migrate_v1(self.root, self.runs_dir)
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord | None:
@@ -455,13 +396,13 @@ class ResultsStore:
         ``flops_<convention>``, one column per metric (``val_loss`` ...) and ``<metric>_se`` for
         its standard error, ``wall_s, branch_of, branch_at, error``.
         """
-        return [_flat(r) for r in self.records(status, **equals)]
+        return [flat_row(r) for r in self.records(status, **equals)]
 
     def to_frame(self, status: str | Sequence[str] | None = None, **equals: Any):
         """The flat rows as a pandas DataFrame (needs pandas)."""
         pd = require("pandas", extra="pandas", purpose="ResultsStore.to_frame()")
         rows = self.rows(status, **equals)
-        return pd.DataFrame(rows, columns=_columns(rows))
+        return pd.DataFrame(rows, columns=row_columns(rows))
 
     def export(self, path: str | Path, status: str | Sequence[str] | None = None, **equals: Any) -> int:
         """Write the flat rows to ``.csv``, ``.parquet`` or ``.jsonl`` (by suffix); return the row count.
@@ -474,7 +415,7 @@ class ResultsStore:
         if suffix not in (".csv", ".parquet", ".pq", ".jsonl"):
             raise ConfigError(f"cannot export to {str(path)!r}: use a .csv, .parquet or .jsonl file name")
         rows = self.rows(status, **equals)
-        cols = _columns(rows)
+        cols = row_columns(rows)
         if suffix == ".csv":
             buf = io.StringIO(newline="")
             w = csv.DictWriter(buf, fieldnames=cols)
@@ -503,120 +444,13 @@ class ResultsStore:
                 **equals: Any) -> Runs:
         """The finished runs as :class:`scalinglab.laws.Runs`, ready for ``fit``/``compare``.
 
-        Parameters
-        ----------
-        target : str, optional
-            The modelled metric, one the runs' procedure reports (``"val_loss"``, held-out
-            loss in nats/token, or ``"train_loss"`` for a language model). Default: the first
-            metric of the procedure.
-        n_params_convention : str, optional
-            N per run, a parameter convention of the runs' procedure (for ``gpt``:
-            ``"non_embedding"`` (default; Kaplan et al. 2020), ``"with_last_layer"``, ``"total"``).
-        flops_convention : str, optional
-            C per run: a FLOP convention of the procedure (for ``gpt``: ``"exact"`` (default;
-            per-token count incl. attention and logits, Hoffmann et al. 2022 App. F), ``"6N"``,
-            ``"6N_with_last_layer"``), or ``"6ND"`` (6 x N x D with the N of
-            ``n_params_convention``). The chosen conventions are named in ``Runs.source``;
-            ``Runs.flops_convention`` is ``"explicit"`` (C is given per row). D (``n_tokens`` of
-            the table) is each run's data seen in its procedure's unit.
-        group_by : sequence of str
-            Group columns attached to every row (default: ladder, rung, procedure, variant,
-            dataset, schedule, lr, seed), so that ``runs.filter(procedure=...)`` and
-            ``runs.split("lr")`` work.
-        **equals
-            Store filters, as for :meth:`records` (``rung=``, ``procedure=`` ...).
-
-        Warns
-        -----
-        DataWarning
-            When diverged runs are excluded; the message counts and names them. They are kept
-            on ``Runs.excluded`` with reason ``"diverged"``.
-
-        Raises
-        ------
-        DataError
-            No finished run matches, or the runs mix units of D (tokens and samples).
-        ConfigError
-            The target or a convention is not one of the runs' procedure.
+        See :func:`scalinglab.store.table.to_runs` for the parameters: the target metric (default:
+        the procedure's first), the parameter and FLOP conventions of the runs' procedure (or
+        ``"6ND"``), the group columns and store filters. Diverged runs are excluded with a
+        :class:`~scalinglab.errors.DataWarning` and kept on ``Runs.excluded``.
         """
-        equals = dict(equals)
-        equals.pop("status", None)
-        known = sorted({m for name in list_procedures() for m in get_procedure(name).metrics})
-        if target is not None and target not in known:
-            raise ConfigError(f"no registered procedure reports {target!r}.{suggest(target, known)} "
-                              f"Metrics: {', '.join(known)}")
-        recs = self.records(status=("done", "diverged"), **equals)
-        procs = {r.spec.procedure: r.spec.procedure_spec for r in recs}
-        units = {p.unit for p in procs.values()}
-        if len(units) > 1:
-            raise DataError(f"the selected runs count D in different units ({', '.join(sorted(units))}: "
-                            f"procedures {', '.join(sorted(procs))}); select one with procedure=...")
-        for p in procs.values():
-            if target is not None and target not in p.metrics:
-                raise ConfigError(f"procedure {p.name!r} does not report {target!r}."
-                                  f"{suggest(target, p.metrics)} Its metrics: {', '.join(p.metrics)}")
-            for conv, known in ((n_params_convention, p.param_conventions),
-                                (flops_convention, (*p.flops_conventions, "6ND"))):
-                if conv is not None and conv not in known:
-                    raise ConfigError(f"procedure {p.name!r} has no convention {conv!r}."
-                                      f"{suggest(conv, known)} Available: {', '.join(known)}")
-        diverged = [r.run_id for r in recs if r.status == "diverged"]
-        recs = [r for r in recs if r.status == "done"]
-
-        def value(r: RunRecord) -> Any:
-            return r.metrics.get(target or r.spec.procedure_spec.metrics[0])
-
-        lost = [r.run_id for r in recs if not _finite(value(r))]
-        recs = [r for r in recs if _finite(value(r))]
-        target_name = target or (next(iter(procs.values())).metrics[0] if procs else "val_loss")
-        if not recs:
-            what = ", ".join(f"{k}={v!r}" for k, v in equals.items()) or "any filter"
-            raise DataError(f"the store {str(self.root)!r} has no finished run with a finite "
-                            f"{target_name} ({what}); {len(diverged)} diverged. Run a sweep first.")
-        cols: dict[str, list] = {"run_id": [], "n_params": [], "n_tokens": [], "flops": [],
-                                 "target": []}
-        allowed = [*SPEC_COLUMNS, *RESULT_GROUPS, "status"]
-        for g in group_by:
-            if g not in allowed:
-                raise ConfigError(f"cannot group runs by {g!r}.{suggest(g, allowed)} "
-                                  f"Group columns: {', '.join(allowed)}")
-            missing = [r.run_id for r in recs if g in RESULT_GROUPS and getattr(r, RESULT_GROUPS[g]) is None]
-            if missing:
-                raise DataError(f"{len(missing)} run(s) record no {RESULT_GROUPS[g]} (e.g. {missing[0]!r}; "
-                                f"runs trained before it was recorded); filter them out or retrain them")
-            cols[g] = []
-        for r in recs:
-            n_params, n_data, flops = quantities(r, n_params_convention, flops_convention)
-            cols["run_id"].append(r.run_id)
-            cols["n_params"].append(n_params)
-            cols["n_tokens"].append(n_data)
-            cols["flops"].append(flops)
-            cols["target"].append(value(r))
-            flat = _spec_row(r)
-            for g in group_by:
-                cols[g].append(r.status if g == "status" else
-                               getattr(r, RESULT_GROUPS[g]) if g in RESULT_GROUPS else flat[g])
-        excluded_ids = diverged + lost
-        if excluded_ids:
-            parts = []
-            if diverged:
-                parts.append(f"{len(diverged)} diverged run(s)")
-            if lost:
-                parts.append(f"{len(lost)} run(s) without a finite {target_name}")
-            warnings.warn(f"store {str(self.root)!r}: excluded {' and '.join(parts)} of "
-                          f"{len(recs) + len(excluded_ids)} from the runs table: "
-                          + ", ".join(excluded_ids[:5]) + (" ..." if len(excluded_ids) > 5 else ""),
-                          DataWarning, stacklevel=2)
-        conv_n = n_params_convention or "/".join(sorted({p.param_conventions[0] for p in procs.values()}))
-        conv_c = flops_convention or "/".join(sorted({p.flops_conventions[0] for p in procs.values()}))
-        runs = load_runs(cols, n_params="n_params", n_tokens="n_tokens", flops="flops",
-                         target="target", run_id="run_id", group_by=tuple(group_by),
-                         flops_convention="explicit", target_name=target_name,
-                         source_name=f"store {self.root} (N={conv_n}, C={conv_c})")
-        excluded = {"run_id": list(runs.excluded.get("run_id", [])) + excluded_ids,
-                    "reason": list(runs.excluded.get("reason", []))
-                    + ["diverged"] * len(diverged) + [f"no finite {target_name}"] * len(lost)}
-        return replace(runs, excluded=excluded)
+        return to_runs(self, target, n_params_convention=n_params_convention,
+                       flops_convention=flops_convention, group_by=group_by, **equals)
 
 
 def rebuild_store(path: str | Path) -> tuple[ResultsStore, int]:
@@ -652,85 +486,10 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return _canonical(a) == _canonical(b)
 
 
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _spec_row(r: RunRecord) -> dict[str, Any]:
-    """The flat spec columns of a record (:data:`SPEC_COLUMNS`)."""
-    s = r.spec
-    return {"procedure": s.procedure, "ladder": s.ladder, "rung": s.rung, "variant": s.variant,
-            "dataset": s.dataset, "schedule": s.schedule, "lr": s.lr, "seed": s.seed,
-            "n_data": s.n_data, "batch_size": s.batch_size, "branch_of": s.branch_of,
-            "branch_at": s.branch_at}
-
-
 def _row(r: RunRecord) -> dict[str, Any]:
-    row: dict[str, Any] = {"run_id": r.run_id, "status": r.status, **_spec_row(r)}
-    for k in _RESULT_COLUMNS:
+    row: dict[str, Any] = {"run_id": r.run_id, "status": r.status, **spec_row(r)}
+    for k in RESULT_COLUMNS:
         row[k] = getattr(r, k)
     row["record"] = json.dumps(r.to_dict(), sort_keys=True, default=str)
     row["updated_at"] = time.time()
     return row
-
-
-def _flat(r: RunRecord) -> dict[str, Any]:
-    spec = _spec_row(r)
-    out: dict[str, Any] = {"run_id": r.run_id, "status": r.status}
-    for k in ("procedure", "ladder", "rung", "variant", "dataset", "schedule", "lr", "seed",
-              "batch_size"):
-        out[k] = spec[k]
-    out["unit"] = r.spec.unit
-    out["n_data"] = spec["n_data"]
-    out["n_data_seen"] = r.n_data_seen
-    out["n_unique_seen"] = r.n_unique_seen
-    out["epochs"] = r.epochs
-    out["dataset_hash"] = r.dataset_hash
-    proc = r.spec.procedure_spec
-    out["n_params"] = r.n_params.get(proc.param_conventions[0])
-    for conv, v in sorted(r.n_params.items()):
-        out[f"n_params_{conv}"] = v
-    for conv, v in sorted(r.flops.items()):
-        out[f"flops_{conv}"] = v
-    for name in proc.metrics:
-        out[name] = r.metrics.get(name)
-        out[f"{name}_se"] = r.metrics_se.get(name)
-    for name, v in r.metrics.items():
-        if name not in out:
-            out[name] = v
-            out[f"{name}_se"] = r.metrics_se.get(name)
-    out["wall_s"] = r.wall_s
-    out["branch_of"] = spec["branch_of"]
-    out["branch_at"] = spec["branch_at"]
-    out["error"] = r.error
-    return out
-
-
-def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    cols: dict[str, None] = {}
-    for r in rows:
-        cols.update(dict.fromkeys(r))
-    if not cols:
-        cols = dict.fromkeys(("run_id", "status", "procedure", "rung", "n_params", "n_data"))
-    return list(cols)
-
-
-def quantities(r: RunRecord, n_convention: str | None = None,
-               flops_convention: str | None = None) -> tuple[float, float, float]:
-    """(N, D, C) of one record under the named conventions of its procedure.
-
-    Taken from the record when it holds the convention, else computed from the spec's model
-    through the procedure registry. ``flops_convention="6ND"`` is 6 x N x D with the N of
-    ``n_convention``. D is the data seen (tokens or samples), or the planned horizon when the
-    record has none.
-    """
-    proc = r.spec.procedure_spec
-    n_conv = n_convention or proc.param_conventions[0]
-    c_conv = flops_convention or proc.flops_conventions[0]
-    n_data = float(r.n_data_seen or r.spec.n_data or 0)
-    N = float(r.n_params[n_conv]) if n_conv in r.n_params else float(proc.n_params(r.spec.model, n_conv))
-    if c_conv == "6ND":
-        return N, n_data, 6.0 * N * n_data
-    if c_conv in r.flops:
-        return N, n_data, float(r.flops[c_conv])
-    return N, n_data, proc.flops_per_unit(r.spec.model, c_conv) * n_data

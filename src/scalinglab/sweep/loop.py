@@ -394,7 +394,7 @@ def _finished(store: ResultsStore, space: _Space, arm: _Arm) -> list[Any]:
 
 def _assess(space: _Space, store: ResultsStore, rule: StopRule, opts: _Options) -> _Assessment:
     from ..laws import best_per_size, fit
-    from ..laws.specs import get_law
+    from ..laws import get_law
 
     n_law = get_law(opts.law).n_params
     fits, tuned, states, targets, done, done_ids = {}, {}, {}, {}, {}, {}
@@ -451,7 +451,7 @@ GRID_STRIDE = 16
 def _starts(law_name: str, runs: Any, warm: Any):
     import numpy as np
 
-    from ..laws.specs import get_law
+    from ..laws import get_law
 
     law = get_law(law_name)
     grid = law.default_starts(inputs=law.inputs_from(runs), target=np.asarray(runs.target, dtype=float))
@@ -569,7 +569,7 @@ class _Planner:
 
     def initial(self, arm: _Arm, tuned: Any, rnd: int) -> list[dict[str, Any]]:
         """The smallest rungs at the smallest budgets: enough distinct N and D to fit the law."""
-        from ..laws.specs import get_law
+        from ..laws import get_law
 
         need = get_law(self.opts.law).n_params + EXTRA_POINTS
         if len(arm.rungs) < MIN_SIZES:
@@ -868,8 +868,8 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
              backend: str = "local", workers: int | None = None, per_round: int | None = None,
              name: str | None = None, law: str = "chinchilla", n_boot: int = 200, seed: int = 0,
              lr_points: int = 3, max_rounds: int = 100, fit_kwargs: Mapping[str, Any] | None = None,
-             backend_options: Mapping[str, Any] | None = None, show_sweeps: bool = False,
-             progress: Callable[[str], None] | None = None) -> LoopReport:
+             backend_options: Mapping[str, Any] | None = None,
+             progress: Callable[[Any], Any] | None = None) -> LoopReport:
     """Train the runs of ``sweep`` that narrow the prediction at C* most, until ``until`` holds.
 
     Parameters
@@ -895,10 +895,9 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
         Learning rates searched per proposed point (a window of the rung's grid; default 3).
     max_rounds : int
         Safety stop.
-    show_sweeps : bool
-        Let ``run_sweep`` print its live display (the CLI sets it).
     progress : callable, optional
-        Called with one line per event (the CLI prints them).
+        Called with one line (a ``str``) per loop event, and handed to ``run_sweep`` for its
+        :class:`~scalinglab.sweep.run.SweepProgress` events (the CLI's ``ProgressDisplay`` draws both).
 
     Returns
     -------
@@ -943,7 +942,7 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
             from .run import run_sweep
 
             rep = run_sweep(SweepPlan(config=config, runs=tuple(runs), source=source), backend=backend, store=st,
-                            workers=workers, progress=show_sweeps, backend_options=backend_options)
+                            workers=workers, progress=progress, backend_options=backend_options)
             if rep.failed:
                 say(f"round {rnd}: {len(rep.failed)} runs failed (recorded; the fit goes on without them)")
             log.add({"event": "trained", "round": rnd, "spent_flops": _spent(log)})

@@ -12,16 +12,15 @@ any moment loses nothing:
 * a ``failed`` run is retried (``retry_failed=False`` to leave it).
 
 A cooldown branch is submitted once its trunk has written the checkpoint the branch starts from
-(``runs/<trunk>/ckpt/tokens_<n>.pt``) or has finished. A failed or diverged run never stops the
+(``runs/<trunk>/ckpt/<unit>_<n>.pt``, :func:`scalinglab.train.checkpoint.checkpoint_path`) or has finished. A failed or diverged run never stops the
 sweep: its error is recorded and the others go on.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,13 @@ from ..errors import ConfigError
 from ..store import rundir
 from ..store.schema import RunRecord, RunSpec
 from ..store.store import FINAL_STATUSES, LOCK_NAME, ResultsStore
+from ..train.checkpoint import checkpoint_path
 from .backends import BACKENDS, get_backend
 from .backends.base import Handle, JobStatus, default_workers
 from .plan import SweepPlan, format_seconds, plan_sweep
 
-__all__ = ["BRANCH_CHECKPOINT", "SweepReport", "run_sweep", "sweep_status"]
+__all__ = ["RunProgress", "SweepProgress", "SweepReport", "run_sweep", "sweep_status"]
 
-#: Where a trunk leaves the checkpoint a branch starts from, relative to the trunk's run
-#: directory (mirrors ``scalinglab.train.loop.checkpoint_path``, which imports torch).
-BRANCH_CHECKPOINT = "ckpt/tokens_{tokens}.pt"
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,43 @@ class SweepReport:
         return text
 
 
+@dataclass(frozen=True)
+class RunProgress:
+    """Where one running run stands (read from its ``progress.json``)."""
+
+    run_id: str
+    fraction: float               # of its planned D units, 0..1
+    per_s: float                  # D units per second, as the trainer last measured
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """One event of :func:`run_sweep`, handed to its ``progress`` callable.
+
+    ``kind`` is ``"start"`` (``cost`` says what is left to train, ``n_skipped`` what is already
+    in the store), ``"finished"`` (``record`` is the run that just finished, failed or
+    diverged), ``"tick"`` (the state, about twice a second) or ``"end"`` (``report``). The
+    library only reports; :mod:`scalinglab.cli` draws these events with rich.
+    """
+
+    kind: str
+    plan: SweepPlan
+    cost: Any = None                                  # PlanCost of what is left ("start")
+    n_skipped: int = 0
+    record: RunRecord | None = None                   # "finished"
+    running: tuple[RunProgress, ...] = ()             # "tick"
+    n_queued: int = 0
+    n_waiting: int = 0
+    n_done: int = 0
+    n_failed: int = 0
+    eta_s: float | None = None                        # "tick": remaining wall seconds, calibrated
+    report: SweepReport | None = None                 # "end"
+
+    @property
+    def unit(self) -> str:
+        return self.plan.unit
+
+
 def _as_plan(plan: SweepPlan | str | Path | Mapping[str, Any]) -> SweepPlan:
     return plan if isinstance(plan, SweepPlan) else plan_sweep(plan)
 
@@ -85,7 +119,8 @@ def _as_store(store: ResultsStore | str | Path) -> tuple[ResultsStore, bool]:
 
 def run_sweep(plan: SweepPlan | str | Path | Mapping[str, Any], *, backend: str = "local",
               store: ResultsStore | str | Path, workers: int | None = None,
-              progress: bool = True, retry_failed: bool = True, poll_s: float = 0.25,
+              progress: Callable[[SweepProgress], Any] | None = None, retry_failed: bool = True,
+              poll_s: float = 0.25,
               backend_options: Mapping[str, Any] | None = None) -> SweepReport:
     """Train every run of ``plan`` not yet in ``store``; return a :class:`SweepReport`.
 
@@ -100,9 +135,11 @@ def run_sweep(plan: SweepPlan | str | Path | Mapping[str, Any], *, backend: str 
     workers : int, optional
         Runs at once (default: the machine's cores for ``local``; array parallelism for
         ``slurm``; CPUs for ``ray``).
-    progress : bool
-        Print the estimated cost of what is left to train, then show a live display (runs
-        done/running/failed, tokens/s, ETA) and a line per finished run.
+    progress : callable, optional
+        Called with a :class:`SweepProgress` event: at the start (the estimated cost of what is
+        left to train), for every finished run, about twice a second (runs running, queued,
+        done, failed; units/s; a calibrated ETA) and at the end. The library never prints;
+        ``scalinglab sweep run`` draws these events with rich.
     retry_failed : bool
         Train ``failed`` runs again (default). ``done`` and ``diverged`` runs are never retrained.
     poll_s : float
@@ -139,8 +176,9 @@ def run_sweep(plan: SweepPlan | str | Path | Mapping[str, Any], *, backend: str 
 
 
 def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int | None,
-         progress: bool, retry_failed: bool, poll_s: float, backend_options: dict[str, Any],
-         t0: float) -> SweepReport:
+         progress: Callable[[SweepProgress], Any] | None, retry_failed: bool, poll_s: float,
+         backend_options: dict[str, Any], t0: float) -> SweepReport:
+    emit = progress or (lambda event: None)
     skipped, done, diverged, failed = [], [], [], {}
     todo: dict[str, RunSpec] = {}
     for spec in plan.specs:
@@ -158,7 +196,9 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
     report = {"name": plan.name, "store": str(store.root), "backend": backend_name,
               "n_runs": len(plan)}
     if not todo:
-        return SweepReport(**report, skipped=tuple(skipped), wall_s=time.time() - t0)
+        rep = SweepReport(**report, skipped=tuple(skipped), wall_s=time.time() - t0)
+        emit(SweepProgress("end", plan, n_skipped=len(skipped), report=rep))
+        return rep
 
     # the estimate from the throughput measured by the store's finished runs, where there are any
     plan = plan.calibrated(store.records(status="done"))
@@ -166,13 +206,10 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
     left = SweepPlan(config=plan.config, source=plan.source, calibration=plan.calibration,
                      runs=tuple(r for r in plan.runs if r.run_id in todo))
     cost = left.cost(workers or default_workers())
-    if progress:
-        print(f"sweep {plan.name!r}: {len(skipped)} of {len(plan)} runs already in the store; "
-              f"to train: {cost}", file=sys.stderr, flush=True)
+    emit(SweepProgress("start", plan, cost=cost, n_skipped=len(skipped)))
     be = get_backend(backend_name, trainer=plan.trainer, runs_dir=store.runs_dir, workers=workers,
                      trainer_options=dict(plan.config.trainer_options), **backend_options)
-    display = _Display(plan, store, enabled=progress, workers=be.workers, est=est,
-                       n_skipped=len(skipped))
+    clock = _Progress(plan, store, workers=be.workers, est=est)
     active: dict[str, Handle] = {}
     job_state: dict[str, str] = {}             # queued / running, as the backend last said
     started: dict[str, float] = {}
@@ -189,7 +226,7 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
                     rec = RunRecord(run_id=rid, spec=spec, status="failed", error=why)
                     store.put(rec)
                     failed[rid] = why
-                    display.finished(rec)
+                    emit(SweepProgress("finished", plan, record=rec))
                     changed = True
             if ready:
                 for spec in ready:
@@ -207,19 +244,20 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
                 del active[rid]
                 rec = _record_of(st, plan, rid)
                 store.put(rec)
-                display.calibrate(rid, time.time() - started[rid])
+                clock.calibrate(rid, time.time() - started[rid])
                 if rec.status == "done":
                     done.append(rid)
                 elif rec.status == "diverged":
                     diverged.append(rid)
                 else:
                     failed[rid] = rec.error or "failed"
-                display.finished(rec)
+                emit(SweepProgress("finished", plan, record=rec))
                 changed = True
-            running = [r for r in active if job_state.get(r) == "running"]
-            display.update(todo=todo, running=running,
-                           queued=[r for r in active if job_state.get(r) != "running"],
-                           n_done=len(done) + len(diverged), n_failed=len(failed))
+            if progress is not None and clock.due():
+                running = [r for r in active if job_state.get(r) == "running"]
+                queued = [r for r in active if job_state.get(r) != "running"]
+                emit(clock.tick(todo=todo, running=running, queued=queued, n_skipped=len(skipped),
+                                n_done=len(done) + len(diverged), n_failed=len(failed)))
             if not changed:
                 time.sleep(poll_s)
     except BaseException:
@@ -231,10 +269,11 @@ def _run(plan: SweepPlan, backend_name: str, store: ResultsStore, workers: int |
         raise
     finally:
         be.close()
-        display.stop()
-    return SweepReport(**report, skipped=tuple(skipped), done=tuple(done),
-                       diverged=tuple(diverged), failed=failed, wall_s=time.time() - t0,
-                       estimated_s=cost.wall_s)
+    rep = SweepReport(**report, skipped=tuple(skipped), done=tuple(done),
+                      diverged=tuple(diverged), failed=failed, wall_s=time.time() - t0,
+                      estimated_s=cost.wall_s)
+    emit(SweepProgress("end", plan, n_skipped=len(skipped), report=rep))
+    return rep
 
 
 def _record_of(st: JobStatus, plan: SweepPlan, rid: str) -> RunRecord:
@@ -259,7 +298,7 @@ def _branch_state(spec: RunSpec, store: ResultsStore, todo: Mapping[str, Any],
     trunk_id = spec.branch_of
     if trunk_id is None:
         return "ready", None
-    ckpt = store.run_dir(trunk_id) / BRANCH_CHECKPOINT.format(tokens=spec.branch_at)
+    ckpt = checkpoint_path(store.run_dir(trunk_id), spec.branch_at, unit=spec.unit)
     if ckpt.exists():
         return "ready", None
     if trunk_id in todo or trunk_id in active:
@@ -340,84 +379,36 @@ def _lock_held(store: ResultsStore) -> bool:
     return False
 
 
-# -- live display --------------------------------------------------------------------------------
+# -- progress --------------------------------------------------------------------------------------
 
-class _Display:
-    """Live progress (rich when available and on a terminal) and one line per finished run."""
+class _Progress:
+    """The numbers of a ``tick`` event: each running run's progress, a calibrated ETA."""
 
-    def __init__(self, plan: SweepPlan, store: ResultsStore, *, enabled: bool, workers: int,
-                 est: dict[str, float], n_skipped: int) -> None:
-        self.plan, self.store, self.enabled, self.workers = plan, store, enabled, workers
-        self.est, self.n_skipped = est, n_skipped
-        self.unit = "tok" if plan.unit == "tokens" else "samples"
+    def __init__(self, plan: SweepPlan, store: ResultsStore, *, workers: int, est: dict[str, float]) -> None:
+        self.plan, self.store, self.workers, self.est = plan, store, workers, est
         self.actual, self.estimated = 0.0, 0.0     # calibration of the plan's estimates
-        self.live = None
-        self.console = None
         self._last = 0.0
-        if not enabled:
-            return
-        try:
-            from rich.console import Console
-            from rich.live import Live
-        except ImportError:
-            return
-        self.console = Console(stderr=True, soft_wrap=True)
-        if self.console.is_terminal:
-            self.live = Live(console=self.console, refresh_per_second=2, transient=True)
-            self.live.start()
 
     def calibrate(self, rid: str, wall_s: float) -> None:
         self.actual += wall_s
         self.estimated += self.est.get(rid, 0.0)
 
-    def finished(self, rec: RunRecord) -> None:
-        if not self.enabled:
-            return
-        if rec.status == "done":
-            metric = rec.spec.procedure_spec.metrics[0]
-            value = rec.metrics.get(metric)
-            what = f"done      {metric} {value:.4f}  {format_seconds(rec.wall_s)}" \
-                if value is not None else "done"
-        elif rec.status == "diverged":
-            what = f"diverged  {(rec.error or '').splitlines()[0][:100]}"
-        else:
-            what = f"FAILED    {(rec.error or '').splitlines()[0][:100] if rec.error else ''}"
-        line = f"{rec.run_id:<44} {what}"
-        if self.console is not None:
-            self.console.print(line, markup=False, highlight=False)
-        else:
-            print(line, file=sys.stderr, flush=True)
+    def due(self, every_s: float = 0.5) -> bool:
+        now = time.monotonic()
+        if now - self._last < every_s:
+            return False
+        self._last = now
+        return True
 
-    def _summary(self, todo, running, queued, n_done, n_failed) -> tuple[str, list[str]]:
-        rate, rows = 0.0, []
+    def tick(self, *, todo, running, queued, n_skipped: int, n_done: int, n_failed: int) -> SweepProgress:
         remaining = sum(self.est.get(r, 0.0) for r in [*todo, *queued])
+        runs = []
         for rid in running:
             p = rundir.read_progress(self.store.run_dir(rid)) or {}
-            r = p.get("per_s") or 0.0
-            rate += r
             frac = min(1.0, (p.get("seen") or 0) / max(1, p.get("n_data") or 1))
             remaining += self.est.get(rid, 0.0) * (1.0 - frac)
-            rows.append(f"  {rid:<44} {100 * frac:5.1f}%  {r / 1e3:7.1f}k {self.unit}/s")
+            runs.append(RunProgress(rid, frac, float(p.get("per_s") or 0.0)))
         factor = self.actual / self.estimated if self.estimated > 0 else 1.0
-        eta = remaining * factor / max(1, self.workers)
-        head = (f"sweep {self.plan.name}: {n_done + self.n_skipped}/{len(self.plan)} done, "
-                f"{len(running)} running, {len(queued)} queued, {n_failed} failed, "
-                f"{len(todo)} waiting | "
-                f"{rate / 1e3:.1f}k {self.unit}/s | ETA {format_seconds(eta)}")
-        return head, rows
-
-    def update(self, *, todo, running, queued, n_done: int, n_failed: int) -> None:
-        if not self.enabled or self.live is None:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.5:
-            return
-        self._last = now
-        from rich.text import Text
-
-        head, rows = self._summary(todo, running, queued, n_done, n_failed)
-        self.live.update(Text("\n".join([head, *rows])))
-
-    def stop(self) -> None:
-        if self.live is not None:
-            self.live.stop()
+        return SweepProgress("tick", self.plan, n_skipped=n_skipped, running=tuple(runs),
+                             n_queued=len(queued), n_waiting=len(todo), n_done=n_done,
+                             n_failed=n_failed, eta_s=remaining * factor / max(1, self.workers))

@@ -29,17 +29,10 @@ from __future__ import annotations
 
 import math
 import os
-import platform
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from datetime import datetime, timezone
-from functools import lru_cache, partial
+from collections.abc import Callable
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,29 +40,28 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .._version import __version__
 from ..errors import ConfigError, TrainingError
 from ..procedures.gpt import GPTConfig
 from ..store.schema import RunRecord, RunSpec, migrate_spec_v1
+from .checkpoint import (
+    checkpoint_path,
+    die_by_sigterm,
+    load_checkpoint,
+    run_provenance,
+    save_checkpoint,
+    sigterm_flag,
+)
 from .data import Corpus, eval_windows, get_batch, load_corpus, repetition_stats
 from .gpt import GPT
 from .schedule import CHECKPOINT_KEY, RunPlan, lr_at, plan_run
 
-__all__ = ["checkpoint_path", "evaluate", "run"]
+__all__ = ["SHARED_WITH_TRUNK", "checkpoint_spec", "evaluate", "run"]
 
-CKPT_DIR = "ckpt"
-LAST = "last.pt"
 N_CURVE_POINTS = 8          # loss-curve evaluations per full run (on every 8th eval window)
 CURVE_STRIDE = 8            # so the whole curve costs about one final evaluation
 EVAL_BATCH = 32             # validation windows per forward pass
 DIVERGE_FACTOR = 2.0        # smoothed train loss above 2 x ln(vocab) (twice uniform guessing) = diverged
 EMA = 0.9                   # smoothing of the reported train loss
-
-
-def checkpoint_path(run_dir: str | Path, tokens: int | None = None) -> Path:
-    """``<run_dir>/ckpt/last.pt`` or the branch checkpoint ``<run_dir>/ckpt/tokens_<n>.pt``."""
-    name = LAST if tokens is None else f"tokens_{int(tokens)}.pt"
-    return Path(run_dir) / CKPT_DIR / name
 
 
 # Fields a branch must share with its trunk (everything that shapes the updates before the branch).
@@ -155,55 +147,12 @@ def evaluate(model: torch.nn.Module, windows: np.ndarray, *, device: torch.devic
 
 # --- checkpoints -----------------------------------------------------------------------------
 
-def _save(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def _state(model, opt, spec, step, curve, ema, wall_s, done) -> dict:
     raw = getattr(model, "module", model)
     raw = getattr(raw, "_orig_mod", raw)   # torch.compile wrapper
     return {"spec": spec.to_dict(), "spec_hash": spec.spec_hash, "step": step,
             "model": raw.state_dict(), "optim": opt.state_dict(), "curve": list(curve),
             "ema": ema, "wall_s": wall_s, "done": done, "torch": torch.__version__}
-
-
-@contextmanager
-def _sigterm_flag() -> Iterator[list[bool]]:
-    """While active, ``SIGTERM`` only sets ``flag[0]``; the previous handler comes back after.
-
-    Off the main thread (where Python cannot install handlers) the flag is never set.
-    """
-    flag = [False]
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def _handler(signum, frame):
-        flag[0] = True
-
-    old = signal.signal(signal.SIGTERM, _handler)
-    try:
-        yield flag
-    finally:   # None: the previous handler was not installed from Python
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if old is None else old)
-
-
-def _die_by_sigterm() -> None:
-    """End the process exactly as an unhandled ``SIGTERM`` would (exit status -15/143)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(60)   # delivery is asynchronous; never fall through and write a record
-
-
-def _load(path: Path, device: torch.device) -> dict:
-    try:
-        return torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:  # truncated or foreign file
-        raise TrainingError(f"cannot read checkpoint {str(path)!r}: {exc}. Delete it to "
-                            "restart this run from scratch.") from None
 
 
 def _branch_start(spec: RunSpec, plan: RunPlan, run_dir: Path, trunk_dir: Path | None,
@@ -215,7 +164,7 @@ def _branch_start(spec: RunSpec, plan: RunPlan, run_dir: Path, trunk_dir: Path |
             f"cooldown branch {spec.run_id} needs its trunk's checkpoint {str(path)!r}, which does "
             f"not exist. Train the trunk {spec.branch_of!r} first (its spec must list "
             f"{spec.branch_at} in extra[{CHECKPOINT_KEY!r}]).")
-    state = _load(path, device)
+    state = load_checkpoint(path, device)
     trunk = checkpoint_spec(state, spec).to_dict()
     mine = spec.to_dict()
     diff = [k for k in SHARED_WITH_TRUNK if trunk.get(k) != mine.get(k)]
@@ -230,44 +179,11 @@ def _branch_start(spec: RunSpec, plan: RunPlan, run_dir: Path, trunk_dir: Path |
 
 # --- provenance ------------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
-def _git() -> dict:
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10)
-        if sha.returncode != 0:
-            return {}
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=here, capture_output=True, text=True, timeout=10)
-        return {"git_commit": sha.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-
-
-@lru_cache(maxsize=1)
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _provenance(spec: RunSpec, corpus: Corpus, device: torch.device, world: int) -> dict:
-    prov = {"hostname": socket.gethostname(), "cpu": _cpu_name(), "platform": platform.platform(),
-            "python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
-            "scalinglab": __version__, "torch_threads": torch.get_num_threads(),
-            "device": str(device), "world_size": world, "seed": spec.seed,
-            "corpus": corpus.name, "corpus_manifest_hash": corpus.manifest_hash,
-            "corpus_train_tokens": int(corpus.train.size), "corpus_val_tokens": int(corpus.val.size),
-            "corpus_split": corpus.split, "tokenizer": corpus.tokenizer,
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_git()}
-    if device.type == "cuda":
-        prov["gpu"] = torch.cuda.get_device_name(device)
-    return prov
+    return run_provenance(device, world_size=world, seed=spec.seed, corpus=corpus.name,
+                          corpus_manifest_hash=corpus.manifest_hash,
+                          corpus_train_tokens=int(corpus.train.size), corpus_val_tokens=int(corpus.val.size),
+                          corpus_split=corpus.split, tokenizer=corpus.tokenizer)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -362,7 +278,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
 
     last = checkpoint_path(run_dir)
     if resume and last.exists():
-        state = _load(last, device)
+        state = load_checkpoint(last, device)
         if checkpoint_spec(state, spec).spec_hash != spec.spec_hash:
             raise TrainingError(f"{str(last)!r} belongs to a different spec; use another run_dir or "
                                 "delete the checkpoint to retrain")
@@ -398,11 +314,11 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
 
     def save_last(done: bool) -> None:
         if rank == 0:
-            _save(last, _state(model, opt, spec, step, curve, ema,
+            save_checkpoint(last, _state(model, opt, spec, step, curve, ema,
                                wall_prev + time.perf_counter() - t_start, done))
 
     model.train()
-    with _sigterm_flag() as terminated:
+    with sigterm_flag() as terminated:
         while step < plan.total_steps:
             lr = lr_at(step, lr=spec.lr, plan=plan, schedule=spec.schedule, min_lr_frac=spec.min_lr_frac)
             for g in opt.param_groups:
@@ -434,7 +350,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
                          f"at lr {lr:.3g}; lower the learning rate")
                 break
             if step in ckpt_steps and rank == 0:
-                _save(checkpoint_path(run_dir, step * tps),
+                save_checkpoint(checkpoint_path(run_dir, step * tps),
                       _state(model, opt, spec, step, curve, ema, 0.0, False))
             event = None
             if step in curve_steps:
@@ -453,7 +369,7 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
                           **(event or {})})
             if terminated[0]:
                 save_last(False)
-                _die_by_sigterm()
+                die_by_sigterm()
 
     val_loss = val_se = None
     if status == "done":

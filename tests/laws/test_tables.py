@@ -19,7 +19,7 @@ from scalinglab.errors import (
     ScalingLabError,
     UnknownNameError,
 )
-from scalinglab.laws.data import Runs, load_runs
+from scalinglab.laws import Runs, load_runs
 
 CSV = "run_id,N,D,loss,lr\na,70M,1.4B,3.1,1e-3\nb,300M,6B,2.8,1e-3\nc,1B,20B,2.6,3e-4\n"
 
@@ -326,7 +326,7 @@ def _lm_eval_file(path, model, acc, *, old_style=False):
 def test_load_lm_eval_results(tmp_path):
     _lm_eval_file(tmp_path / "p70m" / "results_2024.json", "EleutherAI/pythia-70m", 0.27)
     _lm_eval_file(tmp_path / "p1b" / "results_2024.json", "EleutherAI/pythia-1b", 0.38, old_style=True)
-    from scalinglab.laws.data import load_lm_eval
+    from scalinglab.laws import load_lm_eval
 
     models = {"EleutherAI/pythia-70m": {"n_params": "70M", "n_tokens": "300B", "family": "pythia"},
               "EleutherAI/pythia-1b": {"n_params": "1B", "n_tokens": "300B", "family": "pythia"}}
@@ -353,3 +353,28 @@ def test_load_lm_eval_results(tmp_path):
     (tmp_path / "bad.json").write_text("{oops")
     with pytest.raises(DataError, match="not a JSON lm-eval result file"):
         load_lm_eval(tmp_path / "bad.json", task="hellaswag", models=models)
+
+
+def test_concat_stacks_tables_and_refuses_mismatches():
+    a = Runs.from_arrays(n_params=[1e8, 2e8], n_tokens=[2e9, 4e9], target=[3.0, 2.9], run_id=["x", "y"],
+                         groups={"lr": [1e-3, 2e-3]})
+    b = Runs.from_arrays(n_params=[4e8], n_tokens=[8e9], target=[2.7], run_id=["z"], groups={"lr": [1e-3]})
+    both = Runs.concat([a, b])
+    assert len(both) == 3 and list(both.run_id) == ["x", "y", "z"]
+    np.testing.assert_allclose(both.flops, 6 * both.n_params * both.n_tokens)
+    np.testing.assert_allclose(both.target, [3.0, 2.9, 2.7])
+    assert list(both.groups["lr"]) == [1e-3, 2e-3, 1e-3] and both.flops_convention == "6ND"
+    assert both.subset(np.array([False, False, True])).fingerprint == b.fingerprint
+    keyed = Runs.concat([a, a], keys=["fit", "test"])
+    assert list(keyed.run_id) == ["fit/x", "fit/y", "test/x", "test/y"]
+    with pytest.raises(DataError, match="occur in more than one table; pass keys="):
+        Runs.concat([a, a])
+    with pytest.raises(DataError, match="group columns"):
+        Runs.concat([a, Runs.from_arrays(n_params=[4e8], n_tokens=[8e9], target=[2.7], run_id=["w"])])
+    with pytest.raises(DataError, match="table 0 has 'n_params' and table 1 does not"):
+        Runs.concat([Runs.from_arrays(n_params=[1e8], n_tokens=[2e9], flops=[1.2e18], target=[3.0]),
+                     Runs.from_arrays(flops=[1e19], target=[2.5], run_id=["q"])])
+    with pytest.raises(DataError, match="one key per table"):
+        Runs.concat([a, b], keys=["only"])
+    with pytest.raises(DataError, match="non-empty list of Runs"):
+        Runs.concat([])

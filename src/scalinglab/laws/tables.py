@@ -1,4 +1,4 @@
-"""Runs in: a validated, immutable table of evaluated training runs.
+"""Tables in: CSV, JSONL, JSON, Parquet, DataFrames and lm-eval result files, read into :class:`Runs`.
 
 :func:`load_runs` reads CSV, JSONL, JSON (list of records), Parquet, a pandas DataFrame or a
 dict of columns; maps the source's column names onto scalinglab's logical names; parses human
@@ -16,22 +16,20 @@ excluded with a :class:`~scalinglab.errors.DataWarning` that counts them, and ke
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..config import freeze_fields
-from ..errors import DataError, DataWarning, MissingColumnError, suggest
+from .._optional import require
+from ..errors import DataError, MissingColumnError, suggest
 from ..units import get_flops_convention, parse_quantity
+from .runs import Runs, build_runs
 
-__all__ = ["Runs", "load_lm_eval", "load_runs"]
+__all__ = ["ALIASES", "EXTRA_ALIASES", "load_lm_eval", "load_runs"]
 
 # Column names tried, in order, when the caller does not name a column.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -47,185 +45,6 @@ EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
     "gmacs_per_sample": ("gmacs_per_sample", "gmacs", "GMACs", "GMACS"),
     "samples_seen": ("samples_seen", "samples", "Samples seen", "seen_samples"),
 }
-
-
-@dataclass(frozen=True, eq=False)
-class Runs:
-    """An immutable table of evaluated runs (one row per run and evaluation point).
-
-    Attributes
-    ----------
-    n_params, n_tokens, flops : ndarray of float or None
-        N, D and C per row (None when the table has no such quantity).
-    target : ndarray of float
-        The modelled quantity (loss, error), all finite.
-    run_id : ndarray of str
-        Unique per row.
-    groups : dict of str -> ndarray
-        Group keys and hyper-parameters (``procedure``, ``lr``, ``seed`` ...), as objects.
-    target_name : str
-        Name of the target column in the source.
-    flops_convention : str
-        How ``flops`` was obtained: ``"explicit"`` (a FLOP column), ``"6ND"``, ... and
-        ``n_tokens_derived`` records D = C / (6N) when tokens were not given.
-    excluded : dict
-        ``{"run_id": [...], "reason": [...]}`` for rows dropped on load (diverged runs).
-    """
-
-    target: np.ndarray
-    run_id: np.ndarray
-    n_params: np.ndarray | None = None
-    n_tokens: np.ndarray | None = None
-    flops: np.ndarray | None = None
-    groups: Mapping[str, np.ndarray] = field(default_factory=dict)
-    target_name: str = "loss"
-    flops_convention: str | None = None
-    n_tokens_derived: bool = False
-    source: str = ""
-    excluded: Mapping[str, list] = field(default_factory=lambda: {"run_id": [], "reason": []})
-
-    # -- construction -------------------------------------------------------------------
-    def __post_init__(self) -> None:
-        freeze_fields(self)
-
-    @classmethod
-    def from_arrays(cls, *, target, n_params=None, n_tokens=None, flops=None, run_id=None,
-                    groups: Mapping[str, Sequence] | None = None, flops_convention: str | None = "6ND",
-                    target_name: str = "loss", source: str = "arrays") -> Runs:
-        """Build from arrays (synthetic data, tests). C is 6ND unless ``flops`` is given."""
-        cols: dict[str, Any] = {"target": target}
-        if n_params is not None:
-            cols["n_params"] = n_params
-        if n_tokens is not None:
-            cols["n_tokens"] = n_tokens
-        if flops is not None:
-            cols["flops"] = flops
-        if run_id is not None:
-            cols["run_id"] = run_id
-        for k, v in (groups or {}).items():
-            cols[k] = v
-        mapping = {k: k for k in cols if k in ALIASES}
-        if flops is not None or n_params is None or n_tokens is None:
-            flops_convention = None  # explicit C, or nothing to compute it from
-        return load_runs(cols, columns=mapping, group_by=tuple(groups or ()),
-                         flops_convention=flops_convention, target_name=target_name,
-                         source_name=source)
-
-    # -- basic protocol -----------------------------------------------------------------
-    def __len__(self) -> int:
-        return int(self.target.shape[0])
-
-    def __repr__(self) -> str:
-        span = ""
-        if self.flops is not None and len(self):
-            span = f", C in [{self.flops.min():.3g}, {self.flops.max():.3g}]"
-        g = f", groups={list(self.groups)}" if self.groups else ""
-        return f"Runs(n={len(self)}, target={self.target_name!r}{span}{g}, source={self.source!r})"
-
-    @property
-    def columns(self) -> list[str]:
-        """Logical columns present."""
-        out = [c for c in ("n_params", "n_tokens", "flops") if getattr(self, c) is not None]
-        return out + ["target", "run_id", *self.groups]
-
-    def column(self, name: str) -> np.ndarray:
-        """A logical or group column by name (with suggestions when absent)."""
-        if name in ("n_params", "n_tokens", "flops", "target", "run_id"):
-            v = getattr(self, name)
-            if v is None:
-                raise MissingColumnError(
-                    f"these runs have no {name!r} column; load them with {name}=<column name>"
-                    + (" or set flops_convention" if name == "flops" else ""))
-            return v
-        if name in self.groups:
-            return self.groups[name]
-        raise MissingColumnError(f"no column {name!r} in runs.{suggest(name, self.columns)} "
-                                 f"Available: {', '.join(self.columns)}")
-
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 over the numeric content, ids and group keys (stable across platforms)."""
-        h = hashlib.sha256()
-        for name in ("n_params", "n_tokens", "flops", "target"):
-            v = getattr(self, name)
-            h.update(name.encode())
-            if v is not None:
-                h.update(np.ascontiguousarray(v, dtype="<f8").tobytes())
-        h.update("\x1f".join(map(str, self.run_id)).encode())
-        for k in sorted(self.groups):
-            h.update(k.encode())
-            h.update("\x1f".join(map(str, self.groups[k])).encode())
-        return h.hexdigest()
-
-    # -- selection ------------------------------------------------------------------------
-    def subset(self, index) -> Runs:
-        """Rows selected by a boolean mask or an integer index array (may repeat rows)."""
-        idx = np.asarray(index)
-        if idx.dtype == bool:
-            if idx.shape != (len(self),):
-                raise DataError(f"mask has shape {idx.shape}; expected ({len(self)},)")
-            idx = np.flatnonzero(idx)
-
-        def take(v):
-            return None if v is None else v[idx]
-
-        return replace(self, target=self.target[idx], run_id=self.run_id[idx],
-                       n_params=take(self.n_params), n_tokens=take(self.n_tokens),
-                       flops=take(self.flops), groups={k: v[idx] for k, v in self.groups.items()})
-
-    def filter(self, *, min_flops: float | None = None, max_flops: float | None = None,
-               min_params: float | None = None, max_params: float | None = None,
-               **equals: Any) -> Runs:
-        """Rows within compute / size limits whose group columns equal the given values.
-
-        >>> runs.filter(max_flops=1e21, procedure="adamw")      # doctest: +SKIP
-        """
-        mask = np.ones(len(self), dtype=bool)
-        for lo, hi, col in ((min_flops, max_flops, "flops"), (min_params, max_params, "n_params")):
-            if lo is not None or hi is not None:
-                v = self.column(col)
-                if lo is not None:
-                    mask &= v >= lo
-                if hi is not None:
-                    mask &= v <= hi
-        for k, want in equals.items():
-            v = self.column(k)
-            mask &= np.array([str(x) == str(want) for x in v], dtype=bool)
-        return self.subset(mask)
-
-    def split(self, by: str | Sequence[str]) -> dict[Any, Runs]:
-        """Split into ``{key: Runs}`` by one or more group columns (key is a tuple for several)."""
-        keys = [by] if isinstance(by, str) else list(by)
-        cols = [self.column(k) for k in keys]
-        labels = [tuple(c[i] for c in cols) for i in range(len(self))]
-        out: dict[Any, Runs] = {}
-        for lab in dict.fromkeys(labels):
-            mask = np.array([l_ == lab for l_ in labels], dtype=bool)
-            out[lab[0] if len(keys) == 1 else lab] = self.subset(mask)
-        return out
-
-    def inputs(self, names: Sequence[str]) -> dict[str, np.ndarray]:
-        """The input arrays a law needs (e.g. ``("n_params", "n_tokens")``)."""
-        return {n: self.column(n) for n in names}
-
-    # -- export -----------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, list]:
-        out: dict[str, list] = {"run_id": [str(x) for x in self.run_id]}
-        for c in ("n_params", "n_tokens", "flops"):
-            v = getattr(self, c)
-            if v is not None:
-                out[c] = v.tolist()
-        out[self.target_name if self.target_name not in out else "target"] = self.target.tolist()
-        for k, v in self.groups.items():
-            out[k] = list(v)
-        return out
-
-    def to_frame(self):
-        """A pandas DataFrame (needs pandas)."""
-        from .._optional import require
-
-        pd = require("pandas", extra="pandas", purpose="Runs.to_frame()")
-        return pd.DataFrame(self.to_dict())
 
 
 # ---------------------------------------------------------------------------------------
@@ -266,8 +85,6 @@ def _read_table(source: Any) -> tuple[dict[str, list], str]:
         raise DataError(f"{str(path)!r} is a directory; pass a CSV, JSONL, JSON or Parquet file")
     suffix = "".join(path.suffixes[-1:]).lower()
     if suffix == ".parquet" or suffix == ".pq":
-        from .._optional import require
-
         pq = require("pyarrow.parquet", extra="pandas", purpose="reading Parquet")
         try:
             table = pq.read_table(path)
@@ -330,21 +147,6 @@ def _records_to_columns(records: Any, where: str) -> dict[str, list]:
         raise DataError(f"{where}: keys {[k for k in keys if names.count(str(k)) > 1]!r} "
                         "name the same column; use one spelling per column")
     return {str(k): [r.get(k) for r in records] for k in keys}
-
-
-def _numeric(values: list, name: str, column: str, rows: Sequence[int] | None = None) -> np.ndarray:
-    """Parse a column of numbers or human units ("70M"); None and empty cells become NaN."""
-    out = np.empty(len(values), dtype=float)
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, str) and not v.strip()):
-            out[i] = np.nan
-            continue
-        try:
-            row = i + 1 if rows is None else int(rows[i]) + 1
-            out[i] = parse_quantity(v, name=f"column {column!r} ({name}) row {row}")
-        except DataError as exc:
-            raise DataError(f"{str(exc).rstrip('.')}. Fix the value or map {name} to another column.") from None
-    return out
 
 
 def _resolve(logical: str, given: Any, available: list[str], required: bool,
@@ -480,104 +282,9 @@ def load_runs(source: Any, *, n_params: str | None = None, n_tokens: str | None 
         if not isinstance(g, str) or g not in available:
             raise MissingColumnError(f"group column {g!r} is not in the table.{suggest(str(g), available)} "
                                      f"Columns: {', '.join(available)}")
-
-    # which convention gives C (decided from the columns present, before parsing values)
-    conv_name = flops_convention
-    if conv_name is None:
-        if resolved["flops"] is not None:
-            conv_name = "explicit"
-        elif extras["gflops_per_sample"] and extras["samples_seen"]:
-            conv_name = "gflops_per_sample"
-        elif extras["gmacs_per_sample"] and extras["samples_seen"]:
-            conv_name = "gmacs_per_sample"
-        elif resolved["n_params"] is not None and resolved["n_tokens"] is not None:
-            conv_name = "6ND"
-    conv = get_flops_convention(conv_name) if conv_name else None
-    if conv is not None:
-        present = {k for k, c in {**resolved, **extras}.items() if c is not None}
-        missing = [r for r in conv.requires if r not in present]
-        if missing:
-            raise MissingColumnError(
-                f"flops_convention {conv_name!r} ({conv.formula}) needs column(s) "
-                f"{', '.join(missing)}; name them, e.g. {missing[0]}=<column>. Columns: {', '.join(available)}")
-
-    # run ids (unique over all rows, excluded ones included)
-    if resolved["run_id"] is not None:
-        ids = np.array([str(x) for x in cols[resolved["run_id"]]], dtype=object)
-        seen: dict[str, int] = {}
-        for i, r in enumerate(ids):
-            if r in seen:
-                raise DataError(f"{desc}: run id {r!r} appears twice (rows {seen[r] + 1} and {i + 1}); "
-                                "run ids must be unique: drop duplicates or pass run_id=<unique column>")
-            seen[r] = i
-    else:
-        ids = np.array([f"row{i}" for i in range(nrow)], dtype=object)
-
-    # the target first: rows with a NaN/inf target are diverged runs and are set aside before
-    # the other columns are validated (a diverged run often has no final token count)
-    tgt = _numeric(cols[resolved["target"]], "target", resolved["target"])
-    finite = np.isfinite(tgt)
-    if not finite.any():
-        raise DataError(f"{desc}: every target value in column {resolved['target']!r} is NaN, inf or empty "
-                        "(all runs diverged?); there is nothing to fit")
-    keep = np.flatnonzero(finite)
-    excluded = {"run_id": [str(x) for x in ids[~finite]],
-                "reason": ["non-finite target (diverged run)"] * int((~finite).sum())}
-
-    def parse(key: str, col: str | None) -> np.ndarray | None:
-        if col is None:
-            return None
-        return _numeric([cols[col][i] for i in keep], key, col, rows=keep)
-
-    arrays = {k: parse(k, resolved[k]) for k in ("n_params", "n_tokens", "flops")}
-    arrays["target"] = tgt[keep]
-    extra_arrays = {}
-    if conv is not None:
-        extra_arrays = {k: parse(k, extras[k]) for k in conv.requires if k in EXTRA_ALIASES}
-    if arrays["n_tokens"] is None and "samples_seen" in extra_arrays:
-        arrays["n_tokens"] = extra_arrays["samples_seen"]  # D = samples seen for CLIP-style runs
-        resolved["n_tokens"] = extras["samples_seen"]
-    for key, v in [*((k, arrays[k]) for k in ("n_params", "n_tokens", "flops")), *extra_arrays.items()]:
-        if conv is not None and key == "flops" and conv_name != "explicit":
-            continue  # an unused FLOP column is not validated
-        _check_positive(v, key, resolved.get(key) or extras.get(key), ids[keep], desc)
-
-    if conv is not None and conv_name != "explicit":
-        kw = {k: (arrays[k] if k in arrays else extra_arrays[k]) for k in conv.requires}
-        with np.errstate(over="ignore"):
-            arrays["flops"] = np.asarray(conv.compute(**kw), dtype=float)
-        _check_positive(arrays["flops"], "flops", f"C = {conv.formula}", ids[keep], desc)
-    derived_tokens = False
-    if arrays["n_tokens"] is None and arrays["flops"] is not None and arrays["n_params"] is not None:
-        arrays["n_tokens"] = arrays["flops"] / (6.0 * arrays["n_params"])
-        _check_positive(arrays["n_tokens"], "n_tokens", "derived D = C / (6N)", ids[keep], desc)
-        derived_tokens = True
-
-    if (~finite).any():
-        warnings.warn(
-            f"{desc}: excluded {int((~finite).sum())} of {nrow} runs with a NaN/inf "
-            f"{resolved['target']!r} (diverged runs): {', '.join(excluded['run_id'][:5])}"
-            + (" ..." if (~finite).sum() > 5 else ""), DataWarning, stacklevel=2)
-
-    groups = {g: np.array(cols[g], dtype=object)[keep] for g in group_by}
-    return Runs(target=np.ascontiguousarray(arrays["target"]), run_id=ids[keep],
-                n_params=arrays["n_params"], n_tokens=arrays["n_tokens"], flops=arrays["flops"],
-                groups=groups, target_name=target_name or resolved["target"] or "target",
-                flops_convention=conv_name, n_tokens_derived=derived_tokens,
-                source=source_name or desc, excluded=excluded)
-
-
-def _check_positive(v: np.ndarray | None, key: str, col: str | None, ids: np.ndarray, desc: str) -> None:
-    """N, D, C and per-sample FLOPs must be finite and > 0 (they enter logarithms and powers)."""
-    if v is None:
-        return
-    bad = ~np.isfinite(v) | (v <= 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{desc}: {int(bad.sum())} row(s) have a non-positive or missing {key} (column {col!r}); "
-            f"first is run {ids[i]!r} with {key}={float(v[i]):g}. N, D and C must be finite and > 0: "
-            "fix or drop those rows (a run with a NaN loss is dropped automatically).")
+    return build_runs(cols, resolved=resolved, extras=extras, group_by=group_by,
+                      flops_convention=flops_convention, target_name=target_name,
+                      source_name=source_name, desc=desc)
 
 
 # ---------------------------------------------------------------------------------------------
