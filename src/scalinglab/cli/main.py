@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "scalinglab.cli.report_cmds",  # report, demo
     "scalinglab.cli.aiw",          # aiw list|render|run|score|report|export-lm-eval
     "scalinglab.cli.dataset_cmds", # datasets list|show|register|build|audit
+    "scalinglab.cli.design_cmds",  # design (closed-loop proposals; sweep run --until runs the loop)
 )
 
 

@@ -96,8 +96,18 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Live progress display."),
         retry_failed: bool = typer.Option(True, "--retry-failed/--skip-failed",
                                           help="Train runs that failed before again."),
+        until: Optional[str] = typer.Option(None, "--until", help="Closed loop: train only the runs that narrow "
+                                            "the prediction most, until e.g. 'width at 1e14 < 3%' (cli/design_cmds.py)."),
+        budget: Optional[str] = typer.Option(None, "--budget", help="With --until: training FLOPs to spend "
+                                             "(default: the whole sweep's cost)."),
     ) -> None:
         """Train every run of the sweep that the store lacks; re-run to continue after a stop."""
+
+        if until is not None:
+            from .design_cmds import run_closed_loop
+
+            raise typer.Exit(run_closed_loop(file, until=until, budget=budget, store=store, backend=backend,
+                                             workers=workers, options=_options(option), progress=progress))
 
         plan = plan_sweep(file)
         if not progress:   # with progress, run_sweep prints the cost of what is left to train

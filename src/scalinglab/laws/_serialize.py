@@ -32,6 +32,7 @@ from .bootstrap import BootstrapResult
 from .diagnostics import FitDiagnostics
 from .intervals import Calibration
 from .law import LAWS, Law, get_law
+from .seeds import NoiseModel
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "decode_result", "encode_result", "law_from_config",
            "read_artifact", "write_artifact"]
@@ -78,6 +79,7 @@ def encode_result(res: Any, *, include_data: bool = True) -> dict[str, Any]:
         "residuals": hex_floats(res.residuals),
         "sigma": hex_float(res.sigma),
         "likelihood_scale": None if res.likelihood_scale is None else hex_float(res.likelihood_scale),
+        "noise": None if res.noise is None else res.noise.to_dict(),
         "n_points": int(res.n_points),
         "input_range": {k: [hex_float(a), hex_float(b)] for k, (a, b) in res.input_range.items()},
         "runs_fingerprint": res.runs_fingerprint,
@@ -117,6 +119,7 @@ def decode_result(d: Mapping[str, Any]) -> dict[str, Any]:
         bootstrap=None if d.get("bootstrap") is None else BootstrapResult.from_dict(d["bootstrap"]),
         calibration=None if d.get("calibration") is None else Calibration.from_dict(d["calibration"]),
         likelihood_scale=None if d.get("likelihood_scale") is None else unhex_float(d["likelihood_scale"]),
+        noise=None if d.get("noise") is None else NoiseModel.from_dict(d["noise"]),
         data=data,
         cov_internal=None if d.get("cov_internal") is None else unhex_floats(d["cov_internal"]),
         meta=dict(d.get("meta") or {}))

@@ -9,6 +9,7 @@ the data. What the result offers (intervals, predictions, save/load) is document
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from . import _optimize as opt
 from .diagnostics import diagnose
 from .objectives import Objective
 from .result import FitData, FitResult
+from .seeds import NoiseModel, SeedSpread, noise_model, seed_spread, seed_study
 from .law import Law, get_law
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ def _robust_scale(r: np.ndarray) -> float:
 def fit(law: str | Law, runs: Runs, *, loss: str = "huber", delta: float = 1e-3, space: str = "log",
         reduce: str = "sum", starts: Any = None, n_starts: int | None = None, seed: int = 0,
         n_boot: int = 0, boot_by: str | None = None, fixed: Mapping[str, float] | None = None,
-        tau: float = 0.1, method: str = "batched") -> FitResult:
+        tau: float = 0.1, method: str = "batched", noise: Any = "auto") -> FitResult:
     """Fit a scaling law to runs.
 
     Parameters
@@ -77,6 +79,14 @@ def fit(law: str | Law, runs: Runs, *, loss: str = "huber", delta: float = 1e-3,
         ``"scipy"``: one SciPy L-BFGS-B per start with scale-free tolerances (slow, same optimum).
         ``"scipy-default"``: SciPy's default tolerances on the raw objective, to reproduce
         published fits that used them; diagnostics flag the early stop.
+    noise : "auto", "residuals", float or SeedSpread
+        The noise of one new run that prediction intervals add (:class:`~scalinglab.laws.seeds.NoiseModel`).
+        ``"auto"`` (default): the seed spread measured from replicates in ``runs`` (a
+        ``best_per_size(mean_over="seed")`` frontier, or rows differing only in ``seed``); with one
+        seed per point, the registered seed study of the runs' ``ladder`` column
+        (:func:`~scalinglab.laws.seeds.seed_study`); else the residuals alone. A float (SD of log
+        target) or a :class:`~scalinglab.laws.seeds.SeedSpread` gives the seed spread;
+        ``"residuals"`` ignores seeds (the behaviour before seed handling). The summary says which.
 
     Returns
     -------
@@ -148,6 +158,7 @@ def fit(law: str | Law, runs: Runs, *, loss: str = "huber", delta: float = 1e-3,
         columns[k] = np.asarray(v)
     for k, v in x.items():
         columns.setdefault(k, v)
+    noise_m = _noise_model(noise, runs, y, sigma, objective.space, x)
     options = {"loss": objective.loss, "delta": objective.delta, "space": objective.space,
                "reduce": objective.reduce, "tau": objective.tau, "lad_scale": lad_scale,
                "starts": start_desc, "n_starts": int(sol.n_starts), "seed": int(seed),
@@ -156,7 +167,7 @@ def fit(law: str | Law, runs: Runs, *, loss: str = "huber", delta: float = 1e-3,
                     residuals=np.asarray(r, dtype=float), sigma=sigma, n_points=n,
                     input_range=_input_range(x, runs),
                     runs_fingerprint=str(getattr(runs, "fingerprint", "")), options=options,
-                    diagnostics=diag, likelihood_scale=sol.sigma,
+                    diagnostics=diag, likelihood_scale=sol.sigma, noise=noise_m,
                     data=FitData(inputs=x, target=y, columns=columns), cov_internal=cov_int,
                     meta={"alternative_optima": alternatives, "target_name": getattr(runs, "target_name", "target"),
                           "n_tokens_derived": bool(getattr(runs, "n_tokens_derived", False)
@@ -166,6 +177,45 @@ def fit(law: str | Law, runs: Runs, *, loss: str = "huber", delta: float = 1e-3,
     if n_boot:
         res = res.with_bootstrap(n_boot=n_boot, seed=seed, by=boot_by)
     return res
+
+
+def _noise_model(noise: Any, runs: Any, y: np.ndarray, sigma: float, space: str,
+                 x: Mapping[str, np.ndarray]) -> NoiseModel:
+    """The noise of one new run (see ``fit(noise=)`` and :mod:`scalinglab.laws.seeds`)."""
+    # seed spreads are SDs of log(target); a linear-space fit needs them in the target's units
+    scale = 1.0 if space == "log" else float(np.median(np.abs(y)))
+    at = {k: x[k] for k in ("n_params", "n_tokens") if k in x}
+    if isinstance(noise, str) and noise == "residuals":
+        return noise_model(sigma)
+    if isinstance(noise, SeedSpread):
+        return noise_model(sigma, sigma_seed=noise, source="given", detail=noise.source, fitted=at, scale=scale)
+    if isinstance(noise, (int, float, np.floating)) and not isinstance(noise, bool):
+        if not (math.isfinite(float(noise)) and noise >= 0):
+            raise ConfigError(f"noise must be 'auto', 'residuals', a seed spread >= 0 or a SeedSpread; got {noise!r}")
+        return noise_model(sigma, sigma_seed=float(noise), source="given", detail="given", scale=scale)
+    if not (isinstance(noise, str) and noise == "auto"):
+        raise ConfigError(f"noise must be 'auto', 'residuals', a seed spread (SD of log target) or a "
+                          f"SeedSpread; got {noise!r}")
+    groups = getattr(runs, "groups", None) or {}
+    spread = getattr(runs, "spread", None)        # a Frontier averaged over seeds
+    if isinstance(spread, SeedSpread):
+        members = getattr(runs, "members", ()) or ()
+        k = float(np.mean([len(m) for m in members])) if members else 1.0
+        return noise_model(sigma, sigma_seed=spread, seeds_per_point=k, source="replicates",
+                           detail=f"{spread.n_points} points, df={spread.df}", fitted=at, scale=scale)
+    if "seed" in groups and np.all(y > 0):
+        spread = seed_spread(runs)
+        if spread is not None:
+            return noise_model(sigma, sigma_seed=spread, source="replicates",
+                               detail=f"{spread.n_points} points, df={spread.df}", fitted=at, scale=scale)
+    ladders = {str(v) for v in groups.get("ladder", ())}
+    if len(ladders) == 1:
+        study = seed_study(next(iter(ladders)))
+        if study is not None:
+            return noise_model(sigma, sigma_seed=study, source="study", fitted=at, scale=scale,
+                               detail=f"{next(iter(ladders))} seed study ({study.reference or study.source}, "
+                                      f"df={study.df})")
+    return noise_model(sigma)
 
 
 def _input_range(x: Mapping[str, np.ndarray], runs: Any) -> dict[str, tuple[float, float]]:

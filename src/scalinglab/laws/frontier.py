@@ -34,6 +34,7 @@ from ..config import freeze_fields
 from ..errors import ConfigError, DataError, TuningEdgeWarning
 from ..units import parse_quantity
 from .runs import Runs
+from .seeds import SeedSpread, seed_spread
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
@@ -103,6 +104,11 @@ class Frontier(Runs):
         The options that built it.
     bin_edges : ndarray or None
         Compute bin edges (``kind="binned"``).
+    spread : SeedSpread or None
+        With ``best_per_size(mean_over=...)``: the spread across the averaged replicates,
+        measured on every configuration that has two or more (:mod:`scalinglab.laws.seeds`).
+        ``fit`` uses it as the noise of one new run, and knows each point is a mean of
+        ``len(members[i])`` replicates.
     """
 
     kind: str = "envelope"
@@ -112,6 +118,7 @@ class Frontier(Runs):
     parent_fingerprint: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     bin_edges: np.ndarray | None = None
+    spread: SeedSpread | None = None
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -184,7 +191,8 @@ def _as_float(values: np.ndarray, column: str) -> np.ndarray:
 
 
 def _frontier(runs: Runs, idx: Sequence[int], *, kind: str, members, n_candidates=None,
-              target=None, groups=None, tuning_edge=(), options=None, bin_edges=None) -> Frontier:
+              target=None, groups=None, tuning_edge=(), options=None, bin_edges=None,
+              spread=None) -> Frontier:
     idx = np.asarray(idx, dtype=int)
     sub = Runs.subset(runs, idx)
     return Frontier(
@@ -195,7 +203,7 @@ def _frontier(runs: Runs, idx: Sequence[int], *, kind: str, members, n_candidate
         source=runs.source, excluded=runs.excluded, kind=kind, members=tuple(members),
         n_candidates=None if n_candidates is None else np.asarray(n_candidates, dtype=int),
         tuning_edge=tuple(tuning_edge), parent_fingerprint=runs.fingerprint,
-        options=dict(options or {}), bin_edges=bin_edges)
+        options=dict(options or {}), bin_edges=bin_edges, spread=spread)
 
 
 def _check_runs(runs: Any, need: Sequence[str] = ()) -> Runs:
@@ -321,11 +329,16 @@ def best_per_size(runs: Runs, *, by: str | Sequence[str] | None = None,
             "Their loss is an upper bound on the tuned loss and biases fitted exponents; widen the grid.",
             TuningEdgeWarning, stacklevel=2)
 
+    # 4. replicates are noise: their spread, measured over every configuration averaged
+    spread = None
+    if mean_over and np.all(runs.target > 0):
+        spread = seed_spread(runs, seed=mean_over, by=[*by, *hyper])
+
     return _frontier(
         runs, lead, kind="best_per_size",
         members=[tuple(str(runs.run_id[i]) for i in best[pk][1]) for pk in order],
         n_candidates=[n_conf[pk] for pk in order], target=[best[pk][0] for pk in order],
-        groups=groups, tuning_edge=edges,
+        groups=groups, tuning_edge=edges, spread=spread,
         options={"by": list(by), "mean_over": list(mean_over), "tuned": list(tuned),
                  "higher_is_better": higher_is_better})
 

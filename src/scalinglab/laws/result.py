@@ -55,6 +55,7 @@ from .intervals import INTERVALS, Calibration, outside_decades, rolling_folds, s
 from .law import Law, derive_inputs
 from .objectives import Objective
 from .runs import Runs
+from .seeds import NoiseModel
 
 __all__ = [
     "CITable",
@@ -113,6 +114,10 @@ class FitResult:
     bootstrap : BootstrapResult or None
     calibration : Calibration or None
         Rolling-origin calibration of extrapolation intervals (:meth:`with_calibration`).
+    noise : NoiseModel or None
+        The noise of one new run that prediction intervals add (:mod:`scalinglab.laws.seeds`):
+        from seed replicates in the data, else a registered seed study of the runs' ladder, else
+        the residuals. None on results built by hand or loaded from older artifacts (residuals).
     """
 
     law: Law
@@ -128,6 +133,7 @@ class FitResult:
     bootstrap: BootstrapResult | None = None
     calibration: Calibration | None = None
     likelihood_scale: float | None = None
+    noise: NoiseModel | None = None
     data: FitData | None = field(default=None, repr=False)      # what was fitted (bootstrap, calibration, save)
     cov_internal: np.ndarray | None = field(default=None, repr=False)   # Gauss-Newton covariance, optimizer coordinates
     meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -214,6 +220,14 @@ class FitResult:
         """Where :attr:`stderr` comes from: ``"bootstrap"`` or ``"wald"``."""
         return "bootstrap" if self.bootstrap is not None else "wald"
 
+    @property
+    def noise_sigma(self) -> float:
+        """The SD of one new run around the law that prediction intervals use (fitted space), at the
+        median fitted point (``noise.sigma_at(...)`` gives it at any inputs)."""
+        if self.noise is not None and self.noise.uses_seeds:
+            return float(self.noise.sigma)
+        return float(self.sigma)
+
     def ci(self, level: float = 0.95, method: str | None = None) -> CITable:
         """Confidence intervals per parameter.
 
@@ -261,7 +275,10 @@ class FitResult:
 
         Resamples single runs (``by=None``) or whole groups (``by="n_params"``, ``"flops"`` or
         any group column); ``by="auto"`` resamples whole model sizes when the runs have at least
-        10 sizes and some size has several runs, else single runs. All resamples are refitted in one batch, warm-started from this
+        10 sizes and some size has several runs, else single runs. Under ``by=None`` rows with
+        identical inputs (seed replicates of one point) are one unit (recorded as ``by="point"``):
+        replicates measure noise, not the law, and resampling them one by one would make intervals
+        too narrow; ``by="row"`` resamples rows regardless. All resamples are refitted in one batch, warm-started from this
         optimum and from the other distinct optima the multi-start found. See
         :mod:`scalinglab.laws.bootstrap` for what the intervals mean and when they are invalid.
         """
@@ -278,7 +295,14 @@ class FitResult:
         n_units = n
         if by == "auto":
             by = self._size_groups()
-        if by is not None:
+        if by in (None, "point"):
+            ids = group_labels([" ".join(f"{float(v[i]):.12g}" for v in self.data.inputs.values())
+                                for i in range(n)])
+            if by == "point" or int(ids.max()) + 1 < n:
+                by, groups, n_units = "point", ids, int(ids.max()) + 1
+        elif by == "row":
+            by = None
+        else:
             cols = self.data.columns if self.data is not None else {}
             if by not in cols:
 
@@ -336,13 +360,20 @@ class FitResult:
         """Bootstrap predictive draws minus the prediction, in the fitted space, shape (B, ...).
 
         ``t(f(x; theta_b)) - e_b - t(f(x; theta))`` with ``t`` = log (or identity in linear space)
-        and ``e_b`` a residual drawn from the fit's residuals (seeded by the bootstrap's seed).
+        and ``e_b`` a residual drawn from the fit's residuals (seeded by the bootstrap's seed), or,
+        when the :attr:`noise` model uses seeds (replicates in the data or a seed study of the
+        ladder), a normal draw with SD ``noise.sigma_at(x)``.
         """
         mean = self.law(self.param_vector, **x)
         draws = self.law(self.bootstrap.params, **x)                      # (B, ...)
         rng = np.random.default_rng(self.bootstrap.seed + 1)
-        res = self.residuals[np.isfinite(self.residuals)]
-        e = rng.choice(res, size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
+        if self.noise is not None and self.noise.uses_seeds:
+            # a new run's noise: the seed spread at these inputs plus the misfit the seeds do not explain
+            z = rng.standard_normal(size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
+            e = z * self.noise.sigma_at(**x)
+        else:
+            res = self.residuals[np.isfinite(self.residuals)]
+            e = rng.choice(res, size=draws.shape[0]).reshape((-1,) + (1,) * (draws.ndim - 1))
         with np.errstate(all="ignore"):
             if self.options["space"] == "log":
                 return np.log(draws) - e - np.log(mean)
@@ -430,8 +461,10 @@ class FitResult:
                                      "or interval='wald'")
             lo, hi = percentile_interval(self._predictive_draws(x), level)
             low, high = self._bounds(mean, -lo, hi)
+            noise = ("seed-noise draws" if self.noise is not None and self.noise.uses_seeds
+                     else "residual draws")
             return Prediction(mean, low, high, "bootstrap", d, level,
-                              f"bootstrap of {self.bootstrap.n_boot} refits with residual draws")
+                              f"bootstrap of {self.bootstrap.n_boot} refits with {noise}")
         self._warn_unreliable("prediction intervals")
         z = self._wald_quantile(level)
         J = self.law.jac(self.param_vector, **x).reshape(-1, self.law.n_params)
@@ -440,7 +473,9 @@ class FitResult:
         if log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 J = J / m[:, None]
-        var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + self.sigma ** 2
+        noise = (self.noise.sigma_at(**x) if self.noise is not None and self.noise.uses_seeds
+                 else np.full(mean.shape, self.sigma))
+        var = np.einsum("ni,ij,nj->n", J, self._wald_natural_cov, J) + np.broadcast_to(noise, mean.shape).reshape(-1) ** 2
         half = (z * np.sqrt(np.maximum(var, 0))).reshape(mean.shape)
         low, high = self._bounds(mean, half, half)
         return Prediction(mean, low, high, "wald", d, level, "delta method with the Wald covariance")

@@ -173,6 +173,10 @@ def summarize(res: FitResult, level: float = 0.95) -> Summary:
     if getattr(res, "calibration", None) is not None:
         header.append(("Calibration", res.calibration.describe(level)))
     notes = [msg for _, msg in d.problems()]
+    noise = getattr(res, "noise", None)
+    if noise is not None and noise.uses_seeds:
+        header.append(("New-run noise", f"{100 * noise.sigma:.3g}% ({noise.source})"))
+        notes.append(f"prediction intervals carry {noise.describe()}.")
     method = res.stderr_method
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreliableErrorsWarning)

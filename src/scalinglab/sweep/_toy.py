@@ -16,6 +16,13 @@ Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
                                 the learning rates that fail)
 ``toy_crash`` (default [])      learning rates whose worker process exits hard (``os._exit``)
 ``toy_diverge_lr`` (default 1)  learning rates at or above this diverge
+``toy_law`` (default Approach 3) ``[E, A, B, alpha, beta]`` of the loss (synthetic worlds)
+``toy_noise`` (default none)    SD of log loss per run, drawn independently for every (rung, D,
+                                learning rate, seed) from a hash (replaces the ~0.2% seed offset);
+                                a number, or ``{trend: [a, b, c], n_range: [lo, hi], d_range: [lo, hi]}``
+                                for ``exp(a + b log D + c log N)`` with N, D clamped to the ranges
+                                (a seed study's trend, :class:`scalinglab.laws.seeds.SeedSpread`)
+``toy_dataset_scale`` ({})      ``{dataset: factor}`` multiplying the loss (arms that differ)
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +45,21 @@ E, A, B, ALPHA, BETA = 1.69, 406.4, 410.7, 0.34, 0.28   # Hoffmann et al. 2022, 
 BEST_LR = 3e-3                                            # the toy's optimal learning rate
 
 
-def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int) -> float:
-    """Chinchilla loss times ``1 + 0.05 log10(lr / 3e-3)**2`` plus ~0.2% seed noise."""
-    base = E + A / n_params**ALPHA + B / n_tokens**BETA
+def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int, *,
+             law: Any = None, noise: float | None = None, key: str = "") -> float:
+    """Chinchilla loss times ``1 + 0.05 log10(lr / 3e-3)**2`` plus ~0.2% seed noise.
+
+    ``law`` replaces the constants ``(E, A, B, alpha, beta)``; ``noise`` replaces the seed offset
+    by ``exp(noise * z)`` with ``z`` standard normal, drawn from a hash of ``key`` and the seed.
+    """
+    e, a, b, alpha, beta = (E, A, B, ALPHA, BETA) if law is None else (float(v) for v in law)
+    base = e + a / n_params**alpha + b / n_tokens**beta
     penalty = 1.0 + 0.05 * math.log10(lr / BEST_LR) ** 2
+    if noise is not None:
+        h = hashlib.sha256(f"{key}|{lr:.6g}|{seed}".encode()).hexdigest()
+        u1, u2 = (int(h[i:i + 12], 16) / 16 ** 12 for i in (0, 12))
+        z = math.sqrt(-2.0 * math.log(max(u1, 1e-300))) * math.cos(2 * math.pi * u2)   # Box-Muller
+        return base * penalty * math.exp(float(noise) * z)
     u = int(hashlib.sha256(f"{seed}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return base * penalty * (1.0 + 0.002 * (u - 0.5))
 
@@ -83,8 +102,19 @@ def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=N
         if progress is not None:
             progress(seen=(step + 1) * per_step)
     diverged = spec.lr >= float(spec.extra.get("toy_diverge_lr", 1.0))
-    loss = float("nan") if diverged else toy_loss(proc.n_params(spec.model), spec.n_data,
-                                                    spec.lr, spec.seed)
+    noise = spec.extra.get("toy_noise")
+    if isinstance(noise, Mapping):
+        a, b, c = (float(v) for v in noise["trend"])
+        n_lo, n_hi = noise.get("n_range", (0, math.inf))
+        d_lo, d_hi = noise.get("d_range", (0, math.inf))
+        n = min(max(float(proc.n_params(spec.model)), n_lo), n_hi)
+        d = min(max(float(spec.n_data), d_lo), d_hi)
+        noise = math.exp(a + b * math.log(d) + c * math.log(n))
+    loss = float("nan") if diverged else toy_loss(
+        proc.n_params(spec.model), spec.n_data, spec.lr, spec.seed, law=spec.extra.get("toy_law"),
+        noise=None if noise is None else float(noise),
+        key=f"{spec.rung}|{spec.n_data}|{spec.dataset}|{spec.extra.get('toy_world', '')}")
+    loss *= float(dict(spec.extra.get("toy_dataset_scale") or {}).get(spec.dataset, 1.0))
     metric = proc.metrics[0]
     return RunRecord(
         run_id=spec.run_id, spec=spec, status="diverged" if diverged else "done",

@@ -1,0 +1,230 @@
+"""Closed loop vs the demo's fixed grid on synthetic worlds: compute to reach a width at C*.
+
+Each world is a known law ``L(N, D) = E + A / N^alpha + B / D^beta`` (random exponents and floor,
+with A and B set so that the world's losses at two anchor points match the gpt-tiny ladder's
+measured losses, docs/training.md), times the toy trainer's learning-rate penalty, times
+``exp(sigma z)`` run-to-run noise with ``sigma(N, D)`` the gpt-tiny seed study's trend
+(docs/seeds.md; from about 7 % for gpt-tiny-1 at 131k tokens to 0.46 % for gpt-tiny-4 at 2.1M,
+held at its edge value beyond the study's range).
+Runs are "trained" by ``scalinglab.sweep._toy:train`` through the real sweep machinery (inline
+backend, a results store per world), so every cost is the trainer's FLOP count of the gpt-tiny
+procedure, branches counting only their cooldown.
+
+Per world:
+
+* **fixed grid** (baseline): the ``demo`` sweep (gpt-tiny-1..4 x 131k..2.1M tokens x its LR grids,
+  branched), fitted as the analysis fits it (best LR per (N, D), Chinchilla, bootstrap); its
+  ``level`` prediction interval for the target run (a gpt-tiny-5 run at C*) has width ``W_grid``
+  for ``F_grid`` FLOPs.
+* **closed loop**: ``run_loop`` on the ``loop`` sweep's space (the demo's plus gpt-tiny-5) with a
+  budget of ``F_grid`` and the stop rule "width at C* < W_grid"; its log gives the width after
+  every round. ``reach`` is the FLOPs spent when the width first fell to ``W_grid`` or below;
+  ``width_end`` the width when it stopped (reached, or the budget ran out).
+
+A world passes when ``reach <= 0.5 F_grid`` or ``width_end < W_grid`` (issue 13: the loop ends
+narrower with at most the grid's compute). The script also
+reports whether the true loss of the target run lies inside each final interval (coverage; valid
+as a check of the intervals only in aggregate).
+
+Usage::
+
+    .venv/bin/python benchmarks/closed_loop.py --worlds 100 --json closed_loop.json
+    .venv/bin/python benchmarks/closed_loop.py --worlds 3 --quick      # the tests' small version
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ANCHORS = ((24896, 524288, 2.284), (333120, 2097152, 1.452))   # gpt-tiny-1 / -4 tuned losses (docs/training.md)
+TARGET_RUNG = "gpt-tiny-5"
+C_STAR = 2 ** 22 * 5111808.0      # gpt-tiny-5 trained on 4.19M tokens: 2.14e13 FLOPs (its exact count)
+QUICK_SPACE = {"rungs": ["gpt-tiny-1", "gpt-tiny-2", "gpt-tiny-3", "gpt-tiny-4", "gpt-tiny-5"],
+               "n_tokens": [131072, 262144, 524288, 1048576]}
+
+
+def world(rng: np.random.Generator) -> list[float]:
+    """A random law ``[E, A, B, alpha, beta]`` through the two anchors (perturbed by a few %)."""
+    while True:
+        alpha, beta = rng.uniform(0.2, 0.5, 2)
+        E = rng.uniform(0.0, 1.0)
+        (n1, d1, l1), (n2, d2, l2) = ANCHORS
+        l1 *= math.exp(rng.normal(0, 0.03))
+        l2 *= math.exp(rng.normal(0, 0.03))
+        M = np.array([[n1 ** -alpha, d1 ** -beta], [n2 ** -alpha, d2 ** -beta]])
+        A, B = np.linalg.solve(M, [l1 - E, l2 - E])
+        if A > 0 and B > 0:
+            return [float(E), float(A), float(B), float(alpha), float(beta)]
+
+
+def true_loss(law: list[float], n: float, d: float) -> float:
+    E, A, B, alpha, beta = law
+    return E + A / n ** alpha + B / d ** beta        # at the toy's optimal learning rate (penalty 1)
+
+
+def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick: bool) -> dict:
+    from scalinglab.config import load_mapping
+    from scalinglab.sweep.plan import sweep_path
+
+    d = dict(load_mapping(sweep_path(name)))
+    d.update({"trainer": "scalinglab.sweep._toy:train", "variant": "sim", "trainer_options": {},
+              "extra": {"toy_steps": 1, "toy_law": law, "toy_noise": noise, "toy_world": wid}})
+    if quick:
+        rungs = [r for r in QUICK_SPACE["rungs"] if name == "loop" or r != TARGET_RUNG]
+        d.update({"rungs": rungs, "n_tokens": QUICK_SPACE["n_tokens"]})
+        if isinstance(d["lr"], dict):
+            d["lr"] = {k: v for k, v in d["lr"].items() if k in rungs}
+    return d
+
+
+def target_inputs(c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
+    from scalinglab.ladders import get_ladder
+
+    lad = get_ladder("gpt-tiny")
+    r = lad[rung]
+    return {"n_params": float(r.n_params), "n_tokens": c_star / lad.procedure_spec.flops_per_unit(r.model)}
+
+
+def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
+              root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
+    from scalinglab.laws import best_per_size, fit
+    from scalinglab.laws.design import target_state
+    from scalinglab.store import ResultsStore
+    from scalinglab.sweep import plan_sweep, run_sweep
+    from scalinglab.sweep.loop import read_log, run_loop
+
+    x = target_inputs(c_star, rung)
+    truth = true_loss(law, x["n_params"], x["n_tokens"])
+    t0 = time.perf_counter()
+    # -- the fixed grid ------------------------------------------------------------------------
+    grid = plan_sweep(sweep_dict("demo", law, noise, i, quick), check_data=False)
+    gstore = root / f"grid{i}"
+    run_sweep(grid, backend="inline", store=gstore, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with ResultsStore(gstore, readonly=True) as st:
+            runs = st.to_runs()
+        gfit = fit("chinchilla", best_per_size(runs, tuned="lr"), n_boot=n_boot, seed=0)
+    gstate = target_state(gfit, x, level=level)
+    f_grid = grid.cost().flops
+    t_grid = time.perf_counter() - t0
+    # -- the closed loop -----------------------------------------------------------------------
+    lstore = root / f"loop{i}"
+    # the loop stops when it reaches the grid's width, or when the grid's FLOPs are spent
+    until = f"width at {c_star:.6g} on {rung} < {100 * gstate.width:.6g}%"
+    rep = run_loop(sweep_dict("loop", law, noise, i, quick), until=until,
+                   budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
+                   lr_points=lr_points)
+    hist = [(e["spent_flops"], e["states"][""]["width"]) for e in read_log(lstore, rep.name)
+            if e["event"] == "state" and e["states"][""] is not None]
+    reach = next((s for s, w in hist if w <= gstate.width), None)
+    lstate = rep.states[""]
+    shutil.rmtree(gstore, ignore_errors=True)
+    shutil.rmtree(lstore, ignore_errors=True)
+    return {"world": i, "law": law, "noise": noise, "truth": truth,
+            "grid": {"flops": f_grid, "width": gstate.width, "mean": gstate.mean, "low": gstate.low,
+                     "high": gstate.high, "covers": gstate.low <= truth <= gstate.high},
+            "loop": {"flops": rep.spent_flops, "width": lstate.width, "mean": lstate.mean, "low": lstate.low,
+                     "high": lstate.high, "covers": lstate.low <= truth <= lstate.high, "rounds": rep.rounds,
+                     "history": hist},
+            "reach_ratio": None if reach is None else reach / f_grid,
+            "width_ratio_end": lstate.width / gstate.width,
+            "passes": (reach is not None and reach <= 0.5 * f_grid) or lstate.width < gstate.width,
+            "seconds": {"grid": t_grid, "total": time.perf_counter() - t0}}
+
+
+def summarize(results: list[dict]) -> dict:
+    n = len(results)
+    reach = np.array([r["reach_ratio"] if r["reach_ratio"] is not None else np.inf for r in results])
+    wr = np.array([r["width_ratio_end"] for r in results])
+    q = (lambda a, p: float(np.quantile(a, p, method="inverted_cdf")))     # inf (never reached) stays inf
+    return {
+        "worlds": n,
+        "pass_fraction": sum(r["passes"] for r in results) / n,
+        "reach_le_half_fraction": float(np.mean(reach <= 0.5)),
+        "reached_fraction": float(np.mean(np.isfinite(reach))),
+        "reach_ratio_quartiles": [q(reach, p) for p in (0.25, 0.5, 0.75)],
+        "narrower_at_equal_compute_fraction": float(np.mean(wr < 1)),
+        "width_ratio_end_quartiles": [q(wr, p) for p in (0.25, 0.5, 0.75)],
+        "grid_width_median": float(np.median([r["grid"]["width"] for r in results])),
+        "loop_width_median": float(np.median([r["loop"]["width"] for r in results])),
+        "grid_coverage": float(np.mean([r["grid"]["covers"] for r in results])),
+        "loop_coverage": float(np.mean([r["loop"]["covers"] for r in results])),
+        "median_rounds": float(np.median([r["loop"]["rounds"] for r in results])),
+        "seconds_per_world": float(np.mean([r["seconds"]["total"] for r in results])),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--worlds", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the worlds")
+    ap.add_argument("--noise", type=float, default=None,
+                    help="run-to-run SD of log loss (default: the gpt-tiny seed study's pooled spread)")
+    ap.add_argument("--n-boot", type=int, default=200)
+    ap.add_argument("--level", type=float, default=0.95)
+    ap.add_argument("--lr-points", type=int, default=3, help="learning rates per proposed point (run_loop)")
+    ap.add_argument("--c-star", type=float, default=C_STAR, help="target compute (FLOPs)")
+    ap.add_argument("--rung", default=TARGET_RUNG, help="rung of the target run")
+    ap.add_argument("--quick", action="store_true", help="smaller space (D <= 1M tokens), for tests")
+    ap.add_argument("--json", default=None, help="write every world's numbers and the summary here")
+    args = ap.parse_args(argv)
+
+    from scalinglab.laws.seeds import seed_study
+
+    study = seed_study("gpt-tiny")
+    if args.noise is not None:
+        noise: float | dict = args.noise
+    else:      # the study's trend in N and D, clamped to its range, as the fits assume
+        noise = {"trend": list(study.trend), "n_range": [float(study.n_params.min()), float(study.n_params.max())],
+                 "d_range": [float(study.n_tokens.min()), float(study.n_tokens.max())]}
+    rng = np.random.default_rng(args.seed)
+    results = []
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="closed_loop_") as tmp:
+        for i in range(args.worlds):
+            law = world(rng)
+            r = run_world(i, law, noise, n_boot=args.n_boot, level=args.level, quick=args.quick, root=Path(tmp),
+                          lr_points=args.lr_points, c_star=args.c_star, rung=args.rung)
+            results.append(r)
+            rr = "never" if r["reach_ratio"] is None else f"{r['reach_ratio']:.2f}"
+            print(f"world {i:3d}: grid {100 * r['grid']['width']:.2f}% at {r['grid']['flops']:.3g}; loop reaches it at "
+                  f"{rr} of the grid's FLOPs, ends at {100 * r['loop']['width']:.2f}% "
+                  f"({r['width_ratio_end']:.2f}x); {'pass' if r['passes'] else 'FAIL'} "
+                  f"[{r['seconds']['total']:.0f}s]", flush=True)
+    s = summarize(results)
+    lo, md, hi = s["reach_ratio_quartiles"]
+    desc = f"{100 * noise:.2f}% per run" if isinstance(noise, float) else \
+        f"the gpt-tiny seed study's trend ({100 * study.sigma_at(24896, 131072):.1f}% .. {100 * study.sigma_at(333120, 2097152):.2f}%)"
+    print(f"\n{s['worlds']} worlds, noise {desc}, C* = {args.c_star:.3g} FLOPs ({args.rung}), "
+          f"{100 * args.level:g}% intervals, n_boot {args.n_boot}{', quick space' if args.quick else ''}")
+    print(f"pass (reach <= 50% of the grid's FLOPs, or narrower at equal FLOPs): {100 * s['pass_fraction']:.0f}%")
+    print(f"  reach <= 50%: {100 * s['reach_le_half_fraction']:.0f}%   reached at all: {100 * s['reached_fraction']:.0f}%"
+          f"   reach / grid FLOPs quartiles: {lo:.2f} {md:.2f} {hi:.2f}")
+    w1, w2, w3 = s["width_ratio_end_quartiles"]
+    print(f"  narrower at equal FLOPs: {100 * s['narrower_at_equal_compute_fraction']:.0f}%   loop/grid width at "
+          f"equal FLOPs quartiles: {w1:.2f} {w2:.2f} {w3:.2f}")
+    print(f"  median width: grid {100 * s['grid_width_median']:.2f}%, loop {100 * s['loop_width_median']:.2f}%; "
+          f"truth inside: grid {100 * s['grid_coverage']:.0f}%, loop {100 * s['loop_coverage']:.0f}%")
+    print(f"  median rounds {s['median_rounds']:.0f}; {s['seconds_per_world']:.0f} s per world; total "
+          f"{time.time() - t0:.0f} s on {platform.node()}")
+    out = {"summary": s, "worlds": results, "args": vars(args), "noise": noise, "c_star": args.c_star,
+           "python": sys.version.split()[0]}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""``scalinglab design`` (propose the next runs of a closed loop) and the ``sweep run --until`` loop.
+
+A thin layer over :mod:`scalinglab.sweep.loop`: parse, call, print. ``design`` trains and writes
+nothing; ``sweep run FILE --until RULE`` (mounted by ``cli/sweep_cmds.py``) calls
+:func:`run_closed_loop` here. The sweep file is the space of allowed runs; the budget defaults to
+what the whole sweep would cost.
+
+Examples::
+
+    scalinglab design demo --until "width at 1e14 < 3%" --store results/
+    scalinglab sweep run loop.yaml --until "width at 1e14 on gpt-tiny-5 < 3%" --budget 2e13 --store results/
+    scalinglab design --log --store results/
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+
+from .sweep_cmds import DEFAULT_STORE
+
+_FILE = typer.Argument(..., help="Sweep YAML file or preset: the space of runs the loop may choose from.",
+                       show_default=False)
+_UNTIL = typer.Option(..., "--until", "-u", help="Stop rule, e.g. 'width at 1e14 < 3%', "
+                                                 "'width at 1e14 on gpt-tiny-5 < 3%', 'winner at 1e14 at 95%'.")
+_BUDGET = typer.Option(None, "--budget", help="Training FLOPs the loop may spend (e.g. 2e13); default: "
+                                              "what the whole sweep costs.")
+_STORE = typer.Option(DEFAULT_STORE, "--store", "-s", help="Results store directory.")
+_NAME = typer.Option(None, "--name", help="Name of the loop (its log: <store>/loops/<name>/); default: the sweep's.")
+_NBOOT = typer.Option(200, "--n-boot", help="Bootstrap refits per round.")
+_LRS = typer.Option(3, "--lr-points", help="Learning rates searched per proposed point (a window of the grid).")
+
+
+def _budget(file: str, budget: str | None) -> float:
+    from ..sweep import plan_sweep
+    from ..units import parse_quantity
+
+    if budget is not None:
+        return parse_quantity(budget, name="--budget")
+    return float(plan_sweep(file, check_data=False).cost().flops)
+
+
+def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, backend: str,
+                    workers: int | None, options: dict[str, Any], progress: bool, name: str | None = None,
+                    n_boot: int = 200, lr_points: int = 3, per_round: int | None = None) -> int:
+    """``sweep run FILE --until RULE``: run the closed loop, print its report; the exit code."""
+    from ..sweep.loop import run_loop
+
+    from .progress import ProgressDisplay
+
+    def lines(event: Any) -> None:        # --no-progress: the loop's own lines only
+        if isinstance(event, str):
+            print(event, file=sys.stderr, flush=True)
+
+    report = run_loop(file, until=until, budget_flops=_budget(file, budget), store=store, backend=backend,
+                      workers=workers, per_round=per_round, name=name, n_boot=n_boot, lr_points=lr_points,
+                      backend_options=options, progress=ProgressDisplay() if progress else lines)
+    print(report)
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``design`` on the root app."""
+
+    @app.command("design")
+    def design(file: Optional[str] = typer.Argument(None, help=_FILE.help, show_default=False),
+               until: Optional[str] = typer.Option(None, "--until", "-u", help=_UNTIL.help),
+               budget: Optional[str] = _BUDGET, store: str = _STORE, name: Optional[str] = _NAME,
+               n_boot: int = _NBOOT, lr_points: int = _LRS,
+               per_round: int = typer.Option(1, "--per-round", help="Decisions per round (distinct rungs)."),
+               as_json: bool = typer.Option(False, "--json", help="Print the proposal as JSON."),
+               log: bool = typer.Option(False, "--log", help="Print the decision log of the store's closed "
+                                                             "loops (or of --name) instead.")) -> None:
+        """Propose the next runs of a closed loop (what `sweep run FILE --until` would train); trains nothing."""
+        from ..errors import ConfigError
+        from ..sweep.loop import propose
+
+        if log:
+            _print_log(store, name)
+            return
+        if file is None or until is None:
+            raise ConfigError("design needs a sweep FILE and --until, e.g. scalinglab design demo "
+                              "--until 'width at 1e14 < 3%' (or --log to read a loop's decisions)")
+        prop = propose(file, until=until, budget_flops=_budget(file, budget), store=store, name=name,
+                       n_boot=n_boot, lr_points=lr_points, per_round=per_round)
+        if as_json:
+            from .._io import jsonable
+
+            print(json.dumps(jsonable({"rule": prop.rule.to_dict(), "spent_flops": prop.spent_flops,
+                                       "budget_flops": prop.budget_flops, "done": prop.done,
+                                       "p_better": prop.p_better,
+                                       "states": {k: (None if v is None else v.to_dict())
+                                                  for k, v in prop.states.items()},
+                                       "decisions": list(prop.decisions), "considered": list(prop.considered)}),
+                             indent=1))
+        else:
+            print(prop)
+
+
+def _print_log(store: str, name: str | None) -> None:
+    from ..errors import ConfigError
+    from ..sweep.loop import list_loops, read_log
+
+    names = [name] if name else list_loops(store)
+    if not names:
+        raise ConfigError(f"the store {store!r} has no closed-loop log (run `scalinglab sweep run FILE "
+                          "--until ...` first)")
+    for n in names:
+        events = read_log(store, n)
+        if not events:
+            raise ConfigError(f"no closed loop named {n!r} in {store!r}; loops there: "
+                              f"{', '.join(list_loops(store)) or '(none)'}")
+        print(f"closed loop {n!r}")
+        for e in events:
+            kind = e["event"]
+            if kind == "start":
+                print(f"  start: until {e['rule']['text'] or e['rule']}; budget {e['budget_flops']:.3g} FLOPs")
+            elif kind == "decision":
+                print(f"  round {e['round']} {e['kind']}: {e['key']} ({len(e['run_ids'])} runs, "
+                      f"{e['cost_flops']:.3g} FLOPs): {e['why']}")
+            elif kind == "state":
+                widths = ", ".join(f"{(k + ': ') if k else ''}{100 * v['width']:.2f}%"
+                                   for k, v in e["states"].items() if v)
+                print(f"  after round {e['round']}: spent {e['spent_flops']:.3g} FLOPs; width {widths or '-'}"
+                      + (f"; P(first better) {e['p_better']:.3f}" if e.get("p_better") is not None else ""))
+            elif kind == "stop":
+                print(f"  stop: {e['reason']}")
+            elif kind == "budget":
+                print(f"  budget changed to {e['budget_flops']:.3g} FLOPs")

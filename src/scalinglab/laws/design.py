@@ -1,0 +1,667 @@
+"""Sequential design: which runs to train next to narrow a prediction at a target compute.
+
+What to use when
+----------------
+``scalinglab sweep run FILE --until "width at 1e14 < 3%"`` (:func:`scalinglab.sweep.loop.run_loop`)
+trains, refits and asks this module, every round, which of the runs the sweep file allows would
+narrow the prediction at the target the most per FLOP. This module holds the statistics only
+(numpy + scipy): the stop rules (:func:`parse_until`), how wide the prediction is now
+(:func:`target_state`), and how wide it is expected to be after a candidate's runs are in
+(:func:`score_candidates`, :func:`choose`). It never sees ladders, stores or executors: a
+:class:`Candidate` is a set of (N, D) points, how many seeds each, and a cost in FLOPs.
+
+How a candidate is scored
+-------------------------
+The fit's bootstrap refits ``theta_b`` (:mod:`scalinglab.laws.bootstrap`) are an ensemble of laws
+compatible with the data. Over the ensemble, the log prediction at the target, ``g = log f(x*)``,
+and at every candidate point, ``h_j = log f(x_j)``, have a joint covariance ``S``. A new run at
+``x_j`` observes ``h_j`` plus noise of variance ``r_j`` (the fit's :class:`~scalinglab.laws.seeds.NoiseModel`:
+seed spread over the seeds trained, plus misfit). Treating the ensemble as Gaussian and the
+observation as linear in it, observing a set ``J`` of points leaves the target with variance::
+
+    Var(g | y_J) = S_gg - S_gJ (S_JJ + R_J)^-1 S_Jg
+
+the posterior variance of Bayesian linear design (Chaloner & Verdinelli 1995, "Bayesian
+experimental design: a review", Sec. 2: c-optimality for one linear combination), estimated from
+an ensemble as in the ensemble Kalman filter (Evensen 1994). The prediction interval's half-width
+scales as ``sqrt(Var(g) + s^2)`` (``s``: the new-run noise the prediction interval adds, which no
+run can remove), so the expected interval after the candidate is the current one times
+``sqrt((Var(g | y_J) + s^2) / (Var(g) + s^2))``. That is the ``"gaussian"`` score (used for
+comparisons and for the cheap rollouts of :func:`choose`); the default ``"importance"`` score
+estimates ``E Var(g | y_J)`` without the Gaussian assumption, by reweighting the bootstrap refits
+with the likelihood of simulated observations (preposterior importance sampling, Muller 1999),
+so the heavy tails of the ensemble, which set a percentile interval, count. The planner picks the
+largest ``(width now - width after) / cost``, after a rollout lookahead (:func:`choose`); a batch
+of several candidates is chosen greedily, each scored jointly with those already chosen.
+
+When the score is valid, and when not
+-------------------------------------
+It is a linearisation: good when the ensemble is roughly Gaussian in log space and the candidate
+points are not far outside the data (a few doublings), rough for the first rounds of a 5-parameter
+law on ten points, where the bootstrap itself is unreliable. It ranks candidates; it does not
+promise the width a round will reach (the log records the expected and the realised width, so the
+planner's calibration can be read off). It does not know about a change of regime beyond the
+data, and it treats the points of a branched bundle as independent although they share a trunk.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config import freeze_fields
+from ..errors import ConfigError, ScalingLabWarning
+
+__all__ = [
+    "Candidate",
+    "Scored",
+    "StopRule",
+    "TargetState",
+    "choose",
+    "difference_state",
+    "parse_until",
+    "point_noise_var",
+    "score_candidates",
+    "target_state",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# stop rules
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StopRule:
+    """When a closed loop stops (besides running out of budget).
+
+    Attributes
+    ----------
+    kind : str
+        ``"width"``: the ``level`` prediction interval at ``flops`` is narrower than ``width``
+        (relative: ``(high - low) / prediction``). ``"winner"``: the arms' predictions at
+        ``flops`` differ with probability ``confidence`` (one arm is better in that fraction of
+        the paired bootstrap draws).
+    flops : float
+        The target compute C*, in the procedure's FLOP count (the trainer's).
+    rung : str or None
+        Predict a run of this rung at C*; None: the rung predicted best at C* (re-chosen each round).
+    width : float
+        Relative width asked for (0.03 for "3%"); ``kind="width"`` only.
+    confidence : float
+        ``kind="winner"`` only.
+    level : float
+        Level of the prediction interval.
+    text : str
+        The rule as written.
+    """
+
+    kind: str
+    flops: float
+    rung: str | None = None
+    width: float = math.nan
+    confidence: float = math.nan
+    level: float = 0.95
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("width", "winner"):
+            raise ConfigError(f"StopRule.kind must be 'width' or 'winner'; got {self.kind!r}")
+        if not (self.flops > 0 and math.isfinite(self.flops)):
+            raise ConfigError(f"the target compute must be a positive number of FLOPs; got {self.flops!r}")
+        if self.kind == "width" and not (self.width >= 0 and math.isfinite(self.width)):
+            raise ConfigError(f"the asked width must be >= 0 (e.g. 3%); got {self.width!r}")
+        if self.kind == "winner" and not (0.5 < self.confidence < 1):
+            raise ConfigError(f"the asked confidence must be in (50%, 100%); got {self.confidence!r}")
+        if not 0 < self.level < 1:
+            raise ConfigError(f"level must be in (0, 1); got {self.level!r}")
+
+    def __str__(self) -> str:
+        return self.text or (f"width at {self.flops:g} < {100 * self.width:g}%" if self.kind == "width"
+                             else f"winner at {self.flops:g} at {100 * self.confidence:g}%")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "flops": self.flops, "rung": self.rung, "width": self.width,
+                "confidence": self.confidence, "level": self.level, "text": self.text}
+
+
+_NUM = r"([0-9.]+(?:e[+-]?[0-9]+)?)"
+_UNTIL_WIDTH = re.compile(rf"^width\s+at\s+{_NUM}(?:\s+on\s+(\S+))?\s*<\s*{_NUM}\s*%"
+                          rf"(?:\s+at\s+{_NUM}\s*%)?$", re.I)
+_UNTIL_WINNER = re.compile(rf"^winner\s+at\s+{_NUM}(?:\s+on\s+(\S+))?\s+at\s+{_NUM}\s*%$", re.I)
+
+
+def parse_until(text: str | StopRule) -> StopRule:
+    """Parse a stop rule.
+
+    Forms::
+
+        width at 1e14 < 3%                 the 95% prediction interval at C* = 1e14 FLOPs
+        width at 1e14 on gpt-tiny-5 < 3%   ... of a gpt-tiny-5 run at C* (else: the best rung)
+        width at 1e14 < 3% at 90%          ... the 90% interval
+        winner at 1e14 at 95%              two arms: one is better at C* with probability 0.95
+
+    Examples
+    --------
+    >>> r = parse_until("width at 1e15 < 2%")
+    >>> r.kind, r.flops, r.width, r.level
+    ('width', 1e+15, 0.02, 0.95)
+    >>> parse_until("winner at 3e14 on gpt-tiny-5 at 90%").confidence
+    0.9
+    """
+    if isinstance(text, StopRule):
+        return text
+    t = " ".join(str(text).strip().split())
+    m = _UNTIL_WIDTH.match(t)
+    try:
+        if m:
+            c, rung, w, lvl = m.groups()
+            return StopRule(kind="width", flops=float(c), rung=rung, width=float(w) / 100,
+                            level=float(lvl) / 100 if lvl else 0.95, text=t)
+        m = _UNTIL_WINNER.match(t)
+        if m:
+            c, rung, conf = m.groups()
+            return StopRule(kind="winner", flops=float(c), rung=rung, confidence=float(conf) / 100, text=t)
+    except ValueError:
+        pass
+    raise ConfigError(f"cannot read the stop rule {text!r}; write e.g. 'width at 1e14 < 3%', "
+                      "'width at 1e14 on gpt-tiny-5 < 3%' or 'winner at 1e14 at 95%'")
+
+
+# ---------------------------------------------------------------------------------------------
+# where the prediction stands
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TargetState:
+    """The prediction at the target now.
+
+    Attributes
+    ----------
+    inputs : dict
+        The predicted point (``n_params``, ``n_tokens``).
+    mean, low, high : float
+        Prediction and its ``level`` prediction interval for a new run.
+    level : float
+    interval : str
+        Which interval (``Prediction.interval`` when the fit reports one, else ``"bootstrap"``).
+    """
+
+    inputs: Mapping[str, float]
+    mean: float
+    low: float
+    high: float
+    level: float
+    interval: str = "bootstrap"
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
+    @property
+    def width(self) -> float:
+        """Relative width ``(high - low) / mean``."""
+        return float((self.high - self.low) / self.mean)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inputs": {k: float(v) for k, v in self.inputs.items()}, "mean": self.mean, "low": self.low,
+                "high": self.high, "level": self.level, "width": self.width, "interval": self.interval}
+
+
+def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95) -> TargetState:
+    """The fit's prediction interval for a new run at ``inputs`` (its default interval method)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        p = fit.predict(level=level, **inputs)
+    method = getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap"
+    return TargetState(inputs={k: float(v) for k, v in inputs.items()}, mean=float(np.asarray(p.mean)),
+                       low=float(np.asarray(p.low)), high=float(np.asarray(p.high)), level=level,
+                       interval=str(method))
+
+
+def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float]
+                     ) -> tuple[float, float]:
+    """``(P(A better), sd)``: the share of paired bootstrap draws where A predicts the lower loss at
+    its target point, and the SD of ``log f_A - log f_B`` over the draws (parameter uncertainty only:
+    it compares the arms' expected losses, not two single runs)."""
+    ga, gb = _log_draws(fit_a, [inputs_a])[:, 0], _log_draws(fit_b, [inputs_b])[:, 0]
+    n = min(ga.size, gb.size)
+    d = ga[:n] - gb[:n]
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return math.nan, math.nan
+    return float(np.mean(d < 0)), float(np.std(d, ddof=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# candidates and their scores
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Candidate:
+    """What one decision would train, seen by the statistics: points, seeds and cost.
+
+    Attributes
+    ----------
+    key : str
+        A readable, unique name (``"gpt-tiny-5 D=1.05M,2.1M lr=3e-3..1.2e-2"``).
+    points : tuple of dict
+        The (``n_params``, ``n_tokens``) points it adds to the fit (a branched bundle has several).
+    cost_flops : float
+        Training FLOPs of all its runs (every learning rate and seed; the trainer's counts).
+    seeds : int
+        Seeds trained per point (the point's noise variance is divided by it).
+    arm : str
+        The fit it informs (``""`` with one arm).
+    meta : dict
+        Anything the caller wants back (rung, budgets, learning rates ...).
+    """
+
+    key: str
+    points: tuple[Mapping[str, float], ...]
+    cost_flops: float
+    seeds: int = 1
+    arm: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.points:
+            raise ConfigError(f"candidate {self.key!r} adds no point")
+        if not (self.cost_flops > 0 and math.isfinite(self.cost_flops)):
+            raise ConfigError(f"candidate {self.key!r} must cost > 0 FLOPs; got {self.cost_flops!r}")
+        freeze_fields(self)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate with its expected effect on the target.
+
+    Attributes
+    ----------
+    candidate : Candidate
+    width_now : float
+        Relative width now (of the prediction interval; of the difference for a comparison).
+    width_after : float
+        Expected relative width once this candidate (and those chosen before it) are in.
+    gain_per_flop : float
+        ``(width_now - width_after) / cost``, in width per FLOP (of this candidate alone, given
+        those chosen before it).
+    """
+
+    candidate: Candidate
+    width_now: float
+    width_after: float
+    gain_per_flop: float
+
+    @property
+    def why(self) -> str:
+        """The reason logged for choosing it."""
+        c = self.candidate
+        return (f"expected width {100 * self.width_now:.2f}% -> {100 * self.width_after:.2f}% for "
+                f"{c.cost_flops:.3g} FLOPs ({100 * self.gain_per_flop * 1e12:.3g} width points per TFLOP)")
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.candidate
+        return {"key": c.key, "arm": c.arm, "cost_flops": c.cost_flops, "seeds": c.seeds,
+                "points": [{k: float(v) for k, v in p.items()} for p in c.points],
+                "width_now": self.width_now, "width_after": self.width_after,
+                "gain_per_flop": self.gain_per_flop}
+
+
+def point_noise_var(noise: Any, seeds: int, *, inputs: Mapping[str, float] | None = None,
+                    fallback_sigma: float = 0.0) -> float:
+    """Variance of a tuned point averaged over ``seeds`` seeds, in the fit's space.
+
+    ``sigma_seed(x)^2 / seeds + lack^2``: the seed part at the point's inputs (the spread's trend,
+    :mod:`scalinglab.laws.seeds`) shrinks with more seeds, the misfit part does not; the residual
+    scale when no seed spread is known.
+    """
+    if noise is None:
+        return float(fallback_sigma) ** 2
+    if not noise.uses_seeds:
+        return float(noise.sigma) ** 2
+    seed = float(np.asarray(noise.seed_sigma_at(**dict(inputs or {}))).reshape(-1)[0]) if inputs else \
+        (float(noise.sigma_seed) if math.isfinite(noise.sigma_seed) else 0.0)
+    return seed ** 2 / max(int(seeds), 1) + float(noise.lack) ** 2
+
+
+def _log_draws(fit: Any, inputs: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """``log f(x; theta_b)`` for every bootstrap draw and point: shape (B, len(inputs))."""
+    boot = getattr(fit, "bootstrap", None)
+    if boot is None:
+        raise ConfigError("the design needs a fit with a bootstrap: fit(..., n_boot=200)")
+    P = np.asarray(boot.params, dtype=float)
+    cols = []
+    for x in inputs:
+        with np.errstate(all="ignore"):
+            v = fit.law(P, **{k: np.asarray(float(x[k])) for k in fit.law.inputs})
+            cols.append(np.log(np.asarray(v, dtype=float).reshape(-1)))
+    return np.stack(cols, axis=1)
+
+
+def _robust_cov(Z: np.ndarray) -> np.ndarray:
+    """Covariance of the ensemble rows after dropping non-finite and wild refits (> 8 MAD)."""
+    Z = Z[np.all(np.isfinite(Z), axis=1)]
+    if Z.shape[0] < 3:
+        return np.full((Z.shape[1], Z.shape[1]), np.nan)
+    med = np.median(Z, axis=0)
+    mad = 1.4826 * np.median(np.abs(Z - med), axis=0)
+    mad = np.where(mad > 0, mad, np.inf)
+    keep = np.all(np.abs(Z - med) <= 8 * mad, axis=1)
+    if keep.sum() >= 3:
+        Z = Z[keep]
+    return np.atleast_2d(np.cov(Z.T, ddof=1))
+
+
+class _Arm:
+    """One fit's ensemble over the target and every candidate point of that arm."""
+
+    def __init__(self, fit: Any, target: Mapping[str, float], points: list[Mapping[str, float]]):
+        self.fit = fit
+        keys = []
+        self.index: dict[tuple, int] = {}
+        for p in points:
+            k = _pkey(p)
+            if k not in self.index:
+                self.index[k] = len(keys) + 1
+                keys.append(p)
+        Z = _log_draws(fit, [target, *keys])
+        self.Z = Z[np.all(np.isfinite(Z), axis=1)]
+        self.S = _robust_cov(Z)
+        self.var0 = float(self.S[0, 0])
+
+    def var_after(self, obs: Mapping[int, float]) -> float:
+        """Posterior variance of the target after observing points ``{index: noise variance}``."""
+        if not obs or not math.isfinite(self.var0):
+            return self.var0
+        J = np.array(sorted(obs))
+        R = np.diag([obs[j] for j in J])
+        SJJ = self.S[np.ix_(J, J)] + R
+        SgJ = self.S[0, J]
+        try:
+            red = float(SgJ @ np.linalg.solve(SJJ + 1e-15 * np.eye(len(J)), SgJ))
+        except np.linalg.LinAlgError:
+            red = float(SgJ @ np.linalg.pinv(SJJ) @ SgJ)
+        return max(self.var0 - red, 0.0)
+
+
+    def widths_after(self, obs: Mapping[int, float], *, noise_var: float, level: float, n_truths: int = 48,
+                     seed: int = 0) -> tuple[float, float]:
+        """``(prior, expected posterior)`` SD-scale of the target (``sqrt(var + noise_var)``), by
+        importance reweighting of the ensemble.
+
+        Preposterior analysis on the ensemble itself (Muller 1999, "Simulation-based optimal
+        design"): ``n_truths`` draws play the truth in turn, the candidate's points are observed
+        from it with their noise, every draw is reweighted by the likelihood of that observation
+        (tempered so that at least 10 draws keep weight: a particle filter's guard), and the
+        reweighted variance of the log target is averaged over the truths. By the law of total
+        variance its expectation never exceeds the prior variance. Unlike the Gaussian update on
+        a trimmed covariance it keeps the ensemble's tails, which set a percentile interval.
+        Both numbers include ``noise_var``; their ratio is what a caller should use.
+        """
+        Z = self.Z
+        B = Z.shape[0]
+        if B < 10:
+            return math.nan, math.nan
+        g = Z[:, 0]
+        prior = math.sqrt(float(np.var(g)) + max(noise_var, 0.0))
+        if not obs:
+            return prior, prior
+        rng = np.random.default_rng(seed)
+        J = np.array(sorted(obs))
+        r = np.array([obs[j] for j in J])
+        truths = rng.choice(B, size=min(n_truths, B), replace=False)
+        y = Z[np.ix_(truths, J)] + rng.normal(size=(truths.size, J.size)) * np.sqrt(r)
+        logw = -0.5 * (((Z[None, :, J] - y[:, None, :]) ** 2) / r).sum(axis=2)        # (K, B)
+        W = np.vstack([_tempered(lw, min(10.0, B / 10)) for lw in logw])
+        m = W @ g
+        var = W @ (g * g) - m * m
+        post = math.sqrt(float(np.mean(np.maximum(var, 0.0))) + max(noise_var, 0.0))
+        return prior, min(post, prior)
+
+
+def _tempered(logw: np.ndarray, ess_min: float) -> np.ndarray:
+    """Normalised weights ``exp(t logw)`` with the largest ``t <= 1`` whose effective sample size >= ess_min."""
+    def weights(t: float) -> np.ndarray:
+        w = np.exp(t * (logw - logw.max()))
+        return w / w.sum()
+
+    def ess(w: np.ndarray) -> float:
+        return 1.0 / float(np.sum(w * w))
+
+    w = weights(1.0)
+    if ess(w) >= ess_min:
+        return w
+    lo, hi = 0.0, 1.0
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        if ess(weights(mid)) >= ess_min:
+            lo = mid
+        else:
+            hi = mid
+    return weights(lo)
+
+
+def _pkey(p: Mapping[str, float]) -> tuple:
+    return tuple(sorted((k, float(f"{float(v):.9g}")) for k, v in p.items()))
+
+
+def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
+                     candidates: Sequence[Candidate], *, width_now: float, noise_var_new: float | None = None,
+                     chosen: Sequence[Candidate] = (), comparison: bool = False, level: float = 0.95,
+                     method: str | None = None) -> list[Scored]:
+    """Score every candidate: expected relative width after it, and gain per FLOP.
+
+    Parameters
+    ----------
+    fits : dict arm -> FitResult
+        Fits with a bootstrap (one arm ``""`` for a single target).
+    targets : dict arm -> inputs
+        The predicted point of each arm.
+    candidates : sequence of Candidate
+    width_now : float
+        The relative width now (from :func:`target_state`, or of the difference).
+    noise_var_new : float, optional
+        Variance of the new-run noise that the interval carries and no run removes (log space);
+        default: the single arm's ``noise_sigma ** 2``; 0 for a comparison.
+    chosen : sequence of Candidate
+        Candidates already chosen this round; each score is joint with them.
+    comparison : bool
+        Score the difference between two arms (the variances of the arms add).
+    level : float
+        Level of the interval (``method="importance"``).
+    method : {"importance", "gaussian"}, optional
+        ``"importance"`` (default for one arm): the expected spread of the reweighted ensemble
+        (``widths_after`` of the arm's ensemble, preposterior importance sampling). ``"gaussian"`` (default
+        for a comparison): the linear-Gaussian update of the module notes.
+
+    Returns
+    -------
+    list of Scored, best gain per FLOP first.
+    """
+    method = method or ("gaussian" if comparison else "importance")
+    if method not in ("importance", "gaussian"):
+        raise ConfigError(f"method must be 'importance' or 'gaussian'; got {method!r}")
+    if method == "importance" and (comparison or len(fits) != 1):
+        raise ConfigError("method='importance' scores one arm's interval; use 'gaussian' for a comparison")
+    arms = {a: _Arm(f, targets[a], [p for c in (*candidates, *chosen) if c.arm == a for p in c.points])
+            for a, f in fits.items()}
+    if noise_var_new is None:
+        if comparison:
+            noise_var_new = 0.0
+        else:
+            a0, f0 = next(iter(fits.items()))
+            nz = f0.noise
+            noise_var_new = (float(np.asarray(nz.sigma_at(**targets[a0])).reshape(-1)[0]) ** 2
+                             if nz is not None else float(f0.noise_sigma) ** 2)
+    noise_of = {a: f.noise for a, f in fits.items()}
+    sig_of = {a: float(f.noise_sigma) for a, f in fits.items()}
+
+    def obs_of(cands: Sequence[Candidate]) -> dict[str, dict[int, float]]:
+        out: dict[str, dict[int, float]] = {a: {} for a in arms}
+        for c in cands:
+            if c.arm not in arms:
+                raise ConfigError(f"candidate {c.key!r} is for arm {c.arm!r}; the fits have {sorted(arms)}")
+            for p in c.points:
+                r = point_noise_var(noise_of[c.arm], c.seeds, inputs=p, fallback_sigma=sig_of[c.arm])
+                j = arms[c.arm].index[_pkey(p)]
+                out[c.arm][j] = 1.0 / (1.0 / out[c.arm][j] + 1.0 / r) if j in out[c.arm] else r
+        return out
+
+    def total_var(cands: Sequence[Candidate]) -> float:
+        obs = obs_of(cands)
+        return sum(arms[a].var_after(obs[a]) for a in arms)
+
+    if method == "importance":
+        arm_name, arm = next(iter(arms.items()))
+
+        def width(cands: Sequence[Candidate]) -> tuple[float, float]:
+            return arm.widths_after(obs_of(cands)[arm_name], noise_var=noise_var_new, level=level)
+
+        prior, base = width(chosen)
+        if not (math.isfinite(prior) and prior > 0):
+            return [Scored(c, width_now, width_now, 0.0) for c in candidates]
+        w_base = width_now * base / prior
+        out = []
+        for c in candidates:
+            w = width_now * width([*chosen, c])[1] / prior
+            out.append(Scored(c, width_now, w, (w_base - w) / c.cost_flops))
+        out.sort(key=lambda s: (-s.gain_per_flop, s.candidate.cost_flops, s.candidate.key))
+        return out
+
+    v_base = total_var(chosen)
+    v_now = sum(arm.var0 for arm in arms.values())
+    if not (math.isfinite(v_now) and v_now > 0):
+        return [Scored(c, width_now, width_now, 0.0) for c in candidates]
+    w_base = width_now * math.sqrt((v_base + noise_var_new) / (v_now + noise_var_new))
+    out = []
+    for c in candidates:
+        v = total_var([*chosen, c])
+        w = width_now * math.sqrt((v + noise_var_new) / (v_now + noise_var_new))
+        out.append(Scored(c, width_now, w, (w_base - w) / c.cost_flops))
+    out.sort(key=lambda s: (-s.gain_per_flop, s.candidate.cost_flops, s.candidate.key))
+    return out
+
+
+def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
+           candidates: Sequence[Candidate], *, width_now: float, budget_flops: float, k: int = 1,
+           noise_var_new: float | None = None, comparison: bool = False, level: float = 0.95,
+           method: str | None = None, exclusive: Any = None, goal_width: float = 0.0,
+           lookahead: int = 4) -> tuple[list[Scored], list[Scored]]:
+    """Choose up to ``k`` candidates by expected width reduction per FLOP, with a rollout lookahead.
+
+    Never chooses a candidate over the remaining ``budget_flops`` (the budget shrinks with each
+    choice) or one that gains nothing. ``exclusive(a, b)`` says two candidates cannot be chosen
+    together (e.g. the same rung twice in one round).
+
+    Greedy choice by gain per FLOP is myopic when one candidate costs a large part of the budget:
+    cheap points win round after round until the expensive, decisive one no longer fits. So the
+    ``lookahead`` best candidates by gain per FLOP and the ``lookahead`` best by absolute gain are
+    each *rolled out* (Bertsekas, Tsitsiklis & Wu 1997, "Rollout algorithms for combinatorial
+    optimization"): chosen first, then followed by greedy choices (linear-Gaussian scores, which
+    are cheap) until the budget is spent. The first choice whose rollout reaches ``goal_width``
+    with the fewest FLOPs wins, or, when none does, the one whose rollout ends narrowest.
+    ``lookahead=0`` is the plain greedy choice.
+
+    Returns
+    -------
+    (chosen, first_scores) : the chosen candidates in order (each scored given those before it)
+        and the scores of every affordable candidate in the first pass (for the decision log).
+    """
+    left = float(budget_flops)
+    chosen: list[Scored] = []
+    first: list[Scored] = []
+    pool = [c for c in candidates if c.cost_flops <= left]
+    gauss = _Scorer(fits, targets, candidates, noise_var_new=noise_var_new, comparison=comparison) \
+        if lookahead and pool else None
+    for i in range(max(int(k), 1)):
+        pool = [c for c in pool if c.cost_flops <= left
+                and not any(exclusive is not None and exclusive(c, s.candidate) for s in chosen)]
+        if not pool:
+            break
+        scored = score_candidates(fits, targets, pool, width_now=width_now, noise_var_new=noise_var_new,
+                                  chosen=[s.candidate for s in chosen], comparison=comparison, level=level,
+                                  method=method)
+        if i == 0:
+            first = scored
+        best = scored[0]
+        if not best.gain_per_flop > 0:
+            break
+        if gauss is not None and len(scored) > 1:
+            useful = [x for x in scored if x.gain_per_flop > 0]
+            picks = list({x.candidate.key: x for x in
+                          [*useful[:lookahead], *sorted(useful, key=lambda x: x.width_after)[:lookahead]]}.values())
+            goal = goal_width / width_now if width_now > 0 else 0.0
+            ends = {x.candidate.key: gauss.rollout(x.candidate, [c.candidate for c in chosen], pool, left, goal)
+                    for x in picks}
+            best = min(picks, key=lambda x: (*ends[x.candidate.key], -x.gain_per_flop))
+        chosen.append(best)
+        left -= best.candidate.cost_flops
+        pool = [c for c in pool if c.key != best.candidate.key]
+    return chosen, first
+
+
+class _Scorer:
+    """Linear-Gaussian widths of any set of candidates, relative to the current width (rollouts)."""
+
+    def __init__(self, fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
+                 candidates: Sequence[Candidate], *, noise_var_new: float | None, comparison: bool):
+        self.arms = {a: _Arm(f, targets[a], [p for c in candidates if c.arm == a for p in c.points])
+                     for a, f in fits.items()}
+        if noise_var_new is None:
+            if comparison:
+                noise_var_new = 0.0
+            else:
+                a0, f0 = next(iter(fits.items()))
+                nz = f0.noise
+                noise_var_new = (float(np.asarray(nz.sigma_at(**targets[a0])).reshape(-1)[0]) ** 2
+                                 if nz is not None else float(f0.noise_sigma) ** 2)
+        self.s2 = float(noise_var_new)
+        self.fits = fits
+        self.v0 = sum(arm.var0 for arm in self.arms.values())
+
+    def ratio(self, cands: Sequence[Candidate]) -> float:
+        """Expected width after ``cands`` as a fraction of the width now."""
+        obs: dict[str, dict[int, float]] = {a: {} for a in self.arms}
+        for c in cands:
+            f = self.fits[c.arm]
+            for p in c.points:
+                r = point_noise_var(f.noise, c.seeds, inputs=p, fallback_sigma=float(f.noise_sigma))
+                j = self.arms[c.arm].index[_pkey(p)]
+                obs[c.arm][j] = 1.0 / (1.0 / obs[c.arm][j] + 1.0 / r) if j in obs[c.arm] else r
+        v = sum(self.arms[a].var_after(obs[a]) for a in self.arms)
+        if not (math.isfinite(self.v0) and self.v0 + self.s2 > 0):
+            return 1.0
+        return math.sqrt((v + self.s2) / (self.v0 + self.s2))
+
+    def rollout(self, first: Candidate, chosen: Sequence[Candidate], pool: Sequence[Candidate], left: float,
+                goal_ratio_width: float) -> tuple[float, float]:
+        """``(FLOPs to reach the goal or inf, final relative width)`` of ``first`` then greedy choices."""
+        sel = [*chosen, first]
+        taken = {(c.arm, _pkey(p)) for c in sel for p in c.points}
+        rem = left - first.cost_flops
+        spent = first.cost_flops
+        w = self.ratio(sel)
+        # goal_ratio_width is the asked width as a fraction of the width now
+        reach = spent if w <= goal_ratio_width else math.inf
+        while True:
+            options = [c for c in pool if c.cost_flops <= rem and c.key not in {x.key for x in sel}
+                       and not any((c.arm, _pkey(p)) in taken for p in c.points)]
+            if not options:
+                break
+            ws = [(self.ratio([*sel, c]), c) for c in options]
+            wc, c = max(ws, key=lambda t: ((w - t[0]) / t[1].cost_flops, -t[1].cost_flops))
+            if not (w - wc) > 0:
+                break
+            sel.append(c)
+            taken |= {(c.arm, _pkey(p)) for p in c.points}
+            rem -= c.cost_flops
+            spent += c.cost_flops
+            w = wc
+            if w <= goal_ratio_width and reach == math.inf:
+                reach = spent
+        return reach, w

@@ -1,0 +1,995 @@
+"""Closed-loop sweeps: choose the next runs, train them, refit, until the prediction at C* is narrow.
+
+``run_loop(sweep, until="width at 1e14 < 3%", budget_flops=2e13, store=...)`` treats the sweep
+file as the *space* of allowed runs (its ladders, rungs, budgets D, learning-rate grids, seeds,
+schedule and dataset(s)) and trains only the part of it that narrows the prediction at the target
+compute C* the most per FLOP:
+
+1. **Initial design** (when an arm has too few tuned points to fit the law): the smallest rungs at
+   the smallest budgets, each with a learning-rate window (branched when the sweep's schedule is).
+2. **Refit** the law (default Chinchilla) on the tuned points (best learning rate per (N, D), seeds
+   averaged) with a bootstrap, and predict the target run at C*: a run of the rung the stop rule
+   names, or of the rung predicted best at C*, with D = C* / (the procedure's FLOPs per unit).
+3. **Stop** when the rule holds (``width at C* < w``, or for two arms ``winner at C* at p``),
+   when the budget is spent, or when no allowed candidate fits in what is left.
+4. **Learning rates**: a point whose best learning rate is at the edge of the window it was
+   searched on, with more grid beyond, gets one more learning rate first (``lr-extend``).
+5. **Plan** (:mod:`scalinglab.laws.design`): every (rung, D) of the space not trained yet, alone or
+   with the rung's untrained shorter budgets as cooldown branches, each a small search over
+   ``lr_points`` learning rates of the rung's grid centred on the best one seen so far; choose
+   ``per_round`` of them (distinct rungs) by expected width reduction per FLOP.
+6. **Train** them through :func:`~scalinglab.sweep.run.run_sweep` (any backend, same store), and
+   go back to 2.
+
+Every decision is written to ``<store>/loops/<name>/decisions.jsonl`` *before* its runs are
+submitted, with why (expected width before and after, FLOPs, gain per FLOP, the runners-up), and
+a ``trained`` event after. The loop is resumable like any sweep: a killed loop, run again with the
+same arguments, first finishes the runs of its last logged decision (``run_sweep`` skips what is
+done and resumes what was interrupted), then plans the next round; it never re-decides a round.
+
+The planner never proposes a rung outside the sweep's ladders and rungs, a D outside its budgets,
+a learning rate outside its grid, a (rung, D, lr, seed) already finished in the store, or a
+decision that costs more than the budget left (tests/sweep/test_loop.py).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._io import atomic_write, jsonable
+from ..config import to_dict
+from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, StoreError
+from ..laws.design import (
+    Candidate,
+    StopRule,
+    TargetState,
+    choose,
+    difference_state,
+    parse_until,
+    target_state,
+)
+from ..store.store import ResultsStore
+from ..units import format_quantity
+from .plan import SweepPlan, plan_sweep
+
+__all__ = ["LoopReport", "Proposal", "list_loops", "propose", "read_log", "run_loop"]
+
+LOOP_DIR = "loops"
+LOG_NAME = "decisions.jsonl"
+MIN_SIZES = 3               # the initial design: at least this many rungs ...
+MIN_BUDGETS = 3             # ... and budgets per arm, and
+EXTRA_POINTS = 3            # at least (law parameters + this) tuned points before planning
+
+
+# ---------------------------------------------------------------------------------------------
+# the space of allowed runs
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Rung:
+    name: str
+    ladder: str
+    n_params: float            # N, the procedure's default convention (what to_runs reports)
+    flops_per_unit: float      # the trainer's FLOPs per token/sample
+    budgets: tuple[int, ...]   # allowed D, rounded to whole steps as the sweep plans them
+    lrs: tuple[float, ...]     # the learning-rate grid, ascending
+
+
+@dataclass(frozen=True)
+class _PRun:
+    run_id: str
+    key: tuple                 # (rung, D, lr, seed): what makes two runs the same experiment
+    flops: float               # FLOPs it trains (a branch: its cooldown)
+    branch_of: str | None
+    n_data: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class _Arm:
+    name: str                  # "" for a single arm; else the dataset or ladder that differs
+    ladder: tuple[str, ...]
+    dataset: str
+    rungs: tuple[_Rung, ...]
+
+
+class _Space:
+    """What the sweep file allows, per arm (datasets or ladders that differ)."""
+
+    def __init__(self, plan: SweepPlan):
+        self.plan = plan
+        cfg = plan.config
+        self.cfg = cfg
+        self.seeds = tuple(int(s) for s in cfg.seeds)
+        self.variant = cfg.variant
+        self.unit_key = "n_samples" if plan.unit == "samples" else "n_tokens"
+        specs = plan.specs
+        # arms in the order the sweep file lists them (the plan orders runs longest first)
+        given_ds = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset or [])
+        datasets = sorted(dict.fromkeys(s.dataset for s in specs),
+                          key=lambda d: given_ds.index(d) if d in given_ds else len(given_ds))
+        ladders = sorted(dict.fromkeys(s.ladder for s in specs), key=cfg.ladders.index)
+        if len(datasets) > 1 and len(ladders) > 1:
+            raise ConfigError("a closed loop compares at most two arms: give two datasets or two ladders, "
+                              "not several of both")
+        by_rung: dict[str, dict[str, Any]] = {}
+        for s in specs:
+            r = by_rung.setdefault(s.rung, {"ladder": s.ladder, "budgets": set(), "lrs": set(), "model": s.model,
+                                            "proc": s.procedure_spec})
+            r["budgets"].add(int(s.n_data))
+            r["lrs"].add(float(s.lr))
+        rungs = {}
+        planned = {r.spec.rung: r.n_params for r in plan.runs}
+        for name, r in by_rung.items():
+            rungs[name] = _Rung(name=name, ladder=r["ladder"], n_params=float(planned[name]),
+                                flops_per_unit=float(r["proc"].flops_per_unit(r["model"])),
+                                budgets=tuple(sorted(r["budgets"])), lrs=tuple(sorted(r["lrs"])))
+        order = sorted(rungs.values(), key=lambda r: r.n_params)
+        if len(datasets) > 1:
+            self.arms = tuple(_Arm(d, tuple(ladders), d, tuple(order)) for d in datasets)
+        elif len(ladders) > 1:
+            self.arms = tuple(_Arm(lad, (lad,), datasets[0], tuple(r for r in order if r.ladder == lad))
+                              for lad in ladders)
+        else:
+            self.arms = (_Arm("", tuple(ladders), datasets[0], tuple(order)),)
+        self.rungs = rungs
+        self._plans: dict[str, tuple[_PRun, ...]] = {}
+
+    def rung(self, name: str) -> _Rung:
+        return self.rungs[name]
+
+    def planned(self, sub: Mapping[str, Any]) -> tuple[_PRun, ...]:
+        """The runs of a decision's sweep, planned once (names do not enter run ids)."""
+        sig = json.dumps(jsonable({k: v for k, v in sub.items() if k not in ("name", "description")}),
+                         sort_keys=True)
+        if sig not in self._plans:
+            plan = plan_sweep(sub, check_data=False)
+            self._plans[sig] = tuple(_PRun(r.run_id, _run_key(r.spec), float(r.flops), r.spec.branch_of,
+                                           int(r.spec.n_data), float(r.spec.lr)) for r in plan.runs)
+        return self._plans[sig]
+
+    def sub_sweep(self, arm: _Arm, rung: _Rung, budgets: Sequence[int], lrs: Sequence[float], name: str,
+                  seeds: Sequence[int] | None = None) -> dict[str, Any]:
+        """The sweep dict of one decision: the parent sweep restricted to these runs."""
+        d = to_dict(self.cfg)
+        for k in ("n_tokens", "n_samples", "tokens_per_param"):
+            d.pop(k, None)
+        d.update({"ladder": rung.ladder, "rungs": [rung.name], self.unit_key: [int(b) for b in budgets],
+                  "lr": [float(v) for v in lrs], "dataset": arm.dataset, "name": name,
+                  "seeds": list(seeds if seeds is not None else self.seeds),
+                  "description": f"closed-loop decision {name}"})
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# the decision log
+# ---------------------------------------------------------------------------------------------
+
+def _loop_dir(store_root: Path, name: str) -> Path:
+    return Path(store_root) / LOOP_DIR / name
+
+
+def read_log(store: str | Path, name: str) -> list[dict[str, Any]]:
+    """The events of a closed loop's decision log (``[]`` when it has none)."""
+    p = _loop_dir(Path(store), name) / LOG_NAME
+    if not p.exists():
+        return []
+    out = []
+    for i, line in enumerate(p.read_text().splitlines()):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise StoreError(f"{str(p)!r} line {i + 1} is not JSON; the log is written atomically, so "
+                                 "it was edited by hand: restore it or start a loop with another --name") from None
+    return out
+
+
+def list_loops(store: str | Path) -> list[str]:
+    """Names of the closed loops logged in a store."""
+    root = Path(store) / LOOP_DIR
+    return sorted(p.parent.name for p in root.glob(f"*/{LOG_NAME}")) if root.is_dir() else []
+
+
+class _Log:
+    """Append-only JSONL, rewritten atomically on every event (a reader never sees half a line)."""
+
+    def __init__(self, store_root: Path, name: str):
+        self.dir = _loop_dir(store_root, name)
+        self.path = self.dir / LOG_NAME
+        self.events = read_log(store_root, name)
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        ev = {"event": event["event"], "time": round(time.time(), 3), **jsonable(dict(event))}
+        self.events.append(ev)
+        text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in self.events)
+        try:
+            atomic_write(self.path, text)
+        except OSError as exc:
+            raise StoreError(f"cannot write the loop log {str(self.path)!r}: {exc}") from None
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == kind]
+
+    def lock(self):
+        return _flock(self.dir / ".lock")
+
+
+class _flock:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise StoreError(f"another process is running the closed loop in {str(self.path.parent)!r}; "
+                             "wait for it or use another --name") from None
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the planner would train next, and why (``scalinglab design`` prints it).
+
+    Attributes
+    ----------
+    rule : StopRule
+    spent_flops, budget_flops : float
+    states : dict arm -> TargetState or None
+        The prediction at the target now (None where the arm cannot be fitted yet).
+    p_better : float or None
+        Two arms: the share of paired bootstrap draws in which the first arm is better.
+    done : str or None
+        Why nothing more is needed (the rule holds, the budget is spent ...); None otherwise.
+    decisions : list of dict
+        The decisions, as the log would record them (kind, arm, rung, budgets, learning rates,
+        seeds, run ids, cost, why, expected width).
+    considered : list of dict
+        Every affordable candidate of the planning step with its score (best first).
+    """
+
+    rule: StopRule
+    spent_flops: float
+    budget_flops: float
+    states: Mapping[str, TargetState | None]
+    p_better: float | None = None
+    done: str | None = None
+    decisions: tuple[Mapping[str, Any], ...] = ()
+    considered: tuple[Mapping[str, Any], ...] = ()
+
+    def as_text(self) -> str:
+        lines = [f"closed loop: until {self.rule}; spent {self.spent_flops:.3g} of {self.budget_flops:.3g} FLOPs"]
+        for arm, st in self.states.items():
+            label = f"[{arm}] " if arm else ""
+            if st is None:
+                lines.append(f"  {label}not enough tuned points to fit yet")
+            else:
+                x = st.inputs
+                lines.append(f"  {label}prediction at N={format_quantity(x['n_params'])}, "
+                             f"D={format_quantity(x['n_tokens'])}: {st.mean:.4f} [{st.low:.4f}, {st.high:.4f}] "
+                             f"({100 * st.level:g}% {st.interval}), width {100 * st.width:.2f}%")
+        if self.p_better is not None:
+            lines.append(f"  P(first arm better at C*) = {self.p_better:.3f}")
+        if self.done:
+            lines.append(f"stop: {self.done}")
+        for d in self.decisions:
+            lines.append(f"next ({d['kind']}): {d['key']}: {len(d['run_ids'])} runs, {d['cost_flops']:.3g} FLOPs; "
+                         f"{d['why']}")
+        if self.considered:
+            lines.append("candidates considered (best expected width reduction per FLOP first):")
+            for c in self.considered[:8]:
+                lines.append(f"  {c['key']:<52} {c['cost_flops']:>9.3g} FLOPs  width -> "
+                             f"{100 * c['width_after']:.2f}%")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+@dataclass(frozen=True)
+class LoopReport:
+    """What a closed loop did.
+
+    Attributes
+    ----------
+    name : str
+        The loop's name (its log is ``<store>/loops/<name>/decisions.jsonl``).
+    rule : StopRule
+    budget_flops, spent_flops : float
+    rounds : int
+        Decision rounds logged (over every call, when resumed).
+    reason : str
+        Why it stopped.
+    reached : bool
+        The stop rule holds (the width is narrow enough, or the winner is decided).
+    states : dict arm -> TargetState
+        The final prediction at the target.
+    p_better : float or None
+    history : list of dict
+        Per round: spent FLOPs and the width (or P(better)) after it.
+    log : str
+        Path of the decision log.
+    """
+
+    name: str
+    rule: StopRule
+    budget_flops: float
+    spent_flops: float
+    rounds: int
+    reason: str
+    reached: bool
+    states: Mapping[str, TargetState | None]
+    p_better: float | None = None
+    history: tuple[Mapping[str, Any], ...] = ()
+    log: str = ""
+
+    def __str__(self) -> str:
+        lines = [f"closed loop {self.name!r}: {'reached' if self.reached else 'stopped'} ({self.reason}) after "
+                 f"{self.rounds} rounds; spent {self.spent_flops:.3g} of {self.budget_flops:.3g} FLOPs"]
+        for arm, st in self.states.items():
+            if st is not None:
+                lines.append(f"  {('[' + arm + '] ') if arm else ''}prediction at C*={self.rule.flops:.3g}: "
+                             f"{st.mean:.4f} [{st.low:.4f}, {st.high:.4f}] ({100 * st.level:g}% {st.interval}, "
+                             f"N={format_quantity(st.inputs['n_params'])}, D={format_quantity(st.inputs['n_tokens'])}), "
+                             f"width {100 * st.width:.2f}%")
+        if self.p_better is not None:
+            lines.append(f"  P(first arm better) = {self.p_better:.3f}")
+        lines.append(f"  decision log: {self.log}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Options:
+    law: str = "chinchilla"
+    n_boot: int = 200
+    seed: int = 0
+    lr_points: int = 3
+    per_round: int = 1
+    fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    warm: dict[str, Any] = field(default_factory=dict)     # arm -> the last round's optimum
+
+
+@dataclass
+class _Assessment:
+    done: dict[str, set[tuple]]          # (rung, D, lr, seed) of every finished run, per arm
+    done_ids: dict[str, set[str]]        # their run ids (a finished trunk's branches can start now)
+    fits: dict[str, Any]
+    tuned: dict[str, Any]
+    states: dict[str, TargetState | None]
+    targets: dict[str, dict[str, float]]
+    p_better: float | None
+    diff_sd: float | None
+
+
+def _finished(store: ResultsStore, space: _Space, arm: _Arm) -> list[Any]:
+    recs = []
+    for lad in arm.ladder:
+        recs += store.records(status=("done", "diverged"), ladder=lad, dataset=arm.dataset, variant=space.variant)
+    return recs
+
+
+def _assess(space: _Space, store: ResultsStore, rule: StopRule, opts: _Options) -> _Assessment:
+    from ..laws import best_per_size, fit
+    from ..laws import get_law
+
+    n_law = get_law(opts.law).n_params
+    fits, tuned, states, targets, done, done_ids = {}, {}, {}, {}, {}, {}
+    for arm in space.arms:
+        fits[arm.name] = tuned[arm.name] = states[arm.name] = None
+        recs = _finished(store, space, arm)
+        done[arm.name] = {_run_key(r.spec) for r in recs}
+        done_ids[arm.name] = {r.run_id for r in recs if r.status == "done"}
+        if not any(r.status == "done" for r in recs):
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ScalingLabWarning)
+                runs = None
+                for lad in arm.ladder:
+                    part = store.to_runs(ladder=lad, dataset=arm.dataset, variant=space.variant)
+                    runs = part if runs is None else _concat(runs, part)
+                groups = runs.groups
+                t = best_per_size(runs, by=["n_params", "n_tokens"],
+                                  tuned="lr" if len({str(v) for v in groups["lr"]}) > 1 else None,
+                                  mean_over="seed" if len({str(v) for v in groups["seed"]}) > 1 else None)
+        except DataError:
+            continue
+        tuned[arm.name] = t
+        if (len(t) < n_law + EXTRA_POINTS or len({f"{v:.6g}" for v in t.n_params}) < MIN_SIZES
+                or len({f"{v:.6g}" for v in t.n_tokens}) < MIN_BUDGETS):
+            continue
+        kw = dict(opts.fit_kwargs)
+        if "starts" not in kw and "n_starts" not in kw:
+            kw["starts"] = _starts(opts.law, t, opts.warm.get(arm.name))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ScalingLabWarning)
+                f = fit(opts.law, t, n_boot=opts.n_boot, seed=opts.seed, **kw)
+        except ScalingLabError:
+            continue
+        fits[arm.name] = f
+        opts.warm[arm.name] = f.param_vector
+        targets[arm.name] = _target_inputs(f, arm, rule)
+        states[arm.name] = target_state(f, targets[arm.name], level=rule.level)
+    p = sd = None
+    if len(space.arms) == 2 and all(fits[a.name] is not None for a in space.arms):
+        a, b = (x.name for x in space.arms)
+        p, sd = difference_state(fits[a], targets[a], fits[b], targets[b])
+    return _Assessment(done, done_ids, fits, tuned, states, targets, p, sd)
+
+
+#: Every k-th start of the law's grid, plus the previous round's optimum: a round adds a few points
+#: to the data, so the optimum moves little (measured on the toy ladder: the full 4500-start
+#: Chinchilla grid and this subset reach the same objective, 2.7 s against 0.4 s).
+GRID_STRIDE = 16
+
+
+def _starts(law_name: str, runs: Any, warm: Any):
+    import numpy as np
+
+    from ..laws import get_law
+
+    law = get_law(law_name)
+    grid = law.default_starts(inputs=law.inputs_from(runs), target=np.asarray(runs.target, dtype=float))
+    grid = grid[::GRID_STRIDE] if grid.shape[0] > 4 * GRID_STRIDE else grid
+    return grid if warm is None else np.vstack([np.asarray(warm, dtype=float)[None, :], grid])
+
+
+def _concat(a: Any, b: Any) -> Any:
+    import numpy as np
+
+    from ..laws import Runs
+
+    def cat(x, y):
+        return None if x is None or y is None else np.concatenate([x, y])
+
+    return Runs(target=cat(a.target, b.target), run_id=cat(a.run_id, b.run_id), n_params=cat(a.n_params, b.n_params),
+                n_tokens=cat(a.n_tokens, b.n_tokens), flops=cat(a.flops, b.flops),
+                groups={k: np.concatenate([a.groups[k], b.groups[k]]) for k in a.groups if k in b.groups},
+                target_name=a.target_name, flops_convention=a.flops_convention, source=a.source)
+
+
+def _target_inputs(f: Any, arm: _Arm, rule: StopRule) -> dict[str, float]:
+    """The run predicted at C*: the rule's rung, or the rung predicted best at C*."""
+    if rule.rung is not None:
+        r = next((r for r in arm.rungs if r.name == rule.rung), None)
+        if r is None:
+            raise ConfigError(f"the stop rule names rung {rule.rung!r}, which the sweep does not train; "
+                              f"its rungs: {', '.join(x.name for x in arm.rungs)}")
+        return {"n_params": r.n_params, "n_tokens": rule.flops / r.flops_per_unit}
+    best, best_loss = None, math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        for r in arm.rungs:
+            x = {"n_params": r.n_params, "n_tokens": rule.flops / r.flops_per_unit}
+            v = float(f.predict(**x))
+            if v < best_loss:
+                best, best_loss = x, v
+    return best
+
+
+def _run_key(spec: Any) -> tuple:
+    """What makes two runs the same experiment: rung, D, learning rate and seed."""
+    return (spec.rung, int(spec.n_data), f"{spec.lr:.6g}", int(spec.seed))
+
+
+def _window(rung: _Rung, center_lr: float | None, k: int) -> tuple[float, ...]:
+    """``k`` consecutive grid values centred on the grid value nearest ``center_lr``."""
+    g = rung.lrs
+    k = max(1, min(int(k), len(g)))
+    if center_lr is None:
+        c = len(g) // 2                  # the middle (the upper one of an even grid)
+    else:
+        c = min(range(len(g)), key=lambda i: (abs(math.log(g[i] / center_lr)), i))
+    lo = max(0, min(c - (k - 1) // 2, len(g) - k))
+    return g[lo:lo + k]
+
+
+def _best_lr(tuned: Any, rung: _Rung, n_data: int, space: _Space) -> float | None:
+    """The best learning rate seen for this rung at the nearest budget (or the nearest rung)."""
+    if tuned is None or len(tuned) == 0:
+        return None
+    lrs = tuned.groups.get("lr")
+    if lrs is None:
+        return None
+    best = None
+    for i in range(len(tuned)):
+        dn = abs(math.log(tuned.n_params[i] / rung.n_params))
+        dd = abs(math.log(tuned.n_tokens[i] / n_data))
+        key = (round(dn, 6), round(dd, 6))
+        if best is None or key < best[0]:
+            best = (key, float(lrs[i]))
+    return best[1]
+
+
+class _Planner:
+    """Builds the decisions of one round (initial design, learning-rate extensions, plan).
+
+    With a branched schedule every decision is drawn from a *family*: the trunk of a rung at a
+    budget ``D_max`` (with checkpoints at every shorter budget of the grid, whichever are trained
+    now) and its cooldown branches. A trunk trained in one round therefore serves branches chosen
+    in later rounds at the cost of their cooldown only, as the fixed demo grid's do.
+    """
+
+    def __init__(self, space: _Space, rule: StopRule, opts: _Options, name: str, a: _Assessment):
+        self.space, self.rule, self.opts, self.name, self.a = space, rule, opts, name, a
+        self.branched = space.cfg.schedule.kind == "branched"
+
+    def family(self, arm: _Arm, rung: _Rung, d_max: int, lrs: Sequence[float], rnd: int, i: int
+               ) -> tuple[dict[str, Any], tuple[_PRun, ...]]:
+        budgets = [b for b in rung.budgets if b <= d_max] if self.branched else [d_max]
+        sub = self.space.sub_sweep(arm, rung, budgets, lrs, f"{self.name}-r{rnd}-{i}")
+        return sub, self.space.planned(sub)
+
+    def _decision(self, kind: str, arm: _Arm, rung: _Rung, sub: Mapping[str, Any], runs: Sequence[_PRun]
+                  ) -> dict[str, Any] | None:
+        """A decision training ``runs`` (of ``sub``), or None when all are finished or one repeats a
+        finished experiment, or a branch's trunk is neither finished nor trained with it."""
+        done, done_ids = self.a.done[arm.name], self.a.done_ids[arm.name]
+        todo = [r for r in runs if r.run_id not in done_ids]
+        if not todo or any(r.key in done for r in todo):
+            return None
+        ids = {r.run_id for r in todo}
+        if any(r.branch_of and r.branch_of not in done_ids and r.branch_of not in ids for r in todo):
+            return None
+        budgets = sorted({r.n_data for r in todo})
+        lrs = sorted({r.lr for r in todo})
+        trunk = any(r.branch_of is None for r in todo)
+        key = (f"{rung.name} D={','.join(format_quantity(b) for b in budgets)} "
+               f"lr={'/'.join(f'{v:g}' for v in lrs)}" + ("" if trunk or not self.branched else " (branches)")
+               + (f" [{arm.name}]" if arm.name else ""))
+        return {"kind": kind, "arm": arm.name, "key": key, "rung": rung.name, "n_data": budgets, "lr": lrs,
+                "seeds": list(sub["seeds"]), "run_ids": [r.run_id for r in todo],
+                "cost_flops": float(sum(r.flops for r in todo)), "sweep": dict(sub),
+                "points": [{"n_params": rung.n_params, "n_tokens": float(b)} for b in budgets]}
+
+    def initial(self, arm: _Arm, tuned: Any, rnd: int) -> list[dict[str, Any]]:
+        """The smallest rungs at the smallest budgets: enough distinct N and D to fit the law."""
+        from ..laws import get_law
+
+        need = get_law(self.opts.law).n_params + EXTRA_POINTS
+        if len(arm.rungs) < MIN_SIZES:
+            raise ConfigError(f"a closed loop needs at least {MIN_SIZES} rungs to fit a law of N and D; "
+                              f"the sweep has {len(arm.rungs)}")
+        n_rungs = max(MIN_SIZES, min(len(arm.rungs), math.ceil(need / MIN_BUDGETS)))
+        out = []
+        for i, rung in enumerate(arm.rungs[:n_rungs]):
+            if len(rung.budgets) < MIN_BUDGETS:
+                raise ConfigError(f"a closed loop needs at least {MIN_BUDGETS} budgets per rung; rung "
+                                  f"{rung.name} has {len(rung.budgets)}")
+            budgets = rung.budgets[:MIN_BUDGETS]
+            # the first search locates each rung's optimum: at least 3 learning rates where the grid has them
+            lrs = _window(rung, _best_lr(tuned, rung, budgets[-1], self.space), max(self.opts.lr_points, 3))
+            sub, fam = self.family(arm, rung, budgets[-1], lrs, rnd, i)
+            d = self._decision("initial", arm, rung, sub, [r for r in fam if r.n_data in budgets])
+            if d is not None:
+                d["why"] = (f"initial design: {arm.name or 'the arm'} has too few tuned points to fit "
+                            f"{self.opts.law} (needs >= {need} over >= {MIN_SIZES} sizes and {MIN_BUDGETS} budgets)")
+                d["expected_width"] = None
+                out.append(d)
+        return out
+
+    def lr_extensions(self, arm: _Arm, tuned: Any, rnd: int, log: _Log) -> list[dict[str, Any]]:
+        """One more learning rate for points whose best one sits at the edge of their window.
+
+        The points of one rung that need the same learning rate share one trunk (at the largest of
+        them) and its branches.
+        """
+        if tuned is None:
+            return []
+        tried = {(e["arm"], e["rung"], b, lr) for e in log.of("decision") if e["kind"] == "lr-extend"
+                 for b in e["n_data"] for lr in e["lr"]}
+        mine = {rid for e in log.of("decision") for rid in e["run_ids"] if e["arm"] == arm.name}
+        wanted: dict[tuple[str, float], dict[int, str]] = {}
+        ids = list(tuned.run_ids)
+        for edge in tuned.tuning_edge:
+            if edge.side not in ("low", "high") or edge.run_id not in mine:
+                continue
+            i = ids.index(edge.run_id)
+            rung = next((r for r in arm.rungs if math.isclose(r.n_params, tuned.n_params[i], rel_tol=1e-6)), None)
+            if rung is None:
+                continue
+            budget = min(rung.budgets, key=lambda b: abs(b - float(tuned.n_tokens[i])))
+            pos = min(range(len(rung.lrs)), key=lambda j: abs(math.log(rung.lrs[j] / edge.value)))
+            nxt = pos - 1 if edge.side == "low" else pos + 1
+            if not 0 <= nxt < len(rung.lrs) or rung.lrs[nxt] in edge.grid:
+                continue
+            if (arm.name, rung.name, budget, rung.lrs[nxt]) in tried:
+                continue
+            wanted.setdefault((rung.name, rung.lrs[nxt]), {})[budget] = (
+                f"{format_quantity(budget)}: best {edge.value:g} is the {'smallest' if edge.side == 'low' else 'largest'}"
+                f" of {[float(v) for v in edge.grid]}")
+        out = []
+        for (rname, lr), why in sorted(wanted.items()):
+            rung = self.space.rung(rname)
+            sub, fam = self.family(arm, rung, max(why), (lr,), rnd, len(out))
+            d = self._decision("lr-extend", arm, rung, sub, [r for r in fam if r.n_data in why])
+            if d is not None:
+                d["why"] = (f"{rname}: best learning rate at the edge of its window at D = "
+                            f"{'; '.join(why[b] for b in sorted(why))}; trying {lr:g}")
+                d["expected_width"] = None
+                out.append(d)
+        return out
+
+    def candidates(self, arm: _Arm, tuned: Any, rnd: int) -> list[tuple[Candidate, dict[str, Any]]]:
+        """Every way to add untrained (rung, D) points: a new trunk (alone, or with the rung's untrained
+        shorter budgets as branches), or branches of a trunk trained before (their cooldown only)."""
+        done = self.a.done[arm.name]
+        points = {(k[0], k[1]) for k in done}
+        out: list[tuple[Candidate, dict[str, Any]]] = []
+        seen: set[str] = set()
+
+        def add(sub: Mapping[str, Any], runs: Sequence[_PRun], rung: _Rung) -> None:
+            d = self._decision("plan", arm, rung, sub, runs)
+            if d is None or d["key"] in seen:
+                return
+            seen.add(d["key"])
+            out.append((Candidate(key=d["key"], points=tuple(d["points"]), cost_flops=d["cost_flops"],
+                                  seeds=len(d["seeds"]), arm=arm.name, meta={"rung": rung.name}), d))
+
+        i = 0
+        for rung in arm.rungs:
+            free = [b for b in rung.budgets if (rung.name, b) not in points]
+            for d_max in rung.budgets:
+                # a new trunk at d_max: alone, or with every untrained shorter budget
+                if d_max in free:
+                    lrs = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
+                    sub, fam = self.family(arm, rung, d_max, lrs, rnd, i)
+                    i += 1
+                    # with branches every untrained shorter budget rides along for its cooldown: a
+                    # trunk alone would leave them to cost a whole run each later
+                    add(sub, [r for r in fam if r.n_data in free] if self.branched else
+                        [r for r in fam if r.branch_of is None], rung)
+                    continue
+                if not self.branched:
+                    continue
+                # branches of trunks at d_max trained before (per learning rate of the grid)
+                shorter = [b for b in free if b < d_max]
+                if not shorter:
+                    continue
+                have = []
+                for lr in rung.lrs:
+                    sub, fam = self.family(arm, rung, d_max, (lr,), rnd, i)
+                    if any(r.branch_of is None and r.run_id in self.a.done_ids[arm.name] for r in fam):
+                        have.append(lr)
+                if not have:
+                    continue
+                sub, fam = self.family(arm, rung, d_max, have, rnd, i)
+                i += 1
+                for b in shorter:
+                    add(sub, [r for r in fam if r.n_data == b], rung)
+                if len(shorter) > 1:
+                    add(sub, [r for r in fam if r.n_data in shorter], rung)
+        return out
+
+
+def _check_header(log: _Log, header: Mapping[str, Any]) -> None:
+    heads = log.of("start")
+    if not heads:
+        return
+    old = heads[0]
+    for k in ("rule", "sweep", "law", "lr_points", "space"):
+        a, b = (json.dumps(jsonable(x.get(k)), sort_keys=True) for x in (old, header))   # NaN == NaN here
+        if a != b:
+            was = old[k].get("text") if k == "rule" else old.get(k)
+            raise ConfigError(f"the closed loop {log.dir.name!r} in this store was started with another {k} "
+                              f"({was!r}); resume it with the same sweep and --until, or give this "
+                              "loop another name (--name)")
+
+
+def _spent(log: _Log) -> float:
+    return float(sum(e["cost_flops"] for e in log.of("decision")))
+
+
+def _rounds(log: _Log) -> int:
+    return max([e["round"] for e in log.of("decision")], default=0)
+
+
+def _stop_reason(rule: StopRule, a: _Assessment) -> str | None:
+    if rule.kind == "width":
+        st = next(iter(a.states.values()))
+        if st is not None and st.width < rule.width:
+            return f"the {100 * rule.level:g}% interval at {rule.flops:.3g} FLOPs is {100 * st.width:.2f}% wide (< {100 * rule.width:g}%)"
+        return None
+    if a.p_better is not None and max(a.p_better, 1 - a.p_better) >= rule.confidence:
+        arms = list(a.states)
+        win = arms[0] if a.p_better >= 0.5 else arms[1]
+        return f"{win} is better at {rule.flops:.3g} FLOPs with probability {max(a.p_better, 1 - a.p_better):.3f}"
+    return None
+
+
+def _width_now(rule: StopRule, a: _Assessment) -> float:
+    if rule.kind == "width":
+        return next(iter(a.states.values())).width
+    from scipy.stats import norm
+
+    return 2 * float(norm.ppf(0.5 + rule.level / 2)) * float(a.diff_sd)
+
+
+def _state_dict(a: _Assessment) -> dict[str, Any]:
+    return {"states": {k: (None if v is None else v.to_dict()) for k, v in a.states.items()},
+            "p_better": a.p_better}
+
+
+def _decide(space: _Space, rule: StopRule, opts: _Options, name: str, log: _Log,
+            a: _Assessment, budget: float, rnd: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    """The decisions of round ``rnd`` (and the scored candidates), or why there are none."""
+    planner = _Planner(space, rule, opts, name, a)
+    left = budget - _spent(log)
+    # 1. an arm that cannot be fitted yet gets its initial design
+    need = [arm for arm in space.arms if a.fits[arm.name] is None]
+    if need:
+        out = []
+        for arm in need:
+            out += planner.initial(arm, a.tuned[arm.name], rnd)
+        if not out:
+            return [], [], ("the initial design is trained but the law still cannot be fitted; add budgets or "
+                            "rungs to the sweep")
+        cost = sum(d["cost_flops"] for d in out)
+        if cost > left:
+            raise ConfigError(f"the budget left ({left:.3g} FLOPs) does not cover the initial design "
+                              f"({cost:.3g} FLOPs: {'; '.join(d['key'] for d in out)}); raise --budget")
+        return out, [], None
+    # 2. learning rates at the edge of their window
+    ext = [d for arm in space.arms for d in planner.lr_extensions(arm, a.tuned[arm.name], rnd, log)]
+    ext = [d for d in ext if d["cost_flops"] <= left]
+    if ext:
+        chosen, total = [], 0.0
+        for d in ext:
+            if total + d["cost_flops"] <= left:
+                chosen.append(d)
+                total += d["cost_flops"]
+        return chosen, [], None
+    # 3. plan: the candidates that narrow the target most per FLOP
+    pairs = [p for arm in space.arms for p in planner.candidates(arm, a.tuned[arm.name], rnd)]
+    if not pairs:
+        return [], [], "every run the sweep allows is trained"
+    by_key = {c.key: d for c, d in pairs}
+    comparison = rule.kind == "winner"
+    fits = {arm.name: a.fits[arm.name] for arm in space.arms}
+    chosen, scored = choose(fits, a.targets, [c for c, _ in pairs], width_now=_width_now(rule, a),
+                            budget_flops=left, k=opts.per_round, comparison=comparison, level=rule.level,
+                            goal_width=rule.width if rule.kind == "width" else 0.0,
+                            exclusive=lambda x, y: x.arm == y.arm and x.meta["rung"] == y.meta["rung"])
+    considered = [s.to_dict() for s in scored]
+    if not chosen:
+        affordable = [c for c, _ in pairs if c.cost_flops <= left]
+        return [], considered, ("no candidate fits in the budget left" if not affordable
+                                else "no candidate is expected to narrow the interval")
+    out = []
+    for j, s in enumerate(chosen):
+        d = dict(by_key[s.candidate.key])
+        d["why"] = s.why + (f" (given the {j} chosen before it)" if j else "")
+        d["expected_width"] = s.width_after
+        d["gain_per_flop"] = s.gain_per_flop
+        d["runners_up"] = [x.to_dict() for x in scored[:6] if x.candidate.key != s.candidate.key][:5]
+        out.append(d)
+    return out, considered, None
+
+
+def _as_proposal(rule: StopRule, spent: float, budget: float, a: _Assessment, done: str | None,
+                 decisions: Sequence[Mapping[str, Any]], considered: Sequence[Mapping[str, Any]]) -> Proposal:
+    return Proposal(rule=rule, spent_flops=spent, budget_flops=budget, states=dict(a.states),
+                    p_better=a.p_better, done=done,
+                    decisions=tuple({k: v for k, v in d.items() if k != "sweep"} for d in decisions),
+                    considered=tuple(considered))
+
+
+def _setup(sweep: Any, until: Any, name: str | None, opts: _Options, store: Any, readonly: bool = False):
+    plan = sweep if isinstance(sweep, SweepPlan) else plan_sweep(sweep)
+    rule = parse_until(until)
+    space = _Space(plan)
+    if rule.kind == "winner" and len(space.arms) != 2:
+        raise ConfigError(f"'{rule}' compares two arms; the sweep has {len(space.arms)} (give two datasets "
+                          "or two ladders)")
+    if rule.kind == "width" and len(space.arms) != 1:
+        raise ConfigError(f"'{rule}' is about one prediction; the sweep has {len(space.arms)} arms "
+                          "(use 'winner at C* at 95%' to compare them)")
+    if rule.rung is not None and not all(any(r.name == rule.rung for r in arm.rungs) for arm in space.arms):
+        raise ConfigError(f"the stop rule names rung {rule.rung!r}, which the sweep does not train; its rungs: "
+                          f"{', '.join(space.rungs)}")
+    if opts.lr_points < 1:
+        raise ConfigError(f"lr_points must be >= 1; got {opts.lr_points}")
+    name = name or plan.name
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store, readonly=readonly)
+    header = {"event": "start", "rule": rule.to_dict(), "sweep": plan.name, "law": opts.law,
+              "lr_points": opts.lr_points, "space": {r.name: [list(r.budgets), list(r.lrs)] for r in space.rungs.values()}}
+    return plan, rule, space, name, st, header
+
+
+def propose(sweep: Any, *, until: str | StopRule, budget_flops: float, store: ResultsStore | str | Path,
+            name: str | None = None, law: str = "chinchilla", n_boot: int = 200, seed: int = 0,
+            lr_points: int = 3, per_round: int = 1, fit_kwargs: Mapping[str, Any] | None = None) -> Proposal:
+    """What a closed loop would train next, and why; trains and writes nothing.
+
+    Takes the arguments of :func:`run_loop`. Counts the FLOPs of a logged loop of the same name
+    as spent.
+    """
+    opts = _Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points, per_round=per_round,
+                    fit_kwargs=dict(fit_kwargs or {}))
+    _check_budget(budget_flops)
+    root = Path(store.root if isinstance(store, ResultsStore) else store)
+    if not isinstance(store, ResultsStore) and not (root / "results.sqlite").exists():
+        # nothing trained yet: plan against an empty store in a temporary folder (write nothing here)
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="scalinglab-design-") as tmp:
+            with ResultsStore(Path(tmp) / "store") as empty:
+                return _propose(sweep, until, name, opts, empty, root, budget_flops)
+    return _propose(sweep, until, name, opts, store, root, budget_flops)
+
+
+def _propose(sweep: Any, until: Any, name: str | None, opts: _Options, store: Any, root: Path,
+             budget_flops: float) -> Proposal:
+    plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store, readonly=True)
+    log = _Log(root, name)
+    _check_header(log, header)
+    a = _assess(space, st, rule, opts)
+    spent = _spent(log)
+    done = _stop_reason(rule, a)
+    if done is None and spent >= budget_flops:
+        done = "the budget is spent"
+    if done is not None:
+        return _as_proposal(rule, spent, budget_flops, a, done, [], [])
+    decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, _rounds(log) + 1)
+    return _as_proposal(rule, spent, budget_flops, a, why, decisions, considered)
+
+
+def _check_budget(budget_flops: float) -> None:
+    if not (isinstance(budget_flops, (int, float)) and budget_flops > 0 and math.isfinite(budget_flops)):
+        raise ConfigError(f"the training budget must be a positive number of FLOPs (e.g. 2e13); got {budget_flops!r}")
+
+
+def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: ResultsStore | str | Path,
+             backend: str = "local", workers: int | None = None, per_round: int | None = None,
+             name: str | None = None, law: str = "chinchilla", n_boot: int = 200, seed: int = 0,
+             lr_points: int = 3, max_rounds: int = 100, fit_kwargs: Mapping[str, Any] | None = None,
+             backend_options: Mapping[str, Any] | None = None,
+             progress: Callable[[Any], Any] | None = None) -> LoopReport:
+    """Train the runs of ``sweep`` that narrow the prediction at C* most, until ``until`` holds.
+
+    Parameters
+    ----------
+    sweep : path, preset name, dict or SweepPlan
+        The space of allowed runs (module notes).
+    until : str or StopRule
+        ``"width at 1e14 < 3%"``, ``"width at 1e14 on gpt-tiny-5 < 3%"`` or, for a sweep with two
+        datasets or ladders, ``"winner at 1e14 at 95%"`` (:func:`~scalinglab.laws.design.parse_until`).
+    budget_flops : float
+        Training FLOPs the loop may spend (the trainer's counts, over every round and resumed call).
+    store : ResultsStore or path
+        Results store; the log goes to ``<store>/loops/<name>/decisions.jsonl``.
+    backend, workers, backend_options
+        As for :func:`~scalinglab.sweep.run.run_sweep`.
+    per_round : int, optional
+        Decisions per round (distinct rungs), default ``workers`` (1 when not given).
+    name : str, optional
+        The loop's name (default: the sweep's name). A second loop in one store needs another name.
+    law, n_boot, seed, fit_kwargs
+        The law fitted each round, its bootstrap refits and seed, extra ``fit`` options.
+    lr_points : int
+        Learning rates searched per proposed point (a window of the rung's grid; default 3).
+    max_rounds : int
+        Safety stop.
+    progress : callable, optional
+        Called with one line (a ``str``) per loop event, and handed to ``run_sweep`` for its
+        :class:`~scalinglab.sweep.run.SweepProgress` events (the CLI's ``ProgressDisplay`` draws both).
+
+    Returns
+    -------
+    LoopReport
+
+    Raises
+    ------
+    ConfigError
+        Bad stop rule, a budget that does not cover the initial design, a log of this name started
+        with another rule or sweep.
+    StoreError
+        Another process runs this loop or writes the store.
+    """
+    say = progress or (lambda msg: None)
+    _check_budget(budget_flops)
+    opts = _Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points,
+                    per_round=int(per_round or workers or 1), fit_kwargs=dict(fit_kwargs or {}))
+    plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store)
+    log = _Log(st.root, name)
+    with log.lock():
+        log = _Log(st.root, name)             # re-read under the lock
+        _check_header(log, header)
+        if not log.of("start"):
+            log.add({**header, "budget_flops": budget_flops})
+        elif [e["budget_flops"] for e in (*log.of("start"), *log.of("budget"))][-1] != budget_flops:
+            log.add({"event": "budget", "budget_flops": budget_flops})    # more (or less) to spend
+
+        def train(decisions: Sequence[Mapping[str, Any]], rnd: int) -> None:
+            runs, config, source = [], None, ""
+            for d in decisions:
+                sub = plan_sweep(d["sweep"], check_data=False)
+                missing = set(d["run_ids"]) - set(sub.run_ids)
+                if missing:
+                    raise ConfigError(f"decision {d['key']!r} of round {rnd} no longer plans the same runs "
+                                      f"({sorted(missing)[:2]} ...): the ladder or the sweep changed since it was "
+                                      "logged; restore them or start a loop with another --name")
+                runs += [r for r in sub.runs if r.run_id in set(d["run_ids"])]
+                config, source = config or sub.config, source or sub.source
+                say(f"round {rnd}: training {d['key']} ({len(d['run_ids'])} runs, {d['cost_flops']:.3g} FLOPs)")
+            # one run_sweep per round: the decisions share the workers (trunks first, longest first)
+            runs.sort(key=lambda r: (r.spec.branch_of is not None, -r.est_s, r.run_id))
+            from .run import run_sweep
+
+            rep = run_sweep(SweepPlan(config=config, runs=tuple(runs), source=source), backend=backend, store=st,
+                            workers=workers, progress=progress, backend_options=backend_options)
+            if rep.failed:
+                say(f"round {rnd}: {len(rep.failed)} runs failed (recorded; the fit goes on without them)")
+            log.add({"event": "trained", "round": rnd, "spent_flops": _spent(log)})
+
+        # a killed loop: finish the runs of its last decisions before anything else
+        trained_rounds = {e["round"] for e in log.of("trained")}
+        for rnd in sorted({e["round"] for e in log.of("decision")} - trained_rounds):
+            say(f"resuming round {rnd}: its decisions were logged before the loop stopped")
+            train([e for e in log.of("decision") if e["round"] == rnd], rnd)
+
+        reason, reached = "", False
+        a = None
+        while True:
+            a = _assess(space, st, rule, opts)
+            rnd = _rounds(log) + 1
+            spent = _spent(log)
+            log.add({"event": "state", "round": rnd - 1, "spent_flops": spent, **_state_dict(a)})
+            stop = _stop_reason(rule, a)
+            if stop is not None:
+                reason, reached = stop, True
+            elif spent >= budget_flops:
+                reason = "the budget is spent"
+            elif rnd > max_rounds:
+                reason = f"max_rounds={max_rounds} reached"
+            if reason:
+                break
+            for arm, s in a.states.items():
+                if s is not None:
+                    say(f"round {rnd}: {('[' + arm + '] ') if arm else ''}prediction {s.mean:.4f} "
+                        f"[{s.low:.4f}, {s.high:.4f}], width {100 * s.width:.2f}%; spent {spent:.3g} of "
+                        f"{budget_flops:.3g} FLOPs")
+            decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, rnd)
+            if not decisions:
+                reason = why or "nothing to train"
+                break
+            for d in decisions:
+                say(f"round {rnd}: decide {d['kind']} {d['key']}: {d['why']}")
+                log.add({"event": "decision", "round": rnd, **d, "before": _state_dict(a),
+                         "considered": len(considered)})
+            train(decisions, rnd)
+        log.add({"event": "stop", "round": _rounds(log), "reason": reason, "reached": reached,
+                 "spent_flops": _spent(log), **_state_dict(a)})
+        say(f"stop: {reason}")
+        history = tuple({"round": e["round"], "spent_flops": e["spent_flops"], "p_better": e["p_better"],
+                         **{f"width{('[' + k + ']') if k else ''}": (None if v is None else v["width"])
+                            for k, v in e["states"].items()}}
+                        for e in log.of("state"))
+        return LoopReport(name=name, rule=rule, budget_flops=budget_flops, spent_flops=_spent(log),
+                          rounds=_rounds(log), reason=reason, reached=reached, states=dict(a.states),
+                          p_better=a.p_better, history=history, log=str(log.path))

@@ -1,0 +1,158 @@
+"""The planner's statistics (laws/design.py): stop rules, target state, candidate scores, choice."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from scalinglab.errors import ConfigError, ScalingLabWarning
+from scalinglab.laws import Runs, fit
+from scalinglab.laws.design import (
+    Candidate,
+    StopRule,
+    choose,
+    difference_state,
+    parse_until,
+    point_noise_var,
+    score_candidates,
+    target_state,
+)
+from scalinglab.laws.seeds import noise_model
+
+E, A, B, ALPHA, BETA = 1.2, 80.0, 150.0, 0.32, 0.3
+TARGET = {"n_params": 3e7, "n_tokens": 6e8}
+
+
+def law(n, d):
+    return E + A / np.asarray(n) ** ALPHA + B / np.asarray(d) ** BETA
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    """A fit on the small end of a grid (N <= 1.2e6, D <= 2e7), bootstrapped."""
+    rng = np.random.default_rng(3)
+    n, d = np.meshgrid([1e5, 3e5, 1.2e6], [2e6, 6e6, 2e7])
+    n, d = n.ravel(), d.ravel()
+    y = law(n, d) * np.exp(rng.normal(0, 0.004, n.size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        return fit("chinchilla", Runs.from_arrays(n_params=n, n_tokens=d, target=y), loss="ls", n_boot=200)
+
+
+def cand(key, n, d, cost, seeds=1, arm=""):
+    return Candidate(key=key, points=({"n_params": n, "n_tokens": d},), cost_flops=cost, seeds=seeds, arm=arm,
+                     meta={"rung": key.split()[0]})
+
+
+def test_parse_until_forms_and_errors():
+    r = parse_until("width at 1e15 < 2%")
+    assert (r.kind, r.flops, r.width, r.rung, r.level) == ("width", 1e15, 0.02, None, 0.95)
+    r = parse_until("  width  at 3.5e14 on gpt-tiny-5 < 1.5%  at 90% ")
+    assert (r.rung, r.width, r.level) == ("gpt-tiny-5", 0.015, 0.9)
+    w = parse_until("winner at 2e14 at 97.5%")
+    assert (w.kind, w.confidence) == ("winner", 0.975)
+    assert parse_until(w) is w and "2e14" in str(w)
+    for bad in ("width at 1e15", "width < 2%", "winner at 1e14 at 40%", "width at -1 < 2%", "speed at 1e15 < 2%"):
+        with pytest.raises(ConfigError):
+            parse_until(bad)
+    with pytest.raises(ConfigError, match="kind"):
+        StopRule(kind="depth", flops=1e14)
+
+
+def test_target_state_is_the_prediction_interval(small_fit):
+    st = target_state(small_fit, TARGET, level=0.9)
+    p = small_fit.predict(level=0.9, **TARGET)
+    assert st.mean == pytest.approx(float(p.mean)) and (st.low, st.high) == (float(p.low), float(p.high))
+    assert st.width == pytest.approx((st.high - st.low) / st.mean)
+    assert st.to_dict()["width"] == st.width
+
+
+def test_point_noise_var_divides_seed_noise_only():
+    nz = noise_model(0.01, sigma_seed=0.006, source="replicates")       # sigma 0.01, lack^2 = 0.01^2 - 0.006^2
+    lack2 = 0.01 ** 2 - 0.006 ** 2
+    assert point_noise_var(nz, 1) == pytest.approx(0.01 ** 2)
+    assert point_noise_var(nz, 3) == pytest.approx(0.006 ** 2 / 3 + lack2)
+    assert point_noise_var(nz, 3, inputs={"n_params": 1e6, "n_tokens": 1e7}) == pytest.approx(0.006 ** 2 / 3 + lack2)
+    assert point_noise_var(noise_model(0.02), 4) == pytest.approx(0.02 ** 2)   # residuals only: no seed part
+
+
+def test_points_near_the_target_narrow_it_more(small_fit):
+    w = target_state(small_fit, TARGET).width
+    near = cand("big", 8e6, 1.5e8, 1.0)
+    far = cand("small", 1e5, 2e6, 1.0)
+    scored = score_candidates({"": small_fit}, {"": TARGET}, [far, near], width_now=w)
+    by = {s.candidate.key: s for s in scored}
+    assert by["big"].width_after < by["small"].width_after < w * (1 + 1e-12)
+    assert scored[0].candidate.key == "big"          # equal cost: the more informative first
+    # the same point ten times dearer loses the ranking to the cheap one when its gain per FLOP is lower
+    dear = cand("big", 8e6, 1.5e8, 1e3)
+    s2 = score_candidates({"": small_fit}, {"": TARGET}, [far, dear], width_now=w)
+    assert s2[0].candidate.key == "small"
+    # more seeds average the noise away: never a wider expected interval
+    three = cand("big3", 8e6, 1.5e8, 1.0, seeds=3)
+    s3 = score_candidates({"": small_fit}, {"": TARGET}, [near, three], width_now=w)
+    assert {s.candidate.key: s.width_after for s in s3}["big3"] <= by["big"].width_after + 1e-12
+
+
+def test_choose_respects_budget_exclusivity_and_gain(small_fit):
+    w = target_state(small_fit, TARGET).width
+    cands = [cand("r5 a", 8e6, 1.5e8, 50.0), cand("r5 b", 8e6, 5e7, 20.0), cand("r4 a", 3e6, 1.5e8, 30.0),
+             cand("r1 a", 1e5, 2e6, 1.0)]
+    chosen, first = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=60.0, k=3,
+                           exclusive=lambda a, b: a.meta["rung"] == b.meta["rung"])
+    assert chosen and sum(s.candidate.cost_flops for s in chosen) <= 60.0
+    rungs = [s.candidate.meta["rung"] for s in chosen]
+    assert len(set(rungs)) == len(rungs)
+    assert all(s.gain_per_flop > 0 for s in chosen)
+    assert {s.candidate.key for s in first} <= {c.key for c in cands}
+    assert all(s.candidate.cost_flops <= 60.0 for s in first)
+    # nothing affordable: nothing chosen
+    none, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=0.5, k=2)
+    assert none == []
+
+
+def test_comparison_scores_the_difference_and_reports_p_better(small_fit):
+    p, sd = difference_state(small_fit, TARGET, small_fit, TARGET)
+    assert p == 0.0 and sd == 0.0                    # identical draws: no difference at all
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        other = small_fit.with_bootstrap(n_boot=200, seed=7)
+    p, sd = difference_state(small_fit, TARGET, other, TARGET)
+    assert 0.2 < p < 0.8 and sd > 0
+    c = [cand("a", 8e6, 1.5e8, 1.0, arm="a"), cand("b", 8e6, 1.5e8, 1.0, arm="b")]
+    scored = score_candidates({"a": small_fit, "b": other}, {"a": TARGET, "b": TARGET}, c,
+                              width_now=2 * 1.96 * sd, comparison=True)
+    assert all(s.width_after < s.width_now for s in scored)
+    with pytest.raises(ConfigError, match="arm"):
+        score_candidates({"a": small_fit}, {"a": TARGET}, [cand("x", 1e6, 1e7, 1.0, arm="zz")], width_now=0.1)
+
+
+def test_candidate_checks():
+    with pytest.raises(ConfigError, match="no point"):
+        Candidate(key="x", points=(), cost_flops=1.0)
+    with pytest.raises(ConfigError, match="cost"):
+        Candidate(key="x", points=({"n_params": 1.0, "n_tokens": 1.0},), cost_flops=0.0)
+    with pytest.raises(ConfigError, match="bootstrap"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingLabWarning)
+            n, d = np.meshgrid([1e5, 3e5, 1.2e6], [2e6, 6e6, 2e7])
+            f = fit("chinchilla", Runs.from_arrays(n_params=n.ravel(), n_tokens=d.ravel(),
+                                                   target=law(n.ravel(), d.ravel())), loss="ls")
+        score_candidates({"": f}, {"": TARGET}, [cand("x", 1e6, 1e7, 1.0)], width_now=0.1)
+    assert math.isfinite(parse_until("width at 1e14 < 0%").width)
+
+
+def test_rollout_keeps_budget_for_the_decisive_expensive_point(small_fit):
+    w = target_state(small_fit, TARGET).width
+    unit = [cand("big", 8e6, 1.5e8, 1.0), cand("small", 1e5, 2e6, 1.0)]
+    g = {s.candidate.key: w - s.width_after for s in score_candidates({"": small_fit}, {"": TARGET}, unit, width_now=w)}
+    assert g["big"] > g["small"] > 0
+    cost_big = 3.0 * g["big"] / g["small"]          # per FLOP the small point looks 3x better
+    cands = [cand("big", 8e6, 1.5e8, cost_big), cand("small", 1e5, 2e6, 1.0)]
+    budget = cost_big + 0.5                           # the small point first leaves no room for the big one
+    greedy, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=budget, lookahead=0)
+    ahead, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=budget, lookahead=4)
+    assert greedy[0].candidate.key == "small" and ahead[0].candidate.key == "big"

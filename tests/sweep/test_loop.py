@@ -1,0 +1,250 @@
+"""Closed-loop sweeps (sweep/loop.py) with the toy trainer: the space, the budget, the log, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from scalinglab.errors import ConfigError
+from scalinglab.store import ResultsStore
+from scalinglab.sweep import plan_sweep, run_sweep
+from scalinglab.sweep.loop import list_loops, propose, read_log, run_loop
+
+TOY = "scalinglab.sweep._toy:train"
+RUNGS = ["gpt-tiny-1", "gpt-tiny-2", "gpt-tiny-3", "gpt-tiny-4"]
+BUDGETS = [16384, 32768, 65536, 131072]
+LRS = [1.5e-3, 3e-3, 6e-3]
+
+
+def space(**extra):
+    return {"name": "toyloop", "ladder": "gpt-tiny", "rungs": RUNGS, "n_tokens": BUDGETS, "lr": LRS,
+            "seeds": [0], "schedule": {"kind": "branched", "cooldown_frac": 0.2}, "trainer": TOY,
+            "variant": "toy", "eval": {"eval_tokens": 4096},
+            "extra": {"toy_steps": 1, "toy_noise": 0.003, **extra}}
+
+
+C_STAR = 5e12           # ~8x the largest point of the space (gpt-tiny-4 at 131k tokens)
+FULL = plan_sweep(space(), check_data=False).cost().flops
+
+
+def key(spec_or_d):
+    return (spec_or_d["rung"], int(spec_or_d["n_data"]), f"{spec_or_d['lr']:.6g}", int(spec_or_d["seed"]))
+
+
+def decision_runs(d):
+    """(run_id -> (rung, D, lr, seed)) of a logged decision, from its own sweep."""
+    plan = plan_sweep(d["sweep"], check_data=False)
+    out = {}
+    for r in plan.runs:
+        if r.run_id in d["run_ids"]:
+            s = r.spec
+            out[r.run_id] = ((s.rung, int(s.n_data), f"{s.lr:.6g}", int(s.seed)), r.flops)
+    assert set(out) == set(d["run_ids"])
+    return out
+
+
+def check_invariants(events, budget, pre_existing=frozenset()):
+    """Every decision inside the space, no duplicate of a finished run, never over the budget left."""
+    finished = set(pre_existing)
+    spent = 0.0
+    budgets = {b for b in BUDGETS}
+    grid = {f"{v:.6g}" for v in LRS}
+    decisions = [e for e in events if e["event"] == "decision"]
+    assert decisions
+    for d in decisions:
+        assert d["rung"] in RUNGS                                     # never outside the ladder/sweep
+        assert set(d["n_data"]) <= budgets
+        assert {f"{v:.6g}" for v in d["lr"]} <= grid and d["seeds"] == [0]
+        runs = decision_runs(d)
+        keys = {k for k, _ in runs.values()}
+        assert not keys & finished, f"{d['key']} repeats a finished run"
+        cost = sum(f for _, f in runs.values())
+        assert d["cost_flops"] == pytest.approx(cost)                 # costs: the planned FLOPs of its runs
+        assert d["cost_flops"] <= budget - spent + 1e-6 * budget      # never over the remaining budget
+        assert d["why"]
+        if d["kind"] == "plan":
+            assert d["expected_width"] is not None and "runners_up" in d
+        spent += d["cost_flops"]
+        finished |= keys
+    return finished, spent
+
+
+def test_loop_stays_in_space_and_budget_and_logs_every_decision(tmp_path):
+    store = tmp_path / "store"
+    budget = 0.45 * FULL
+    rep = run_loop(space(), until=f"width at {C_STAR:g} < 0%", budget_flops=budget, store=store,
+                   backend="inline", n_boot=60, lr_points=2)
+    assert not rep.reached and rep.spent_flops <= budget
+    assert rep.reason in ("the budget is spent", "no candidate fits in the budget left",
+                          "no candidate is expected to narrow the interval")
+    events = read_log(store, "toyloop")
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "stop" and "trained" in kinds and "state" in kinds
+    finished, spent = check_invariants(events, budget)
+    assert spent == pytest.approx(rep.spent_flops)
+    # nothing was trained that no decision asked for, and everything asked for was trained
+    with ResultsStore(store, readonly=True) as st:
+        stored = {(r.spec.rung, int(r.spec.n_data), f"{r.spec.lr:.6g}", int(r.spec.seed)) for r in st.records()}
+    assert stored == finished
+    kinds = {e["kind"] for e in events if e["event"] == "decision"}
+    assert {"initial", "plan"} <= kinds
+    # the planner found the gpt-tiny-4 points (nearest the target) worth their cost at least once
+    assert any(e["rung"] == "gpt-tiny-4" for e in events if e["event"] == "decision" and e["kind"] == "plan")
+    assert list_loops(store) == ["toyloop"] and rep.history and rep.history[-1]["spent_flops"] == rep.spent_flops
+    assert str(rep).startswith("closed loop 'toyloop'")
+
+
+def test_loop_reaches_a_width_and_stops(tmp_path):
+    rep = run_loop(space(), until=f"width at {C_STAR:g} on gpt-tiny-4 < 30%", budget_flops=FULL,
+                   store=tmp_path / "s", backend="inline", n_boot=60, lr_points=2)
+    assert rep.reached and rep.states[""].width < 0.30 and rep.spent_flops < FULL
+    st = rep.states[""]
+    assert st.inputs["n_params"] == 333120 and st.inputs["n_tokens"] == pytest.approx(C_STAR / 2248704.0)
+    assert "reached" in str(rep)
+
+
+def test_propose_skips_finished_runs_and_writes_nothing(tmp_path):
+    store = tmp_path / "s"
+    pre = plan_sweep({**space(), "rungs": RUNGS[:3], "n_tokens": BUDGETS[:3], "lr": [3e-3, 6e-3]}, check_data=False)
+    run_sweep(pre, backend="inline", store=store, progress=False)
+    pre_keys = {(s.rung, int(s.n_data), f"{s.lr:.6g}", int(s.seed)) for s in pre.specs}
+    n_before = len(ResultsStore(store, readonly=True).records())
+    prop = propose(space(), until=f"width at {C_STAR:g} < 1%", budget_flops=FULL, store=store, n_boot=60,
+                   lr_points=2)
+    assert len(ResultsStore(store, readonly=True).records()) == n_before
+    assert not (store / "loops").exists() and read_log(store, "toyloop") == []
+    assert prop.states[""] is not None and prop.decisions and prop.considered
+    for d in prop.decisions:
+        assert d["kind"] in ("plan", "lr-extend")
+    # every proposed run is new, and every considered candidate fits the budget
+    subs = {d["key"]: d for d in prop.decisions}
+    for d in subs.values():
+        plan = plan_sweep(space(), check_data=False)        # the space, for the rungs' grids
+        assert d["rung"] in {s.rung for s in plan.specs}
+    assert all(c["cost_flops"] <= FULL for c in prop.considered)
+    assert "next (" in prop.as_text()
+    small = propose(space(), until=f"width at {C_STAR:g} < 1%", budget_flops=1e9, store=store, n_boot=60,
+                    lr_points=2)
+    assert not small.decisions and small.done == "no candidate fits in the budget left"
+    assert pre_keys  # the pre-existing runs are what the proposal had to avoid (checked via the log test)
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not cover the initial design"):
+        run_loop(space(), until=f"width at {C_STAR:g} < 1%", budget_flops=1e9, store=tmp_path / "a",
+                 backend="inline", n_boot=20)
+    with pytest.raises(ConfigError, match="compares two arms"):
+        run_loop(space(), until=f"winner at {C_STAR:g} at 95%", budget_flops=FULL, store=tmp_path / "b",
+                 backend="inline")
+    with pytest.raises(ConfigError, match="does not train"):
+        propose(space(), until=f"width at {C_STAR:g} on gpt-tiny-9 < 1%", budget_flops=FULL, store=tmp_path / "c")
+    with pytest.raises(ConfigError, match="budget"):
+        propose(space(), until=f"width at {C_STAR:g} < 1%", budget_flops=-1, store=tmp_path / "c")
+    run_loop(space(), until=f"width at {C_STAR:g} < 90%", budget_flops=FULL, store=tmp_path / "d",
+             backend="inline", n_boot=30, lr_points=2)
+    with pytest.raises(ConfigError, match="another rule"):
+        run_loop(space(), until=f"width at {C_STAR:g} < 5%", budget_flops=FULL, store=tmp_path / "d",
+                 backend="inline", n_boot=30, lr_points=2)
+
+
+def test_comparison_stops_when_the_winner_is_decided(tmp_path):
+    sw = {**space(toy_dataset_scale={"python-sci": 1.08}), "dataset": ["stdlib", "python-sci"]}
+    rep = run_loop(sw, until=f"winner at {C_STAR:g} at 95%", budget_flops=2 * FULL, store=tmp_path / "s",
+                   backend="inline", n_boot=60, lr_points=2)
+    assert rep.reached and rep.p_better is not None and rep.p_better >= 0.95      # stdlib has the lower loss
+    assert "stdlib is better" in rep.reason
+    arms = {e["arm"] for e in read_log(tmp_path / "s", "toyloop") if e["event"] == "decision"}
+    assert arms == {"stdlib", "python-sci"}
+
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_loop import space, C_STAR, FULL
+    from scalinglab.sweep.loop import run_loop
+    run_loop(space(toy_step_s=0.05, toy_steps=3), until=f"width at {{C_STAR:g}} < 0%",
+             budget_flops=0.3 * FULL, store={store!r}, backend="inline", n_boot=30, lr_points=2)
+""")
+
+
+def test_killed_loop_resumes_without_repeating_a_decision(tmp_path):
+    store = tmp_path / "s"
+    script = tmp_path / "loop.py"
+    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), store=str(store)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True)
+    log = store / "loops" / "toyloop" / "decisions.jsonl"
+    killed_round = None
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if log.exists():
+                ev = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+                rounds = {e["round"] for e in ev if e["event"] == "decision"}
+                trained = {e["round"] for e in ev if e["event"] == "trained"}
+                open_rounds = rounds - trained
+                done_now = len(list((store / "runs").glob("*/record.json"))) if (store / "runs").exists() else 0
+                if open_rounds and done_now >= 2:
+                    killed_round = max(open_rounds)
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    break
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert killed_round is not None, "the loop finished before it could be killed mid-round"
+    before = [e for e in read_log(store, "toyloop") if e["event"] == "decision"]
+    assert not any(e["event"] == "trained" and e["round"] == killed_round for e in read_log(store, "toyloop"))
+    said = []
+    rep = run_loop(space(toy_step_s=0.05, toy_steps=3), until=f"width at {C_STAR:g} < 0%", budget_flops=0.3 * FULL,
+                   store=store, backend="inline", n_boot=30, lr_points=2, progress=said.append)
+    events = read_log(store, "toyloop")
+    after = [e for e in events if e["event"] == "decision"]
+    # the decisions logged before the kill are kept as they were, and none was taken again
+    assert [(e["round"], e["key"], e["run_ids"]) for e in after[:len(before)]] == \
+        [(e["round"], e["key"], e["run_ids"]) for e in before]
+    assert all(e["round"] > killed_round for e in after[len(before):])
+    assert any(isinstance(m, str) and f"resuming round {killed_round}" in m for m in said)
+    assert [e["round"] for e in events if e["event"] == "trained"].count(killed_round) == 1
+    check_invariants(events, 0.3 * FULL)
+    with ResultsStore(store, readonly=True) as st:
+        statuses = {r.run_id: r.status for r in st.records()}
+    killed_ids = {rid for e in before if e["round"] == killed_round for rid in e["run_ids"]}
+    assert all(statuses.get(rid) == "done" for rid in killed_ids)
+    assert rep.spent_flops <= 0.3 * FULL and math.isfinite(rep.spent_flops)
+
+
+def test_branches_of_an_earlier_trunk_cost_only_their_cooldown(tmp_path):
+    store = tmp_path / "s"
+    base = plan_sweep({**space(), "rungs": RUNGS[:3], "lr": [3e-3, 6e-3]}, check_data=False)
+    run_sweep(base, backend="inline", store=store, progress=False)
+    # a gpt-tiny-4 trunk at the largest budget, planned as the loop plans a family (checkpoints at
+    # every shorter budget), trained alone
+    fam = plan_sweep({**space(), "rungs": ["gpt-tiny-4"], "lr": [3e-3]}, check_data=False)
+    trunk = [r for r in fam.runs if r.spec.branch_of is None]
+    assert len(trunk) == 1 and trunk[0].spec.extra.get("checkpoint_at")
+    from scalinglab.sweep.plan import SweepPlan
+
+    run_sweep(SweepPlan(config=fam.config, runs=tuple(trunk), source="t"), backend="inline", store=store,
+              progress=False)
+    prop = propose(space(), until=f"width at {C_STAR:g} < 1%", budget_flops=FULL, store=store, n_boot=60,
+                   lr_points=2)
+    branch = {r.spec.n_data: r.flops for r in fam.runs if r.spec.branch_of is not None}
+    got = [c for c in prop.considered if c["key"].startswith("gpt-tiny-4") and "(branches)" in c["key"]]
+    assert got, [c["key"] for c in prop.considered]
+    for c in got:
+        budgets = [int(p["n_tokens"]) for p in c["points"]]
+        assert c["cost_flops"] == pytest.approx(sum(branch[b] for b in budgets))
+        # a cooldown branch costs about a fifth of a run of its own budget (whole steps: <= 25% here)
+        assert c["cost_flops"] <= 0.25 * sum(b * 2248704.0 for b in budgets) * (1 + 1e-9)
