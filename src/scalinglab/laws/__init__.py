@@ -20,6 +20,7 @@ What to use when
   decades outside the data it lies.
 * Frontiers: :func:`best_per_size` (best hyper-parameters per (N, D), flags a best LR at the
   edge of its grid), :func:`compute_envelope` / :func:`binned_minimum` (lower envelope over
+  compute), :func:`pareto_bins` (Nezhurina et al.'s binned, monotone frontier of error vs
   compute), :func:`isoflop_slices`. Every frontier point keeps the id of its defining run.
 * Decisions: :func:`allocate` (compute-optimal N*(C), D*(C) by Hoffmann et al.'s three
   approaches; ``law.optimal_loss(params, flops)`` gives a law's L*(C) and N*(C)), :func:`compare` (which of two procedures wins at larger compute: difference,
@@ -48,6 +49,7 @@ from .frontier import (
     binned_minimum,
     compute_envelope,
     isoflop_slices,
+    pareto_bins,
 )
 from .law import LAWS, Law, get_law, list_laws, register_law
 from .specs import Chinchilla, DataConstrained, DownstreamLink, Overtraining, PowerLaw, SaturatingError, SaturatingPowerLaw
@@ -108,5 +110,6 @@ __all__ = [
     "list_laws",
     "load_lm_eval",
     "load_runs",
+    "pareto_bins",
     "register_law",
 ]

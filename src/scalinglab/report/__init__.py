@@ -10,11 +10,16 @@ What to use when
   ``add_summary`` / ``add_figure`` / ``add_table``, :func:`collect_provenance`, ``write(path)``.
 * The analysis without the HTML: :func:`analyze` returns an :class:`Analysis` (frontier, fits,
   allocation, backtest, comparison).
+* Procedures compared by a law of error against compute (CLIP vs CoCa vs MaMMUT, what
+  ``scalinglab demo clip`` runs): :func:`analyze_procedures` returns a :class:`ProcedureAnalysis`
+  (Pareto frontiers, held-out predictions, crossovers, the winner at each budget);
+  :func:`report_from_procedures` writes its report.
 
 Importing this package loads neither matplotlib nor torch.
 """
 
 from .analysis import Analysis, analyze
+from .procedures import ProcedureAnalysis, analyze_procedures, report_from_procedures
 from .html import (
     Report,
     Section,
@@ -27,28 +32,35 @@ from .plots import (
     plot_allocation,
     plot_backtest,
     plot_comparison,
+    plot_error_laws,
     plot_fit,
     plot_frontier,
     plot_isoflop,
+    plot_metric_vs_compute,
     plot_residuals,
     save_figure,
 )
 
 __all__ = [
     "Analysis",
+    "ProcedureAnalysis",
     "Report",
     "Section",
     "analyze",
+    "analyze_procedures",
     "build_report",
     "collect_provenance",
     "figure_to_data_uri",
     "plot_allocation",
     "plot_backtest",
     "plot_comparison",
+    "plot_error_laws",
     "plot_fit",
     "plot_frontier",
     "plot_isoflop",
+    "plot_metric_vs_compute",
     "plot_residuals",
     "report_from_analysis",
+    "report_from_procedures",
     "save_figure",
 ]
