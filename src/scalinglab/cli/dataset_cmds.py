@@ -22,11 +22,19 @@ def _say(quiet: bool):
 @app.command("list")
 def list_cmd() -> None:
     """List built-in datasets and those built or registered (built-ins not yet built say so)."""
-    from ..datasets import data_dir, list_datasets
+    from ..datasets import data_dir, get_world, list_datasets
     from ..datasets.registry import BUILTIN
 
     root = data_dir()
+    worlds = set(list_datasets(modality="image-text"))
     for name in list_datasets():
+        if name in worlds:
+            try:
+                w = get_world(name)
+                print(f"{name}  (image-text, generated on the fly; hash {w.hash[:12]}: {w.description})")
+            except Exception as exc:     # a damaged entry must not hide the others
+                print(f"{name}  (unreadable world registration: {exc})")
+            continue
         m = root / name / "manifest.json"
         if m.exists():
             from ..datasets import Manifest
@@ -48,8 +56,22 @@ def show_cmd(name: str = typer.Argument(..., help="Dataset name.", show_default=
              verify: bool = typer.Option(False, "--verify", help="Re-hash every shard."),
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")) -> None:
     """Show a dataset's manifest (building a built-in on first use)."""
-    from ..datasets import get_dataset
+    from ..datasets import get_dataset, get_world
+    from ..datasets.imagetext import is_world
     from ..datasets.manifest import count_tokens
+
+    if is_world(name):
+        from ..datasets.shapeworld import manifest
+
+        w = get_world(name)
+        if as_json:
+            print(json.dumps({**manifest(w.config), "manifest_hash": w.hash}, indent=1, sort_keys=True))
+            return
+        print(f"{name}: image-text shape world, generated on the fly (nothing stored)")
+        print(f"hash:        {w.hash}")
+        print(f"description: {w.description}")
+        print(f"world:       {json.dumps(w.config.to_dict(), sort_keys=True)}")
+        return
 
     ds = get_dataset(name, progress=_say(quiet))
     if verify:
