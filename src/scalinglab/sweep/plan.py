@@ -13,11 +13,14 @@ per ladder or per rung), seeds and a schedule::
     seeds: [0]
     schedule: {kind: branched, cooldown_frac: 0.2}   # cosine | wsd | constant | branched
     variant: reference
+    metric: zeroshot_error               # what several procedures are compared on (default: the
+                                         # first metric they all report; none in common: refused)
 
 D is counted in the procedures' unit: ``n_tokens``/``tokens_per_param`` for token-counted
 procedures (``gpt``), ``n_samples`` for sample-counted ones; a sweep's ladders must share one
-unit. Unknown or misspelled keys raise :class:`~scalinglab.errors.ConfigError` with a
-suggestion, unknown ladders and rungs :class:`~scalinglab.errors.UnknownNameError`. Planning
+unit and share a metric. Unknown or misspelled keys raise :class:`~scalinglab.errors.ConfigError`
+with a suggestion, unknown ladders and rungs :class:`~scalinglab.errors.UnknownNameError`; every
+error about a sweep file starts with the file's path. Planning
 never imports torch: each procedure names its trainer by a ``"module:attr"`` string and only
 workers import it.
 
