@@ -82,6 +82,7 @@ class HeldOutPoint:
     low: float
     high: float
     interval: str               # "calibrated", "bootstrap" or "wald"
+    interval_note: str = ""     # what the interval rests on (FitResult.predict's note)
 
     @property
     def rel_error(self) -> float:
@@ -90,6 +91,13 @@ class HeldOutPoint:
     @property
     def inside(self) -> bool:
         return bool(self.low <= self.measured <= self.high)
+
+    @property
+    def interval_label(self) -> str:
+        """The interval's name, and when a calibrated one could not be calibrated, that it was not."""
+        if self.interval == "calibrated" and "unwidened" in self.interval_note:
+            return "bootstrap: too few points to calibrate"
+        return self.interval
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,7 +249,7 @@ class ProcedureAnalysis:
             se = f" ± {h.measured_se:.3f}" if math.isfinite(h.measured_se) else ""
             out.append(f"  {h.procedure:<8} {h.rung:<14} D={h.n_samples:<7.0f} C={h.flops:.3g}  measured "
                        f"{h.measured:.3f}{se}  predicted {h.predicted:.3f} [{h.low:.3f}, {h.high:.3f}] "
-                       f"({h.interval})  {100 * h.rel_error:+.1f}%  "
+                       f"({h.interval_label})  {100 * h.rel_error:+.1f}%  "
                        f"{'inside' if h.inside else 'OUTSIDE'}")
         ok = self.heldout_ok
         if ok is None:
@@ -452,7 +460,8 @@ def analyze_procedures(runs: Any, *, metric: str | None = None, procedures: Sequ
                             n_samples=float(fr.n_tokens[i]) if fr.n_tokens is not None else math.nan,
                             flops=float(fr.flops[i]), measured=float(fr.target[i]),
                             measured_se=float(se.get(rid, math.nan)), predicted=float(p.mean[j]),
-                            low=float(p.low[j]), high=float(p.high[j]), interval=str(p.method)))
+                            low=float(p.low[j]), high=float(p.high[j]), interval=str(p.method),
+                            interval_note=str(getattr(p, "note", "") or "")))
         laws.append(ProcedureLaw(name=str(name), runs=r, frontier=fr, fit=law_all, fit_heldout=law_held,
                                  threshold_flops=threshold, heldout=tuple(held), notes=tuple(pnotes)))
 
@@ -553,9 +562,10 @@ def report_from_procedures(analysis: ProcedureAnalysis, *, runs_by_metric: Mappi
                   f"{pct} interval", "interval", "rel. error", "inside"],
                  [[h.procedure, h.rung, f"{h.n_samples:,.0f}", f"{h.flops:.3g}",
                    f"{h.measured:.3f}" + (f" ± {h.measured_se:.3f}" if math.isfinite(h.measured_se) else ""),
-                   f"{h.predicted:.3f}", f"[{h.low:.3f}, {h.high:.3f}]", h.interval,
+                   f"{h.predicted:.3f}", f"[{h.low:.3f}, {h.high:.3f}]", h.interval_label,
                    f"{100 * h.rel_error:+.1f}%", "yes" if h.inside else "NO"] for h in a.heldout])
-    hs.add_preformatted("\n".join(a.heldout_lines()[-1:]))
+    hs.add_preformatted("\n".join(a.heldout_lines()[-1:] + sorted(
+        {f"{h.procedure}: {h.interval} interval: {h.interval_note}" for h in a.heldout if h.interval_note})))
     ls = rep.section("Laws", intro=f"Parameters on the whole frontier with {pct} bootstrap intervals.")
     for p in a.laws:
         if p.fit is not None:
