@@ -654,6 +654,11 @@ def plot_error_laws(analysis: Any, *, title: str | None = None) -> Any:
             ax.annotate(f"{cmp.names[0]} = {cmp.names[1]}", (co.flops, 1.0), xycoords=("data", "axes fraction"),
                         fontsize=6.5, rotation=90, va="top", ha="right")
     ax.axvline(top, color=FADED, linestyle=":", linewidth=1)
+    # the data set the y range: a band that explodes where a law is unconstrained is cut, not drawn to scale
+    ys = np.concatenate([np.asarray(p.runs.target, dtype=float) for p in a.laws])
+    lo_y, hi_y = float(np.nanmin(ys)), float(np.nanmax(ys))
+    pad = 0.15 * max(hi_y - lo_y, 1e-3)
+    ax.set_ylim(max(lo_y - 2 * pad, 0.0) if lo_y >= 0 else lo_y - 2 * pad, hi_y + pad)
     ax.set_xscale("log")
     ax.set_xlabel(f"training compute C ({a.flops_convention} FLOPs)".replace("( FLOPs)", "(FLOPs)"))
     ax.set_ylabel(a.metric)
