@@ -83,6 +83,7 @@ class HeldOutPoint:
     high: float
     interval: str               # "calibrated", "bootstrap" or "wald"
     interval_note: str = ""     # what the interval rests on (FitResult.predict's note)
+    n_fit: int = 0              # frontier points the predicting law was fitted on
 
     @property
     def rel_error(self) -> float:
@@ -249,7 +250,7 @@ class ProcedureAnalysis:
             se = f" ± {h.measured_se:.3f}" if math.isfinite(h.measured_se) else ""
             out.append(f"  {h.procedure:<8} {h.rung:<14} D={h.n_samples:<7.0f} C={h.flops:.3g}  measured "
                        f"{h.measured:.3f}{se}  predicted {h.predicted:.3f} [{h.low:.3f}, {h.high:.3f}] "
-                       f"({h.interval_label})  {100 * h.rel_error:+.1f}%  "
+                       f"({h.interval_label}; law on {h.n_fit} points)  {100 * h.rel_error:+.1f}%  "
                        f"{'inside' if h.inside else 'OUTSIDE'}")
         ok = self.heldout_ok
         if ok is None:
@@ -269,7 +270,8 @@ class ProcedureAnalysis:
             ci = _ci(p.fit, lvl)
             ps = ", ".join(f"{k}={v:.4g} [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" for k, v in p.fit.params.items())
             out.append(f"  {p.name}: E(C) = a (C + b)^c + d on {len(p.frontier)} frontier points of "
-                       f"{len(p.runs)} runs; {ps}{'' if p.fit.ok else ' (fit not ok: see the notes)'}")
+                       f"{len(p.runs)} runs; {ps}{'' if p.fit.ok else ' (fit not ok:)'}")
+            out += [f"    - {msg.split('. ')[0].rstrip('.')}" for _, msg in p.fit.diagnostics.problems()]
         return out
 
     def as_text(self) -> str:
@@ -461,7 +463,7 @@ def analyze_procedures(runs: Any, *, metric: str | None = None, procedures: Sequ
                             flops=float(fr.flops[i]), measured=float(fr.target[i]),
                             measured_se=float(se.get(rid, math.nan)), predicted=float(p.mean[j]),
                             low=float(p.low[j]), high=float(p.high[j]), interval=str(p.method),
-                            interval_note=str(getattr(p, "note", "") or "")))
+                            interval_note=str(getattr(p, "note", "") or ""), n_fit=len(below)))
         laws.append(ProcedureLaw(name=str(name), runs=r, frontier=fr, fit=law_all, fit_heldout=law_held,
                                  threshold_flops=threshold, heldout=tuple(held), notes=tuple(pnotes)))
 
