@@ -203,3 +203,9 @@ def test_broken_shards_fail_their_runs_in_one_line_and_finished_runs_are_kept(tm
     _shards(tmp_path / "long")
     again = run_sweep(sweep, backend="inline", store=tmp_path / "store", progress=False)
     assert len(again.skipped) == 1 and len(again.done) == 2 and not again.failed
+
+
+def test_image_text_sweeps_train_with_open_clips_adamw_betas():
+    # the ladders carry the procedure's optimizer recipe; a GPT sweep keeps RunSpec's default
+    assert {s.beta2 for s in plan_sweep("clip-demo").specs} == {0.98}
+    assert {s.beta2 for s in plan_sweep("ci").specs} == {0.99}

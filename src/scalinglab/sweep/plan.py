@@ -502,6 +502,7 @@ def _expand(cfg: SweepConfig, desc: str, check_data: bool) -> SweepPlan:
                         schedule="wsd" if sched.kind == "branched" else sched.kind,
                         warmup=sched.warmup, cooldown_frac=sched.cooldown_frac,
                         min_lr_frac=sched.min_lr_frac, seed=int(seed), dataset=dataset,
+                        **({"beta2": defaults.beta2} if defaults.beta2 is not None else {}),
                         tokenizer=tokenizer, eval_size=eval_size or 65536, variant=cfg.variant,
                         ladder=ladder.name, device=cfg.device, extra=dict(cfg.extra))
                     specs = plan_branches(template, horizons) if sched.kind == "branched" else \
