@@ -209,3 +209,33 @@ def test_image_text_sweeps_train_with_open_clips_adamw_betas():
     # the ladders carry the procedure's optimizer recipe; a GPT sweep keeps RunSpec's default
     assert {s.beta2 for s in plan_sweep("clip-demo").specs} == {0.98}
     assert {s.beta2 for s in plan_sweep("ci").specs} == {0.99}
+
+
+def test_a_ladder_of_an_unknown_procedure_is_refused_naming_its_file(tmp_path):
+    from scalinglab.ladders import add_ladder_path
+
+    f = tmp_path / "clop-tiny.yaml"
+    f.write_text("name: clop-tiny\nprocedure: clop\ntrain: {batch_size: 8}\nrungs:\n  clop-tiny-1: {width: 4}\n")
+    with pytest.raises(ConfigError, match=r"clop-tiny\.yaml: unknown procedure 'clop'\. Did you mean: clip\?"):
+        add_ladder_path(f)
+
+
+@pytest.mark.requires("torch", "webdataset", "PIL", "typer", "matplotlib")
+def test_the_clip_demo_exits_1_when_runs_fail_and_keeps_the_others(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+    from _cli import run_cli
+
+    from scalinglab.store import ResultsStore
+
+    bad = _shards(tmp_path / "bad", bad_image=True)
+    f = _sweep(tmp_path, "name: mixed\nladder: [clip-tiny, coca-tiny]\nrungs: [clip-tiny-1, coca-tiny-1]\n"
+                         f"n_samples: [128]\nlr: [3.0e-3]\nbatch_size: 32\ndataset: [shapeworld, {bad}]\n"
+                         "schedule: {kind: cosine, warmup: 32}\nmetric: retrieval_error\n"
+                         "extra: {eval_pairs: 64, eval_per_class: 1, eval_loglik_per_class: 0}\n")
+    code, out, err = run_cli(capsys, "demo", "clip", "--sweep", f, "--out", tmp_path / "out", "-q",
+                             "--backend", "inline", "--n-boot", "10")
+    assert code == 1, err[-2000:]
+    assert "2 trained" in out and "2 failed" in out and out.count("image 00007.png does not decode") == 2
+    assert (tmp_path / "out" / "report.html").exists()            # the finished runs are analysed
+    with ResultsStore(tmp_path / "out" / "store", readonly=True) as st:
+        assert st.counts() == {"done": 2, "failed": 2}

@@ -107,6 +107,10 @@ def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="clip",
             res = run_clip_demo(Path(out or "scalinglab-demo-clip"), preset="full" if full else "quick",
                                 workers=workers, progress=not quiet, sweep=sweep, backend=backend,
                                 n_boot=n_boot, metric=metric)
+            print(res.summary())
+            if not res.sweep.ok:        # failed runs (their one-line errors are in the summary) exit 1
+                raise typer.Exit(1)
+            return
         else:
             from ..demo import run_demo
 
