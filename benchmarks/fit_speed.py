@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> dict:
     import scipy
 
     from scalinglab.datasets import load_chinchilla
-    from scalinglab.laws import fit, get_law
     from scalinglab.laws import _optimize as opt
+    from scalinglab.laws import fit, get_law
     from scalinglab.laws.bootstrap import resample_weights
     from scalinglab.laws.objectives import Objective
 

@@ -12,6 +12,10 @@ Usage::
 
     python benchmarks/lv_curves.py [--procedures clip,coca,mammut] [--rungs 1,2,3,4]
         [--samples 4096,8192,16384,32768] [--lr 3e-3,6e-3] [--json out.json] [--out DIR]
+    # draw the curves of earlier measurements (JSON files of this script, results stores of a
+    # sweep such as `scalinglab demo clip`'s) without training anything:
+    python benchmarks/lv_curves.py --from-json rung5.json rung6.json --from-store demo/store \
+        --plot docs/img/lv_curves.png
 """
 
 from __future__ import annotations
@@ -44,7 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-per-class", type=int, default=16)
     ap.add_argument("--json")
     ap.add_argument("--out", help="run folders (default: a temporary folder)")
+    ap.add_argument("--from-json", nargs="*", default=[], help="rows of earlier runs of this script")
+    ap.add_argument("--from-store", nargs="*", default=[], help="results stores of image-text sweeps")
+    ap.add_argument("--plot", help="draw zero-shot and retrieval error against compute to this file")
     args = ap.parse_args(argv)
+    if args.from_json or args.from_store:
+        rows = [r for f in args.from_json for r in json.loads(Path(f).read_text())]
+        rows += [r for st in args.from_store for r in store_rows(st)]
+        table(rows)
+        if args.plot:
+            plot(rows, args.plot)
+        return 0
 
     budgets = sorted(int(x) for x in args.samples.split(","))
     lrs = [float(x) for x in args.lr.split(",")]
@@ -87,6 +101,69 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{rung:14s} lr {lr:<6g} D {d:>6} {r['status']}: {r['error']}", flush=True)
                 if args.json:
                     Path(args.json).write_text(json.dumps(rows, indent=1))
+    table(rows)
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
+def store_rows(path: str) -> list[dict]:
+    """The finished image-text runs of a results store, as rows of this script."""
+    from scalinglab.store.store import ResultsStore
+
+    out = []
+    with ResultsStore(path, readonly=True) as st:
+        for rec in st.records(status="done"):
+            if rec.spec.procedure not in ("clip", "coca", "mammut"):
+                continue
+            m = dict(rec.metrics)
+            m.update({f"{k}_se": v for k, v in rec.metrics_se.items()})
+            out.append({"procedure": rec.spec.procedure, "rung": rec.spec.rung, "lr": rec.spec.lr,
+                        "n_samples": rec.n_data_seen, "status": "done", "n_params": rec.n_params["total"],
+                        "flops": rec.flops["exact"], "wall_s": rec.wall_s, "metrics": m})
+    return out
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """Zero-shot and retrieval error against compute, one panel per procedure, one line per rung."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    procs = [p for p in ("clip", "coca", "mammut") if any(r["procedure"] == p for r in rows)]
+    fig = Figure(figsize=(4.2 * len(procs), 6.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, len(procs), squeeze=False, sharex=True, sharey="row")
+    best: dict = {}
+    for r in rows:
+        if r["status"] == "done":
+            key = (r["rung"], r["n_samples"])
+            if key not in best or r["metrics"]["zeroshot_error"] < best[key]["metrics"]["zeroshot_error"]:
+                best[key] = r
+    for j, proc in enumerate(procs):
+        rungs = sorted({r["rung"] for r in best.values() if r["procedure"] == proc})
+        for k, rung in enumerate(rungs):
+            pts = sorted((r for r in best.values() if r["rung"] == rung), key=lambda r: r["flops"])
+            for i, (metric, label) in enumerate((("zeroshot_error", "zero-shot error"),
+                                                 ("retrieval_error", "retrieval error (1 - mean R@1)"))):
+                ax = axes[i][j]
+                ax.errorbar([r["flops"] for r in pts], [r["metrics"][metric] for r in pts],
+                            yerr=[r["metrics"].get(f"{metric}_se", 0.0) for r in pts], marker="o", ms=3,
+                            linewidth=1, capsize=2, label=rung.rsplit("-", 1)[1],
+                            color=f"C{k}")
+                ax.set_xscale("log")
+                ax.grid(True, alpha=0.25)
+                if j == 0:
+                    ax.set_ylabel(label)
+                if i == 0:
+                    ax.set_title(proc)
+                else:
+                    ax.set_xlabel("training compute C (exact FLOPs)")
+        axes[0][j].legend(title="rung", fontsize=7, title_fontsize=7, frameon=False)
+    fig.savefig(path, dpi=130)
+    print(f"wrote {path}")
+
+
+def table(rows: list[dict]) -> None:
     print("\nbest learning rate per (rung, D): zero-shot error (exact FLOPs)")
     best: dict = {}
     for r in rows:
@@ -105,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
               f"| {m['heldout_zeroshot_error']:.3f} ± {m['heldout_zeroshot_error_se']:.3f} "
               f"| {m['retrieval_error']:.3f} ± {m['retrieval_error_se']:.3f} "
               f"| {m['hard_negative_accuracy']:.3f} | {m['val_contrastive_loss']:.3f} |")
-    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ EXTRAS = {
     "torch": "train", "tokenizers": "tokenizers", "pandas": "pandas", "pyarrow": "pandas",
     "matplotlib": "plot", "typer": "cli", "rich": "cli", "submitit": "slurm", "ray": "ray",
     "httpx": "eval", "transformers": "hf", "datasets": "hf", "lm_eval": "lmeval",
-    "threadpoolctl": None, "tenacity": "lmeval",
+    "threadpoolctl": None, "tenacity": "lmeval", "webdataset": "vision", "PIL": "vision",
 }
 
 

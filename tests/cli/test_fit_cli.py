@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _cli import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.requires("typer")

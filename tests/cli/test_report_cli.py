@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from _cli import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.requires("typer", "matplotlib")

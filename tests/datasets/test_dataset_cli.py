@@ -69,3 +69,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert_one_line_error(code, err, str(recipe), "unknown step 'lenght'", "Did you mean: length")
     code, _, err = run_cli(capsys, "datasets", "audit", "ok")
     assert_one_line_error(code, err, "not built by a recipe")
+
+
+def test_the_shape_worlds_list_and_show(capsys):
+    code, out, _ = run_cli(capsys, "datasets", "list")
+    assert code == 0 and "stdlib" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("shapeworld-partial "))
+    assert "image-text, generated on the fly" in line and "partial captions" in line
+    from scalinglab.datasets import get_world
+
+    code, out, _ = run_cli(capsys, "datasets", "show", "shapeworld")
+    assert code == 0 and f"hash:        {get_world('shapeworld').hash}" in out
+    code, out, _ = run_cli(capsys, "datasets", "show", "shapeworld-partial", "--json")
+    assert code == 0 and json.loads(out)["world"]["omit_colour"] == 0.4

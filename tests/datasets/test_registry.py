@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from _ds import write_docs
 
 from scalinglab.datasets import Manifest, get_dataset, list_datasets, register_dataset
 from scalinglab.datasets.registry import BUILTIN, DatasetSpec, build_dataset
 from scalinglab.datasets.sources import FolderSource, chunk_paragraphs, source_from, stdlib_files
 from scalinglab.errors import ConfigError, DataError, UnknownNameError
-
-from _ds import write_docs
 
 DOCS = [f"Document {i}: the quick brown fox jumps over the lazy dog {i} times.\n" * (2 + i % 3)
         for i in range(30)]

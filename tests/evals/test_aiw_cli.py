@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-
 pytestmark = pytest.mark.requires("typer")
 
 DATA = Path(__file__).resolve().parent / "data"

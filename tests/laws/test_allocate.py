@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError, DataError
-from scalinglab.laws.allocate import Allocation, allocate
 from scalinglab.laws import Runs
+from scalinglab.laws.allocate import Allocation, allocate
 from scalinglab.laws.frontier import isoflop_slices
 from scalinglab.laws.law import get_law
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ConfigError, DataError
-from scalinglab.laws.backtest import Backtest, backtest
 from scalinglab.laws import Runs
+from scalinglab.laws.backtest import Backtest, backtest
 
 
 def saturating(seed, *, n=16, noise=0.01):

@@ -183,3 +183,49 @@ def test_fit_accepts_a_frontier():
     assert res.n_points == 9
     assert res.params["alpha"] == pytest.approx(0.15, abs=0.02)
     assert res.runs_fingerprint == front.fingerprint
+
+
+# -- Nezhurina et al.'s binning rule ------------------------------------------------------------
+
+def _ladder_runs(y, top=None):
+    C = 1e3 * 2.0 ** np.arange(7)                 # 1e3 .. 6.4e4
+    y = list(y) if top is None else [*y[:-1], top]
+    return Runs.from_arrays(flops=C, target=np.asarray(y, dtype=float))
+
+
+def test_pareto_bins_follows_the_rule_step_by_step():
+    from scalinglab.laws import pareto_bins
+
+    runs = _ladder_runs([0.9, 0.85, 0.88, 0.7, 0.75, 0.6, 0.65])
+    fr = pareto_bins(runs, reference_flops=1e3)
+    # floor(log2(6.4e4 / 1e3)) = 6 edges, log-spaced from the smallest to the largest compute
+    assert fr.kind == "pareto_bins" and fr.options["n_edges"] == 6
+    assert np.allclose(fr.bin_edges, np.geomspace(1e3, 6.4e4, 6))
+    # bins hold {1e3, 2e3}, {4e3}, {8e3}, {1.6e4}, {3.2e4}: the best of the first bin is kept, a
+    # bin's best only when it beats every kept point (0.88 and 0.75 do not), and the top run
+    # (in no bin) only when it beats them too (0.65 does not)
+    assert fr.run_ids == ("row1", "row3", "row5")
+    assert list(fr.n_candidates) == [2, 1, 1]
+    assert np.all(np.diff(fr.target) < 0)
+    with_top = pareto_bins(_ladder_runs([0.9, 0.85, 0.88, 0.7, 0.75, 0.6, 0.65], top=0.5), reference_flops=1e3)
+    assert with_top.run_ids == ("row1", "row3", "row5", "row6") and with_top.n_candidates[-1] == 1
+    # the edges directly, and accuracies instead of errors
+    assert pareto_bins(runs, n_edges=6).run_ids == fr.run_ids
+    acc = Runs.from_arrays(flops=runs.flops, target=1 - runs.target)
+    assert pareto_bins(acc, reference_flops=1e3, higher_is_better=True).run_ids == fr.run_ids
+
+
+def test_pareto_bins_default_reference_is_the_papers_1500_gflops():
+    from scalinglab.laws import pareto_bins
+
+    C = np.logspace(15, 22, 100)                 # FLOPs; 1500 GFLOPs = 1.5e12 FLOPs
+    fr = pareto_bins(Runs.from_arrays(flops=C, target=1 + 1e3 * C ** -0.2))
+    assert fr.options["n_edges"] == int(np.floor(np.log2(1e22 / 1.5e12))) == 32
+    # a falling curve: the best (most expensive) run of each of the 31 bins, plus the top run
+    assert len(fr) == 32 and fr.run_ids[-1] == "row99" and np.all(np.diff(fr.flops) > 0)
+    # runs far below that scale get no bin and are told what to pass
+    small = Runs.from_arrays(flops=np.logspace(9, 12, 10), target=np.linspace(1, 0.5, 10))
+    with pytest.raises(DataError, match=r"less than 4x reference_flops.*reference_flops="):
+        pareto_bins(small)
+    with pytest.raises(ConfigError, match="n_edges"):
+        pareto_bins(small, n_edges=1)

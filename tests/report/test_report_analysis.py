@@ -84,9 +84,10 @@ def test_a_clean_analysis_has_no_caveat_and_a_plain_verdict():
 
 def test_the_iso_flop_allocation_step_says_why_it_is_missing(monkeypatch):
     """Approach 2 is a recorded step like the others: skipped with a note, never silently None."""
+    from _report_data import TRUE_ND
+
     import scalinglab.report.analysis as A
     from scalinglab.errors import DataError
-    from _report_data import TRUE_ND
 
     runs = _runs(TRUE_ND)
     analysis = analyze(runs, n_boot=10, holdout="largest 2")

@@ -12,10 +12,10 @@ import warnings
 
 import pytest
 
-from scalinglab.procedures import GPTConfig
 from scalinglab.errors import ConfigError, DataError, DataWarning, StoreError
 from scalinglab.laws import Runs, load_runs
-from scalinglab.store import ResultsStore, RunRecord, RunSpec, rundir, rebuild_store
+from scalinglab.procedures import GPTConfig
+from scalinglab.store import ResultsStore, RunRecord, RunSpec, rebuild_store, rundir
 
 MODEL = GPTConfig(n_layer=2, d_model=32, n_head=2, seq_len=128, vocab_size=256)
 

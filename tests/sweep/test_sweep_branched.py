@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scalinglab.store import ResultsStore
-from scalinglab.store import rundir
+from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 from scalinglab.train.checkpoint import checkpoint_path
 

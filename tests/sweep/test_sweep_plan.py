@@ -143,13 +143,16 @@ def test_presets_plan_and_load_by_name():
     for name in names:
         plan = plan_sweep(name, check_data=False)
         raw = yaml.safe_load(sweep_path(name).read_text())
-        rungs = get_ladder(raw["ladder"]).names if raw.get("rungs", "all") == "all" else raw["rungs"]
+        ladders = [raw["ladder"]] if isinstance(raw["ladder"], str) else raw["ladder"]
+        ladder_of = {r: lad for lad in ladders for r in get_ladder(lad).names}
+        rungs = list(ladder_of) if raw.get("rungs", "all") == "all" else raw["rungs"]
         lrs = raw["lr"] if isinstance(raw["lr"], dict) else {"default": raw["lr"]}
-        budgets = raw.get("n_tokens") or raw["tokens_per_param"]
+        budgets = raw.get("n_tokens") or raw.get("n_samples") or raw["tokens_per_param"]
         seeds = raw.get("seeds", [0])
         # exactly the cross product the file asks for: every rung x its lr grid x budget x seed, once
-        expected = {(r, float(lr), s) for r in rungs for lr in lrs.get(r, lrs.get("default")) for s in seeds}
-        got = [(s.rung, s.lr, s.seed, s.n_tokens) for s in plan.specs]
+        expected = {(r, float(lr), s) for r in rungs
+                    for lr in lrs.get(r, lrs.get(ladder_of[r], lrs.get("default"))) for s in seeds}
+        got = [(s.rung, s.lr, s.seed, s.n_data) for s in plan.specs]
         assert len(got) == len(set(got)) == len(expected) * len(budgets), name
         assert {g[:3] for g in got} == expected, name
         for key in expected:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from scalinglab.procedures import GPTConfig
 from scalinglab.errors import BackendError, DataWarning, StoreError, UnknownNameError
+from scalinglab.procedures import GPTConfig
 from scalinglab.store import ResultsStore, RunSpec, rundir
 from scalinglab.sweep import (
     get_backend,
@@ -16,8 +16,8 @@ from scalinglab.sweep import (
     run_sweep,
     sweep_status,
 )
-from scalinglab.sweep.worker import execute
 from scalinglab.sweep.backends.base import default_workers
+from scalinglab.sweep.worker import execute
 
 TOY = "scalinglab.sweep._toy:train"
 

@@ -13,7 +13,6 @@ import pytest
 from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import get_backend, plan_sweep, run_sweep
 
-
 pytestmark = [pytest.mark.slurm, pytest.mark.requires("slurm", "submitit", "torch")]
 
 
@@ -85,3 +84,25 @@ def test_a_requeued_job_resumes_from_its_checkpoint(tmp_path):
     assert events == ["start", "start", "end"]       # the first attempt never finished
     be.close()
     st.close()
+
+
+def test_a_clip_sweep_runs_as_slurm_jobs(tmp_path):
+    """A CLIP trunk and its cooldown branch (which waits for the trunk's checkpoint) as Slurm jobs."""
+    from _lv import CLIP_SWEEP
+
+    from scalinglab.datasets import get_world
+
+    plan = plan_sweep(CLIP_SWEEP)
+    store = tmp_path / "store"
+    rep = run_sweep(plan, backend="slurm", store=store, workers=2, progress=False,
+                    backend_options={"timeout_min": 10})
+    assert rep.ok and len(rep.done) == len(plan) == 2, str(rep)
+    assert list((store / ".submitit").glob("*_submitted.pkl"))
+    with ResultsStore(store) as st:
+        recs = st.records()
+        assert {r.spec.procedure for r in recs} == {"clip"} and {r.status for r in recs} == {"done"}
+        assert {r.dataset_hash for r in recs} == {get_world("shapeworld").hash}
+        assert all(0 <= r.metrics["zeroshot_error"] <= 1 and r.metrics_se["zeroshot_error"] >= 0 for r in recs)
+        assert sorted(r.provenance["role"] for r in recs) == ["branch", "trunk"]
+        runs = st.to_runs("zeroshot_error", flops_convention="forward")
+        assert len(runs) == 2 and set(runs.groups["procedure"]) == {"clip"}

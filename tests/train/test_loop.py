@@ -15,10 +15,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from scalinglab.errors import ConfigError, TrainingError
+from scalinglab.procedures import GPTConfig
 from scalinglab.store.schema import RunRecord
 from scalinglab.train.checkpoint import checkpoint_path
 from scalinglab.train.loop import run
-from scalinglab.procedures import GPTConfig
 
 
 class Crash(Exception):

@@ -12,9 +12,9 @@ torch = pytest.importorskip("torch")
 
 from scalinglab.datasets import shapeworld as sw  # noqa: E402
 from scalinglab.errors import ConfigError, DataError, TrainingError, UnknownNameError  # noqa: E402
+from scalinglab.evals import zeroshot as zs  # noqa: E402
 from scalinglab.procedures.clip import CLIPConfig  # noqa: E402
 from scalinglab.procedures.mammut import MaMMUTConfig  # noqa: E402
-from scalinglab.evals import zeroshot as zs  # noqa: E402
 from scalinglab.store.schema import RunRecord, RunSpec  # noqa: E402
 from scalinglab.train.imagetext import build_model, evaluate, run, train  # noqa: E402
 

@@ -8,7 +8,6 @@ import pytest
 
 from scalinglab.config import load_mapping
 from scalinglab.datasets import shapeworld as sw
-from scalinglab.errors import ConfigError
 from scalinglab.procedures.clip import CLIPConfig
 from scalinglab.procedures.coca import CoCaConfig
 from scalinglab.procedures.mammut import MaMMUTConfig
@@ -36,7 +35,7 @@ def test_ladder_builds_its_configs_with_the_stated_counts(name, procedure, C):
     assert 5 <= len(sizes) <= 7
     assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
     assert 5e3 <= sizes[0] <= 2e4 and 5e5 <= sizes[-1] <= 1.5e6          # ~10k to ~1M
-    assert data["train"] == {"batch_size": 64, "dataset": "shapeworld"}
+    assert data["train"] == {"batch_size": 64, "dataset": "shapeworld", "beta2": 0.98}
 
 
 def test_the_ladder_loader_builds_them_through_the_registry():

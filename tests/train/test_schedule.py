@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from scalinglab.procedures import GPTConfig
 from scalinglab.errors import ConfigError
+from scalinglab.procedures import GPTConfig
 from scalinglab.store.schema import RunSpec
 from scalinglab.train.schedule import CHECKPOINT_KEY, lr_at, plan_branches, plan_run
 

@@ -10,9 +10,21 @@ import sys
 from typing import Optional
 
 import typer
-from ..datasets import data_dir, list_datasets, Manifest, get_dataset, register_dataset, load_recipe, run_recipe
-from ..datasets.registry import BUILTIN
+
+from ..datasets import (
+    Manifest,
+    data_dir,
+    get_dataset,
+    get_world,
+    list_datasets,
+    load_recipe,
+    register_dataset,
+    run_recipe,
+)
+from ..datasets.imagetext import is_world
 from ..datasets.manifest import count_tokens
+from ..datasets.registry import BUILTIN
+from ..datasets.shapeworld import manifest
 from ..errors import DataError
 
 app = typer.Typer(name="datasets", help="Built-in and registered datasets, recipes and their audits.",
@@ -28,7 +40,15 @@ def list_cmd() -> None:
     """List built-in datasets and those built or registered (built-ins not yet built say so)."""
 
     root = data_dir()
+    worlds = set(list_datasets(modality="image-text"))
     for name in list_datasets():
+        if name in worlds:
+            try:
+                w = get_world(name)
+                print(f"{name}  (image-text, generated on the fly; hash {w.hash[:12]}: {w.description})")
+            except Exception as exc:     # a damaged entry must not hide the others
+                print(f"{name}  (unreadable world registration: {exc})")
+            continue
         m = root / name / "manifest.json"
         if m.exists():
 
@@ -49,6 +69,17 @@ def show_cmd(name: str = typer.Argument(..., help="Dataset name.", show_default=
              verify: bool = typer.Option(False, "--verify", help="Re-hash every shard."),
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")) -> None:
     """Show a dataset's manifest (building a built-in on first use)."""
+
+    if is_world(name):
+        w = get_world(name)
+        if as_json:
+            print(json.dumps({**manifest(w.config), "manifest_hash": w.hash}, indent=1, sort_keys=True))
+            return
+        print(f"{name}: image-text shape world, generated on the fly (nothing stored)")
+        print(f"hash:        {w.hash}")
+        print(f"description: {w.description}")
+        print(f"world:       {json.dumps(w.config.to_dict(), sort_keys=True)}")
+        return
 
     ds = get_dataset(name, progress=_say(quiet))
     if verify:

@@ -20,7 +20,13 @@ from typing import Any, Optional
 
 import typer
 
-from .sweep_cmds import DEFAULT_STORE
+from .._io import jsonable
+from ..errors import ConfigError
+from ..sweep import plan_sweep
+from ..sweep.loop import list_loops, propose, read_log, run_loop
+from ..units import parse_quantity
+from .options import DEFAULT_STORE
+from .progress import ProgressDisplay
 
 _FILE = typer.Argument(..., help="Sweep YAML file or preset: the space of runs the loop may choose from.",
                        show_default=False)
@@ -35,8 +41,6 @@ _LRS = typer.Option(3, "--lr-points", help="Learning rates searched per proposed
 
 
 def _budget(file: str, budget: str | None) -> float:
-    from ..sweep import plan_sweep
-    from ..units import parse_quantity
 
     if budget is not None:
         return parse_quantity(budget, name="--budget")
@@ -47,9 +51,6 @@ def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, ba
                     workers: int | None, options: dict[str, Any], progress: bool, name: str | None = None,
                     n_boot: int = 200, lr_points: int = 3, per_round: int | None = None) -> int:
     """``sweep run FILE --until RULE``: run the closed loop, print its report; the exit code."""
-    from ..sweep.loop import run_loop
-
-    from .progress import ProgressDisplay
 
     def lines(event: Any) -> None:        # --no-progress: the loop's own lines only
         if isinstance(event, str):
@@ -75,8 +76,6 @@ def register(app: typer.Typer) -> None:
                log: bool = typer.Option(False, "--log", help="Print the decision log of the store's closed "
                                                              "loops (or of --name) instead.")) -> None:
         """Propose the next runs of a closed loop (what `sweep run FILE --until` would train); trains nothing."""
-        from ..errors import ConfigError
-        from ..sweep.loop import propose
 
         if log:
             _print_log(store, name)
@@ -87,7 +86,6 @@ def register(app: typer.Typer) -> None:
         prop = propose(file, until=until, budget_flops=_budget(file, budget), store=store, name=name,
                        n_boot=n_boot, lr_points=lr_points, per_round=per_round)
         if as_json:
-            from .._io import jsonable
 
             print(json.dumps(jsonable({"rule": prop.rule.to_dict(), "spent_flops": prop.spent_flops,
                                        "budget_flops": prop.budget_flops, "done": prop.done,
@@ -101,8 +99,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_log(store: str, name: str | None) -> None:
-    from ..errors import ConfigError
-    from ..sweep.loop import list_loops, read_log
 
     names = [name] if name else list_loops(store)
     if not names:

@@ -29,18 +29,17 @@ from typing import Any, Optional
 import numpy as np
 import typer
 
-from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
-from ..laws.tables import load_runs
-from ..report.plots import save_figure, plot_fit, plot_comparison, plot_allocation, plot_isoflop, plot_backtest
+from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, suggest
 from ..laws import fit
-from ..laws.law import get_law, list_laws
-from ..units import parse_quantity
-from ..laws.compare import compare
-from ..errors import suggest
 from ..laws.allocate import allocate
-from ..laws.result import FitResult
-from ..laws.frontier import isoflop_slices
 from ..laws.backtest import backtest
+from ..laws.compare import compare
+from ..laws.frontier import isoflop_slices
+from ..laws.law import get_law, list_laws
+from ..laws.result import FitResult
+from ..laws.tables import load_runs
+from ..report.plots import plot_allocation, plot_backtest, plot_comparison, plot_fit, plot_isoflop, save_figure
+from ..units import parse_quantity
 
 # -- shared options ----------------------------------------------------------------------------
 

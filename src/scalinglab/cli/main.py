@@ -11,8 +11,8 @@ import re
 import sys
 
 from .._optional import require
-from ..errors import ScalingLabError
 from .._version import __version__
+from ..errors import ScalingLabError
 
 # Command modules, mounted in this order. Each defines register(app: typer.Typer) -> None.
 COMMAND_MODULES = (

@@ -1,6 +1,7 @@
-"""``scalinglab report STORE`` and ``scalinglab demo``: the HTML report and the end-to-end demo.
+"""``scalinglab report STORE`` and ``scalinglab demo [clip]``: the HTML report and the end-to-end demos.
 
-Thin wrappers over :func:`scalinglab.report.build_report` and :func:`scalinglab.demo.run_demo`.
+Thin wrappers over :func:`scalinglab.report.build_report`, :func:`scalinglab.demo.run_demo` and
+:func:`scalinglab.demo.run_clip_demo`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from typing import Optional
 
 import typer
 
-from .fit_cmds import one_line_warnings
-from .progress import ProgressDisplay
+from ..demo import run_clip_demo, run_demo
+from ..errors import ConfigError, suggest
 from ..report.analysis import analyze, holdout_for, recorded_analysis
 from ..report.html import build_report, open_runs
-from ..demo import run_demo
-from ..errors import ConfigError
+from .fit_cmds import one_line_warnings
+from .progress import ProgressDisplay
 
 
 def report_cmd(store: str = typer.Argument(..., help="A results store folder (written by `sweep run` or `demo`).",
@@ -64,31 +65,55 @@ def report_cmd(store: str = typer.Argument(..., help="A results store folder (wr
         print(f"wrote {path.resolve()}")
 
 
-def demo_cmd(full: bool = typer.Option(False, "--full", help="The full preset (the whole gpt-tiny "
-                                                             "ladder, six budgets; about 30 minutes on "
-                                                             "2 cores) instead of the quick one."),
-             out: str = typer.Option("scalinglab-demo", "--out", "-o", help="Output folder (store, report, "
-                                                                           "fits); re-running reuses "
-                                                                           "finished runs."),
+def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="clip",
+                                                  help="Leave out for the language-model demo; 'clip' for "
+                                                       "CLIP vs CoCa vs MaMMUT compared by scaling laws.",
+                                                  show_default=False),
+             full: bool = typer.Option(False, "--full", help="The full preset (gpt: the whole gpt-tiny "
+                                                             "ladder, six budgets, about 30 minutes on 2 "
+                                                             "cores; clip: the whole ladders, one to two "
+                                                             "hours) instead of the quick one."),
+             out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (store, report, fits; "
+                                                                         "default scalinglab-demo or "
+                                                                         "scalinglab-demo-clip); re-running "
+                                                                         "reuses finished runs."),
              workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Training processes at "
                                                                                 "once (default: cores)."),
              sweep: Optional[str] = typer.Option(None, "--sweep", help="Run this sweep preset or YAML file "
                                                                        "instead (e.g. `ci`)."),
              n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap refits per fit."),
-             holdout: str = typer.Option("largest 3", "--holdout", help="Backtest: runs held out by compute."),
+             holdout: str = typer.Option("largest 3", "--holdout", help="Backtest of the gpt demo: runs held "
+                                                                        "out by compute."),
+             metric: Optional[str] = typer.Option(None, "--metric", help="clip: the error compared (default "
+                                                                         "zeroshot_error)."),
              backend: str = typer.Option("local", "--backend", help="Sweep backend: local, inline, slurm, ray."),
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display; print the summary only.")
              ) -> None:
-    """Train the demo ladder, fit and backtest scaling laws, and write a self-contained HTML report."""
+    """Train a demo ladder, fit and test scaling laws, and write a self-contained HTML report.
 
+    `scalinglab demo` trains tiny language models and fits L(N, D); `scalinglab demo clip` trains
+    CLIP, CoCa and MaMMUT on the shape world and compares them by their error against compute.
+    """
     if workers is not None and workers < 1:
-
         raise ConfigError(f"--workers must be >= 1; got {workers}")
+    if which not in (None, "gpt", "clip"):
+        raise ConfigError(f"unknown demo {which!r}.{suggest(str(which), ['clip', 'gpt'])} Demos: gpt "
+                          "(the default), clip")
     with one_line_warnings():
+        display = None if quiet else ProgressDisplay()
+        if which == "clip":
+            res = run_clip_demo(Path(out or "scalinglab-demo-clip"), preset="full" if full else "quick",
+                                workers=workers, progress=display, sweep=sweep, backend=backend,
+                                n_boot=n_boot, metric=metric)
+            print(res.summary())
+            if not res.sweep.ok:        # failed runs (their one-line errors are in the summary) exit 1
+                raise typer.Exit(1)
+            return
+        if metric is not None:
+            raise ConfigError("--metric is an option of `scalinglab demo clip`; the gpt demo fits val_loss")
         hold = int(holdout) if holdout.strip().isdigit() else holdout
-        res = run_demo(Path(out), preset="full" if full else "quick", workers=workers,
-                       progress=None if quiet else ProgressDisplay(), sweep=sweep, backend=backend,
-                       n_boot=n_boot, holdout=hold)
+        res = run_demo(Path(out or "scalinglab-demo"), preset="full" if full else "quick", workers=workers,
+                       progress=display, sweep=sweep, backend=backend, n_boot=n_boot, holdout=hold)
     print(res.summary())
 
 

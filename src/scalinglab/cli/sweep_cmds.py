@@ -19,24 +19,22 @@ Examples::
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from ..errors import ConfigError
-from ..procedures import get_procedure
-from ..sweep.backends.base import default_workers
-from .progress import ProgressDisplay
-from ..sweep import plan_sweep, run_sweep, sweep_status
-from ..store import ResultsStore, RunRecord, RunSpec, rebuild_store
 from ..config import load_mapping
+from ..errors import ConfigError, MigrationWarning
+from ..procedures import get_procedure
+from ..store import ResultsStore, RunRecord, RunSpec, rebuild_store
+from ..sweep import plan_sweep, run_sweep, sweep_status
+from ..sweep.backends.base import default_workers
 from ..sweep.worker import execute, resolve_trainer
-from ..errors import MigrationWarning
-
-DEFAULT_STORE = os.environ.get("SCALINGLAB_STORE", "scalinglab-store")
+from .design_cmds import run_closed_loop
+from .options import DEFAULT_STORE
+from .progress import ProgressDisplay
 
 _FILE = typer.Argument(..., help="Sweep YAML file, or a preset name (ci, demo, full).",
                        show_default=False)
@@ -104,7 +102,6 @@ def register(app: typer.Typer) -> None:
         """Train every run of the sweep that the store lacks; re-run to continue after a stop."""
 
         if until is not None:
-            from .design_cmds import run_closed_loop
 
             raise typer.Exit(run_closed_loop(file, until=until, budget=budget, store=store, backend=backend,
                                              workers=workers, options=_options(option), progress=progress))
@@ -207,7 +204,6 @@ def register(app: typer.Typer) -> None:
     def store_rebuild(path: str = typer.Argument(DEFAULT_STORE, help="Store directory.")) -> None:
         """Rebuild the store's database from the runs' record.json files (migrating old schemas)."""
         import warnings
-
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MigrationWarning)

@@ -1,4 +1,4 @@
-"""Datasets: built-in and registered text datasets with manifests, recipes and their audits.
+"""Datasets: text datasets with manifests, recipes and their audits; image-text datasets by name.
 
 What to use when
 ----------------
@@ -10,7 +10,10 @@ What to use when
 * :func:`load_recipe` / :func:`run_recipe` to filter, deduplicate and mix datasets with a YAML
   recipe compiled to a datatrove pipeline; the result is a dataset with an :class:`Audit` (what
   each step removed and why). Needs ``pip install 'scalinglab[datasets]'``.
-* Train on a dataset by name: ``RunSpec(corpus="debian-text")`` (:mod:`scalinglab.train.data`).
+* Train on a dataset by name: ``RunSpec(dataset="debian-text")`` (:mod:`scalinglab.train.data`).
+* Image-text procedures (CLIP, CoCa, MaMMUT) name a shape world (``"shapeworld"``,
+  ``"shapeworld-partial"``, or one registered with :func:`register_world`) or a folder of WebDataset
+  shards (:mod:`.imagetext`; :mod:`.shapeworld` is the generator, :mod:`.wds` the shard reader).
 * :func:`load_chinchilla` for the Hoffmann et al. (2022) Figure 4 points as used by the
   Besiroglu et al. (2024) replication; :func:`path` for the files shipped with scalinglab
   (provenance in ``README.md`` beside this file).
@@ -22,10 +25,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .manifest import Manifest, Shard
-from .registry import Dataset, DatasetSpec, build_dataset, data_dir, get_dataset, list_datasets, register_dataset
 from ..errors import UnknownNameError, suggest
 from ..laws.tables import load_runs
+from .imagetext import World, get_world, list_worlds, register_world
+from .manifest import Manifest, Shard
+from .registry import Dataset, DatasetSpec, build_dataset, data_dir, get_dataset, list_datasets, register_dataset
 
 __all__ = [
     "Audit",
@@ -34,14 +38,18 @@ __all__ = [
     "Manifest",
     "Recipe",
     "Shard",
+    "World",
     "build_dataset",
     "data_dir",
     "get_dataset",
+    "get_world",
     "list_datasets",
+    "list_worlds",
     "load_chinchilla",
     "load_recipe",
     "path",
     "register_dataset",
+    "register_world",
     "run_recipe",
 ]
 

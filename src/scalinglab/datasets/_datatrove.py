@@ -24,7 +24,7 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
 from .manifest import read_shard
-from .quality import train_quality_model, QualityModel
+from .quality import QualityModel, train_quality_model
 
 
 class _InputAdapter:

@@ -21,7 +21,6 @@ from typing import Any
 
 from .._io import write_json
 
-
 __all__ = ["EXAMPLE_CHARS", "Audit", "StepAudit"]
 
 EXAMPLE_CHARS = 300

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .._io import canonical_json, write_json
-from ..errors import DataError
 from .._optional import require
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
 __all__ = ["MANIFEST_VERSION", "Manifest", "Shard", "count_tokens", "read_shard", "scan_shard"]
 

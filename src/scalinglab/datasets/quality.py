@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ..errors import DataError
 
 __all__ = ["QualityModel", "hashed_features", "train_quality_model"]

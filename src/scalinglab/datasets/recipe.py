@@ -57,11 +57,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._optional import require
 from .._io import canonical_json
+from .._optional import require
+from ..config import load_mapping
 from ..errors import ConfigError, DataError, suggest
 from .audit import EXAMPLE_CHARS, N_EXAMPLES, Audit, StepAudit
 from .manifest import Manifest, read_shard, scan_shard
+from .quality import QualityModel
 from .registry import (
     Dataset,
     check_name,
@@ -72,8 +74,6 @@ from .registry import (
     staging_dir,
     tool_versions,
 )
-from ..config import load_mapping
-from .quality import QualityModel
 
 __all__ = ["STEPS", "CompiledRecipe", "Recipe", "Step", "compile_recipe", "load_recipe", "run_recipe"]
 
@@ -351,7 +351,6 @@ def compile_recipe(recipe: Recipe, *, work: str | Path, output: str | Path,
     require("datatrove", extra="datasets", purpose="running dataset recipes")
     # deferred: the datatrove adapters import datatrove, an optional package (loading and
     # validating a recipe needs neither)
-    from . import _datatrove as dt
     from datatrove.pipeline.dedup import (
         MinhashDedupBuckets,
         MinhashDedupCluster,
@@ -366,6 +365,8 @@ def compile_recipe(recipe: Recipe, *, work: str | Path, output: str | Path,
     )
     from datatrove.pipeline.dedup.minhash import MinhashConfig
     from datatrove.pipeline.filters import GopherQualityFilter
+
+    from . import _datatrove as dt
 
 
     work, output = Path(work), Path(output)

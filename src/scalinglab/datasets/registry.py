@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from .._registry import Registry
+from .._version import __version__
 from ..errors import ConfigError, DataError, UnknownNameError, suggest
+from . import imagetext  # a module reference: the shape worlds are datasets too, and live in data_dir()
+from .audit import Audit
 from .manifest import Manifest, read_shard, scan_shard
 from .sources import DebianTextSource, PythonPackagesSource, Source, StdlibSource, source_from
-from .audit import Audit
-from .._version import __version__
 
 __all__ = [
     "BUILTIN",
@@ -288,10 +289,21 @@ def _built(root: Path) -> list[str]:
                   if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists())
 
 
-def list_datasets(*, root: str | Path | None = None) -> list[str]:
-    """Names of the built-in datasets and of every dataset built or registered under ``root``."""
+def list_datasets(*, root: str | Path | None = None, modality: str | None = None) -> list[str]:
+    """Names of the built-in datasets and of every dataset built or registered under ``root``.
+
+    ``modality="text"`` lists the text datasets (language models train on them),
+    ``"image-text"`` the shape worlds (:mod:`.imagetext`; image-text procedures train on them, or on
+    a folder of WebDataset shards); the default lists both.
+    """
+    if modality not in (None, "text", "image-text"):
+        raise ConfigError(f"modality must be 'text', 'image-text' or None; got {modality!r}")
     root = Path(root) if root is not None else data_dir()
-    return sorted(set(BUILTIN.names()) | set(_built(root)))
+    text = set(BUILTIN.names()) | set(_built(root)) if modality != "image-text" else set()
+    if modality == "text":
+        return sorted(text)
+
+    return sorted(text | set(imagetext.list_worlds(root=root)))
 
 
 def get_dataset(name: str, *, root: str | Path | None = None, build: bool = True,
@@ -319,7 +331,12 @@ def get_dataset(name: str, *, root: str | Path | None = None, build: bool = True
         return build_dataset(spec, root=root, overwrite=True, progress=progress)
     if name in _built(root):
         return _open(dest)
-    avail = list_datasets(root=root)
+
+    if imagetext.is_world(name, root=root):
+        raise ConfigError(f"dataset {name!r} is an image-text dataset (a shape world); train it with an "
+                          "image-text procedure (clip, coca, mammut). Text datasets: "
+                          f"{', '.join(list_datasets(root=root, modality='text'))}")
+    avail = list_datasets(root=root, modality="text")
     raise UnknownNameError(f"unknown dataset {name!r}.{suggest(name, avail)} Available: {', '.join(avail)}. "
                            "Register your own with scalinglab.datasets.register_dataset or "
                            "`scalinglab datasets register NAME PATH`")

@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .._optional import require
-from ..errors import ConfigError, DataError
-from ..errors import UnknownNameError, suggest
+from ..errors import ConfigError, DataError, UnknownNameError, suggest
 
 __all__ = [
     "DEBIAN_TEXTS",

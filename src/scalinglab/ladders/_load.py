@@ -30,6 +30,7 @@ class LadderDefaults:
     batch_size: int | None = None       # examples per optimizer step
     dataset: str | None = None          # registered dataset name or path
     tokenizer: str | None = None        # text tokenizer ("byte" or a BPE JSON path)
+    beta2: float | None = None          # AdamW beta2 of the procedure's recipe (default: RunSpec's)
 
 
 @dataclass(frozen=True)

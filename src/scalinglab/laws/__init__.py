@@ -20,6 +20,7 @@ What to use when
   decades outside the data it lies.
 * Frontiers: :func:`best_per_size` (best hyper-parameters per (N, D), flags a best LR at the
   edge of its grid), :func:`compute_envelope` / :func:`binned_minimum` (lower envelope over
+  compute), :func:`pareto_bins` (Nezhurina et al.'s binned, monotone frontier of error vs
   compute), :func:`isoflop_slices`. Every frontier point keeps the id of its defining run.
 * Decisions: :func:`allocate` (compute-optimal N*(C), D*(C) by Hoffmann et al.'s three
   approaches; ``law.optimal_loss(params, flops)`` gives a law's L*(C) and N*(C)), :func:`compare` (which of two procedures wins at larger compute: difference,
@@ -33,13 +34,14 @@ What to use when
 A guide with examples is in docs/fitting.md.
 """
 
+from ._tables import CITable, Derived, ParamMatrix, Prediction
 from .allocate import Allocation, AllocationPrediction, allocate
 from .backtest import Backtest, BacktestFold, backtest
 from .bootstrap import BootstrapResult
 from .compare import Comparison, Crossover, ExponentTest, compare
 from .coverage import CoverageReport, ExtrapolationCoverage, coverage_check, extrapolation_coverage
-from .runs import Runs
-from .tables import load_lm_eval, load_runs
+from .diagnostics import FitDiagnostics
+from .fitting import fit
 from .frontier import (
     Frontier,
     IsoFlopSlices,
@@ -48,16 +50,24 @@ from .frontier import (
     binned_minimum,
     compute_envelope,
     isoflop_slices,
+    pareto_bins,
 )
-from .law import LAWS, Law, get_law, list_laws, register_law
-from .specs import Chinchilla, DataConstrained, DownstreamLink, Overtraining, PowerLaw, SaturatingError, SaturatingPowerLaw
-from .objectives import ESTIMATORS
-from ._tables import CITable, Derived, ParamMatrix, Prediction
-from .diagnostics import FitDiagnostics
 from .intervals import Calibration, interval_score
-from .fitting import fit
+from .law import LAWS, Law, get_law, list_laws, register_law
+from .objectives import ESTIMATORS
 from .result import FitData, FitResult
+from .runs import Runs
+from .specs import (
+    Chinchilla,
+    DataConstrained,
+    DownstreamLink,
+    Overtraining,
+    PowerLaw,
+    SaturatingError,
+    SaturatingPowerLaw,
+)
 from .summary import Summary
+from .tables import load_lm_eval, load_runs
 
 __all__ = [
     "Allocation",
@@ -108,5 +118,6 @@ __all__ = [
     "list_laws",
     "load_lm_eval",
     "load_runs",
+    "pareto_bins",
     "register_law",
 ]

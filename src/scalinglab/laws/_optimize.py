@@ -40,10 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, FitError
+from ..errors import ConfigError, FitError, suggest
 from .law import Law
 from .objectives import Objective
-from ..errors import suggest
 
 __all__ = [
     "Problem",

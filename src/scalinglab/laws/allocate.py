@@ -46,17 +46,17 @@ import numpy as np
 
 from ..config import freeze_fields
 from ..errors import ConfigError, DataError
-from .runs import Runs
-from .law import get_law
+from ..units import parse_quantity
 from .frontier import (
     IsoFlopSlices,
     binned_minimum,
     compute_envelope,
     isoflop_slices,
 )
+from .law import get_law
+from .runs import Runs
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
-from ..units import parse_quantity
 
 if TYPE_CHECKING:
     from .result import FitResult

@@ -51,20 +51,19 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import require
 from ..config import freeze_fields
-from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
+from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, suggest
 from ..units import parse_quantity
-from .runs import Runs
+from . import frontier as fr
+from .allocate import allocate
+from .fitting import fit as fit_fn
 from .frontier import isoflop_slices
 from .intervals import INTERVALS, interval_score
+from .law import Law, get_law
+from .runs import Runs
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
-from .._optional import require
-from .allocate import allocate
-from . import frontier as fr
-from .fitting import fit as fit_fn
-from ..errors import suggest
-from .law import Law, get_law
 
 __all__ = ["Backtest", "BacktestFold", "backtest"]
 

@@ -39,11 +39,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import freeze_fields
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, suggest
 from ..units import parse_quantity
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
-from ..errors import suggest
 
 if TYPE_CHECKING:
     from .result import FitResult

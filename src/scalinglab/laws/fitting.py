@@ -19,10 +19,10 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from . import _optimize as opt
 from .diagnostics import diagnose
+from .law import Law, get_law
 from .objectives import Objective
 from .result import FitData, FitResult
 from .seeds import NoiseModel, SeedSpread, noise_model, seed_spread, seed_study
-from .law import Law, get_law
 
 if TYPE_CHECKING:
     from .runs import Runs

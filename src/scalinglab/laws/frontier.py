@@ -12,6 +12,8 @@ What to use when
   the envelope of Hoffmann et al. 2022, Approach 1).
 * :func:`binned_minimum`: the best run in each log-spaced compute bin (a coarser envelope that keeps
   one point per bin, so a power-law fit is not dominated by dense regions).
+* :func:`pareto_bins`: the monotone compute frontier of Nezhurina et al. (2025) by their binning
+  rule, what their saturating error laws E(C) = a (C + b)^c + d are fitted on.
 * :func:`isoflop_slices`: runs grouped by approximately equal compute, the input of iso-FLOP
   profiles (Hoffmann et al. 2022, Approach 2; see :mod:`scalinglab.laws.allocate`).
 
@@ -46,6 +48,7 @@ __all__ = [
     "binned_minimum",
     "compute_envelope",
     "isoflop_slices",
+    "pareto_bins",
 ]
 
 
@@ -450,6 +453,112 @@ def binned_minimum(runs: Runs, *, n_bins: int | None = None, bins_per_decade: fl
     return _frontier(runs, keep, kind="binned", members=[(str(runs.run_id[i]),) for i in keep],
                      n_candidates=counts, bin_edges=e,
                      options={"n_bins": len(e) - 1, "higher_is_better": higher_is_better})
+
+
+#: The reference compute of Nezhurina et al.'s binning rule: 1500 GFLOPs, in FLOPs.
+PARETO_BINS_REFERENCE_FLOPS = 1.5e12
+
+
+def pareto_bins(runs: Runs, *, reference_flops: float = PARETO_BINS_REFERENCE_FLOPS,
+                n_edges: int | None = None, higher_is_better: bool = False) -> Frontier:
+    """The compute Pareto frontier by Nezhurina et al.'s binning rule.
+
+    Nezhurina et al. 2025 ("Scaling laws for robust comparison of open foundation language-vision
+    models and datasets", arXiv:2506.04598) fit E(C) = a (C + b)^c + d to the points this rule
+    keeps (their code: ``LAION-AI/scaling-laws-for-comparison``, ``scaling_laws/utils.py``,
+    ``pareto_frontier_bins`` with ``n_to_keep=1``, the ``pareto_bin`` method of every figure):
+
+    1. ``n_edges = floor(log2(C_max / reference_flops))`` edges, log-spaced from the smallest to
+       the largest compute of the runs (``n_edges - 1`` bins, each ``[low, high)``);
+    2. the best run of each bin;
+    3. walking up in compute, a bin's best is kept only if it beats every point kept so far (the
+       first bin's best is always kept), so the frontier is monotone;
+    4. the largest-compute run is added if it beats every kept point (no bin holds it, the last
+       bin being open at the top).
+
+    Parameters
+    ----------
+    runs : Runs
+        Must have ``flops``.
+    reference_flops : float
+        The rule's reference compute, in the unit of ``runs.flops``. The paper's is 1500 GFLOPs
+        (the default, in FLOPs): with its runs from ~4e6 to ~2e12 GFLOPs (forward FLOPs per
+        sample, as OpenCLIP's profiler counts them, times samples seen) that makes ~30 edges, about
+        five bins per decade. Runs far below that scale need a smaller reference (a CPU ladder
+        whose largest run is under 1500 GFLOPs gets no bin at all): ``C_max / 2**k`` gives
+        ``k`` edges.
+    n_edges : int, optional
+        The number of edges directly (at least 2), instead of the reference.
+    higher_is_better : bool
+        Take maxima (accuracies) instead of minima.
+
+    Returns
+    -------
+    Frontier
+        Kind ``"pareto_bins"``, sorted by compute, with ``bin_edges``, ``n_candidates`` (runs in
+        each point's bin; 1 for the added top run) and the rule's inputs in ``options``.
+
+    Raises
+    ------
+    DataError
+        The rule leaves fewer than two edges (the message gives the reference that would give
+        some).
+
+    Notes
+    -----
+    Unlike :func:`compute_envelope` the bins thin out dense regions, and unlike
+    :func:`binned_minimum` the result never rises with compute. Taking the minimum of noisy
+    evaluations selects lucky runs: each point is biased low by up to its evaluation noise, more
+    so in bins with many candidates.
+
+    Examples
+    --------
+    >>> from scalinglab.laws import Runs
+    >>> runs = Runs.from_arrays(flops=[1e3, 1.5e3, 3e3, 4e3, 9e3, 1.6e4],
+    ...                         target=[0.9, 0.8, 0.85, 0.7, 0.75, 0.6])
+    >>> pareto_bins(runs, reference_flops=1e3).run_ids
+    ('row1', 'row3', 'row5')
+    """
+    _check_runs(runs, ("flops",))
+    x, y = np.asarray(runs.flops, dtype=float), np.asarray(runs.target, dtype=float)
+    sign = -1.0 if higher_is_better else 1.0
+    if n_edges is None:
+        ref = float(parse_quantity(reference_flops, name="reference_flops"))
+        if not (ref > 0 and math.isfinite(ref)):
+            raise ConfigError(f"reference_flops must be a positive number of FLOPs; got {reference_flops!r}")
+        n_edges = int(math.floor(math.log2(float(x.max()) / ref)))
+        if n_edges < 2:
+            raise DataError(f"the Pareto binning rule gives {max(n_edges, 0)} edges: the largest run's "
+                            f"compute ({_fmt(float(x.max()))}) is less than 4x reference_flops ({_fmt(ref)}); "
+                            f"pass a smaller reference (e.g. reference_flops={_fmt(float(x.max()) / 2 ** 8)} "
+                            "for 8 edges) or n_edges=")
+    elif not isinstance(n_edges, (int, np.integer)) or n_edges < 2:
+        raise ConfigError(f"n_edges must be an integer >= 2; got {n_edges!r}")
+    edges = np.geomspace(float(x.min()), float(x.max()), int(n_edges))
+    best, counts = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        rows = np.flatnonzero((x >= lo) & (x < hi))
+        if rows.size:
+            # ties: the cheaper run, then the first in the table (the paper sorts by compute, then error)
+            order = np.lexsort((rows, x[rows], sign * y[rows]))
+            best.append(int(rows[order[0]]))
+            counts.append(int(rows.size))
+    keep, kept_counts = [], []
+    for i, n in zip(best, counts):
+        if not keep or sign * y[i] < sign * y[keep[-1]]:
+            keep.append(i)
+            kept_counts.append(n)
+    top = int(np.flatnonzero(x == x.max())[np.argmin(sign * y[x == x.max()])])
+    if top not in keep and (not keep or sign * y[top] < sign * y[keep[-1]]):
+        keep.append(top)
+        kept_counts.append(1)
+    if not keep:
+        raise DataError("no run falls inside the Pareto bins")
+    return _frontier(runs, keep, kind="pareto_bins", members=[(str(runs.run_id[i]),) for i in keep],
+                     n_candidates=kept_counts, bin_edges=edges,
+                     options={"n_edges": int(n_edges), "reference_flops": None if reference_flops is None
+                              else float(reference_flops), "higher_is_better": higher_is_better,
+                              "rule": "Nezhurina et al. 2025, pareto_frontier_bins"})
 
 
 # ---------------------------------------------------------------------------------------------

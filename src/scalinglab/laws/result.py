@@ -706,6 +706,6 @@ class FitResult:
 
 # fitting (the fit verb) imports FitResult: this module refers to it as a module, imported last,
 # so that either can be imported first
-from . import fitting  # noqa: E402
 from ..errors import MissingColumnError, suggest
+from . import fitting  # noqa: E402
 from .summary import summarize

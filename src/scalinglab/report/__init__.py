@@ -13,6 +13,10 @@ What to use when
 * AIW evaluation results (:mod:`scalinglab.evals`): :func:`build_aiw_report` writes the page
   (what ``scalinglab aiw report`` does), :func:`report_from_aiw` returns it as a :class:`Report`;
   :func:`plot_aiw_variations` and :func:`plot_aiw_controls` draw its figures.
+* Procedures compared by a law of error against compute (CLIP vs CoCa vs MaMMUT, what
+  ``scalinglab demo clip`` runs): :func:`analyze_procedures` returns a :class:`ProcedureAnalysis`
+  (Pareto frontiers, held-out predictions, crossovers, the winner at each budget);
+  :func:`report_from_procedures` writes its report.
 
 Importing this package loads neither matplotlib nor torch.
 """
@@ -31,19 +35,24 @@ from .plots import (
     plot_allocation,
     plot_backtest,
     plot_comparison,
+    plot_error_laws,
     plot_fit,
     plot_frontier,
     plot_isoflop,
+    plot_metric_vs_compute,
     plot_residuals,
     save_figure,
 )
+from .procedures import ProcedureAnalysis, analyze_procedures, report_from_procedures
 
 __all__ = [
     "Analysis",
+    "ProcedureAnalysis",
     "Report",
     "Section",
     "analyze",
     "build_aiw_report",
+    "analyze_procedures",
     "build_report",
     "collect_provenance",
     "figure_to_data_uri",
@@ -52,11 +61,14 @@ __all__ = [
     "plot_allocation",
     "plot_backtest",
     "plot_comparison",
+    "plot_error_laws",
     "plot_fit",
     "plot_frontier",
     "plot_isoflop",
+    "plot_metric_vs_compute",
     "plot_residuals",
     "report_from_aiw",
     "report_from_analysis",
+    "report_from_procedures",
     "save_figure",
 ]

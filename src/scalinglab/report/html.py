@@ -44,10 +44,9 @@ from .._version import __version__
 from ..errors import ConfigError, DataError, ScalingLabError
 from ..laws.runs import Runs
 from ..store.store import DB_NAME, ResultsStore
-from .analysis import AHEAD
 from ..units import format_quantity
 from . import plots
-from .analysis import analyze, holdout_for
+from .analysis import AHEAD, analyze, holdout_for
 
 __all__ = ["Report", "Section", "build_report", "collect_provenance", "figure_to_data_uri", "open_runs",
            "report_from_analysis"]

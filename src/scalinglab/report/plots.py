@@ -18,6 +18,9 @@ What to use when
 * :func:`plot_comparison`: two procedures' fitted curves with bands and their crossover.
 * :func:`plot_backtest`: the runs fitted on, the held-out runs, and the predictions for them
   with prediction intervals, plus the relative error of each prediction.
+* :func:`plot_error_laws`: several procedures' laws of error against compute on their frontiers,
+  held-out points and crossovers (the crossing-lines figure of ``scalinglab demo clip``).
+* :func:`plot_metric_vs_compute`: any metric of every run against compute, one colour per procedure.
 
 Bands are labelled with what they are: a *prediction* interval (parameter uncertainty plus the
 residual scatter of a new run, :meth:`FitResult.predict`) or a *confidence* band of the mean
@@ -41,9 +44,11 @@ __all__ = [
     "plot_allocation",
     "plot_backtest",
     "plot_comparison",
+    "plot_error_laws",
     "plot_fit",
     "plot_frontier",
     "plot_isoflop",
+    "plot_metric_vs_compute",
     "plot_residuals",
     "save_figure",
 ]
@@ -594,4 +599,92 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
     ax2.set_ylabel("rel. error (%)")
     ax2.set_xlabel(_compute_label(law) if law is not None else "training compute C (FLOPs)")
     ax2.set_xscale("log")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# procedures compared by laws of error against compute
+# ---------------------------------------------------------------------------------------------
+
+def plot_error_laws(analysis: Any, *, title: str | None = None) -> Any:
+    """The crossing-lines figure of a :class:`~scalinglab.report.procedures.ProcedureAnalysis`.
+
+    Per procedure: every run (small dots), its frontier points (circles), its held-out points
+    (crosses, with their prediction intervals as error bars), its law on the whole frontier with a
+    bootstrap confidence band, extended to the largest of ``analysis.options["ahead"]`` times the
+    largest run; crossovers of the pairwise comparisons are dashed vertical lines.
+    """
+    fig, (ax,) = _figure(width=7.2, height=4.6)
+    a = analysis
+    lvl = a.options.get("level", 0.95)
+    top = float(a.options.get("largest_flops", 1.0))
+    reach = top * max(a.options.get("ahead", (1.0,)))
+    lo = min(float(np.min(p.runs.flops)) for p in a.laws)
+    g = np.logspace(math.log10(lo), math.log10(reach), 200)
+    for i, p in enumerate(a.laws):
+        color = PALETTE[i % len(PALETTE)]
+        ax.scatter(p.runs.flops, p.runs.target, s=7, color=color, alpha=0.3, linewidth=0)
+        if p.frontier is not None:
+            ax.scatter(p.frontier.flops, p.frontier.target, s=26, facecolor="none", edgecolor=color,
+                       linewidth=1.1, zorder=3)
+        for h in p.heldout:
+            ax.errorbar([h.flops], [h.predicted], yerr=[[h.predicted - h.low], [h.high - h.predicted]],
+                        color=color, alpha=0.6, capsize=2, linewidth=0.9, zorder=3)
+            ax.scatter([h.flops], [h.measured], marker="x", s=46, color=color, linewidth=1.6, zorder=4)
+        if p.fit is None:
+            continue
+        res = p.fit
+        mid = res.law.optimal_loss(np.asarray(res.param_vector, dtype=float), g)[1]
+        c = res.params.get("c", math.nan)
+        ax.plot(g, mid, color=color, linewidth=1.6, label=f"{p.name}: c = {c:.3f}")
+        boot = getattr(res, "bootstrap", None)
+        if boot is not None:
+            P = np.asarray(boot.params, dtype=float)
+            P = P[np.all(np.isfinite(P), axis=1)][:400]
+            if P.shape[0] >= 2:
+                q = np.nanquantile(res.law.optimal_loss(P, g)[1], [(1 - lvl) / 2, (1 + lvl) / 2], axis=0)
+                ax.fill_between(g, q[0], q[1], color=color, alpha=0.14, linewidth=0)
+    for cmp in a.comparisons:
+        co = cmp.crossover
+        if co.state == "crossover" and math.isfinite(co.flops):
+            ax.axvline(co.flops, color="#000000", linestyle="--", linewidth=0.9, alpha=0.7)
+            ax.annotate(f"{cmp.names[0]} = {cmp.names[1]}", (co.flops, 1.0), xycoords=("data", "axes fraction"),
+                        fontsize=6.5, rotation=90, va="top", ha="right")
+    ax.axvline(top, color=FADED, linestyle=":", linewidth=1)
+    # the data set the y range: a band that explodes where a law is unconstrained is cut, not drawn to scale
+    ys = np.concatenate([np.asarray(p.runs.target, dtype=float) for p in a.laws])
+    lo_y, hi_y = float(np.nanmin(ys)), float(np.nanmax(ys))
+    pad = 0.15 * max(hi_y - lo_y, 1e-3)
+    ax.set_ylim(max(lo_y - 2 * pad, 0.0) if lo_y >= 0 else lo_y - 2 * pad, hi_y + pad)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"training compute C ({a.flops_convention} FLOPs)".replace("( FLOPs)", "(FLOPs)"))
+    ax.set_ylabel(a.metric)
+    ax.set_title(title or f"{a.metric}: E(C) = a (C + b)^c + d per procedure ({100 * lvl:g}% bands)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def plot_metric_vs_compute(runs: Any, *, by: str = "procedure", ylabel: str | None = None,
+                           title: str | None = None, frontier: bool = True) -> Any:
+    """A metric of every run against compute, one colour per value of ``by``, each group's best-so-far line.
+
+    ``runs`` is a :class:`~scalinglab.laws.runs.Runs` with ``flops`` and a ``by`` group column
+    (e.g. ``store.to_runs("retrieval_error", flops_convention="forward")``). The step line is the
+    running minimum along compute (the compute envelope) of each group.
+    """
+    fig, (ax,) = _figure()
+    groups = runs.split(by) if by in (runs.groups or {}) else {"runs": runs}
+    for i, (name, r) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
+        color = PALETTE[i % len(PALETTE)]
+        x, y = np.asarray(r.flops, dtype=float), np.asarray(r.target, dtype=float)
+        ax.scatter(x, y, s=12, color=color, alpha=0.55, linewidth=0, label=str(name))
+        if frontier and x.size:
+            o = np.argsort(x)
+            ax.step(x[o], np.minimum.accumulate(y[o]), where="post", color=color, linewidth=1.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("training compute C (FLOPs)")
+    ax.set_ylabel(ylabel or getattr(runs, "target_name", "") or "target")
+    ax.set_title(title or f"{ylabel or runs.target_name} against compute")
+    ax.legend(fontsize=7, frameon=False)
     return fig

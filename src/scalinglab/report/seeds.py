@@ -17,14 +17,16 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import require
+from ..laws.seeds import seed_study
+from ..units import format_quantity
+from .plots import PALETTE
+
 __all__ = ["add_seed_section", "plot_seed_spread", "seed_spread_of"]
 
 
 def plot_seed_spread(spread: Any, *, level: float = 0.95, title: str | None = None) -> Any:
     """Per-point seed spread against D (log x), one series per N; pooled spread as a band."""
-    from .._optional import require
-    from ..units import format_quantity
-    from .plots import PALETTE
 
     require("matplotlib", extra="plot", purpose="figures")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -63,7 +65,6 @@ def plot_seed_spread(spread: Any, *, level: float = 0.95, title: str | None = No
 
 def seed_spread_of(analysis: Any) -> Any:
     """The spread a report shows for an analysis: measured replicates, else the ladder's study, else None."""
-    from ..laws.seeds import seed_study
 
     tuned = getattr(analysis, "tuned", None)
     if tuned is not None and getattr(tuned, "spread", None) is not None:

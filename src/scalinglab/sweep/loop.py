@@ -48,6 +48,7 @@ from typing import Any
 from .._io import atomic_write, jsonable
 from ..config import to_dict
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, StoreError
+from ..laws import Runs, best_per_size, fit, get_law
 from ..laws.design import (
     Candidate,
     StopRule,
@@ -60,6 +61,7 @@ from ..laws.design import (
 from ..store.store import ResultsStore
 from ..units import format_quantity
 from .plan import SweepPlan, plan_sweep
+from .run import run_sweep
 
 __all__ = ["LoopReport", "Proposal", "list_loops", "propose", "read_log", "run_loop"]
 
@@ -393,8 +395,6 @@ def _finished(store: ResultsStore, space: _Space, arm: _Arm) -> list[Any]:
 
 
 def _assess(space: _Space, store: ResultsStore, rule: StopRule, opts: _Options) -> _Assessment:
-    from ..laws import best_per_size, fit
-    from ..laws import get_law
 
     n_law = get_law(opts.law).n_params
     fits, tuned, states, targets, done, done_ids = {}, {}, {}, {}, {}, {}
@@ -451,8 +451,6 @@ GRID_STRIDE = 16
 def _starts(law_name: str, runs: Any, warm: Any):
     import numpy as np
 
-    from ..laws import get_law
-
     law = get_law(law_name)
     grid = law.default_starts(inputs=law.inputs_from(runs), target=np.asarray(runs.target, dtype=float))
     grid = grid[::GRID_STRIDE] if grid.shape[0] > 4 * GRID_STRIDE else grid
@@ -461,8 +459,6 @@ def _starts(law_name: str, runs: Any, warm: Any):
 
 def _concat(a: Any, b: Any) -> Any:
     import numpy as np
-
-    from ..laws import Runs
 
     def cat(x, y):
         return None if x is None or y is None else np.concatenate([x, y])
@@ -569,7 +565,6 @@ class _Planner:
 
     def initial(self, arm: _Arm, tuned: Any, rnd: int) -> list[dict[str, Any]]:
         """The smallest rungs at the smallest budgets: enough distinct N and D to fit the law."""
-        from ..laws import get_law
 
         need = get_law(self.opts.law).n_params + EXTRA_POINTS
         if len(arm.rungs) < MIN_SIZES:
@@ -939,7 +934,6 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                 say(f"round {rnd}: training {d['key']} ({len(d['run_ids'])} runs, {d['cost_flops']:.3g} FLOPs)")
             # one run_sweep per round: the decisions share the workers (trunks first, longest first)
             runs.sort(key=lambda r: (r.spec.branch_of is not None, -r.est_s, r.run_id))
-            from .run import run_sweep
 
             rep = run_sweep(SweepPlan(config=config, runs=tuple(runs), source=source), backend=backend, store=st,
                             workers=workers, progress=progress, backend_options=backend_options)

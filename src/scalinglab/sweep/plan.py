@@ -13,11 +13,14 @@ per ladder or per rung), seeds and a schedule::
     seeds: [0]
     schedule: {kind: branched, cooldown_frac: 0.2}   # cosine | wsd | constant | branched
     variant: reference
+    metric: zeroshot_error               # what several procedures are compared on (default: the
+                                         # first metric they all report; none in common: refused)
 
 D is counted in the procedures' unit: ``n_tokens``/``tokens_per_param`` for token-counted
 procedures (``gpt``), ``n_samples`` for sample-counted ones; a sweep's ladders must share one
-unit. Unknown or misspelled keys raise :class:`~scalinglab.errors.ConfigError` with a
-suggestion, unknown ladders and rungs :class:`~scalinglab.errors.UnknownNameError`. Planning
+unit and share a metric. Unknown or misspelled keys raise :class:`~scalinglab.errors.ConfigError`
+with a suggestion, unknown ladders and rungs :class:`~scalinglab.errors.UnknownNameError`; every
+error about a sweep file starts with the file's path. Planning
 never imports torch: each procedure names its trainer by a ``"module:attr"`` string and only
 workers import it.
 
@@ -32,14 +35,17 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from ..config import from_dict, load_mapping, to_dict
 from ..datasets import list_datasets
-from ..errors import ConfigError, UnknownNameError, suggest
+from ..datasets.imagetext import check_image_text, is_world
+from ..errors import ConfigError, ScalingLabError, UnknownNameError, suggest
 from ..ladders import Ladder, Rung, get_ladder
+from ..procedures import get_procedure
 from ..store.schema import RunSpec
 from ..train.schedule import check_schedule, plan_branches
 from ..units import format_quantity
@@ -52,6 +58,7 @@ __all__ = [
     "ScheduleConfig",
     "SweepConfig",
     "SweepPlan",
+    "common_metrics",
     "format_seconds",
     "list_sweeps",
     "plan_sweep",
@@ -127,6 +134,8 @@ class SweepConfig:
     tokenizer: str | None = None                   # "byte" or a BPE JSON path (default: the ladder's)
     eval: EvalConfig = field(default_factory=EvalConfig)
     variant: str = "reference"                     # free label compared across sweeps (group key)
+    metric: str | None = None                      # what the procedures are compared on (default: the
+                                                   # first metric every procedure of the sweep reports)
     device: str = "cpu"
     trainer: str | None = None                     # "module:attr" overriding the procedures' trainers (tests)
     trainer_options: dict[str, Any] = field(default_factory=dict)  # e.g. {checkpoint_every_s: 30}; not hashed
@@ -243,6 +252,14 @@ class SweepPlan:
     @property
     def unit(self) -> str:
         return self.runs[0].spec.unit if self.runs else "tokens"
+
+    @property
+    def metric(self) -> str:
+        """The metric the sweep's procedures are compared on (``metric:``, else the first common one)."""
+        if self.config.metric is not None:
+            return self.config.metric
+
+        return common_metrics([get_procedure(p) for p in self.procedures])[0]
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -413,13 +430,36 @@ def plan_sweep(source: str | Path | Mapping[str, Any] | SweepConfig, *, check_da
         old = [k for k in data if k in _RENAMED]
         if old:
             raise ConfigError(f"{desc}: the sweep key {old[0]!r} was renamed: use {_RENAMED[old[0]]}")
-        cfg = from_dict(SweepConfig, data, where=where)
+        with _naming(desc):
+            cfg = from_dict(SweepConfig, data, where=where)
+    with _naming(desc):
+        return _expand(cfg, desc, check_data)
+
+
+@contextmanager
+def _naming(desc: str) -> Iterator[None]:
+    """Errors about a sweep file name the file (a dict or a config object has no file to name)."""
+    try:
+        yield
+    except ScalingLabError as exc:
+        msg = str(exc)
+        if desc in ("dict", "") or desc in msg or len(exc.args) != 1 or not isinstance(exc.args[0], str):
+            raise
+        try:
+            named = type(exc)(f"{desc}: {msg}")
+        except Exception:           # an error type with its own constructor: keep it as it is
+            raise exc from None
+        raise named from None
+
+
+def _expand(cfg: SweepConfig, desc: str, check_data: bool) -> SweepPlan:
     ladders = [get_ladder(name) for name in cfg.ladders]
     units = {lad.procedure_spec.unit for lad in ladders}
     if len(units) > 1:
         raise ConfigError(f"the ladders {', '.join(cfg.ladders)} count D in different units "
                           f"({', '.join(sorted(units))}); put them in separate sweeps")
     unit = units.pop()
+    _check_metric(cfg, ladders, desc)
     key = cfg.budget_key
     if (key == "n_samples") != (unit == "samples"):
         want = "n_samples" if unit == "samples" else "n_tokens or tokens_per_param"
@@ -447,7 +487,7 @@ def plan_sweep(source: str | Path | Mapping[str, Any] | SweepConfig, *, check_da
             raise ConfigError(f"sweep.dataset has duplicates: {datasets}")
         if check_data:
             for d in datasets:
-                _check_dataset(d)
+                _check_dataset(d, proc)
         n_conv = proc.n_params(rung.model, cfg.n_params_convention)
         ups = batch_size * int(rung.model.units_per_example)
         raw = budgets[rung.name]
@@ -463,6 +503,7 @@ def plan_sweep(source: str | Path | Mapping[str, Any] | SweepConfig, *, check_da
                         schedule="wsd" if sched.kind == "branched" else sched.kind,
                         warmup=sched.warmup, cooldown_frac=sched.cooldown_frac,
                         min_lr_frac=sched.min_lr_frac, seed=int(seed), dataset=dataset,
+                        **({"beta2": defaults.beta2} if defaults.beta2 is not None else {}),
                         tokenizer=tokenizer, eval_size=eval_size or 65536, variant=cfg.variant,
                         ladder=ladder.name, device=cfg.device, extra=dict(cfg.extra))
                     specs = plan_branches(template, horizons) if sched.kind == "branched" else \
@@ -481,6 +522,25 @@ def plan_sweep(source: str | Path | Mapping[str, Any] | SweepConfig, *, check_da
     if not runs:
         raise ConfigError(f"{desc}: the sweep plans no run (rungs {names})")
     return SweepPlan(config=cfg, runs=tuple(runs), source=desc)
+
+
+def common_metrics(procedures: Sequence[Any]) -> list[str]:
+    """The metrics every one of ``procedures`` reports, in the first one's order."""
+    first, *rest = procedures
+    return [m for m in first.metrics if all(m in p.metrics for p in rest)]
+
+
+def _check_metric(cfg: SweepConfig, ladders: Sequence[Ladder], desc: str) -> None:
+    """A sweep compares its procedures on a metric they all report; refuse one that has none."""
+    procs = list({lad.procedure_spec.name: lad.procedure_spec for lad in ladders}.values())
+    common = common_metrics(procs)
+    if not common:
+        each = "; ".join(f"{p.name}: {', '.join(p.metrics)}" for p in procs)
+        raise ConfigError(f"{desc}: the procedures {', '.join(p.name for p in procs)} share no metric "
+                          f"({each}), so their runs cannot be compared; put them in separate sweeps")
+    if cfg.metric is not None and cfg.metric not in common:
+        raise ConfigError(f"{desc}: metric {cfg.metric!r} is not reported by every procedure of the sweep."
+                          f"{suggest(cfg.metric, common)} Common metrics: {', '.join(common)}")
 
 
 def _select_rungs(cfg: SweepConfig, ladders: Sequence[Ladder]) -> list[tuple[Ladder, Rung]]:
@@ -539,11 +599,25 @@ def format_seconds(s: float) -> str:
     return f"{s / 3600:.1f}h"
 
 
-def _check_dataset(dataset: str) -> None:
-    """Fail at planning time, not in every worker, on an unknown dataset or a missing/empty path."""
+def _check_dataset(dataset: str, proc: Any = None) -> None:
+    """Fail at planning time, not in every worker, on an unknown dataset or a missing/empty path.
+
+    Image-text procedures take a shape world or a folder of WebDataset shards
+    (:func:`scalinglab.datasets.imagetext.check_image_text`); language models a text dataset or a
+    path to text.
+    """
+    if proc is not None and proc.modality == "image-text":
+
+        check_image_text(dataset)
+        return
     if "/" not in dataset and not Path(dataset).exists():
-        known = list_datasets()
+        known = list_datasets(modality="text")
         if dataset not in known:
+
+            if is_world(dataset):
+                raise ConfigError(f"dataset {dataset!r} is an image-text dataset (a shape world); "
+                                  f"procedure {getattr(proc, 'name', 'gpt')!r} trains on text: "
+                                  f"{', '.join(known)} or a path")
             raise UnknownNameError(f"unknown dataset {dataset!r}.{suggest(dataset, known)} Datasets: "
                                    f"{', '.join(known)} (or give a path to a folder, text, .jsonl or "
                                    ".parquet file)")

@@ -20,6 +20,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+
 from ..config import load_mapping
 from ..errors import ScalingLabError
 from ..store.schema import RunRecord, RunSpec

@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..procedures.coca import CoCaConfig
-from .towers import (AttentionalPooler, Block, TextTransformer, VisionTransformer, caption_loss,
-                     clip_loss, init_block)
+from .towers import AttentionalPooler, Block, TextTransformer, VisionTransformer, caption_loss, clip_loss, init_block
 
 __all__ = ["CoCa"]
 

@@ -46,9 +46,9 @@ from pathlib import Path
 import numpy as np
 
 from .._optional import require
+from ..datasets.registry import get_dataset
 from ..datasets.sources import stdlib_files
 from ..errors import ConfigError, DataError, UnknownNameError
-from ..datasets.registry import get_dataset
 
 __all__ = [
     "VAL_PERMILLE",

@@ -40,13 +40,15 @@ import torch
 
 from .._io import canonical_json
 from ..datasets import shapeworld as sw
-from ..datasets.wds import ShardDataset, load_shards
+from ..datasets.imagetext import open_image_text
+from ..datasets.wds import ShardDataset
 from ..errors import ConfigError, TrainingError, UnknownNameError, suggest
 from ..evals import zeroshot as zs
 from ..procedures import procedure_of
 from ..procedures.clip import CLIPConfig
 from ..procedures.coca import CoCaConfig
 from ..procedures.mammut import MaMMUTConfig
+from ..store.schema import RunRecord, RunSpec
 from .checkpoint import (
     checkpoint_path,
     die_by_sigterm,
@@ -58,7 +60,6 @@ from .checkpoint import (
 from .clip import CLIP
 from .coca import CoCa
 from .mammut import MaMMUT
-from ..store.schema import RunRecord, RunSpec
 from .schedule import CHECKPOINT_KEY, WARMUP_MAX_FRAC, RunPlan, check_schedule, lr_at
 from .towers import LOGIT_SCALE_MAX
 
@@ -141,11 +142,12 @@ def _embed_texts(model, tokens: np.ndarray, ctx: int) -> np.ndarray:
 
 @torch.no_grad()
 def _val_losses(model, images: np.ndarray, tokens: np.ndarray, ctx: int) -> dict:
-    """Mean val losses over chunks of :data:`LOSS_CHUNK` pairs, with SE over chunks."""
+    """Mean val losses over chunks of :data:`LOSS_CHUNK` pairs (one chunk of all, when fewer), SE over chunks."""
     per = {"val_contrastive_loss": [], "val_caption_loss": []}
-    for i in range(0, len(images) - LOSS_CHUNK + 1, LOSS_CHUNK):
-        out = model(torch.from_numpy(images[i:i + LOSS_CHUNK]),
-                    torch.from_numpy(_pad(tokens[i:i + LOSS_CHUNK], ctx)))
+    size = min(LOSS_CHUNK, len(images))
+    for i in range(0, len(images) - size + 1, size) if size >= 2 else ():
+        out = model(torch.from_numpy(images[i:i + size]),
+                    torch.from_numpy(_pad(tokens[i:i + size], ctx)))
         per["val_contrastive_loss"].append(float(out["contrastive_loss"]))
         if "caption_loss" in out:
             per["val_caption_loss"].append(float(out["caption_loss"]))
@@ -583,11 +585,14 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
 # --- the sweep's entry point -----------------------------------------------------------------
 
 def _data_of(spec: RunSpec):
-    """``dataset: shapeworld`` (settings in ``extra["world"]``) or a folder of WebDataset shards."""
-    if spec.dataset == "shapeworld":
-        return sw.WorldConfig.from_dict(dict(spec.extra.get("world", {})))
-    return load_shards(spec.dataset, image_size=spec.model.image_size,
-                       context_length=spec.model.context_length)
+    """``spec.dataset``: a shape world by name (``"shapeworld"`` ...) or a folder of WebDataset shards."""
+
+    if "world" in spec.extra:
+        raise ConfigError(f"run {spec.run_id}: the world's settings come from the dataset name now, not "
+                          "from extra['world']; register the world with "
+                          "scalinglab.datasets.register_world(name, WorldConfig(...)) and set dataset: name")
+    return open_image_text(spec.dataset, image_size=spec.model.image_size,
+                           context_length=spec.model.context_length, vocab_size=spec.model.vocab_size)
 
 
 def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
@@ -597,8 +602,8 @@ def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
     """Train one image-text run from its :class:`RunSpec` (the registered trainer of clip/coca/mammut).
 
     A thin adapter over :func:`train`: D (``spec.n_data``) and ``warmup`` count samples; the
-    data is ``spec.dataset`` (``"shapeworld"``, its :class:`WorldConfig` in
-    ``extra["world"]``, or a folder of WebDataset shards); evaluation sizes come from
+    data is ``spec.dataset`` (a shape world by name, :mod:`scalinglab.datasets.imagetext`, or a
+    folder of WebDataset shards); evaluation sizes come from
     ``extra["eval_pairs"]`` (default 1024), ``extra["eval_per_class"]`` (16),
     ``extra["eval_loglik_per_class"]`` (2) and ``extra["eval_fashion_mnist"]`` (0); a trunk saves
     branch checkpoints at ``extra["checkpoint_at"]`` (samples) and a branch starts
@@ -635,5 +640,5 @@ def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
         run_id=spec.run_id, spec=spec, status=out["status"], metrics=metrics,
         metrics_se=metrics_se, n_data_seen=out["samples_seen"],
         dataset_hash=out["provenance"]["data_manifest_hash"], n_params=out["n_params"],
-        flops=out["flops"], curve=tuple((int(d), float(c[curve_key])) for d, c in out["curve"]),
+        flops=out["flops"], curve=tuple((int(d), float(c[curve_key])) for d, c in out["curve"] if curve_key in c),
         wall_s=out["wall_s"], error=out["error"], provenance=out["provenance"])

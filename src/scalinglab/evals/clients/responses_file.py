@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import BackendError, DataError
-from .base import Generation, GenerationRequest
 from ..records import RECORD_SCHEMA, read_jsonl, rescore
+from .base import Generation, GenerationRequest
 
 __all__ = ["ResponsesFileClient", "read_responses"]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ...store.schema import RunSpec
-from .base import BaseBackend, Handle, JobStatus
 from ..worker import execute
+from .base import BaseBackend, Handle, JobStatus
 
 __all__ = ["LocalBackend"]
 
