@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.backtest import backtest
+from scalinglab.laws.backtesting import backtest
 from scalinglab.laws.frontier import best_per_size, compute_envelope
 from scalinglab.store import ResultsStore
 

@@ -112,3 +112,24 @@ def test_public_modules_declare_their_api_and_private_ones_are_underscored():
                 continue
         problems += [f"{name}: __all__ names {n!r}, which it does not define" for n in names if not hasattr(mod, n)]
     assert not problems, "\n".join(problems)
+
+
+def test_no_module_is_shadowed_by_a_name_its_package_exports():
+    """``import scalinglab.laws.X as m`` must give the module X: a package that exports a function
+    named like one of its modules (the old ``scalinglab.fit``, ``laws.compare``) breaks that."""
+    import scalinglab
+
+    shadowed = []
+    for info in pkgutil.walk_packages(scalinglab.__path__, "scalinglab."):
+        if not info.ispkg:
+            continue
+        pkg = importlib.import_module(info.name)
+        for sub in pkgutil.iter_modules(pkg.__path__):
+            value = getattr(pkg, sub.name, None)
+            if value is not None and not hasattr(value, "__spec__"):
+                shadowed.append(f"{info.name}.{sub.name} is a {type(value).__name__}")
+    for sub in pkgutil.iter_modules(scalinglab.__path__):
+        value = getattr(scalinglab, sub.name, None)
+        if value is not None and not hasattr(value, "__spec__"):
+            shadowed.append(f"scalinglab.{sub.name} is a {type(value).__name__}")
+    assert not shadowed, shadowed

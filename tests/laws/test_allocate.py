@@ -9,7 +9,7 @@ import pytest
 
 from scalinglab.errors import ConfigError, DataError
 from scalinglab.laws import Runs
-from scalinglab.laws.allocate import Allocation, allocate
+from scalinglab.laws.allocation import Allocation, allocate
 from scalinglab.laws.frontier import isoflop_slices
 from scalinglab.laws.law import get_law
 

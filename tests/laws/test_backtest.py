@@ -10,7 +10,7 @@ import pytest
 
 from scalinglab.errors import ConfigError, DataError
 from scalinglab.laws import Runs
-from scalinglab.laws.backtest import Backtest, backtest
+from scalinglab.laws.backtesting import Backtest, backtest
 
 
 def saturating(seed, *, n=16, noise=0.01):

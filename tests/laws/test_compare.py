@@ -9,7 +9,7 @@ import pytest
 
 from scalinglab.errors import ConfigError
 from scalinglab.laws import Runs, fit
-from scalinglab.laws.compare import Comparison, compare
+from scalinglab.laws.comparison import Comparison, compare
 
 E = 2.0
 

@@ -129,7 +129,7 @@ def test_plot_isoflop_marks_one_minimum_per_budget(tmp_path):
     from _report_data import chinchilla_loss
 
     from scalinglab.laws import Runs
-    from scalinglab.laws.allocate import allocate
+    from scalinglab.laws.allocation import allocate
     from scalinglab.laws.frontier import isoflop_slices
     from scalinglab.report.plots import plot_isoflop
 
@@ -153,7 +153,7 @@ def test_plot_isoflop_marks_one_minimum_per_budget(tmp_path):
 
 
 def test_plot_allocation_overlays_approaches_with_intervals(fit_nd, tmp_path):
-    from scalinglab.laws.allocate import allocate
+    from scalinglab.laws.allocation import allocate
     from scalinglab.report.plots import plot_allocation
 
     res, _ = fit_nd
@@ -169,7 +169,7 @@ def test_plot_allocation_overlays_approaches_with_intervals(fit_nd, tmp_path):
 
 
 def test_plot_comparison_marks_the_crossover(arms, tmp_path):
-    from scalinglab.laws.compare import compare
+    from scalinglab.laws.comparison import compare
     from scalinglab.report.plots import plot_comparison
 
     runs_a, runs_b, fa, fb = arms
@@ -188,7 +188,7 @@ def test_plot_comparison_marks_the_crossover(arms, tmp_path):
 
 
 def test_plot_backtest_draws_held_out_points_with_intervals(fit_nd, tmp_path):
-    from scalinglab.laws.backtest import backtest
+    from scalinglab.laws.backtesting import backtest
     from scalinglab.report.plots import plot_backtest
 
     _, tuned = fit_nd

@@ -31,9 +31,9 @@ import typer
 
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, suggest
 from ..laws import fit
-from ..laws.allocate import allocate
-from ..laws.backtest import backtest
-from ..laws.compare import compare
+from ..laws.allocation import allocate
+from ..laws.backtesting import backtest
+from ..laws.comparison import compare
 from ..laws.frontier import isoflop_slices
 from ..laws.law import get_law, list_laws
 from ..laws.result import FitResult

@@ -40,7 +40,7 @@ from typing import Any
 from .clients import get_client, list_clients
 from .clients.base import Generation, GenerationRequest, ModelClient
 from .clients.responses_file import read_responses
-from .extract import Extraction, Score, extract, score
+from .extraction import Extraction, Score, extract, score
 from .records import read_jsonl, rescore
 from .runner import Evaluation, evaluate, trial_seed
 from .stats import (

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..errors import ConfigError
-from .extract import resolve_mode
+from .extraction import resolve_mode
 from .task import Prompt, render_all
 
 __all__ = ["export_lm_eval", "task_name"]
@@ -74,7 +74,7 @@ def keep_all_repeats(resps, docs):
 def process_results(doc, results):
     """Score all repeats of one prompt: acc = k/n, with k and n as separate metrics."""
     try:
-        from scalinglab.evals.extract import score
+        from scalinglab.evals.extraction import score
     except ImportError as exc:  # pragma: no cover - environment problem, say how to fix it
         raise ImportError("the AIW task pack scores answers with scalinglab; "
                           "pip install scalinglab in the lm-eval environment") from exc

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, DataWarning
-from .extract import score
+from .extraction import score
 
 __all__ = ["RECORD_SCHEMA", "append_records", "read_jsonl", "rescore", "rescore_record", "upgrade_record"]
 

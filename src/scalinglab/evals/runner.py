@@ -31,7 +31,7 @@ from typing import Any, Callable
 from .._version import __version__
 from ..errors import BackendError, ConfigError, DataWarning, StoreError
 from .clients.base import Generation, GenerationRequest, ModelClient, is_transient
-from .extract import resolve_mode, score
+from .extraction import resolve_mode, score
 from .records import RECORD_SCHEMA, append_records, iter_responses, read_jsonl
 from .stats import RateSummary, summarize_rates
 from .task import Prompt

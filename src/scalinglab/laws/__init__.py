@@ -34,11 +34,11 @@ What to use when
 A guide with examples is in docs/fitting.md.
 """
 
-from ._tables import CITable, Derived, ParamMatrix, Prediction
-from .allocate import Allocation, AllocationPrediction, allocate
-from .backtest import Backtest, BacktestFold, backtest
+from ._values import CITable, Derived, ParamMatrix, Prediction
+from .allocation import Allocation, AllocationPrediction, allocate
+from .backtesting import Backtest, BacktestFold, backtest
 from .bootstrap import BootstrapResult
-from .compare import Comparison, Crossover, ExponentTest, compare
+from .comparison import Comparison, Crossover, ExponentTest, compare
 from .coverage import CoverageReport, ExtrapolationCoverage, coverage_check, extrapolation_coverage
 from .diagnostics import FitDiagnostics
 from .fitting import fit

@@ -48,7 +48,7 @@ from ..errors import (
 )
 from . import _optimize as opt
 from ._serialize import decode_result, encode_result, read_artifact, write_artifact
-from ._tables import CITable, Derived, ParamMatrix, Prediction
+from ._values import CITable, Derived, ParamMatrix, Prediction
 from .bootstrap import BootstrapResult, group_labels, percentile_interval, resample_weights
 from .diagnostics import FitDiagnostics
 from .intervals import INTERVALS, Calibration, outside_decades, rolling_folds, scale_coordinate

@@ -14,10 +14,10 @@ report; it only calls the public verbs of :mod:`scalinglab.fit`, in this order:
 5. **Allocation**: N*(C), D*(C) from the L(N, D) fit (approach 3) and, when the runs form
    iso-FLOP slices, from those (approach 2).
 6. **Backtest**: the L(N, D) law refitted without the largest-compute runs, which it then
-   predicts with 95 % prediction intervals (:func:`~scalinglab.laws.backtest.backtest`).
+   predicts with 95 % prediction intervals (:func:`~scalinglab.laws.backtesting.backtest`).
 7. **Comparison**: when the runs hold two or more procedures (or else datasets, or else
    variants), the first two are compared
-   (:func:`~scalinglab.laws.compare.compare`).
+   (:func:`~scalinglab.laws.comparison.compare`).
 
 A step that cannot be done with the data at hand (too few sizes for a 5-parameter law, no
 iso-FLOP slices ...) is skipped with a note saying why; it never hides the other steps. Warnings
@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, ScalingLabError, ScalingLabWarning
-from ..laws.allocate import allocate
-from ..laws.backtest import backtest
-from ..laws.compare import compare
+from ..laws.allocation import allocate
+from ..laws.backtesting import backtest
+from ..laws.comparison import compare
 from ..laws.fitting import fit
 from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
 from ..units import format_quantity

@@ -457,7 +457,7 @@ def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = No
     Parameters
     ----------
     comparison : Comparison
-        From :func:`~scalinglab.laws.compare.compare` (gives names, level, search range,
+        From :func:`~scalinglab.laws.comparison.compare` (gives names, level, search range,
         crossover).
     res_a, res_b : FitResult
         The two fits compared (their bootstrap draws give the bands).
@@ -521,7 +521,7 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
     Parameters
     ----------
     backtest : Backtest
-        From :func:`~scalinglab.laws.backtest.backtest`.
+        From :func:`~scalinglab.laws.backtesting.backtest`.
     runs : Runs, optional
         All runs; those not held out in any fold are drawn faded as the training data.
 

@@ -15,7 +15,7 @@ frontier. :func:`analyze_procedures` does that with the public verbs of :mod:`sc
    bootstrap; the table says which).
 3. **Law** per procedure: the same law on the whole frontier, with a bootstrap over frontier
    points; its parameters with intervals.
-4. **Comparison**: every pair of procedures by :func:`~scalinglab.laws.compare.compare` (the
+4. **Comparison**: every pair of procedures by :func:`~scalinglab.laws.comparison.compare` (the
    difference and P(A better) at the largest budget and at 100x it, the effective-compute
    multiplier, equal-exponent tests, the crossover compute with its interval or "none in range"),
    and the procedure with the lowest predicted error at each budget with the share of bootstrap

@@ -56,7 +56,7 @@ from ..config import freeze_fields
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, suggest
 from ..units import parse_quantity
 from . import frontier as fr
-from .allocate import allocate
+from .allocation import allocate
 from .fitting import fit as fit_fn
 from .frontier import isoflop_slices
 from .intervals import INTERVALS, interval_score
