@@ -29,7 +29,7 @@ done and resumes what was interrupted), then plans the next round; it never re-d
 
 The planner never proposes a rung outside the sweep's ladders and rungs, a D outside its budgets,
 a learning rate outside its grid, a (rung, D, lr, seed) already finished in the store, or a
-decision that costs more than the budget left (tests/sweep/test_loop.py).
+decision that costs more than the budget left (tests/sweep/test_closed_loop.py).
 """
 
 from __future__ import annotations
