@@ -1,6 +1,6 @@
-"""The ``fit`` verb and its frozen result, :class:`FitResult` (contract: docs/ARCHITECTURE.md).
+"""The frozen result of a fit, :class:`FitResult` (contract: docs/ARCHITECTURE.md).
 
-``fitting.fit(law, runs, ...)`` picks the estimator (:mod:`objectives`), runs the multi-start optimizer
+The verb is :func:`scalinglab.laws.fitting.fit`: it picks the estimator (:mod:`objectives`), runs the multi-start optimizer
 (:mod:`_optimize`), checks the optimum (:class:`FitDiagnostics`, one warning per problem) and
 returns a :class:`FitResult` that records the law, the options and a fingerprint of the data.
 A result never changes; ``with_bootstrap`` returns a new one.
