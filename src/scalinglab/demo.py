@@ -59,7 +59,33 @@ CLIP_FLOPS_CONVENTION = "forward"
 
 
 @dataclass(frozen=True, eq=False)
-class DemoResult:
+class _DemoOutput:
+    """What every demo returns: where its files are, the sweep's report, the analysis, timings."""
+
+    out_dir: Path
+    report_path: Path
+    store_path: Path
+    sweep: Any
+    analysis: Any
+    wall_s: float
+    timings: Mapping[str, float] = field(default_factory=dict)
+    files: Mapping[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:  # pragma: no cover - each demo writes its own
+        raise NotImplementedError
+
+    def _footer(self) -> list[str]:
+        t = self.timings
+        return ["", (f"wall time {self.wall_s:.0f}s (sweep {t.get('sweep', 0):.0f}s, analysis "
+                     f"{t.get('analysis', 0):.0f}s, report {t.get('report', 0):.0f}s)"),
+                f"report:  {self.report_path}", f"store:   {self.store_path}"]
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass(frozen=True, eq=False)
+class DemoResult(_DemoOutput):
     """What :func:`run_demo` produced.
 
     Attributes
@@ -72,15 +98,6 @@ class DemoResult:
     wall_s : float
         Seconds for the whole demo; ``timings`` splits it into sweep, analysis and report.
     """
-
-    out_dir: Path
-    report_path: Path
-    store_path: Path
-    sweep: Any
-    analysis: Any
-    wall_s: float
-    timings: Mapping[str, float] = field(default_factory=dict)
-    files: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def backtest_ok(self) -> bool | None:
@@ -104,14 +121,7 @@ class DemoResult:
                          f"{100 * a.options.get('max_rel_error', 0.03):g}% relative error")
         for n in a.notes:
             lines.append(f"note: {n}")
-        t = self.timings
-        lines += ["", (f"wall time {self.wall_s:.0f}s (sweep {t.get('sweep', 0):.0f}s, analysis "
-                       f"{t.get('analysis', 0):.0f}s, report {t.get('report', 0):.0f}s)"),
-                  f"report:  {self.report_path}", f"store:   {self.store_path}"]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
+        return "\n".join(lines + self._footer())
 
 
 def _resolve_sweep(preset: str, sweep: Any, presets: Mapping[str, str] = PRESETS) -> Any:
@@ -177,20 +187,8 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     say = progress or (lambda event: None)
     plan = plan_sweep(_resolve_sweep(preset, sweep))
     store_path = out / "store"
-    measured = plan
-    if (store_path / "results.sqlite").exists():      # estimate from what this machine measured before
-        with ResultsStore(store_path, readonly=True) as st:
-            measured = plan.calibrated(st.records(status="done"))
-    say(f"scalinglab demo: sweep {plan.name!r} ({plan.config.description or plan.config.ladder}); "
-        f"{measured.cost(workers or _cores())}")
-    say(f"output: {out}")
-    report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
+    report = _train(plan, out, "scalinglab demo", workers=workers, backend=backend, progress=progress)
     t_sweep = time.perf_counter() - t0    # the sweep's closing line opens the summary (printed once)
-    if not report.done and not report.skipped and not report.diverged:
-        first = next(iter(report.failed.items()), ("-", "no run was trained"))
-        raise TrainingError(f"no run of sweep {plan.name!r} finished ({len(report.failed)} failed; first "
-                            f"{first[0]}: {str(first[1]).splitlines()[0] if first[1] else '?'}). Fix the cause "
-                            f"and run the demo again with --out {out}: finished runs are kept")
 
     store = ResultsStore(store_path, readonly=True)
     try:
@@ -226,6 +224,28 @@ def run_demo(out_dir: str | Path = "scalinglab-demo", *, preset: str = "quick", 
     return result
 
 
+def _train(plan: Any, out: Path, job: str, *, workers: int | None, backend: str,
+           progress: Callable[[Any], Any] | None) -> Any:
+    """Train ``plan`` into ``<out>/store`` (cost estimated from this machine's earlier runs when the
+    store has some); raise :class:`TrainingError` when no run finished. Returns the SweepReport."""
+    say = progress or (lambda event: None)
+    store_path = out / "store"
+    measured = plan
+    if (store_path / "results.sqlite").exists():      # estimate from what this machine measured before
+        with ResultsStore(store_path, readonly=True) as st:
+            measured = plan.calibrated(st.records(status="done"))
+    say(f"{job}: sweep {plan.name!r} ({plan.config.description or plan.config.ladder}); "
+        f"{measured.cost(workers or _cores())}")
+    say(f"output: {out}")
+    report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
+    if not report.done and not report.skipped and not report.diverged:
+        first = next(iter(report.failed.items()), ("-", "no run was trained"))
+        raise TrainingError(f"no run of sweep {plan.name!r} finished ({len(report.failed)} failed; first "
+                            f"{first[0]}: {str(first[1]).splitlines()[0] if first[1] else '?'}). Fix the cause "
+                            f"and run the demo again with --out {out}: finished runs are kept")
+    return report
+
+
 def _cores() -> int:
     import os
 
@@ -236,7 +256,7 @@ def _cores() -> int:
 
 
 @dataclass(frozen=True, eq=False)
-class ClipDemoResult:
+class ClipDemoResult(_DemoOutput):
     """What :func:`run_clip_demo` produced.
 
     Attributes
@@ -250,15 +270,6 @@ class ClipDemoResult:
         Seconds for the whole demo; ``timings`` splits it into sweep, analysis and report.
     files : dict of str -> Path
     """
-
-    out_dir: Path
-    report_path: Path
-    store_path: Path
-    sweep: Any
-    analysis: Any
-    wall_s: float
-    timings: Mapping[str, float] = field(default_factory=dict)
-    files: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def heldout_ok(self) -> bool | None:
@@ -276,14 +287,7 @@ class ClipDemoResult:
         lines += ["", "verdict:"] + [f"  {v}" for v in a.verdict_lines()]
         for n in [n for p in a.laws for n in p.notes] + list(a.notes):
             lines.append(f"note: {n}")
-        t = self.timings
-        lines += ["", (f"wall time {self.wall_s:.0f}s (sweep {t.get('sweep', 0):.0f}s, analysis "
-                       f"{t.get('analysis', 0):.0f}s, report {t.get('report', 0):.0f}s)"),
-                  f"report:  {self.report_path}", f"store:   {self.store_path}"]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
+        return "\n".join(lines + self._footer())
 
 
 def run_clip_demo(out_dir: str | Path = "scalinglab-demo-clip", *, preset: str = "quick",
@@ -327,20 +331,8 @@ def run_clip_demo(out_dir: str | Path = "scalinglab-demo-clip", *, preset: str =
     plan = plan_sweep(_resolve_sweep(preset, sweep, CLIP_PRESETS))
     metric = metric or plan.metric
     store_path = out / "store"
-    measured = plan
-    if (store_path / "results.sqlite").exists():
-        with ResultsStore(store_path, readonly=True) as st:
-            measured = plan.calibrated(st.records(status="done"))
-    say(f"scalinglab demo clip: sweep {plan.name!r} ({plan.config.description or plan.config.ladder}); "
-        f"{measured.cost(workers or _cores())}")
-    say(f"output: {out}")
-    report = run_sweep(plan, backend=backend, store=store_path, workers=workers, progress=progress)
+    report = _train(plan, out, "scalinglab demo clip", workers=workers, backend=backend, progress=progress)
     t_sweep = time.perf_counter() - t0
-    if not report.done and not report.skipped and not report.diverged:
-        first = next(iter(report.failed.items()), ("-", "no run was trained"))
-        raise TrainingError(f"no run of sweep {plan.name!r} finished ({len(report.failed)} failed; first "
-                            f"{first[0]}: {str(first[1]).splitlines()[0] if first[1] else '?'}). Fix the cause "
-                            f"and run the demo again with --out {out}: finished runs are kept")
 
     order = list(dict.fromkeys(get_ladder(name).procedure for name in plan.config.ladders))
     ids = list(plan.run_ids)

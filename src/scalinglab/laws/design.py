@@ -357,6 +357,20 @@ def _robust_cov(Z: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.cov(Z.T, ddof=1))
 
 
+def new_run_noise_var(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]], *,
+                      comparison: bool) -> float:
+    """Noise variance (log space) of the target run itself: its seed noise at the target under the
+    first arm's noise model, or the fit's residual sigma; 0 for a comparison (the question is which
+    law is lower, not where one run lands)."""
+    if comparison:
+        return 0.0
+    a0, f0 = next(iter(fits.items()))
+    nz = f0.noise
+    if nz is not None:
+        return float(np.asarray(nz.sigma_at(**targets[a0])).reshape(-1)[0]) ** 2
+    return float(f0.noise_sigma) ** 2
+
+
 class _Arm:
     """One fit's ensemble over the target and every candidate point of that arm."""
 
@@ -491,13 +505,7 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
     arms = {a: _Arm(f, targets[a], [p for c in (*candidates, *chosen) if c.arm == a for p in c.points])
             for a, f in fits.items()}
     if noise_var_new is None:
-        if comparison:
-            noise_var_new = 0.0
-        else:
-            a0, f0 = next(iter(fits.items()))
-            nz = f0.noise
-            noise_var_new = (float(np.asarray(nz.sigma_at(**targets[a0])).reshape(-1)[0]) ** 2
-                             if nz is not None else float(f0.noise_sigma) ** 2)
+        noise_var_new = new_run_noise_var(fits, targets, comparison=comparison)
     noise_of = {a: f.noise for a, f in fits.items()}
     sig_of = {a: float(f.noise_sigma) for a, f in fits.items()}
 
@@ -613,13 +621,7 @@ class _Scorer:
         self.arms = {a: _Arm(f, targets[a], [p for c in candidates if c.arm == a for p in c.points])
                      for a, f in fits.items()}
         if noise_var_new is None:
-            if comparison:
-                noise_var_new = 0.0
-            else:
-                a0, f0 = next(iter(fits.items()))
-                nz = f0.noise
-                noise_var_new = (float(np.asarray(nz.sigma_at(**targets[a0])).reshape(-1)[0]) ** 2
-                                 if nz is not None else float(f0.noise_sigma) ** 2)
+            noise_var_new = new_run_noise_var(fits, targets, comparison=comparison)
         self.s2 = float(noise_var_new)
         self.fits = fits
         self.v0 = sum(arm.var0 for arm in self.arms.values())

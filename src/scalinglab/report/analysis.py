@@ -37,7 +37,7 @@ import math
 import re
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from ..laws.fitting import fit
 from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
 from ..units import format_quantity
 
-__all__ = ["Analysis", "Caveat", "Fact", "analyze"]
+__all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze"]
 
 #: Group columns an analysis compares by default, in this order (the first with two values).
 COMPARE_KEYS = ("procedure", "dataset", "variant")
@@ -405,6 +405,38 @@ def _distinct(values: np.ndarray | None) -> int:
     return len({str(v) for v in values})
 
 
+class Steps:
+    """Runs the steps of an analysis so that one failing step never loses the others.
+
+    ``run(name, fn)`` reports ``name`` to the progress callable, times the step, records every
+    :class:`~scalinglab.errors.ScalingLabWarning` it raises (``warnings``, prefixed with the step)
+    and turns a :class:`~scalinglab.errors.ScalingLabError` into a note (``notes``, or the list
+    given as ``where``) and a ``None`` result. Used by :func:`analyze` and
+    :func:`scalinglab.report.procedures.analyze_procedures`.
+    """
+
+    def __init__(self, say: Callable[[str], Any] | None = None) -> None:
+        self.say = say or (lambda msg: None)
+        self.notes: list[str] = []
+        self.warnings: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    def run(self, name: str, fn: Callable[[], Any], where: list[str] | None = None) -> Any:
+        self.say(name)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ScalingLabWarning)
+            try:
+                return fn()
+            except ScalingLabError as exc:
+                (self.notes if where is None else where).append(f"{name}: {exc}")
+                return None
+            finally:
+                self.timings[name] = time.perf_counter() - t0
+                self.warnings.extend(f"{name}: {w.category.__name__}: {w.message}" for w in caught
+                                     if issubclass(w.category, ScalingLabWarning))
+
+
 def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturating_power_law",
             n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = DEFAULT_HOLDOUT,
             max_rel_error: float = 0.03, compare_by: str | None = None, fit_kwargs: Mapping[str, Any] | None = None,
@@ -447,25 +479,12 @@ def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturatin
     """
     say = progress or (lambda msg: None)
     fkw = dict(fit_kwargs or {})
-    notes: list[str] = []
-    timings: dict[str, float] = {}
+    steps = Steps(say)
+    notes, timings, caught_all = steps.notes, steps.timings, steps.warnings
     out: dict[str, Any] = {}
-    caught_all: list[str] = []
 
-    def step(name: str, fn):
-        say(name)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ScalingLabWarning)
-            try:
-                return fn()
-            except ScalingLabError as exc:
-                notes.append(f"{name}: {exc}")
-                return None
-            finally:
-                timings[name] = time.perf_counter() - t0
-                caught_all.extend(f"{name}: {w.category.__name__}: {w.message}" for w in caught
-                                  if issubclass(w.category, ScalingLabWarning))
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        return steps.run(name, fn)
 
     groups = getattr(runs, "groups", {}) or {}
     has_nd = runs.n_params is not None and runs.n_tokens is not None

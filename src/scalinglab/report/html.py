@@ -145,6 +145,11 @@ class Section:
         self.blocks.append(f'<table class="kv">{cap}{rows}</table>')
         return self
 
+    def add_preformatted(self, text: str) -> Section:
+        """A block of text shown as is (a summary table, a verdict), HTML-escaped."""
+        self.blocks.append(f"<pre>{_esc(text)}</pre>")
+        return self
+
     def render(self, number: int) -> str:
         intro = f'<p class="intro">{self.intro}</p>' if self.intro else ""
         return (f'<section id="{_esc(self.id)}"><h2><span class="num">{number}.</span>{_esc(self.title)}</h2>'

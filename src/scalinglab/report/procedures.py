@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ import numpy as np
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
 from ..laws import compare, fit
 from ..laws.frontier import pareto_bins
+from .analysis import Steps
 from .html import Report
 from .plots import plot_error_laws, plot_metric_vs_compute
 
@@ -405,24 +405,9 @@ def analyze_procedures(runs: Any, *, metric: str | None = None, procedures: Sequ
         raise ConfigError(f"holdout_factor must be > 1; got {holdout_factor!r}")
     fkw = {**FIT_OPTIONS, **dict(fit_kwargs or {})}
     se = dict(metric_se or {})
-    notes: list[str] = []
-    caught_all: list[str] = []
-    timings: dict[str, float] = {}
-
-    def step(name: str, fn: Callable[[], Any], where: list[str]) -> Any:
-        say(name)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ScalingLabWarning)
-            try:
-                return fn()
-            except ScalingLabError as exc:
-                where.append(f"{name}: {exc}")
-                return None
-            finally:
-                timings[name] = time.perf_counter() - t0
-                caught_all.extend(f"{name}: {w.category.__name__}: {w.message}" for w in caught
-                                  if issubclass(w.category, ScalingLabWarning))
+    steps = Steps(say)
+    notes, timings, caught_all = steps.notes, steps.timings, steps.warnings
+    step = steps.run
 
     laws: list[ProcedureLaw] = []
     for k, name in enumerate(names):
