@@ -84,3 +84,17 @@ def test_one_epoch_of_random_windows_covers_about_63_percent():
     r = repetition_stats(n, steps=n // (32 * 16), seed=0, batch_size=16, seq_len=32)
     assert r.epochs == pytest.approx(1.0, rel=0.01)
     assert r.coverage == pytest.approx(1 - np.exp(-1), abs=0.02)
+
+
+def test_a_registered_name_wins_over_a_same_named_folder_in_the_working_directory(tmp_path, monkeypatch):
+    """A folder called 'stdlib' beside a sweep file must not turn `dataset: stdlib` into that path."""
+    from scalinglab.sweep import plan_sweep
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stdlib").mkdir()                    # empty: as a path it would be refused
+    plan = plan_sweep({"name": "t", "ladder": "gpt-tiny", "rungs": ["gpt-tiny-1"], "n_tokens": [4096],
+                       "lr": [1e-3], "dataset": "stdlib"})
+    assert {s.dataset for s in plan.specs} == {"stdlib"}
+    (tmp_path / "stdlib" / "a.txt").write_text("def f():\n    return 1\n" * 50)
+    assert load_corpus("stdlib").name == "stdlib"    # the standard library, not ./stdlib
+    assert load_corpus("./stdlib").train.size + load_corpus("./stdlib").val.size < 5000

@@ -610,8 +610,11 @@ def _check_dataset(dataset: str, proc: Any = None) -> None:
 
         check_image_text(dataset)
         return
-    if "/" not in dataset and not Path(dataset).exists():
-        known = list_datasets(modality="text")
+    known = list_datasets(modality="text")
+    bare = "/" not in dataset and "#" not in dataset and not dataset.startswith(".")
+    # a registered name wins over a same-named file or folder here (write ./NAME for the path), as
+    # in the trainer (scalinglab.train.data)
+    if bare and (dataset in known or not Path(dataset).exists()):
         if dataset not in known:
 
             if is_world(dataset):

@@ -14,7 +14,8 @@ What to use when
   document), a text file (one document), ``*.jsonl`` (one document per line, field ``text``),
   ``*.parquet`` (column ``text``), or a Hugging Face dataset saved with ``save_to_disk`` (column
   ``text``; a ``DatasetDict`` with a ``validation``/``test`` split keeps that split). Name another
-  field or column with a ``#`` suffix: ``"data.jsonl#content"``.
+  field or column with a ``#`` suffix: ``"data.jsonl#content"``. A registered dataset name wins
+  over a file or folder of the same name in the working directory: write ``"./name"`` for the path.
 * ``tokenizer="byte"`` (default, vocab 256, byte 0 separates documents) or the path of a
   ``tokenizers`` BPE JSON trained locally with :func:`train_bpe`.
 
@@ -46,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .._optional import require
-from ..datasets.registry import get_dataset
+from ..datasets.registry import get_dataset, list_datasets
 from ..datasets.sources import stdlib_files
 from ..errors import ConfigError, DataError, UnknownNameError
 
@@ -135,7 +136,8 @@ def _documents(corpus: str) -> tuple[str, str, Iterator[tuple[str, bytes, str | 
             (p.relative_to(root).as_posix(), p.read_bytes(), None) for p in files)
     path_s, fld = _split_spec(corpus)
     path = Path(path_s).expanduser()
-    if not path.exists():
+    registered = _looks_like_name(corpus) and corpus in list_datasets(modality="text")
+    if registered or not path.exists():       # a registered name wins over a same-named path here
         if _looks_like_name(corpus):
             ds = _dataset(corpus)
             return "dataset", ds.hash, ((k, t.encode("utf-8"), None) for k, t in ds.documents())
