@@ -14,7 +14,7 @@ HEAVY = ("torch", "transformers", "httpx", "matplotlib", "typer", "pandas", "lm_
 # evals sits below train, sweep and report (pyproject.toml's import-linter layers): none of them
 # may be loaded by importing it; the scalinglab_ckpt client loads train only when it is created.
 ABOVE = ("scalinglab.train", "scalinglab.sweep", "scalinglab.report", "scalinglab.cli", "scalinglab.demo")
-CORE = ["scalinglab.evals", "scalinglab.evals.task", "scalinglab.evals.extract", "scalinglab.evals.runner",
+CORE = ["scalinglab.evals", "scalinglab.evals.task", "scalinglab.evals.extraction", "scalinglab.evals.runner",
         "scalinglab.evals.stats", "scalinglab.evals.records", "scalinglab.evals.clients",
         "scalinglab.evals.clients.base", "scalinglab.evals.clients.responses_file",
         "scalinglab.evals.clients.openai_http", "scalinglab.evals.clients.transformers_local",

@@ -169,7 +169,7 @@ def test_comparison_stops_when_the_winner_is_decided(tmp_path):
 SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
-    from test_loop import space, C_STAR, FULL
+    from test_closed_loop import space, C_STAR, FULL
     from scalinglab.sweep.loop import run_loop
     run_loop(space(toy_step_s=0.05, toy_steps=3), until=f"width at {{C_STAR:g}} < 0%",
              budget_flops=0.3 * FULL, store={store!r}, backend="inline", n_boot=30, lr_points=2)

@@ -16,7 +16,7 @@ a server that honours seeds returns identical repeats (``distinct_frac`` = 1/rep
 ``hf`` model, or a server that ignores seeds, or :func:`scalinglab.evals.evaluate`, for
 independent trials.
 
-The pack imports ``scalinglab.evals.extract`` at scoring time: install scalinglab in the
+The pack imports ``scalinglab.evals.extraction`` at scoring time: install scalinglab in the
 environment that runs lm-eval.
 """
 
@@ -35,7 +35,7 @@ __all__ = ["export_lm_eval", "task_name"]
 _UTILS = '''"""Helpers of the AIW task pack for lm-evaluation-harness.
 
 Written by scalinglab {version} (`scalinglab aiw export-lm-eval`). Prompts are in aiw_docs.jsonl
-next to this file; answers are scored with scalinglab.evals.extract, so install scalinglab here.
+next to this file; answers are scored with scalinglab.evals.extraction, so install scalinglab here.
 """
 
 import json
@@ -170,7 +170,7 @@ def export_lm_eval(out_dir: str | Path, *, families: list[str] | None = None,
     temperature, max_gen_toks :
         Sampling; ``temperature=0`` makes the repeats pointless (greedy decoding).
     extract_mode : str
-        Scoring mode of :mod:`scalinglab.evals.extract` (``"auto"``: strict for chat prompts,
+        Scoring mode of :mod:`scalinglab.evals.extraction` (``"auto"``: strict for chat prompts,
         completion for the base-model prompt type).
     """
     if not isinstance(repeats, int) or repeats < 1:
