@@ -40,7 +40,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,6 +51,9 @@ from ..laws.comparison import compare
 from ..laws.fitting import fit
 from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
 from ..units import format_quantity
+
+if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
+    from ..laws import Runs
 
 __all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze"]
 
@@ -437,7 +440,7 @@ class Steps:
                                      if issubclass(w.category, ScalingLabWarning))
 
 
-def analyze(runs: Any, *, law: str = "chinchilla", compute_law: str = "saturating_power_law",
+def analyze(runs: Runs, *, law: str = "chinchilla", compute_law: str = "saturating_power_law",
             n_boot: int = 200, seed: int = 0, level: float = 0.95, holdout: int | str = DEFAULT_HOLDOUT,
             max_rel_error: float = 0.03, compare_by: str | None = None, fit_kwargs: Mapping[str, Any] | None = None,
             progress: Any = None, holdout_origin: str = "") -> Analysis:

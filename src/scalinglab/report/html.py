@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +47,10 @@ from ..store.store import DB_NAME, ResultsStore
 from ..units import format_quantity
 from . import plots
 from .analysis import AHEAD, analyze, holdout_for
+
+if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
+    from ..laws import Runs
+    from .analysis import Analysis
 
 __all__ = ["Report", "Section", "build_report", "collect_provenance", "figure_to_data_uri", "open_runs",
            "report_from_analysis"]
@@ -248,7 +252,7 @@ COMPUTE_CONVENTIONS = {
 }
 
 
-def collect_provenance(*, runs: Any = None, store: Any = None, sweep: Any = None,
+def collect_provenance(*, runs: Runs | None = None, store: Any = None, sweep: Any = None,
                        extra: Mapping[str, Any] | None = None, flops_convention: str | None = None) -> dict[str, Any]:
     """Where results came from: versions, data fingerprint, store, sweep file, date, code commit.
 
@@ -324,7 +328,7 @@ def _runs_table(runs: Any, limit: int = 400) -> tuple[list[str], list[list[str]]
     return header, rows
 
 
-def report_from_analysis(analysis: Any, *, title: str = "Scaling-law report", subtitle: str = "",
+def report_from_analysis(analysis: Analysis, *, title: str = "Scaling-law report", subtitle: str = "",
                          provenance: Mapping[str, Any] | None = None) -> Report:
     """Assemble the standard report from an :class:`~scalinglab.report.analysis.Analysis`.
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,10 @@ from .._optional import require
 from ..errors import MissingColumnError, ScalingLabWarning, UnknownNameError
 from ..laws.law import derive_inputs, get_law
 from ..units import format_quantity
+
+if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
+    from ..laws import Backtest, Comparison, FitResult, Frontier, Runs
+    from .procedures import ProcedureAnalysis
 
 __all__ = [
     "plot_allocation",
@@ -146,7 +150,7 @@ def _params_text(res: Any) -> str:
 # fits
 # ---------------------------------------------------------------------------------------------
 
-def plot_fit(res: Any, runs: Any = None, *, level: float = 0.95, extend_to: float | None = None,
+def plot_fit(res: FitResult, runs: Runs | None = None, *, level: float = 0.95, extend_to: float | None = None,
              title: str | None = None, show_params: bool = True) -> Any:
     """The data and a fitted law against compute, with its prediction band.
 
@@ -253,7 +257,7 @@ def _plot_nd(ax: Any, res: Any, x: Mapping[str, np.ndarray], y: np.ndarray, leve
           "compute-optimal frontier L*(C)", band_label)
 
 
-def plot_residuals(res: Any, runs: Any = None, *, title: str | None = None) -> Any:
+def plot_residuals(res: FitResult, runs: Runs | None = None, *, title: str | None = None) -> Any:
     """Residuals of a fit against compute (or the law's first input), with +-1 and +-2 sigma.
 
     Residuals are in the fitted space: ``log f - log y`` for ``space="log"`` (so 0.01 is a 1 %
@@ -287,7 +291,7 @@ def plot_residuals(res: Any, runs: Any = None, *, title: str | None = None) -> A
 # frontiers and allocation
 # ---------------------------------------------------------------------------------------------
 
-def plot_frontier(runs: Any, frontier: Any, *, title: str | None = None, label: str | None = None,
+def plot_frontier(runs: Runs, frontier: Frontier, *, title: str | None = None, label: str | None = None,
                   tuning_edge: Sequence[Any] | None = None) -> Any:
     """Every run faded, the runs that define ``frontier`` highlighted and joined.
 
@@ -450,7 +454,8 @@ def plot_allocation(allocation: Any, *, flops: Sequence[float] | None = None, le
 # comparison and backtest
 # ---------------------------------------------------------------------------------------------
 
-def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = None, runs_b: Any = None,
+def plot_comparison(comparison: Comparison, res_a: FitResult, res_b: FitResult, *, runs_a: Runs | None = None,
+                    runs_b: Runs | None = None,
                     title: str | None = None) -> Any:
     """Two arms' fitted curves with bootstrap bands, the target compute and the crossover.
 
@@ -515,7 +520,7 @@ def plot_comparison(comparison: Any, res_a: Any, res_b: Any, *, runs_a: Any = No
     return fig
 
 
-def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) -> Any:
+def plot_backtest(backtest: Backtest, runs: Runs | None = None, *, title: str | None = None) -> Any:
     """Runs fitted on, held-out runs and their predictions with prediction intervals.
 
     Parameters
@@ -606,7 +611,7 @@ def plot_backtest(backtest: Any, runs: Any = None, *, title: str | None = None) 
 # procedures compared by laws of error against compute
 # ---------------------------------------------------------------------------------------------
 
-def plot_error_laws(analysis: Any, *, title: str | None = None) -> Any:
+def plot_error_laws(analysis: ProcedureAnalysis, *, title: str | None = None) -> Any:
     """The crossing-lines figure of a :class:`~scalinglab.report.procedures.ProcedureAnalysis`.
 
     Per procedure: every run (small dots), its frontier points (circles), its held-out points
@@ -665,7 +670,7 @@ def plot_error_laws(analysis: Any, *, title: str | None = None) -> Any:
     return fig
 
 
-def plot_metric_vs_compute(runs: Any, *, by: str = "procedure", ylabel: str | None = None,
+def plot_metric_vs_compute(runs: Runs, *, by: str = "procedure", ylabel: str | None = None,
                            title: str | None = None, frontier: bool = True) -> Any:
     """A metric of every run against compute, one colour per value of ``by``, each group's best-so-far line.
 

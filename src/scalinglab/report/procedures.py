@@ -38,7 +38,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,9 @@ from ..laws.frontier import pareto_bins
 from .analysis import Steps
 from .html import Report
 from .plots import plot_error_laws, plot_metric_vs_compute
+
+if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
+    from ..laws import Runs
 
 __all__ = [
     "HeldOutPoint",
@@ -336,7 +339,7 @@ def _edges_for(flops: np.ndarray, bins_per_decade: float) -> int:
     return max(2, int(round(bins_per_decade * decades)) + 1)
 
 
-def analyze_procedures(runs: Any, *, metric: str | None = None, procedures: Sequence[str] | None = None,
+def analyze_procedures(runs: Runs, *, metric: str | None = None, procedures: Sequence[str] | None = None,
                        by: str = "procedure", n_boot: int = 200, seed: int = 0, level: float = 0.95,
                        holdout_factor: float = HOLDOUT_FACTOR, max_rel_error: float = 0.05,
                        reference_flops: float | None = None, bins_per_decade: float = BINS_PER_DECADE,

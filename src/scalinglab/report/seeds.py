@@ -13,7 +13,7 @@ Both take a :class:`~scalinglab.laws.seeds.SeedSpread` (``Frontier.spread`` of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,12 @@ from .._optional import require
 from ..laws.seeds import seed_study
 from ..units import format_quantity
 from .plots import PALETTE
+
+if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
+    from ..laws import FitResult
+    from ..laws.seeds import SeedSpread
+    from .analysis import Analysis
+    from .html import Report, Section
 
 __all__ = ["add_seed_section", "plot_seed_spread", "seed_spread_of"]
 
@@ -63,7 +69,7 @@ def plot_seed_spread(spread: Any, *, level: float = 0.95, title: str | None = No
     return fig
 
 
-def seed_spread_of(analysis: Any) -> Any:
+def seed_spread_of(analysis: Analysis) -> SeedSpread | None:
     """The spread a report shows for an analysis: measured replicates, else the ladder's study, else None."""
 
     tuned = getattr(analysis, "tuned", None)
@@ -74,7 +80,8 @@ def seed_spread_of(analysis: Any) -> Any:
     return seed_study(ladders.pop()) if len(ladders) == 1 else None
 
 
-def add_seed_section(report: Any, spread: Any, *, fit: Any = None, level: float = 0.95) -> Any:
+def add_seed_section(report: Report, spread: SeedSpread, *, fit: FitResult | None = None,
+                     level: float = 0.95) -> Section:
     """Append a "Seed-to-seed spread" section (id ``seeds``) to ``report``; returns the section.
 
     ``fit`` (a :class:`~scalinglab.laws.FitResult`), when given, adds what its prediction
