@@ -20,11 +20,11 @@ PUBLIC = {
     "scalinglab.laws": [
         "Allocation", "AllocationPrediction", "Backtest", "BacktestFold", "BootstrapResult",
         "CITable", "Calibration", "Chinchilla", "Comparison", "CoverageReport", "Crossover",
-        "DataConstrained", "Derived", "DownstreamLink", "ESTIMATORS", "ExponentTest",
+        "DataConstrained", "DataMultiplier", "Derived", "DownstreamLink", "ESTIMATORS", "ExponentTest",
         "ExtrapolationCoverage", "FitData", "FitDiagnostics", "FitResult", "Frontier", "IsoFlopSlices", "LAWS", "Law", "Overtraining",
         "ParamMatrix", "PowerLaw", "Prediction", "Runs", "SaturatingError", "SaturatingPowerLaw",
         "Summary", "TuningEdge", "allocate", "backtest", "best_per_size", "binned_minimum",
-        "compare", "compute_envelope", "coverage_check", "extrapolation_coverage", "fit",
+        "compare", "compute_envelope", "coverage_check", "data_multiplier", "extrapolation_coverage", "fit",
         "get_law", "interval_score", "isoflop_slices", "list_laws", "load_lm_eval", "load_runs",
         "pareto_bins", "register_law",
     ],
