@@ -48,11 +48,12 @@ PUBLIC = {
                             "list_worlds", "load_chinchilla", "load_recipe", "path", "register_dataset",
                             "register_world", "run_recipe"],
     "scalinglab.report": [
-        "Analysis", "ProcedureAnalysis", "Report", "Section", "analyze", "analyze_procedures",
+        "Analysis", "DatasetAnalysis", "ProcedureAnalysis", "Report", "Section", "analyze", "analyze_datasets",
+        "analyze_procedures",
         "build_aiw_report", "build_report", "collect_provenance", "figure_to_data_uri",
         "plot_aiw_controls", "plot_aiw_variations", "plot_allocation", "plot_backtest",
         "plot_comparison", "plot_error_laws", "plot_fit", "plot_frontier", "plot_isoflop",
-        "plot_metric_vs_compute", "plot_residuals", "report_from_aiw", "report_from_analysis",
+        "plot_metric_vs_compute", "plot_residuals", "report_from_aiw", "report_from_analysis", "report_from_datasets",
         "report_from_procedures", "save_figure",
     ],
     "scalinglab.evals": [
