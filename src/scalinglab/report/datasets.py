@@ -180,7 +180,11 @@ class DatasetAnalysis:
                         f"[{c.difference_low[j]:+.4f}, {c.difference_high[j]:+.4f}] ({pct}), "
                         f"P({a} better) = {c.prob_a_better[j]:.2f}")
                 dm = c.data_multiplier
-                if dm is not None:
+                if dm is not None and math.isinf(dm.multiplier[j]):
+                    line += (f"; effective data: {a}'s loss at N = {dm.n_params[j]:.3g}, D = {dm.n_tokens[j]:.3g} "
+                             f"is below {b}'s fitted floor at that N: unreachable with any amount of {b} "
+                             f"(in {100 * dm.prob_unreachable[j]:.0f}% of draws)")
+                elif dm is not None:
                     m, lo, hi = (_mult(x) for x in (dm.multiplier[j], dm.low[j], dm.high[j]))
                     line += (f"; a token of {a} is worth {m} [{lo}, {hi}] tokens of {b} "
                              f"(N = {dm.n_params[j]:.3g}, D = {dm.n_tokens[j]:.3g})")
