@@ -20,11 +20,11 @@ PUBLIC = {
     "scalinglab.laws": [
         "Allocation", "AllocationPrediction", "Backtest", "BacktestFold", "BootstrapResult",
         "CITable", "Calibration", "Chinchilla", "Comparison", "CoverageReport", "Crossover",
-        "DataConstrained", "Derived", "DownstreamLink", "ESTIMATORS", "ExponentTest",
+        "DataConstrained", "DataMultiplier", "Derived", "DownstreamLink", "ESTIMATORS", "ExponentTest",
         "ExtrapolationCoverage", "FitData", "FitDiagnostics", "FitResult", "Frontier", "IsoFlopSlices", "LAWS", "Law", "Overtraining",
         "ParamMatrix", "PowerLaw", "Prediction", "Runs", "SaturatingError", "SaturatingPowerLaw",
         "Summary", "TuningEdge", "allocate", "backtest", "best_per_size", "binned_minimum",
-        "compare", "compute_envelope", "coverage_check", "extrapolation_coverage", "fit",
+        "compare", "compute_envelope", "coverage_check", "data_multiplier", "extrapolation_coverage", "fit",
         "get_law", "interval_score", "isoflop_slices", "list_laws", "load_lm_eval", "load_runs",
         "pareto_bins", "register_law",
     ],
@@ -48,11 +48,12 @@ PUBLIC = {
                             "list_worlds", "load_chinchilla", "load_recipe", "path", "register_dataset",
                             "register_world", "run_recipe"],
     "scalinglab.report": [
-        "Analysis", "ProcedureAnalysis", "Report", "Section", "analyze", "analyze_procedures",
+        "Analysis", "DatasetAnalysis", "ProcedureAnalysis", "Report", "Section", "analyze", "analyze_datasets",
+        "analyze_procedures",
         "build_aiw_report", "build_report", "collect_provenance", "figure_to_data_uri",
         "plot_aiw_controls", "plot_aiw_variations", "plot_allocation", "plot_backtest",
         "plot_comparison", "plot_error_laws", "plot_fit", "plot_frontier", "plot_isoflop",
-        "plot_metric_vs_compute", "plot_residuals", "report_from_aiw", "report_from_analysis",
+        "plot_metric_vs_compute", "plot_residuals", "report_from_aiw", "report_from_analysis", "report_from_datasets",
         "report_from_procedures", "save_figure",
     ],
     "scalinglab.evals": [

@@ -9,7 +9,7 @@ import pytest
 
 from scalinglab.errors import ConfigError
 from scalinglab.laws import Runs, fit
-from scalinglab.laws.comparison import Comparison, compare
+from scalinglab.laws.comparison import Comparison, DataMultiplier, compare, data_multiplier
 
 E = 2.0
 
@@ -195,3 +195,59 @@ def test_the_published_clip_and_mammut_laws_cross_near_7e10_gflops():
     assert co.low <= exact <= co.high and abs(math.log10(co.flops / exact)) < 0.25
     assert cmp.prob_a_better[0] > 0.95 and cmp.prob_a_better[1] < 0.05   # CLIP ahead at 1e9, MaMMUT at 1e12
     assert cmp.exponent_tests[0].param == "c" and cmp.exponent_tests[0].difference > 0   # MaMMUT steeper
+
+
+# ---------------------------------------------------------------------------------------------
+# the effective-data multiplier (laws of N and D)
+# ---------------------------------------------------------------------------------------------
+
+ND_TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.28}
+
+
+def nd_runs_arm(k=1.0, dE=0.0, seed=0, noise=0.002, n_boot=40):
+    """Runs of L(N, D) = E + dE + A / N^alpha + B / (D / k)^beta: a dataset whose tokens are worth 1/k."""
+    rng = np.random.default_rng(seed)
+    N, D = (g.ravel() for g in np.meshgrid(np.logspace(6, 8, 5), np.logspace(8, 10, 5)))
+    t = ND_TRUTH
+    y = (t["E"] + dE + t["A"] / N ** t["alpha"] + t["B"] / (D / k) ** t["beta"]) * np.exp(rng.normal(0, noise, N.size))
+    res = fit("chinchilla", Runs.from_arrays(n_params=N, n_tokens=D, target=y), n_starts=32, seed=0)
+    return res.with_bootstrap(n_boot=n_boot, seed=seed)
+
+
+@pytest.mark.parametrize("k", [3.0, 0.5])
+def test_the_data_multiplier_recovers_a_known_token_scale(k):
+    """B is A with D scaled by 1/k: B needs k times the tokens for A's loss, at any (N, D)."""
+    a, b = nd_runs_arm(1.0, seed=11), nd_runs_arm(k, seed=12)
+    dm = data_multiplier(a, b, n_params=[3e6, 3e7], n_tokens=[1e9, 3e9], names=("a", "b"))
+    assert isinstance(dm, DataMultiplier)
+    np.testing.assert_allclose(dm.multiplier, k, rtol=0.1)
+    assert np.all(dm.low < k * 1.02) and np.all(k * 0.98 < dm.high)
+    assert np.all(dm.prob_unreachable == 0)
+    # the same multiplier on the Comparison, at A's compute-optimal allocation per budget
+    cmp = compare(a, b, flops=[1e17, 1e18], names=("a", "b"))
+    cdm = cmp.data_multiplier
+    assert cdm is not None and "compute-optimal N of a" in cdm.allocation
+    np.testing.assert_allclose(cdm.flops, [1e17, 1e18], rtol=1e-9)
+    np.testing.assert_allclose(cdm.n_params, a.law.optimal_loss(a.params, [1e17, 1e18])[0], rtol=1e-9)
+    np.testing.assert_allclose(cdm.multiplier, k, rtol=0.15)
+    text = cmp.summary().as_text()
+    assert "tokens of b per token of a" in text and "effective data" in text
+    assert cmp.to_dict()["data_multiplier"]["multiplier"] == pytest.approx(list(cdm.multiplier))
+
+
+def test_the_data_multiplier_is_unreachable_below_bs_floor():
+    """B's irreducible loss is 4 nats higher: at a large model and budget A's loss is below B's
+    floor at that N (no amount of B's data reaches it); at a small one it is reachable."""
+    a, b = nd_runs_arm(1.0, seed=21), nd_runs_arm(1.0, dE=4.0, seed=22)
+    # L_A(1e8, 1e10) ~ 5.7 < E_B + A / N^alpha ~ 6.6;  L_A(1e6, 1e8) ~ 16.9 > 9.4
+    dm = data_multiplier(a, b, n_params=[1e8, 1e6], n_tokens=[1e10, 1e8])
+    assert math.isinf(dm.multiplier[0]) and dm.prob_unreachable[0] == 1.0 and math.isinf(dm.low[0])
+    assert math.isfinite(dm.multiplier[1]) and dm.multiplier[1] > 1 and dm.prob_unreachable[1] == 0.0
+    assert "unreachable" in dm.rows()[0][4]
+
+
+def test_the_data_multiplier_refuses_a_law_of_compute(crossing_arms):
+    a, b = crossing_arms
+    with pytest.raises(ConfigError, match="n_params and n_tokens"):
+        data_multiplier(a, b, n_params=1e7, n_tokens=1e9)
+    assert compare(a, b, flops=[1e18]).data_multiplier is None

@@ -149,14 +149,18 @@ def test_presets_plan_and_load_by_name():
         lrs = raw["lr"] if isinstance(raw["lr"], dict) else {"default": raw["lr"]}
         budgets = raw.get("n_tokens") or raw.get("n_samples") or raw["tokens_per_param"]
         seeds = raw.get("seeds", [0])
-        # exactly the cross product the file asks for: every rung x its lr grid x budget x seed, once
-        expected = {(r, float(lr), s) for r in rungs
-                    for lr in lrs.get(r, lrs.get(ladder_of[r], lrs.get("default"))) for s in seeds}
-        got = [(s.rung, s.lr, s.seed, s.n_data) for s in plan.specs]
+        datasets = raw.get("dataset")
+        datasets = [None] if datasets is None else [datasets] if isinstance(datasets, str) else datasets
+        # exactly the cross product the file asks for: every rung x its lr grid x budget x seed
+        # (x dataset), once
+        expected = {(r, float(lr), s, d) for r in rungs
+                    for lr in lrs.get(r, lrs.get(ladder_of[r], lrs.get("default"))) for s in seeds
+                    for d in datasets}
+        got = [(s.rung, s.lr, s.seed, s.dataset if datasets != [None] else None, s.n_data) for s in plan.specs]
         assert len(got) == len(set(got)) == len(expected) * len(budgets), name
-        assert {g[:3] for g in got} == expected, name
+        assert {g[:4] for g in got} == expected, name
         for key in expected:
-            assert len({g[3] for g in got if g[:3] == key}) == len(budgets), (name, key)
+            assert len({g[4] for g in got if g[:4] == key}) == len(budgets), (name, key)
         seen = set()
         for s in plan.specs:                          # a branch never precedes its trunk
             assert s.branch_of is None or s.branch_of in seen, (name, s.run_id)

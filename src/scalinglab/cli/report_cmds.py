@@ -1,7 +1,7 @@
-"""``scalinglab report STORE`` and ``scalinglab demo [clip]``: the HTML report and the end-to-end demos.
+"""``scalinglab report STORE`` and ``scalinglab demo [clip|datasets]``: the HTML report and the end-to-end demos.
 
-Thin wrappers over :func:`scalinglab.report.build_report`, :func:`scalinglab.demo.run_demo` and
-:func:`scalinglab.demo.run_clip_demo`.
+Thin wrappers over :func:`scalinglab.report.build_report`, :func:`scalinglab.demo.run_demo`,
+:func:`scalinglab.demo.run_clip_demo` and :func:`scalinglab.demo.run_datasets_demo`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from ..demo import run_clip_demo, run_demo
+from ..demo import POOL_TOKENS, run_clip_demo, run_datasets_demo, run_demo
 from ..errors import ConfigError, suggest
 from ..report.analysis import analyze, holdout_for, recorded_analysis
 from ..report.html import build_report, open_runs
@@ -65,9 +65,11 @@ def report_cmd(store: str = typer.Argument(..., help="A results store folder (wr
         print(f"wrote {path.resolve()}")
 
 
-def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="clip",
+def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="[clip|datasets]",
                                                   help="Leave out for the language-model demo; 'clip' for "
-                                                       "CLIP vs CoCa vs MaMMUT compared by scaling laws.",
+                                                       "CLIP vs CoCa vs MaMMUT compared by scaling laws; "
+                                                       "'datasets' for a raw, a filtered and a deduplicated "
+                                                       "pool compared by scaling laws.",
                                                   show_default=False),
              full: bool = typer.Option(False, "--full", help="The full preset (gpt: the whole gpt-tiny "
                                                              "ladder, six budgets, about 30 minutes on 2 "
@@ -87,18 +89,29 @@ def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="clip",
              metric: Optional[str] = typer.Option(None, "--metric", help="clip: the error compared (default "
                                                                          "zeroshot_error)."),
              backend: str = typer.Option("local", "--backend", help="Sweep backend: local, inline, slurm, ray."),
+             pool_tokens: int = typer.Option(POOL_TOKENS, "--pool-tokens", help="datasets: bytes of the sample "
+                                                                                "the raw pool is made from."),
+             rebuild_datasets: bool = typer.Option(False, "--rebuild-datasets", help="datasets: rebuild the "
+                                                                                    "demo's datasets even if "
+                                                                                    "they exist."),
              quiet: bool = typer.Option(False, "--quiet", "-q", help="No live display; print the summary only.")
              ) -> None:
     """Train a demo ladder, fit and test scaling laws, and write a self-contained HTML report.
 
     `scalinglab demo` trains tiny language models and fits L(N, D); `scalinglab demo clip` trains
-    CLIP, CoCa and MaMMUT on the shape world and compares them by their error against compute.
+    CLIP, CoCa and MaMMUT on the shape world and compares them by their error against compute;
+    `scalinglab demo datasets` builds a raw, a filtered and a deduplicated pool with recipes,
+    trains the ladder on each and compares the datasets by L(N, D).
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1; got {workers}")
-    if which not in (None, "gpt", "clip"):
-        raise ConfigError(f"unknown demo {which!r}.{suggest(str(which), ['clip', 'gpt'])} Demos: gpt "
-                          "(the default), clip")
+    if which not in (None, "gpt", "clip", "datasets"):
+        raise ConfigError(f"unknown demo {which!r}.{suggest(str(which), ['clip', 'datasets', 'gpt'])} Demos: gpt "
+                          "(the default), clip, datasets")
+    if which != "datasets" and (pool_tokens != POOL_TOKENS or rebuild_datasets):
+        raise ConfigError("--pool-tokens and --rebuild-datasets are options of `scalinglab demo datasets`")
+    if pool_tokens < 1:
+        raise ConfigError(f"--pool-tokens must be >= 1; got {pool_tokens}")
     with one_line_warnings():
         display = None if quiet else ProgressDisplay()
         if which == "clip":
@@ -110,7 +123,18 @@ def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="clip",
                 raise typer.Exit(1)
             return
         if metric is not None:
-            raise ConfigError("--metric is an option of `scalinglab demo clip`; the gpt demo fits val_loss")
+            raise ConfigError("--metric is an option of `scalinglab demo clip`; the gpt and datasets demos "
+                              "fit val_loss")
+        if which == "datasets":
+            if full:
+                raise ConfigError("`scalinglab demo datasets` has one preset; --full is for the gpt and clip demos")
+            res = run_datasets_demo(Path(out or "scalinglab-demo-datasets"), workers=workers, progress=display,
+                                    sweep=sweep, backend=backend, n_boot=n_boot, pool_tokens=pool_tokens,
+                                    rebuild_datasets=rebuild_datasets)
+            print(res.summary())
+            if not res.sweep.ok:
+                raise typer.Exit(1)
+            return
         hold = int(holdout) if holdout.strip().isdigit() else holdout
         res = run_demo(Path(out or "scalinglab-demo"), preset="full" if full else "quick", workers=workers,
                        progress=display, sweep=sweep, backend=backend, n_boot=n_boot, holdout=hold)

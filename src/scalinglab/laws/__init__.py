@@ -38,7 +38,7 @@ from ._values import CITable, Derived, ParamMatrix, Prediction
 from .allocation import Allocation, AllocationPrediction, allocate
 from .backtesting import Backtest, BacktestFold, backtest
 from .bootstrap import BootstrapResult
-from .comparison import Comparison, Crossover, ExponentTest, compare
+from .comparison import Comparison, Crossover, DataMultiplier, ExponentTest, compare, data_multiplier
 from .coverage import CoverageReport, ExtrapolationCoverage, coverage_check, extrapolation_coverage
 from .diagnostics import FitDiagnostics
 from .fitting import fit
@@ -82,6 +82,7 @@ __all__ = [
     "CoverageReport",
     "Crossover",
     "DataConstrained",
+    "DataMultiplier",
     "Derived",
     "DownstreamLink",
     "ESTIMATORS",
@@ -110,6 +111,7 @@ __all__ = [
     "compare",
     "compute_envelope",
     "coverage_check",
+    "data_multiplier",
     "extrapolation_coverage",
     "fit",
     "get_law",

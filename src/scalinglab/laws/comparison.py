@@ -16,6 +16,12 @@ procedure, dataset, architecture), and answers the questions a scaling study is 
   different exponents mean the gap grows or shrinks with scale.
 * **Does one overtake the other?** The crossover compute where L_A = L_B within a search range,
   with its interval, or the state ``"none in range"``.
+* **How many tokens of B is a token of A worth?** For laws of N and D, the effective-data
+  multiplier m (``data_multiplier``): at a model size N and a token budget D, B needs m D tokens
+  to reach the loss A reaches with D, ``L_B(N, m D) = L_A(N, D)`` (m > 1: A's data is worth more
+  per token; "unreachable" when A's loss is below B's floor at N). This is how datasets are
+  compared at a fixed model: the "effective data" of Muennighoff et al. 2023, Sec. 3, and of the
+  dataset comparisons of Li et al. 2024 (DCLM).
 
 For laws of compute, L(C) (``"saturating_power_law"``, ``"power_law"``, ``"saturating_error"``)
 the laws are compared directly. For laws of N and D (``"chinchilla"``, ``"overtraining"``) each arm
@@ -47,11 +53,13 @@ from .summary import tables_summary as _summary
 if TYPE_CHECKING:
     from .result import FitResult
 
-__all__ = ["Comparison", "Crossover", "ExponentTest", "compare"]
+__all__ = ["Comparison", "Crossover", "DataMultiplier", "ExponentTest", "compare", "data_multiplier"]
 
 EXPONENT_NAMES = ("alpha", "beta", "eta", "c")
 _GRID_STEP_DECADES = 0.02        # spacing of the compute grid the curves are tabulated on
 _GRID_MARGIN_DECADES = 6.0       # how far beyond the requested compute the multiplier is searched
+_DATA_SEARCH_DECADES = (-6.0, 12.0)   # D' is searched from 1e-6 D to 1e12 D
+_BISECTIONS = 64                 # halvings of the log D' bracket (18 decades -> ~1e-18 relative)
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,82 @@ class Crossover:
 
 
 @dataclass(frozen=True, eq=False)
+class DataMultiplier:
+    """Effective-data multiplier of a law of N and D at given (N, D) points (arrays follow them).
+
+    ``multiplier[j]`` is m with ``L_B(N_j, m D_j) = L_A(N_j, D_j)``: arm B needs m times the tokens
+    A was given to reach A's loss with the same model size. m > 1: a token of A is worth m tokens
+    of B (A is the better data for this model); m < 1: B is. ``inf`` means *unreachable*: A's loss
+    is below B's floor at N_j (``L_B(N_j, D -> inf)``), so no amount of B's data matches it with
+    this model.
+
+    Attributes
+    ----------
+    names : (str, str)
+    n_params, n_tokens : ndarray
+        The points (N, D) at which A's loss is taken.
+    allocation : str
+        How (N, D) were chosen (e.g. "compute-optimal N of A at each budget, D = C / (6 N)").
+    flops : ndarray
+        The budget of each point (``6 N D`` when given as (N, D)).
+    loss_a : ndarray
+        ``L_A(N, D)`` (point estimate).
+    multiplier, low, high : ndarray
+        m and its percentile interval over the paired bootstrap draws (``inf`` counts as a value:
+        an ``inf`` upper bound means more than ``(1 - level) / 2`` of the draws are unreachable).
+    prob_unreachable : ndarray
+        Share of draws in which A's loss is below B's floor at N.
+    level : float
+    n_boot : int
+    """
+
+    names: tuple[str, str]
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    flops: np.ndarray
+    loss_a: np.ndarray
+    multiplier: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    prob_unreachable: np.ndarray
+    level: float
+    n_boot: int
+    allocation: str = ""
+
+    def __post_init__(self) -> None:
+        freeze_fields(self)
+
+    def __repr__(self) -> str:
+        a, b = self.names
+        return (f"DataMultiplier({a!r} vs {b!r}, n_params={[_fmt(n) for n in self.n_params]}, "
+                f"n_tokens={[_fmt(d) for d in self.n_tokens]}, multiplier={[_fmt_m(m) for m in self.multiplier]})")
+
+    def rows(self) -> list[list[str]]:
+        """One table row per point: C, N, D, L_A, m [interval], P(unreachable)."""
+        return [[_fmt(c), _fmt(n), _fmt(d), f"{la:.4g}", f"{_fmt_m(m)} [{_fmt_m(lo)}, {_fmt_m(hi)}]", f"{pu:.2f}"]
+                for c, n, d, la, m, lo, hi, pu in zip(self.flops, self.n_params, self.n_tokens, self.loss_a,
+                                                     self.multiplier, self.low, self.high,
+                                                     self.prob_unreachable)]
+
+    def header(self) -> list[str]:
+        a, b = self.names
+        return ["flops", "N", "D", f"L_{a}(N, D)", f"tokens of {b} per token of {a}", "P(unreachable)"]
+
+    def to_dict(self) -> dict[str, Any]:
+        arr = {k: [float(v) for v in np.asarray(getattr(self, k))] for k in (
+            "n_params", "n_tokens", "flops", "loss_a", "multiplier", "low", "high", "prob_unreachable")}
+        return {"names": list(self.names), "allocation": self.allocation, "level": self.level,
+                "n_boot": self.n_boot, **arr}
+
+
+def _fmt_m(m: float) -> str:
+    """A multiplier: ``unreachable`` for inf, else 3 significant digits."""
+    if not math.isfinite(m):
+        return "unreachable" if m > 0 else "nan"
+    return f"{m:.3g}"
+
+
+@dataclass(frozen=True, eq=False)
 class Comparison:
     """Two arms' scaling laws compared at target compute values (all arrays follow ``flops``).
 
@@ -150,6 +234,10 @@ class Comparison:
     mode : str
         ``"compute"`` (L(C) laws) or ``"compute-optimal frontier"`` (laws of N and D).
     notes : tuple of str
+    data_multiplier : DataMultiplier or None
+        For laws of N and D only: the effective-data multiplier at each target compute, with N
+        the compute-optimal N of A there (point estimate) and D = C / (6 N) (see
+        :func:`data_multiplier`).
     """
 
     names: tuple[str, str]
@@ -172,6 +260,7 @@ class Comparison:
     law: str
     notes: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
+    data_multiplier: DataMultiplier | None = None
 
     def __post_init__(self) -> None:
         freeze_fields(self)
@@ -257,6 +346,9 @@ class Comparison:
                 ["param", a, b, "difference", "p (bootstrap)", "p (normal)"],
                 [[t.param, f"{t.value_a:.4f}", f"{t.value_b:.4f}", f"{t.difference:.4f} [{t.low:.4f}, {t.high:.4f}]",
                   f"{t.p_value:.3g}", f"{t.p_value_normal:.3g}"] for t in self.exponent_tests])
+        dm = self.data_multiplier
+        if dm is not None:
+            tables[f"effective data ({pct} intervals; {dm.allocation})"] = (dm.header(), dm.rows())
         co = self.crossover
         info = {"law": self.law, "compared along": self.mode, "arms": f"A = {a}, B = {b}",
                 "paired bootstrap draws": self.n_boot,
@@ -274,6 +366,7 @@ class Comparison:
         return {"names": list(self.names), "law": self.law, "mode": self.mode, "level": self.level,
                 "n_boot": self.n_boot, **arr, "crossover": dict(self.crossover.__dict__),
                 "exponent_tests": [dict(t.__dict__) for t in self.exponent_tests],
+                "data_multiplier": None if self.data_multiplier is None else self.data_multiplier.to_dict(),
                 "verdict": self.verdict(), "notes": list(self.notes)}
 
     def _repr_html_(self) -> str:
@@ -542,9 +635,144 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                          f"(up to {_fmt(fr[1])}): the comparison extrapolates both laws")
             break
 
+    # 6. effective data at A's compute-optimal allocation (laws of N and D only)
+    dm = None
+    if tuple(sorted(law_a.inputs)) == ("n_params", "n_tokens"):
+        N = np.asarray(law_a.optimal_loss(ea, C)[0], dtype=float).reshape(-1)
+        dm = _data_multiplier(law_a, ea, Pa, eb, Pb, N, C / (6.0 * N), level=level, names=tuple(names),
+                              allocation=f"N = compute-optimal N of {names[0]} at each budget, D = C / (6N)")
+        if np.any(dm.prob_unreachable > 0):
+            notes.append(f"in some draws {names[0]}'s loss at (N, D) is below {names[1]}'s floor at N "
+                         "(effective data unreachable); see P(unreachable)")
+
     return Comparison(
         names=tuple(names), flops=C, loss_a=La[0], loss_b=Lb[0], difference=diff[0],
         difference_low=d_lo, difference_high=d_hi, prob_a_better=prob, multiplier=k[0],
         multiplier_low=k_lo, multiplier_high=k_hi, exponent_tests=tuple(tests), crossover=co,
         level=level, n_boot=S, higher_is_better=higher_is_better, mode=mode, law=law_a.name,
-        notes=tuple(notes), options={"seed": seed, "search_flops": (lo, hi)})
+        notes=tuple(notes), options={"seed": seed, "search_flops": (lo, hi)}, data_multiplier=dm)
+
+
+# ---------------------------------------------------------------------------------------------
+# the effective-data multiplier
+# ---------------------------------------------------------------------------------------------
+
+def _check_nd(law: Any) -> None:
+    if tuple(sorted(law.inputs)) != ("n_params", "n_tokens"):
+        raise ConfigError(f"the effective-data multiplier needs a law of n_params and n_tokens only "
+                          f"(e.g. 'chinchilla'); {law.name!r} has inputs {law.inputs}")
+
+
+def _solve_tokens(law: Any, PB: np.ndarray, N: np.ndarray, D: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """m with L_B(N, m D) = target, per row of ``PB`` (draws) and point (columns).
+
+    Bisection in log D' on [1e-6 D, 1e300] for a law that decreases in D; ``inf`` where the
+    target is at or below B's floor (``L_B(N, 1e300)``), ``0`` where B reaches it with under
+    1e-6 D, NaN where the target or B's curve is not finite.
+    """
+    S, K = target.shape
+    lo0 = np.log(D) + _DATA_SEARCH_DECADES[0] * math.log(10)
+    hi0 = np.full(K, math.log(1e300))
+    m = np.empty((S, K))
+    for s in range(S):
+        t = target[s]
+
+        def f(logd: np.ndarray, p: np.ndarray = PB[s]) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                return np.asarray(law(p, n_params=N, n_tokens=np.exp(logd)), dtype=float)
+
+        f_lo, f_hi = f(lo0), f(hi0)
+        lo, hi = lo0.copy(), hi0.copy()
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            above = f(mid) > t          # still worse than the target: need more data
+            lo = np.where(above, mid, lo)
+            hi = np.where(above, hi, mid)
+        row = np.exp(0.5 * (lo + hi) - np.log(D))
+        row = np.where(f_hi >= t, math.inf, row)        # below B's floor at N: unreachable
+        row = np.where(f_lo <= t, 0.0, row)             # B is there with (almost) no data
+        bad = ~(np.isfinite(t) & np.isfinite(f_lo) & np.isfinite(f_hi) & np.isfinite(N) & np.isfinite(D))
+        m[s] = np.where(bad, math.nan, row)
+    return m
+
+
+def _data_multiplier(law: Any, ea: np.ndarray, Pa: np.ndarray, eb: np.ndarray, Pb: np.ndarray,
+                     N: np.ndarray, D: np.ndarray, *, level: float, names: tuple[str, str],
+                     allocation: str) -> DataMultiplier:
+    """The multiplier from point estimates (``ea``, ``eb``: 1 x P) and paired draws (S x P)."""
+    PA, PB = np.vstack([ea, Pa]), np.vstack([eb, Pb])
+    with np.errstate(all="ignore"):
+        LA = np.vstack([np.asarray(law(p, n_params=N, n_tokens=D), dtype=float) for p in PA])
+    m = _solve_tokens(law, PB, N, D, LA)
+    lo, hi = _quantiles(m[1:], level)
+    return DataMultiplier(names=tuple(names), n_params=N, n_tokens=D, flops=6.0 * N * D, loss_a=LA[0],
+                          multiplier=m[0], low=lo, high=hi, prob_unreachable=np.mean(np.isinf(m[1:]), axis=0),
+                          level=level, n_boot=int(Pa.shape[0]), allocation=allocation)
+
+
+def data_multiplier(res_a: FitResult, res_b: FitResult, *, n_params: Sequence[float] | float,
+                    n_tokens: Sequence[float] | float, level: float = 0.95, n_boot: int = 200, seed: int = 0,
+                    names: tuple[str, str] = ("A", "B")) -> DataMultiplier:
+    """How many tokens of B match the loss A reaches with ``n_tokens`` tokens, at ``n_params``.
+
+    Solves ``L_B(N, m D) = L_A(N, D)`` for m at each (N, D) pair, for every paired bootstrap draw
+    (draw i of A with draw i of B, as :func:`compare` pairs them).
+
+    Parameters
+    ----------
+    res_a, res_b : FitResult
+        Fits of one law of ``n_params`` and ``n_tokens`` (e.g. ``"chinchilla"``), one per dataset.
+    n_params, n_tokens : float or sequence of float
+        The model size N and A's token budget D of each point (broadcast against each other).
+    level, n_boot, seed, names
+        As for :func:`compare`.
+
+    Returns
+    -------
+    DataMultiplier
+
+    Notes
+    -----
+    Valid when both laws describe the *same model family* trained the same way on the two
+    datasets, and are evaluated on the *same* held-out set: a loss on each dataset's own
+    validation split measures how predictable that dataset is, and a dataset that is easier to
+    predict is not a better one. In general m depends on N and D; when the laws differ only in
+    the data coefficient (same E, A, alpha, beta) it is the constant ``(B_B / B_A)^(1 / beta)``,
+    the clean case of "B's data is worth 1/m of A's". Beyond the fitted range of D (``m D`` far
+    outside the data of B) m extrapolates B's law. Unreachable (``inf``) means A's loss at (N, D)
+    is below ``E_B + A_B / N^alpha_B``: a property of the fitted floors, sensitive to E.
+
+    Examples
+    --------
+    B is A with its data worth a quarter (D scaled by 1/4, so B needs 4x the tokens):
+
+    >>> import numpy as np
+    >>> from scalinglab.laws import Runs, fit
+    >>> N, D = (g.ravel() for g in np.meshgrid(np.logspace(6, 8, 5), np.logspace(8, 10, 5)))
+    >>> def arm(k, seed):
+    ...     y = 1.8 + 400 / N ** 0.34 + 2000 / (D / k) ** 0.28
+    ...     y = y * np.exp(np.random.default_rng(seed).normal(0, 0.001, N.size))
+    ...     res = fit("chinchilla", Runs.from_arrays(n_params=N, n_tokens=D, target=y), n_starts=32)
+    ...     return res.with_bootstrap(n_boot=30, seed=seed)
+    >>> dm = data_multiplier(arm(1, 0), arm(4, 1), n_params=1e7, n_tokens=1e9)
+    >>> 3 < float(dm.multiplier[0]) < 5
+    True
+    """
+    law = res_a.law
+    if res_b.law.name != law.name:
+        raise ConfigError(f"data_multiplier needs fits of the same law; got {law.name!r} and {res_b.law.name!r}")
+    _check_nd(law)
+    if not 0 < level < 1:
+        raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+    N, D = np.broadcast_arrays(
+        np.atleast_1d(np.asarray([parse_quantity(v, name="n_params") for v in np.atleast_1d(n_params)], dtype=float)),
+        np.atleast_1d(np.asarray([parse_quantity(v, name="n_tokens") for v in np.atleast_1d(n_tokens)], dtype=float)))
+    if N.size == 0 or np.any(~np.isfinite(N) | (N <= 0) | ~np.isfinite(D) | (D <= 0)):
+        raise ConfigError(f"n_params and n_tokens must be positive; got {n_params!r} and {n_tokens!r}")
+    res_a, Pa = _draws(res_a, n_boot, seed, "A")
+    res_b, Pb = _draws(res_b, n_boot, seed + 1, "B")
+    S = min(Pa.shape[0], Pb.shape[0])
+    return _data_multiplier(law, np.asarray(res_a.param_vector, dtype=float)[None, :], Pa[:S],
+                            np.asarray(res_b.param_vector, dtype=float)[None, :], Pb[:S],
+                            np.array(N, dtype=float), np.array(D, dtype=float), level=level,
+                            names=tuple(names), allocation="given (N, D)")

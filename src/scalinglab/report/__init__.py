@@ -17,12 +17,17 @@ What to use when
   ``scalinglab demo clip`` runs): :func:`analyze_procedures` returns a :class:`ProcedureAnalysis`
   (Pareto frontiers, held-out predictions, crossovers, the winner at each budget);
   :func:`report_from_procedures` writes its report.
+* Datasets compared by L(N, D) (the same ladder on each, what ``scalinglab demo datasets`` runs):
+  :func:`analyze_datasets` returns a :class:`DatasetAnalysis` (a law per dataset on its own and on
+  a common held-out set, pairwise comparisons with effective-data multipliers, recipe audits);
+  :func:`report_from_datasets` writes its report.
 
 Importing this package loads neither matplotlib nor torch.
 """
 
 from .aiw import build_aiw_report, plot_aiw_controls, plot_aiw_variations, report_from_aiw
 from .analysis import Analysis, analyze
+from .datasets import DatasetAnalysis, analyze_datasets, report_from_datasets
 from .html import (
     Report,
     Section,
@@ -47,10 +52,12 @@ from .procedures import ProcedureAnalysis, analyze_procedures, report_from_proce
 
 __all__ = [
     "Analysis",
+    "DatasetAnalysis",
     "ProcedureAnalysis",
     "Report",
     "Section",
     "analyze",
+    "analyze_datasets",
     "analyze_procedures",
     "build_aiw_report",
     "build_report",
@@ -69,6 +76,7 @@ __all__ = [
     "plot_residuals",
     "report_from_aiw",
     "report_from_analysis",
+    "report_from_datasets",
     "report_from_procedures",
     "save_figure",
 ]

@@ -91,6 +91,8 @@ class EvalConfig:
 
     eval_tokens: int | None = None   # held-out tokens scored at the end of a run (token procedures)
     eval_samples: int | None = None  # held-out samples scored at the end of a run (sample procedures)
+    common_dataset: str | None = None  # also score every run on this dataset's validation split
+                                       # (metric val_loss_common; token procedures; RunSpec.extra["eval_common"])
 
     def __post_init__(self) -> None:
         for k in ("eval_tokens", "eval_samples"):
@@ -486,8 +488,12 @@ def _expand(cfg: SweepConfig, desc: str, check_data: bool) -> SweepPlan:
         if len(set(datasets)) != len(datasets):
             raise ConfigError(f"sweep.dataset has duplicates: {datasets}")
         if check_data:
-            for d in datasets:
+            for d in datasets + ([cfg.eval.common_dataset] if cfg.eval.common_dataset else []):
                 _check_dataset(d, proc)
+        if cfg.eval.common_dataset and unit != "tokens":
+            raise ConfigError(f"{desc}: eval.common_dataset is for token-counted procedures (language "
+                              f"models); these count {unit}")
+        extra = {**dict(cfg.extra), **({"eval_common": cfg.eval.common_dataset} if cfg.eval.common_dataset else {})}
         n_conv = proc.n_params(rung.model, cfg.n_params_convention)
         ups = batch_size * int(rung.model.units_per_example)
         raw = budgets[rung.name]
@@ -505,7 +511,7 @@ def _expand(cfg: SweepConfig, desc: str, check_data: bool) -> SweepPlan:
                         min_lr_frac=sched.min_lr_frac, seed=int(seed), dataset=dataset,
                         **({"beta2": defaults.beta2} if defaults.beta2 is not None else {}),
                         tokenizer=tokenizer, eval_size=eval_size or 65536, variant=cfg.variant,
-                        ladder=ladder.name, device=cfg.device, extra=dict(cfg.extra))
+                        ladder=ladder.name, device=cfg.device, extra=extra)
                     specs = plan_branches(template, horizons) if sched.kind == "branched" else \
                         [replace(template, n_data=h) for h in horizons]
                     for spec in specs:

@@ -261,6 +261,13 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     if spec.batch_size % world:
         raise ConfigError(f"batch_size {spec.batch_size} is not divisible by WORLD_SIZE {world}")
     windows = eval_windows(corpus.val, seq_len=cfg.seq_len, n_tokens=spec.eval_size)
+    # a common held-out set (sweep eval.common_dataset): the same tokens for runs on every dataset
+    common = spec.extra.get("eval_common")
+    common_windows = None
+    if common:
+        common_windows = windows if common == spec.dataset else eval_windows(
+            load_corpus(common, tokenizer=spec.tokenizer or "byte").val, seq_len=cfg.seq_len,
+            n_tokens=spec.eval_size)
     curve_windows = windows[::CURVE_STRIDE] if len(windows) >= 2 * CURVE_STRIDE else windows
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -375,6 +382,9 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     if status == "done":
         save_last(True)
         val_loss, val_se = evaluate(model, windows, device=device, autocast=autocast)
+        if common_windows is not None:
+            common_loss, common_se = (val_loss, val_se) if common_windows is windows else \
+                evaluate(model, common_windows, device=device, autocast=autocast)
     wall_s = wall_prev + time.perf_counter() - t_start
     tokens_seen = step * tps
     prov = _provenance(spec, corpus, device, world)
@@ -396,9 +406,13 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
     rep = repetition_stats(corpus.train.size, steps=step, seed=spec.seed,
                            batch_size=spec.batch_size, seq_len=cfg.seq_len)
     metrics = {} if status != "done" else {"val_loss": val_loss, "train_loss": ema}
+    metrics_se = {"val_loss": val_se} if status == "done" else {}
+    if status == "done" and common_windows is not None:
+        metrics["val_loss_common"], metrics_se["val_loss_common"] = common_loss, common_se
+        prov["eval_common"] = common
     return RunRecord(
         run_id=spec.run_id, spec=spec, status=status, metrics=metrics,
-        metrics_se={"val_loss": val_se} if status == "done" else {}, n_data_seen=tokens_seen,
+        metrics_se=metrics_se, n_data_seen=tokens_seen,
         n_unique_seen=rep.n_unique_tokens, epochs=rep.epochs,
         dataset_hash=corpus.dataset_hash or corpus.manifest_hash,
         n_params=n_params, flops=flops, curve=tuple(curve), wall_s=wall_s, error=error,
