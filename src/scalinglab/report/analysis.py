@@ -53,9 +53,9 @@ from ..laws.frontier import best_per_size, compute_envelope, isoflop_slices
 from ..units import format_quantity
 
 if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
-    from ..laws import Runs
+    from ..laws import FitResult, Runs
 
-__all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze"]
+__all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze", "param_intervals"]
 
 #: Group columns an analysis compares by default, in this order (the first with two values).
 COMPARE_KEYS = ("procedure", "dataset", "variant")
@@ -393,13 +393,20 @@ def _fit_caveats(res: Any, name: str, level: float, *, shown: tuple[str, ...]) -
     return out
 
 
-def _ci(res: Any, name: str, level: float) -> tuple[float, float]:
+def param_intervals(res: FitResult, level: float) -> dict[str, tuple[float, float]]:
+    """Each parameter's interval at ``level`` by the fit's default method, NaN where none can be
+    computed (a report shows what it has rather than failing)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScalingLabWarning)
-            return res.ci(level)[name]
+            t = res.ci(level)
+            return {k: (float(t[k][0]), float(t[k][1])) for k in res.params}
     except ScalingLabError:
-        return (math.nan, math.nan)
+        return {k: (math.nan, math.nan) for k in res.params}
+
+
+def _ci(res: FitResult, name: str, level: float) -> tuple[float, float]:
+    return param_intervals(res, level)[name]
 
 
 def _distinct(values: np.ndarray | None) -> int:

@@ -37,8 +37,6 @@ from __future__ import annotations
 import html
 import itertools
 import math
-import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,9 +44,10 @@ from typing import Any
 import numpy as np
 
 from ..datasets import get_dataset
-from ..errors import DataError, ScalingLabError, ScalingLabWarning
+from ..errors import DataError, ScalingLabError
 from ..laws import compare, fit
 from ..laws.frontier import best_per_size
+from .analysis import Steps, param_intervals
 from .html import Report
 from .plots import plot_metric_vs_compute
 
@@ -236,7 +235,7 @@ class DatasetAnalysis:
             if p.fit is None:
                 out.append(f"  {p.dataset}: no law ({'; '.join(p.notes) or 'too few points'})")
                 continue
-            ci = _ci(p.fit, lvl)
+            ci = param_intervals(p.fit, lvl)
             ps = ", ".join(f"{k}={v:.4g} [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" for k, v in p.fit.params.items())
             out.append(f"  {p.dataset}: {len(p.tuned)} tuned points of {len(p.runs)} runs; {ps}"
                        f"{'' if p.fit.ok else ' (fit not ok)'}")
@@ -274,7 +273,7 @@ class DatasetAnalysis:
                 "metric": h.metric, "description": h.description, "common": h.common,
                 "laws": {p.dataset: {"n_runs": len(p.runs), "n_tuned": len(p.tuned) if p.tuned is not None else 0,
                                      "params": dict(p.fit.params) if p.fit is not None else None,
-                                     "ci": ({k: list(v) for k, v in _ci(p.fit, lvl).items()}
+                                     "ci": ({k: list(v) for k, v in param_intervals(p.fit, lvl).items()}
                                             if p.fit is not None else None),
                                      "notes": list(p.notes)} for p in h.laws},
                 "comparisons": [c.to_dict() for c in h.comparisons]})
@@ -290,14 +289,6 @@ def _mult(m: float) -> str:
     return "unreachable" if math.isinf(m) else f"{m:.3g}"
 
 
-def _ci(res: Any, level: float) -> dict[str, tuple[float, float]]:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ScalingLabWarning)
-            t = res.ci(level)
-            return {k: tuple(float(v) for v in t[k]) for k in res.params}
-    except ScalingLabError:
-        return {k: (math.nan, math.nan) for k in res.params}
 
 
 def _distinct(values: Any) -> int:
@@ -395,24 +386,9 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
         raise DataError(f"comparing datasets needs runs on at least two datasets; the runs hold only "
                         f"{', '.join(map(repr, names))}. Name several in the sweep (dataset: [a, b])")
     fkw = dict(fit_kwargs or {})
-    notes: list[str] = []
-    caught_all: list[str] = []
-    timings: dict[str, float] = {}
-
-    def step(name: str, fn: Callable[[], Any], where: list[str]) -> Any:
-        say(name)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ScalingLabWarning)
-            try:
-                return fn()
-            except ScalingLabError as exc:
-                where.append(f"{name}: {exc}")
-                return None
-            finally:
-                timings[name] = time.perf_counter() - t0
-                caught_all.extend(f"{name}: {w.category.__name__}: {w.message}" for w in caught
-                                  if issubclass(w.category, ScalingLabWarning))
+    steps = Steps(say)
+    notes, timings, caught_all = steps.notes, steps.timings, steps.warnings
+    step = steps.run
 
     top = float(np.max(runs.flops))
     budgets = [top * float(a) for a in ahead]

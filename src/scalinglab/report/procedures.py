@@ -35,17 +35,16 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
+from ..errors import ConfigError, DataError
 from ..laws import compare, fit
 from ..laws.frontier import pareto_bins
-from .analysis import Steps
+from .analysis import Steps, param_intervals
 from .html import Report
 from .plots import plot_error_laws, plot_metric_vs_compute
 
@@ -274,7 +273,7 @@ class ProcedureAnalysis:
             if p.fit is None:
                 out.append(f"  {p.name}: no fit ({'; '.join(p.notes) or 'too few frontier points'})")
                 continue
-            ci = _ci(p.fit, lvl)
+            ci = param_intervals(p.fit, lvl)
             ps = ", ".join(f"{k}={v:.4g} [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" for k, v in p.fit.params.items())
             out.append(f"  {p.name}: E(C) = a (C + b)^c + d on {len(p.frontier)} frontier points of "
                        f"{len(p.runs)} runs; {ps}{'' if p.fit.ok else ' (fit not ok:)'}")
@@ -310,7 +309,7 @@ class ProcedureAnalysis:
             laws[p.name] = {
                 "n_runs": len(p.runs), "frontier_run_ids": list(p.frontier.run_ids) if p.frontier is not None else [],
                 "params": dict(p.fit.params) if p.fit is not None else None,
-                "ci": {k: list(v) for k, v in _ci(p.fit, lvl).items()} if p.fit is not None else None,
+                "ci": {k: list(v) for k, v in param_intervals(p.fit, lvl).items()} if p.fit is not None else None,
                 "threshold_flops": p.threshold_flops, "notes": list(p.notes)}
         return {"metric": self.metric, "flops_convention": self.flops_convention, "law": LAW,
                 "laws": laws,
@@ -324,14 +323,6 @@ class ProcedureAnalysis:
                                                        if isinstance(v, (int, float, str, bool, type(None)))}}
 
 
-def _ci(res: Any, level: float) -> dict[str, tuple[float, float]]:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ScalingLabWarning)
-            t = res.ci(level)
-            return {k: tuple(float(v) for v in t[k]) for k in res.params}
-    except ScalingLabError:
-        return {k: (math.nan, math.nan) for k in res.params}
 
 
 def _edges_for(flops: np.ndarray, bins_per_decade: float) -> int:
