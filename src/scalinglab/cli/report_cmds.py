@@ -12,7 +12,8 @@ from typing import Optional
 
 import typer
 
-from ..demo import POOL_TOKENS, run_clip_demo, run_datasets_demo, run_demo
+from ..demo import run_clip_demo, run_datasets_demo, run_demo
+from ..demo.datasets import POOL_TOKENS
 from ..errors import ConfigError, suggest
 from ..report.analysis import analyze, holdout_for, recorded_analysis
 from ..report.html import build_report, open_runs
