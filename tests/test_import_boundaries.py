@@ -78,3 +78,25 @@ def test_import_linter_catches_an_upward_import(tmp_path, monkeypatch, capsys):
                    "name = layers\ntype = layers\nlayers =\n    layered.high\n    layered.low\n")
     assert _lint(cfg, tmp_path, monkeypatch) == 1
     assert "layered.low -> layered.high" in capsys.readouterr().out
+
+
+def test_the_project_imports_its_own_modules_at_module_level():
+    """Inside a function, only an import that defers a heavy optional package is allowed (issue 10)."""
+    import ast
+
+    allowed = {("datasets/recipe.py", "_datatrove"),                 # datatrove, when a recipe runs
+               ("evals/clients/scalinglab_ckpt.py", "train.gpt")}    # torch, the one upward edge
+    src = ROOT / "src" / "scalinglab"
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").startswith("scalinglab")):
+                    target = (node.module or node.names[0].name).removeprefix("scalinglab.")
+                    rel = path.relative_to(src).as_posix()
+                    if (rel, target) not in allowed:
+                        found.append(f"{rel}:{node.lineno} imports {'.' * node.level}{node.module or ''} in a function")
+    assert not found, found

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError, suggest
+from .units import parse_quantity
 
 __all__ = ["freeze", "freeze_fields", "from_dict", "load_mapping", "to_dict"]
 
@@ -113,7 +114,6 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str):
-            from .units import parse_quantity
 
             try:
                 f = parse_quantity(value, name=where)
@@ -128,7 +128,6 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, str):
-            from .units import parse_quantity
 
             try:
                 return parse_quantity(value, name=where)

@@ -42,6 +42,7 @@ from scipy import stats as _st
 
 from .._io import write_json
 from ..errors import ConfigError, DataError, DataWarning
+from .task import get_family
 
 __all__ = [
     "ControlGap",
@@ -432,7 +433,6 @@ def summarize_rates(records: Iterable[dict[str, Any]], *, level: float = 0.95, i
 
 
 def _gaps(families: list[FamilyStat], level: float) -> list[ControlGap]:
-    from .task import get_family
 
     by_key = {(f.model, f.family, f.prompt_type): f for f in families}
     out = []

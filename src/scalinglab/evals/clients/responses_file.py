@@ -28,7 +28,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ...datasets import path as dataset_path
 from ...errors import BackendError, DataError
+from .. import task
 from ..records import RECORD_SCHEMA, read_jsonl, rescore
 from .base import Generation, GenerationRequest
 
@@ -38,7 +40,6 @@ _UPSTREAM_KEYS = ("model", "prompt", "model_response")
 
 
 def _prompt_index() -> dict[str, Any]:
-    from .. import task
 
     index = {}
     for fam in task.list_families():
@@ -51,7 +52,6 @@ def _prompt_index() -> dict[str, Any]:
 
 
 def _upstream_ids() -> dict[str, int]:
-    from ...datasets import path as dataset_path
 
     out: dict[str, int] = {}
     for r in json.loads(dataset_path("aiw_prompts.json").read_text(encoding="utf-8")):

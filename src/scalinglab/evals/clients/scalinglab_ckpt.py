@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._optional import require
+from ...config import from_dict
 from ...errors import BackendError, ConfigError
 from .base import Generation, GenerationRequest
 
@@ -40,7 +41,6 @@ class ScalingLabCheckpointClient:
     def __init__(self, path: str | Path, *, model: str | None = None, device: str = "cpu",
                  num_threads: int | None = None) -> None:
         torch = require("torch", extra="train", purpose="sampling scalinglab checkpoints")
-        from ...config import from_dict
         from ...train.gpt import GPT, GPTConfig  # lazy: evals core must not import torch
 
         p = Path(path).expanduser()
