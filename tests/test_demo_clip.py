@@ -97,9 +97,9 @@ def test_the_preset_pipeline_finds_the_known_crossing_and_winner(tmp_path):
     preset["trainer"] = f"{__name__}:law_trainer"
     sweep = tmp_path / "clip-demo-laws.yaml"
     sweep.write_text(yaml.safe_dump(preset))
-    res = run_clip_demo(tmp_path / "out", sweep=sweep, backend="inline", progress=False, n_boot=100)
+    res = run_clip_demo(tmp_path / "out", sweep=sweep, backend="inline", n_boot=100)
     a = res.analysis
-    assert len(res.sweep.done) == 60 and a.names == ("clip", "coca", "mammut")
+    assert len(res.sweep.done) == 75 and a.names == ("clip", "coca", "mammut")
     assert all(p.fit is not None and len(p.frontier) >= 5 for p in a.laws)
     cmp = {c.names: c for c in a.comparisons}
     co = cmp[("clip", "mammut")].crossover

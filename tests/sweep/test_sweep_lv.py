@@ -33,13 +33,13 @@ def test_the_quick_preset_compares_three_procedures_within_the_budget():
     specs = plan.specs
     assert {s.dataset for s in specs} == {"shapeworld"}
     assert {s.rung.rsplit("-", 1)[1] for s in specs} == {"1", "2", "3", "4"}
-    assert sorted({s.n_data for s in specs}) == [4096, 8192, 16384, 32768]
+    assert sorted({s.n_data for s in specs}) == [4096, 8192, 16384, 32768, 65536]
     # a per-size learning-rate grid: two rates on the smallest rung of each ladder, one elsewhere
     for s in specs:
         assert s.lr in ((3e-3, 6e-3) if s.rung.endswith("-1") else (3e-3,))
-    assert len(plan) == 3 * (5 * 4)
+    assert len(plan) == 3 * (5 * 5)
     trunks = [s for s in specs if s.branch_of is None]
-    assert len(trunks) == 15 and {s.n_data for s in trunks} == {32768}
+    assert len(trunks) == 15 and {s.n_data for s in trunks} == {65536}
     # sized for the demo's 15 minutes on two workers (the estimate is from the preset's throughput)
     assert plan.cost(workers=2).wall_s < 20 * 60
 

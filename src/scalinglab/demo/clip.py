@@ -87,7 +87,7 @@ def run_clip_demo(out_dir: str | Path = "scalinglab-demo-clip", *, preset: str =
         Where the store (``store/``), the report (``report.html``), the fits (``fits/``), the
         analysis (``analysis.json``) and ``summary.txt`` go. Re-running reuses finished runs.
     preset : {"quick", "full"}
-        ``"quick"``: the ``clip-demo`` sweep (rungs 1-4 of each ladder, about 13 minutes on 2 CPU
+        ``"quick"``: the ``clip-demo`` sweep (rungs 1-4 of each ladder to 64k samples, 10 minutes on 2 CPU
         cores). ``"full"``: ``clip-full`` (the whole ladders, one to two hours on 2 cores).
     workers, progress, backend, n_boot, seed, title
         As for :func:`run_demo`.
