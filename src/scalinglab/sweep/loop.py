@@ -34,20 +34,16 @@ decision that costs more than the budget left (tests/sweep/test_closed_loop.py).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write, jsonable
-from ..config import to_dict
-from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning, StoreError
+from .._io import jsonable
+from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
 from ..laws import Runs, best_per_size, fit, get_law
 from ..laws.design import (
     Candidate,
@@ -60,189 +56,16 @@ from ..laws.design import (
 )
 from ..store.store import ResultsStore
 from ..units import format_quantity
+from .decisions import DecisionLog, list_loops, read_log
 from .plan import SweepPlan, plan_sweep
 from .run import run_sweep
+from .space import Arm, LoopRung, PlannedRun, RunSpace, run_key
 
 __all__ = ["LoopReport", "Proposal", "list_loops", "propose", "read_log", "run_loop"]
 
-LOOP_DIR = "loops"
-LOG_NAME = "decisions.jsonl"
 MIN_SIZES = 3               # the initial design: at least this many rungs ...
 MIN_BUDGETS = 3             # ... and budgets per arm, and
 EXTRA_POINTS = 3            # at least (law parameters + this) tuned points before planning
-
-
-# ---------------------------------------------------------------------------------------------
-# the space of allowed runs
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Rung:
-    name: str
-    ladder: str
-    n_params: float            # N, the procedure's default convention (what to_runs reports)
-    flops_per_unit: float      # the trainer's FLOPs per token/sample
-    budgets: tuple[int, ...]   # allowed D, rounded to whole steps as the sweep plans them
-    lrs: tuple[float, ...]     # the learning-rate grid, ascending
-
-
-@dataclass(frozen=True)
-class _PRun:
-    run_id: str
-    key: tuple                 # (rung, D, lr, seed): what makes two runs the same experiment
-    flops: float               # FLOPs it trains (a branch: its cooldown)
-    branch_of: str | None
-    n_data: int
-    lr: float
-
-
-@dataclass(frozen=True)
-class _Arm:
-    name: str                  # "" for a single arm; else the dataset or ladder that differs
-    ladder: tuple[str, ...]
-    dataset: str
-    rungs: tuple[_Rung, ...]
-
-
-class _Space:
-    """What the sweep file allows, per arm (datasets or ladders that differ)."""
-
-    def __init__(self, plan: SweepPlan):
-        self.plan = plan
-        cfg = plan.config
-        self.cfg = cfg
-        self.seeds = tuple(int(s) for s in cfg.seeds)
-        self.variant = cfg.variant
-        self.unit_key = "n_samples" if plan.unit == "samples" else "n_tokens"
-        specs = plan.specs
-        # arms in the order the sweep file lists them (the plan orders runs longest first)
-        given_ds = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset or [])
-        datasets = sorted(dict.fromkeys(s.dataset for s in specs),
-                          key=lambda d: given_ds.index(d) if d in given_ds else len(given_ds))
-        ladders = sorted(dict.fromkeys(s.ladder for s in specs), key=cfg.ladders.index)
-        if len(datasets) > 1 and len(ladders) > 1:
-            raise ConfigError("a closed loop compares at most two arms: give two datasets or two ladders, "
-                              "not several of both")
-        by_rung: dict[str, dict[str, Any]] = {}
-        for s in specs:
-            r = by_rung.setdefault(s.rung, {"ladder": s.ladder, "budgets": set(), "lrs": set(), "model": s.model,
-                                            "proc": s.procedure_spec})
-            r["budgets"].add(int(s.n_data))
-            r["lrs"].add(float(s.lr))
-        rungs = {}
-        planned = {r.spec.rung: r.n_params for r in plan.runs}
-        for name, r in by_rung.items():
-            rungs[name] = _Rung(name=name, ladder=r["ladder"], n_params=float(planned[name]),
-                                flops_per_unit=float(r["proc"].flops_per_unit(r["model"])),
-                                budgets=tuple(sorted(r["budgets"])), lrs=tuple(sorted(r["lrs"])))
-        order = sorted(rungs.values(), key=lambda r: r.n_params)
-        if len(datasets) > 1:
-            self.arms = tuple(_Arm(d, tuple(ladders), d, tuple(order)) for d in datasets)
-        elif len(ladders) > 1:
-            self.arms = tuple(_Arm(lad, (lad,), datasets[0], tuple(r for r in order if r.ladder == lad))
-                              for lad in ladders)
-        else:
-            self.arms = (_Arm("", tuple(ladders), datasets[0], tuple(order)),)
-        self.rungs = rungs
-        self._plans: dict[str, tuple[_PRun, ...]] = {}
-
-    def rung(self, name: str) -> _Rung:
-        return self.rungs[name]
-
-    def planned(self, sub: Mapping[str, Any]) -> tuple[_PRun, ...]:
-        """The runs of a decision's sweep, planned once (names do not enter run ids)."""
-        sig = json.dumps(jsonable({k: v for k, v in sub.items() if k not in ("name", "description")}),
-                         sort_keys=True)
-        if sig not in self._plans:
-            plan = plan_sweep(sub, check_data=False)
-            self._plans[sig] = tuple(_PRun(r.run_id, _run_key(r.spec), float(r.flops), r.spec.branch_of,
-                                           int(r.spec.n_data), float(r.spec.lr)) for r in plan.runs)
-        return self._plans[sig]
-
-    def sub_sweep(self, arm: _Arm, rung: _Rung, budgets: Sequence[int], lrs: Sequence[float], name: str,
-                  seeds: Sequence[int] | None = None) -> dict[str, Any]:
-        """The sweep dict of one decision: the parent sweep restricted to these runs."""
-        d = to_dict(self.cfg)
-        for k in ("n_tokens", "n_samples", "tokens_per_param"):
-            d.pop(k, None)
-        d.update({"ladder": rung.ladder, "rungs": [rung.name], self.unit_key: [int(b) for b in budgets],
-                  "lr": [float(v) for v in lrs], "dataset": arm.dataset, "name": name,
-                  "seeds": list(seeds if seeds is not None else self.seeds),
-                  "description": f"closed-loop decision {name}"})
-        return d
-
-
-# ---------------------------------------------------------------------------------------------
-# the decision log
-# ---------------------------------------------------------------------------------------------
-
-def _loop_dir(store_root: Path, name: str) -> Path:
-    return Path(store_root) / LOOP_DIR / name
-
-
-def read_log(store: str | Path, name: str) -> list[dict[str, Any]]:
-    """The events of a closed loop's decision log (``[]`` when it has none)."""
-    p = _loop_dir(Path(store), name) / LOG_NAME
-    if not p.exists():
-        return []
-    out = []
-    for i, line in enumerate(p.read_text().splitlines()):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise StoreError(f"{str(p)!r} line {i + 1} is not JSON; the log is written atomically, so "
-                                 "it was edited by hand: restore it or start a loop with another --name") from None
-    return out
-
-
-def list_loops(store: str | Path) -> list[str]:
-    """Names of the closed loops logged in a store."""
-    root = Path(store) / LOOP_DIR
-    return sorted(p.parent.name for p in root.glob(f"*/{LOG_NAME}")) if root.is_dir() else []
-
-
-class _Log:
-    """Append-only JSONL, rewritten atomically on every event (a reader never sees half a line)."""
-
-    def __init__(self, store_root: Path, name: str):
-        self.dir = _loop_dir(store_root, name)
-        self.path = self.dir / LOG_NAME
-        self.events = read_log(store_root, name)
-
-    def add(self, event: Mapping[str, Any]) -> None:
-        ev = {"event": event["event"], "time": round(time.time(), 3), **jsonable(dict(event))}
-        self.events.append(ev)
-        text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in self.events)
-        try:
-            atomic_write(self.path, text)
-        except OSError as exc:
-            raise StoreError(f"cannot write the loop log {str(self.path)!r}: {exc}") from None
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == kind]
-
-    def lock(self):
-        return _flock(self.dir / ".lock")
-
-
-class _flock:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise StoreError(f"another process is running the closed loop in {str(self.path.parent)!r}; "
-                             "wait for it or use another --name") from None
-        return self
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,21 +210,21 @@ class _Assessment:
     diff_sd: float | None
 
 
-def _finished(store: ResultsStore, space: _Space, arm: _Arm) -> list[Any]:
+def _finished(store: ResultsStore, space: RunSpace, arm: Arm) -> list[Any]:
     recs = []
     for lad in arm.ladder:
         recs += store.records(status=("done", "diverged"), ladder=lad, dataset=arm.dataset, variant=space.variant)
     return recs
 
 
-def _assess(space: _Space, store: ResultsStore, rule: StopRule, opts: _Options) -> _Assessment:
+def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options) -> _Assessment:
 
     n_law = get_law(opts.law).n_params
     fits, tuned, states, targets, done, done_ids = {}, {}, {}, {}, {}, {}
     for arm in space.arms:
         fits[arm.name] = tuned[arm.name] = states[arm.name] = None
         recs = _finished(store, space, arm)
-        done[arm.name] = {_run_key(r.spec) for r in recs}
+        done[arm.name] = {run_key(r.spec) for r in recs}
         done_ids[arm.name] = {r.run_id for r in recs if r.status == "done"}
         if not any(r.status == "done" for r in recs):
             continue
@@ -469,7 +292,7 @@ def _concat(a: Any, b: Any) -> Any:
                 target_name=a.target_name, flops_convention=a.flops_convention, source=a.source)
 
 
-def _target_inputs(f: Any, arm: _Arm, rule: StopRule) -> dict[str, float]:
+def _target_inputs(f: Any, arm: Arm, rule: StopRule) -> dict[str, float]:
     """The run predicted at C*: the rule's rung, or the rung predicted best at C*."""
     if rule.rung is not None:
         r = next((r for r in arm.rungs if r.name == rule.rung), None)
@@ -488,12 +311,7 @@ def _target_inputs(f: Any, arm: _Arm, rule: StopRule) -> dict[str, float]:
     return best
 
 
-def _run_key(spec: Any) -> tuple:
-    """What makes two runs the same experiment: rung, D, learning rate and seed."""
-    return (spec.rung, int(spec.n_data), f"{spec.lr:.6g}", int(spec.seed))
-
-
-def _window(rung: _Rung, center_lr: float | None, k: int) -> tuple[float, ...]:
+def _window(rung: LoopRung, center_lr: float | None, k: int) -> tuple[float, ...]:
     """``k`` consecutive grid values centred on the grid value nearest ``center_lr``."""
     g = rung.lrs
     k = max(1, min(int(k), len(g)))
@@ -505,7 +323,7 @@ def _window(rung: _Rung, center_lr: float | None, k: int) -> tuple[float, ...]:
     return g[lo:lo + k]
 
 
-def _best_lr(tuned: Any, rung: _Rung, n_data: int, space: _Space) -> float | None:
+def _best_lr(tuned: Any, rung: LoopRung, n_data: int, space: RunSpace) -> float | None:
     """The best learning rate seen for this rung at the nearest budget (or the nearest rung)."""
     if tuned is None or len(tuned) == 0:
         return None
@@ -531,17 +349,17 @@ class _Planner:
     in later rounds at the cost of their cooldown only, as the fixed demo grid's do.
     """
 
-    def __init__(self, space: _Space, rule: StopRule, opts: _Options, name: str, a: _Assessment):
+    def __init__(self, space: RunSpace, rule: StopRule, opts: _Options, name: str, a: _Assessment):
         self.space, self.rule, self.opts, self.name, self.a = space, rule, opts, name, a
         self.branched = space.cfg.schedule.kind == "branched"
 
-    def family(self, arm: _Arm, rung: _Rung, d_max: int, lrs: Sequence[float], rnd: int, i: int
-               ) -> tuple[dict[str, Any], tuple[_PRun, ...]]:
+    def family(self, arm: Arm, rung: LoopRung, d_max: int, lrs: Sequence[float], rnd: int, i: int
+               ) -> tuple[dict[str, Any], tuple[PlannedRun, ...]]:
         budgets = [b for b in rung.budgets if b <= d_max] if self.branched else [d_max]
         sub = self.space.sub_sweep(arm, rung, budgets, lrs, f"{self.name}-r{rnd}-{i}")
         return sub, self.space.planned(sub)
 
-    def _decision(self, kind: str, arm: _Arm, rung: _Rung, sub: Mapping[str, Any], runs: Sequence[_PRun]
+    def _decision(self, kind: str, arm: Arm, rung: LoopRung, sub: Mapping[str, Any], runs: Sequence[PlannedRun]
                   ) -> dict[str, Any] | None:
         """A decision training ``runs`` (of ``sub``), or None when all are finished or one repeats a
         finished experiment, or a branch's trunk is neither finished nor trained with it."""
@@ -563,7 +381,7 @@ class _Planner:
                 "cost_flops": float(sum(r.flops for r in todo)), "sweep": dict(sub),
                 "points": [{"n_params": rung.n_params, "n_tokens": float(b)} for b in budgets]}
 
-    def initial(self, arm: _Arm, tuned: Any, rnd: int) -> list[dict[str, Any]]:
+    def initial(self, arm: Arm, tuned: Any, rnd: int) -> list[dict[str, Any]]:
         """The smallest rungs at the smallest budgets: enough distinct N and D to fit the law."""
 
         need = get_law(self.opts.law).n_params + EXTRA_POINTS
@@ -588,7 +406,7 @@ class _Planner:
                 out.append(d)
         return out
 
-    def lr_extensions(self, arm: _Arm, tuned: Any, rnd: int, log: _Log) -> list[dict[str, Any]]:
+    def lr_extensions(self, arm: Arm, tuned: Any, rnd: int, log: DecisionLog) -> list[dict[str, Any]]:
         """One more learning rate for points whose best one sits at the edge of their window.
 
         The points of one rung that need the same learning rate share one trunk (at the largest of
@@ -630,7 +448,7 @@ class _Planner:
                 out.append(d)
         return out
 
-    def candidates(self, arm: _Arm, tuned: Any, rnd: int) -> list[tuple[Candidate, dict[str, Any]]]:
+    def candidates(self, arm: Arm, tuned: Any, rnd: int) -> list[tuple[Candidate, dict[str, Any]]]:
         """Every way to add untrained (rung, D) points: a new trunk (alone, or with the rung's untrained
         shorter budgets as branches), or branches of a trunk trained before (their cooldown only)."""
         done = self.a.done[arm.name]
@@ -638,7 +456,7 @@ class _Planner:
         out: list[tuple[Candidate, dict[str, Any]]] = []
         seen: set[str] = set()
 
-        def add(sub: Mapping[str, Any], runs: Sequence[_PRun], rung: _Rung) -> None:
+        def add(sub: Mapping[str, Any], runs: Sequence[PlannedRun], rung: LoopRung) -> None:
             d = self._decision("plan", arm, rung, sub, runs)
             if d is None or d["key"] in seen:
                 return
@@ -682,7 +500,7 @@ class _Planner:
         return out
 
 
-def _check_header(log: _Log, header: Mapping[str, Any]) -> None:
+def _check_header(log: DecisionLog, header: Mapping[str, Any]) -> None:
     heads = log.of("start")
     if not heads:
         return
@@ -696,11 +514,11 @@ def _check_header(log: _Log, header: Mapping[str, Any]) -> None:
                               "loop another name (--name)")
 
 
-def _spent(log: _Log) -> float:
+def _spent(log: DecisionLog) -> float:
     return float(sum(e["cost_flops"] for e in log.of("decision")))
 
 
-def _rounds(log: _Log) -> int:
+def _rounds(log: DecisionLog) -> int:
     return max([e["round"] for e in log.of("decision")], default=0)
 
 
@@ -730,7 +548,7 @@ def _state_dict(a: _Assessment) -> dict[str, Any]:
             "p_better": a.p_better}
 
 
-def _decide(space: _Space, rule: StopRule, opts: _Options, name: str, log: _Log,
+def _decide(space: RunSpace, rule: StopRule, opts: _Options, name: str, log: DecisionLog,
             a: _Assessment, budget: float, rnd: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
     """The decisions of round ``rnd`` (and the scored candidates), or why there are none."""
     planner = _Planner(space, rule, opts, name, a)
@@ -797,7 +615,7 @@ def _as_proposal(rule: StopRule, spent: float, budget: float, a: _Assessment, do
 def _setup(sweep: Any, until: Any, name: str | None, opts: _Options, store: Any, readonly: bool = False):
     plan = sweep if isinstance(sweep, SweepPlan) else plan_sweep(sweep)
     rule = parse_until(until)
-    space = _Space(plan)
+    space = RunSpace(plan)
     if rule.kind == "winner" and len(space.arms) != 2:
         raise ConfigError(f"'{rule}' compares two arms; the sweep has {len(space.arms)} (give two datasets "
                           "or two ladders)")
@@ -841,7 +659,7 @@ def propose(sweep: Any, *, until: str | StopRule, budget_flops: float, store: Re
 def _propose(sweep: Any, until: Any, name: str | None, opts: _Options, store: Any, root: Path,
              budget_flops: float) -> Proposal:
     plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store, readonly=True)
-    log = _Log(root, name)
+    log = DecisionLog(root, name)
     _check_header(log, header)
     a = _assess(space, st, rule, opts)
     spent = _spent(log)
@@ -911,9 +729,9 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
     opts = _Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points,
                     per_round=int(per_round or workers or 1), fit_kwargs=dict(fit_kwargs or {}))
     plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store)
-    log = _Log(st.root, name)
+    log = DecisionLog(st.root, name)
     with log.lock():
-        log = _Log(st.root, name)             # re-read under the lock
+        log = DecisionLog(st.root, name)             # re-read under the lock
         _check_header(log, header)
         if not log.of("start"):
             log.add({**header, "budget_flops": budget_flops})
