@@ -37,7 +37,7 @@ import math
 import re
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,7 +55,7 @@ from ..units import format_quantity
 if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
     from ..laws import FitResult, Runs
 
-__all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze", "param_intervals"]
+__all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze", "listed", "param_intervals"]
 
 #: Group columns an analysis compares by default, in this order (the first with two values).
 COMPARE_KEYS = ("procedure", "dataset", "variant")
@@ -283,10 +283,7 @@ class Analysis:
                 out += ["", res.summary().as_text()]
         if self.backtest is not None:
             out += ["", self.backtest.summary().as_text()]
-        if self.warnings:
-            out += ["", "Warnings:"] + [f"- {w}" for w in self.warnings]
-        if self.notes:
-            out += ["", "Skipped steps:"] + [f"- {n}" for n in self.notes]
+        out += listed("Warnings", self.warnings) + listed("Skipped steps", self.notes)
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -391,6 +388,11 @@ def _fit_caveats(res: Any, name: str, level: float, *, shown: tuple[str, ...]) -
                        + " and ".join(why) + "; its value and the numbers that depend on it are uncertain")
             out.setdefault(k if k in shown else "", []).append(c)
     return out
+
+
+def listed(title: str, items: Sequence[str]) -> list[str]:
+    """A titled bullet list for a plain-text digest (nothing when there are no items)."""
+    return ["", f"{title}:"] + [f"- {x}" for x in items] if items else []
 
 
 def param_intervals(res: FitResult, level: float) -> dict[str, tuple[float, float]]:

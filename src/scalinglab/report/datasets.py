@@ -47,7 +47,7 @@ from ..datasets import get_dataset
 from ..errors import DataError, ScalingLabError
 from ..laws import compare, fit
 from ..laws.frontier import best_per_size
-from .analysis import Steps, param_intervals
+from .analysis import Steps, listed, param_intervals
 from .html import Report
 from .plots import plot_metric_vs_compute
 
@@ -254,11 +254,7 @@ class DatasetAnalysis:
             for name, audit in self.audits.get(d, ()):
                 out += ["", f"Audit of {name}" + ("" if name == d else f" (an input of {d})") + ":",
                         audit.as_text(examples=False)]
-        if self.warnings:
-            out += ["", "Warnings:"] + [f"- {w}" for w in self.warnings]
-        notes = [n for h in self.held_out for p in h.laws for n in p.notes] + list(self.notes)
-        if notes:
-            out += ["", "Notes:"] + [f"- {n}" for n in notes]
+        out += listed("Warnings", self.warnings) + listed("Notes", [n for h in self.held_out for p in h.laws for n in p.notes] + list(self.notes))
         return "\n".join(out)
 
     def __str__(self) -> str:

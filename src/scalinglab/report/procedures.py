@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..laws import compare, fit
 from ..laws.frontier import pareto_bins
-from .analysis import Steps, param_intervals
+from .analysis import Steps, listed, param_intervals
 from .html import Report
 from .plots import plot_error_laws, plot_metric_vs_compute
 
@@ -291,11 +291,7 @@ class ProcedureAnalysis:
         out += ["", "Verdict:"] + [f"  {line}" for line in self.verdict_lines()]
         for c in self.comparisons:
             out += ["", c.summary().as_text()]
-        notes = [n for p in self.laws for n in p.notes] + list(self.notes)
-        if self.warnings:
-            out += ["", "Warnings:"] + [f"- {w}" for w in self.warnings]
-        if notes:
-            out += ["", "Notes:"] + [f"- {n}" for n in notes]
+        out += listed("Warnings", self.warnings) + listed("Notes", [n for p in self.laws for n in p.notes] + list(self.notes))
         return "\n".join(out)
 
     def __str__(self) -> str:
