@@ -16,7 +16,10 @@ __all__ = ["DemoOutput", "cores", "resolve_sweep", "train_sweep"]
 
 @dataclass(frozen=True, eq=False)
 class DemoOutput:
-    """What every demo returns: where its files are, the sweep's report, the analysis, timings."""
+    """What every demo returns: where its files are, the sweep's report, the analysis, timings.
+
+    Each demo's result adds ``summary()`` (the text it prints); ``str()`` is that text.
+    """
 
     out_dir: Path
     report_path: Path
@@ -26,9 +29,6 @@ class DemoOutput:
     wall_s: float
     timings: Mapping[str, float] = field(default_factory=dict)
     files: Mapping[str, Path] = field(default_factory=dict)
-
-    def summary(self) -> str:  # pragma: no cover - each demo writes its own
-        raise NotImplementedError
 
     def _footer(self) -> list[str]:
         t = self.timings

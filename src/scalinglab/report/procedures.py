@@ -528,7 +528,8 @@ def report_from_procedures(analysis: ProcedureAnalysis, *, runs_by_metric: Mappi
     sec = rep.section("Crossing lines", intro=(
         f"Every run (small dots), the frontier points each law is fitted on (circles), the held-out "
         f"points (crosses) and each law with its {pct} bootstrap band, extended to "
-        f"{max(a.options.get('ahead', (1,))):g}x the largest run."))
+        f"{max(a.options.get('ahead', (1,))):g}x the largest run; dashed lines mark where two laws cross "
+        f"(labelled with the pair), the dotted line the largest run's compute."))
     sec.add_figure(plot_error_laws(a), caption=f"{a.metric} against compute per procedure")
     hs = rep.section("Held-out predictions", intro=(
         "As Nezhurina et al.'s Table C: the law fitted on the frontier points below each procedure's "
@@ -546,6 +547,7 @@ def report_from_procedures(analysis: ProcedureAnalysis, *, runs_by_metric: Mappi
     ls = rep.section("Laws", intro=f"Parameters on the whole frontier with {pct} bootstrap intervals.")
     for p in a.laws:
         if p.fit is not None:
+            ls.add_text(f"{p.name}: {len(p.frontier)} frontier points of {len(p.runs)} runs")
             ls.add_summary(p.fit)
     ls.add_preformatted("\n".join(a.law_lines()))
     if a.comparisons:
