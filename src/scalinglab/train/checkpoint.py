@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import signal
 import threading
@@ -32,8 +33,8 @@ from .._optional import require
 from ..errors import TrainingError
 from ..provenance import environment
 
-__all__ = ["CKPT_DIR", "LAST", "checkpoint_path", "die_by_sigterm", "load_checkpoint", "run_provenance",
-           "save_checkpoint", "sigterm_flag"]
+__all__ = ["CKPT_DIR", "EMA", "LAST", "checkpoint_path", "die_by_sigterm", "divergence", "load_checkpoint",
+           "run_provenance", "save_checkpoint", "sigterm_flag", "smoothed"]
 
 CKPT_DIR = "ckpt"
 LAST = "last.pt"
@@ -100,3 +101,26 @@ def run_provenance(device: Any, **extra: Any) -> dict[str, Any]:
     if getattr(device, "type", None) == "cuda":
         rec["gpu"] = torch.cuda.get_device_name(device)
     return rec
+
+
+# --- the one divergence rule of the trainers -----------------------------------------------------
+
+#: Smoothing of the reported (and divergence-checked) training loss.
+EMA = 0.9
+
+
+def smoothed(loss: float, ema: float | None) -> float:
+    """The exponential moving average of the training loss after one more step."""
+    return loss if ema is None else EMA * ema + (1 - EMA) * loss
+
+
+def divergence(loss: float, ema: float, limit: float, limit_text: str, *, where: str, lr: float) -> str | None:
+    """Why the run diverged, or None: a non-finite loss, or a smoothed loss above ``limit``.
+
+    ``limit_text`` names the limit in the message (e.g. ``"2 ln(vocab) = 11.1"``), ``where`` the
+    step and the data seen so far.
+    """
+    if math.isfinite(loss) and not ema > limit:
+        return None
+    what = f"loss {loss}" if not math.isfinite(loss) else f"smoothed loss {ema:.3g} > {limit_text}"
+    return f"diverged at {where}: {what} at lr {lr:.3g}; lower the learning rate"

@@ -52,10 +52,12 @@ from ..store.schema import RunRecord, RunSpec
 from .checkpoint import (
     checkpoint_path,
     die_by_sigterm,
+    divergence,
     load_checkpoint,
     run_provenance,
     save_checkpoint,
     sigterm_flag,
+    smoothed,
 )
 from .clip import CLIP
 from .coca import CoCa
@@ -73,7 +75,6 @@ CURVE_PER_CLASS = 2        # images per class for the curve's zero-shot error
 EVAL_CHUNK = 256           # samples per forward pass in evaluation
 LOSS_CHUNK = 128           # val contrastive loss is computed over batches of this size
 DIVERGE_FACTOR = 2.0
-EMA = 0.9
 
 def build_model(config) -> torch.nn.Module:
     """The torch model of a procedure config (or of ``{"procedure": name, **fields}``)."""
@@ -524,13 +525,11 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
                 model.logit_scale.clamp_(0, LOGIT_SCALE_MAX)
             step += 1
             lossf = float(loss.detach())
-            ema = lossf if ema is None else EMA * ema + (1 - EMA) * lossf
-            if not math.isfinite(lossf) or ema > diverge_at:
-                status = "diverged"
-                what = f"loss {lossf}" if not math.isfinite(lossf) else \
-                    f"smoothed loss {ema:.3g} > twice chance ({diverge_at:.3g})"
-                error = (f"diverged at step {step}/{plan.total_steps} ({step * bs} samples): {what} "
-                         f"at lr {cur_lr:.3g}; lower the learning rate")
+            ema = smoothed(lossf, ema)
+            why = divergence(lossf, ema, diverge_at, f"twice chance ({diverge_at:.3g})",
+                             where=f"step {step}/{plan.total_steps} ({step * bs} samples)", lr=cur_lr)
+            if why is not None:
+                status, error = "diverged", why
                 break
             if step in plan.checkpoint_steps:
                 save_checkpoint(_ckpt(run_dir, step * bs), state_dict(False, 0.0))

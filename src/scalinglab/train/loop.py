@@ -46,10 +46,12 @@ from ..store.schema import RunRecord, RunSpec, migrate_spec_v1
 from .checkpoint import (
     checkpoint_path,
     die_by_sigterm,
+    divergence,
     load_checkpoint,
     run_provenance,
     save_checkpoint,
     sigterm_flag,
+    smoothed,
 )
 from .data import Corpus, eval_windows, get_batch, load_corpus, repetition_stats
 from .gpt import GPT
@@ -61,7 +63,6 @@ N_CURVE_POINTS = 8          # loss-curve evaluations per full run (on every 8th 
 CURVE_STRIDE = 8            # so the whole curve costs about one final evaluation
 EVAL_BATCH = 32             # validation windows per forward pass
 DIVERGE_FACTOR = 2.0        # smoothed train loss above 2 x ln(vocab) (twice uniform guessing) = diverged
-EMA = 0.9                   # smoothing of the reported train loss
 
 
 # Fields a branch must share with its trunk (everything that shapes the updates before the branch).
@@ -348,13 +349,11 @@ def _train(spec, plan, cfg, run_dir, device, rank, world, resume, progress, comp
                 lossf = lt.item() / world
             else:
                 lossf = loss.item()
-            ema = lossf if ema is None else EMA * ema + (1 - EMA) * lossf
-            if not math.isfinite(lossf) or ema > diverge_at:
-                status = "diverged"
-                what = f"loss {lossf}" if not math.isfinite(lossf) else \
-                    f"smoothed loss {ema:.3g} > 2 ln(vocab) = {diverge_at:.3g}"
-                error = (f"diverged at step {step}/{plan.total_steps} ({step * tps} tokens): {what} "
-                         f"at lr {lr:.3g}; lower the learning rate")
+            ema = smoothed(lossf, ema)
+            why = divergence(lossf, ema, diverge_at, f"2 ln(vocab) = {diverge_at:.3g}",
+                             where=f"step {step}/{plan.total_steps} ({step * tps} tokens)", lr=lr)
+            if why is not None:
+                status, error = "diverged", why
                 break
             if step in ckpt_steps and rank == 0:
                 save_checkpoint(checkpoint_path(run_dir, step * tps),
