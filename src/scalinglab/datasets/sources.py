@@ -29,6 +29,7 @@ import json
 import os
 import sys
 import sysconfig
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,19 +82,19 @@ DEBIAN_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-class Source:
+class Source(ABC):
     """A source of documents. Subclasses implement :meth:`documents` and :meth:`describe`."""
 
     kind: str = ""
     licence: str = "unknown"
 
+    @abstractmethod
     def documents(self) -> Iterator[tuple[str, str]]:
         """``(id, text)`` pairs in a deterministic order; ids are unique within the source."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
         """What the manifest records about this source (kind, paths, versions, file digest)."""
-        raise NotImplementedError
 
     def stat_key(self) -> str:
         """A cheap fingerprint (names, sizes, mtimes) that changes when the source's files change."""

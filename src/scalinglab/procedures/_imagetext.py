@@ -32,6 +32,7 @@ head (Kaplan et al. 2020, Sec. 2.1, for the language part).
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -85,7 +86,7 @@ def block_macs(width: int, hidden: int, n_q: int, n_kv: int | None = None) -> in
 
 
 @dataclass(frozen=True)
-class ImageTextConfig:
+class ImageTextConfig(ABC):
     """The image tower and text shape every image-text procedure has (subclassed per procedure)."""
 
     image_size: int = 32         # pixels per side of the square RGB input
@@ -173,12 +174,13 @@ class ImageTextConfig:
         return n_layers * block_macs(self.text_width, self.text_hidden, n_tokens)
 
     # --- the per-procedure parts ----------------------------------------------------------------
+    @abstractmethod
     def _param_parts(self) -> tuple[int, int]:
-        """(total, embedding) parameters; subclasses define it."""
-        raise NotImplementedError
+        """(total, embedding) parameters; each procedure's config defines it."""
 
+    @abstractmethod
     def _forward_macs(self) -> int:
-        raise NotImplementedError
+        """Multiply-accumulates of one sample's forward pass; each procedure's config defines it."""
 
     def n_params(self, convention: str = "total") -> int:
         """Parameters under ``convention`` (``total`` or ``non_embedding``; see module docs)."""
