@@ -55,7 +55,7 @@ from ..units import format_quantity
 if TYPE_CHECKING:      # domain types of the signatures (no import at run time)
     from ..laws import FitResult, Runs
 
-__all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze", "listed", "param_intervals"]
+__all__ = ["Analysis", "Caveat", "Fact", "Steps", "analyze", "listed", "param_intervals", "params_text"]
 
 #: Group columns an analysis compares by default, in this order (the first with two values).
 COMPARE_KEYS = ("procedure", "dataset", "variant")
@@ -405,6 +405,12 @@ def param_intervals(res: FitResult, level: float) -> dict[str, tuple[float, floa
             return {k: (float(t[k][0]), float(t[k][1])) for k in res.params}
     except ScalingLabError:
         return {k: (math.nan, math.nan) for k in res.params}
+
+
+def params_text(res: FitResult, level: float) -> str:
+    """``name=value [low, high]`` for every parameter, the intervals of :func:`param_intervals`."""
+    ci = param_intervals(res, level)
+    return ", ".join(f"{k}={v:.4g} [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" for k, v in res.params.items())
 
 
 def _ci(res: FitResult, name: str, level: float) -> tuple[float, float]:

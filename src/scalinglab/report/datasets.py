@@ -34,7 +34,6 @@ is below B's fitted floor at that N.
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -47,7 +46,7 @@ from ..datasets import get_dataset
 from ..errors import DataError, ScalingLabError
 from ..laws import compare, fit
 from ..laws.frontier import best_per_size
-from .analysis import Steps, listed, param_intervals
+from .analysis import Steps, listed, param_intervals, params_text
 from .html import Report
 from .plots import plot_metric_vs_compute
 
@@ -235,8 +234,7 @@ class DatasetAnalysis:
             if p.fit is None:
                 out.append(f"  {p.dataset}: no law ({'; '.join(p.notes) or 'too few points'})")
                 continue
-            ci = param_intervals(p.fit, lvl)
-            ps = ", ".join(f"{k}={v:.4g} [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" for k, v in p.fit.params.items())
+            ps = params_text(p.fit, lvl)
             out.append(f"  {p.dataset}: {len(p.tuned)} tuned points of {len(p.runs)} runs; {ps}"
                        f"{'' if p.fit.ok else ' (fit not ok)'}")
         return out
@@ -460,13 +458,16 @@ def report_from_datasets(analysis: DatasetAnalysis, *, title: str = "Datasets co
         f"it ({pct} intervals from paired bootstrap draws). Which held-out set is which: "
         f"'{OWN}' scores each run on its own dataset; the common held-out set scores every run on "
         f"the same tokens. Note: {CAVEAT}."))
-    _pre(ov, "\n".join(a.verdict_lines()))
+    ov.add_preformatted("\n".join(a.verdict_lines()))
     for h in a.held_out:
-        _pre(ov, f"[{h.description}, {h.metric}]\n" + "\n".join(a.comparison_lines(h)))
+        ov.add_preformatted(f"[{h.description}, {h.metric}]\n" + "\n".join(a.comparison_lines(h)))
     for h in a.held_out:
         if h.runs is not None:
-            ov.add_figure(plot_metric_vs_compute(h.runs, by="dataset", ylabel=f"{h.metric} ({h.description})"),
-                          caption=f"{h.metric} against compute per dataset ({h.description})")
+            ov.add_figure(plot_metric_vs_compute(h.runs, by="dataset", ylabel=h.metric,
+                                                 title=f"{h.metric} against compute"),
+                          caption=f"{h.metric} ({h.description}) against compute: every run (dots) and "
+                                  "each dataset's compute envelope, the best loss at or below each compute "
+                                  "(step line)")
     for d in a.datasets:
         sec = rep.section(f"Dataset {d}")
         facts = a.info.get(d, {})
@@ -481,10 +482,10 @@ def report_from_datasets(analysis: DatasetAnalysis, *, title: str = "Datasets co
                 sec.add_text(f"Law on the {h.description} ({h.metric}), {pct} bootstrap intervals:")
                 sec.add_summary(p.fit)
             else:
-                _pre(sec, f"no law on the {h.description}: {'; '.join(p.notes) or 'no runs'}")
+                sec.add_preformatted(f"no law on the {h.description}: {'; '.join(p.notes) or 'no runs'}")
             lines = [line for line in a.comparison_lines(h) if line.startswith(f"{d} vs ") or f" vs {d}" in line]
             if lines:
-                _pre(sec, f"[{h.description}]\n" + "\n".join(lines))
+                sec.add_preformatted(f"[{h.description}]\n" + "\n".join(lines))
         chain = a.audits.get(d, ())
         if not chain:
             sec.add_text("Not built by a recipe: no audit.")
@@ -500,12 +501,7 @@ def report_from_datasets(analysis: DatasetAnalysis, *, title: str = "Datasets co
     notes = [n for h in a.held_out for p in h.laws for n in p.notes] + list(a.notes) + list(extra_notes) \
         + list(a.warnings)
     if notes:
-        _pre(rep.section("Notes"), "\n".join(f"- {n}" for n in notes))
+        rep.section("Notes").add_preformatted("\n".join(f"- {n}" for n in notes))
     if provenance:
         rep.add_provenance(provenance)
     return rep
-
-
-def _pre(section: Any, text: str) -> Any:
-    """Preformatted text (escaped) in a report section."""
-    return section.add_html(f"<pre>{html.escape(text)}</pre>")

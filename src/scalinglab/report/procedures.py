@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..laws import compare, fit
 from ..laws.frontier import pareto_bins
-from .analysis import Steps, listed, param_intervals
+from .analysis import Steps, listed, param_intervals, params_text
 from .html import Report
 from .plots import plot_error_laws, plot_metric_vs_compute
 
@@ -273,8 +273,7 @@ class ProcedureAnalysis:
             if p.fit is None:
                 out.append(f"  {p.name}: no fit ({'; '.join(p.notes) or 'too few frontier points'})")
                 continue
-            ci = param_intervals(p.fit, lvl)
-            ps = ", ".join(f"{k}={v:.4g} [{ci[k][0]:.3g}, {ci[k][1]:.3g}]" for k, v in p.fit.params.items())
+            ps = params_text(p.fit, lvl)
             out.append(f"  {p.name}: E(C) = a (C + b)^c + d on {len(p.frontier)} frontier points of "
                        f"{len(p.runs)} runs; {ps}{'' if p.fit.ok else ' (fit not ok:)'}")
             out += [f"    - {msg.split('. ')[0].rstrip('.')}" for _, msg in p.fit.diagnostics.problems()]
