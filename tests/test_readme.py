@@ -149,9 +149,15 @@ def test_the_tour_s_last_section_on_the_demo_the_first_command_trained(tmp_path)
     _venv(tmp_path)
     shutil.copytree(demo, tmp_path / "scalinglab-demo", ignore=shutil.ignore_patterns("ckpt"))
     (section,) = [s for s in _tour() if s[0].startswith("5.")]
-    ((_, _, output),) = _run_tour([section], tmp_path, timeout=900)
+    assert [lang for lang, _ in section[1] if lang in ("bash", "python")] == ["bash", "bash"]
+    (_, _, output), (_, _, design) = _run_tour([section], tmp_path, timeout=900)
     assert "0 trained, 65 already in the store" in output
     assert re.search(r"-> (PASS|FAIL)( \(with \d+ caveats?: .+\))?: the criterion", output)
     where = (tmp_path / "scalinglab-demo" / "appendix.html").resolve()
     assert f"wrote {where}" in output and where.exists()
     assert "backtest holds out 'largest 3' (the holdout scalinglab demo used, recorded in" in output
+    # `design` only proposes, on the demo's store: the prediction at the target, what to train next and why
+    assert "closed loop: until width at 2.14e+13 on gpt-tiny-5 < 8%" in design or "closed loop: until" in design
+    assert re.search(r"prediction at N=\S+, D=\S+: \d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\] \(95% ", design), design
+    assert re.search(r"^(next \(\w+\): .+ FLOPs; .+|stop: .+)$", design, flags=re.M), design
+    assert not list((tmp_path / "scalinglab-demo" / "store").glob("loops/*/decisions.jsonl")), "design must not log"
