@@ -52,7 +52,10 @@ def small(tmp_path):
      r"unknown reference dataset 'reff'.*Did you mean: ref"),
     ({"name": "o", "inputs": ["pool"], "steps": [{"quality_classifier": {"reference": "ref"}}]}, r"exactly one of keep_fraction"),
     ({"name": "o", "inputs": ["pool"], "steps": [{"gopher_quality": {"min_doc_words": "many"}}]}, r"'min_doc_words' must be a number"),
-    ({"name": "o", "inputs": ["pool"], "executor": {"kind": "slurm"}}, r"not run by scalinglab"),
+    ({"name": "o", "inputs": ["pool"], "executor": {"kind": "slrum"}}, r"unknown executor kind 'slrum'.*Did you mean: slurm"),
+    ({"name": "o", "inputs": ["pool"], "executor": {"partition": "debug"}}, r"'partition' \(a Slurm option: set kind: slurm\)"),
+    ({"name": "o", "inputs": ["pool"], "executor": {"kind": "slurm", "partiton": "debug"}}, r"unknown executor key 'partiton'.*Did you mean: partition"),
+    ({"name": "o", "inputs": ["pool"], "executor": {"kind": "slurm", "time": 60}}, r"executor.time must be a str; got 60"),
 ])
 def test_bad_recipes_fail_before_running_with_one_line_naming_the_file(small, recipe, match):
     import yaml

@@ -36,8 +36,10 @@ that fired, examples), so the recipe's effect is auditable. Bad input fails befo
 with one line naming the recipe file and the fix: an unknown step, option or dataset, weights that
 do not sum to 1; an empty result fails after running, and nothing is written.
 
-The pipeline runs on datatrove's ``LocalPipelineExecutor`` (``executor: {tasks, workers}``); the
-same stages can be given to its Slurm executor on a cluster (:meth:`CompiledRecipe.stages`).
+The pipeline runs on datatrove's ``LocalPipelineExecutor`` (``executor: {tasks, workers}``) or, with
+``executor: {kind: slurm, tasks, workers, partition, time, ...}``, as dependent job arrays on its
+``SlurmPipelineExecutor`` (:mod:`._slurm`: submitted, waited for, failures reported with the
+task's log); the stages are the same, so is the dataset (same manifest hash).
 Requires ``pip install 'scalinglab[datasets]'`` (datatrove[processing], orjson, spacy; the blank
 English spaCy tokenizer datatrove uses needs no model download).
 """
@@ -107,6 +109,8 @@ _OWN = {
 STEPS = tuple(sorted(set(_DT_FILTERS) | set(_OWN)))
 _TOP_KEYS = ("name", "description", "inputs", "steps", "mix", "mix_tokens", "mix_seed", "executor")
 _EXECUTOR_KEYS = ("kind", "tasks", "workers")
+_SLURM_KEYS = {"partition": str, "time": str, "cpus_per_task": int, "mem_per_cpu_gb": int, "qos": str,
+               "sbatch_args": dict, "env_command": str, "poll_s": (int, float)}
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,8 @@ class Recipe:
     tasks: int = 1
     workers: int = 1
     source: str = "<recipe>"           # the file it came from (for error messages)
+    executor: str = "local"            # "local" or "slurm"
+    slurm: Mapping[str, Any] = field(default_factory=dict)   # the executor's Slurm options
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical recipe (what the manifest records; the executor is not part of it)."""
@@ -295,13 +301,21 @@ def load_recipe(source: str | Path | Mapping[str, Any], *, root: str | Path | No
     ex = data.get("executor") or {}
     if not isinstance(ex, dict):
         raise _fail(where, f"'executor' must be a mapping; got {ex!r}")
+    kind = ex.get("kind", "local")
+    if kind not in ("local", "slurm"):
+        raise _fail(where, f"unknown executor kind {kind!r}.{suggest(str(kind), ('local', 'slurm'))} Use 'local' "
+                           "(datatrove's LocalPipelineExecutor, this machine) or 'slurm' (its SlurmPipelineExecutor)")
+    allowed = _EXECUTOR_KEYS + (tuple(_SLURM_KEYS) if kind == "slurm" else ())
     for k in ex:
-        if k not in _EXECUTOR_KEYS:
-            raise _fail(where, f"unknown executor key {k!r}.{suggest(str(k), _EXECUTOR_KEYS)} "
-                               f"Allowed: {', '.join(_EXECUTOR_KEYS)}")
-    if ex.get("kind", "local") != "local":
-        raise _fail(where, f"executor kind {ex.get('kind')!r} is not run by scalinglab; use 'local', or take "
-                           "compile_recipe(...).stages to a datatrove SlurmPipelineExecutor")
+        if k not in allowed:
+            extra = " (a Slurm option: set kind: slurm)" if k in _SLURM_KEYS else ""
+            raise _fail(where, f"unknown executor key {k!r}{extra}.{suggest(str(k), allowed)} "
+                               f"Allowed: {', '.join(allowed)}")
+    slurm = {k: v for k, v in ex.items() if k in _SLURM_KEYS}
+    for k, v in slurm.items():
+        if isinstance(v, bool) or not isinstance(v, _SLURM_KEYS[k]):
+            want = getattr(_SLURM_KEYS[k], "__name__", "number")
+            raise _fail(where, f"executor.{k} must be a {want}; got {v!r}")
     tasks, workers = ex.get("tasks", 1), ex.get("workers", 1)
     for k, v in (("tasks", tasks), ("workers", workers)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -313,7 +327,8 @@ def load_recipe(source: str | Path | Mapping[str, Any], *, root: str | Path | No
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise _fail(where, f"'mix_seed' must be an integer; got {seed!r}")
     return Recipe(name=name, inputs=tuple(inputs), steps=steps, description=desc, mix=mix,
-                  mix_tokens=mix_tokens, mix_seed=seed, tasks=tasks, workers=workers, source=where)
+                  mix_tokens=mix_tokens, mix_seed=seed, tasks=tasks, workers=workers, source=where,
+                  executor=kind, slurm=slurm)
 
 
 # --- compile -----------------------------------------------------------------------------------
@@ -527,7 +542,17 @@ def run_recipe(recipe: str | Path | Mapping[str, Any] | Recipe, *, root: str | P
     try:
         compiled = compile_recipe(rec, work=tmp / "work", output=tmp / "shards", root=root)
         log = io.StringIO()
-        for stage in compiled.stages:
+        if rec.executor == "slurm":
+            from . import _slurm  # deferred: datatrove's Slurm executor, when a recipe runs there
+
+            with _quiet(log, tmp / "work" / "datatrove.log"):
+                jobs = _slurm.submit(compiled.stages, name=rec.name, logs=tmp / "work" / "logs", options=rec.slurm,
+                                     workers=rec.workers)
+            if progress:
+                progress(f"{rec.name}: {len(compiled.stages)} stages submitted to Slurm as job arrays "
+                         f"{', '.join(jobs.jobs)}; waiting")
+            jobs.wait(progress)
+        for stage in compiled.stages if rec.executor == "local" else ():
             if progress:
                 progress(f"{rec.name}: {stage.name} ({stage.tasks} task(s))")
             ex = LocalPipelineExecutor(stage.pipeline, tasks=stage.tasks, workers=min(rec.workers, stage.tasks),
