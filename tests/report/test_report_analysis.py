@@ -101,3 +101,14 @@ def test_the_iso_flop_allocation_step_says_why_it_is_missing(monkeypatch):
     analysis = analyze(runs, n_boot=10, holdout="largest 2")
     assert analysis.allocation_isoflop is None
     assert "allocation (approach 2, iso-FLOP slices): the slices do not bracket a minimum" in analysis.notes
+
+
+def test_a_grid_design_gets_a_note_on_approach_2_not_the_slicer_s_error():
+    """The demo's sizes x tokens grid has no compute with 3 sizes: the note says so and what to sweep."""
+    from _report_data import TRUE_ND
+
+    analysis = analyze(_runs(TRUE_ND), n_boot=10, holdout="largest 2")
+    assert analysis.allocation_isoflop is None
+    (note,) = [x for x in analysis.notes if x.startswith("allocation (approach 2")]
+    assert "0 iso-FLOP slice(s)" in note and "a grid of sizes x tokens has none" in note
+    assert not any("pass the designed budgets=" in x for x in analysis.notes)

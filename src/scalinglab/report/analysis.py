@@ -547,10 +547,16 @@ def analyze(runs: Runs, *, law: str = "chinchilla", compute_law: str = "saturati
     if has_nd and main.flops is not None:
         def iso():
             # iso-FLOP slices exist only when the sweep was designed as iso-FLOP profiles
-            sl = isoflop_slices(main)
+            try:
+                sl = isoflop_slices(main)
+            except DataError as e:
+                if not str(e).startswith("no iso-FLOP slice"):
+                    raise
+                sl = ()                 # a grid design: no compute with 3 sizes
             if len(sl) < 2:
                 notes.append(f"allocation (approach 2): the runs form {len(sl)} iso-FLOP slice(s) of "
-                             "several sizes at one compute (2 needed); sweep iso-FLOP profiles to get it")
+                             "several sizes at one compute (2 needed; a grid of sizes x tokens has none); "
+                             "sweep iso-FLOP profiles to get it")
                 return None
             out["slices"] = sl
             return allocate(sl, approach=2, level=level, n_boot=n_boot, seed=seed)
