@@ -203,10 +203,41 @@ def markdown(ref: dict) -> str:
     return "\n".join(lines)
 
 
+def methods_table() -> str:
+    """Every interval method on the same splits, pooled over the three datasets (not stored, not tested).
+
+    Uses ``evaluate`` and ``pool`` of ``benchmarks/extrapolation_intervals.py`` (1000-refit
+    bootstraps), the script behind the Chinchilla table of docs/coverage.md, so the rows compare.
+    """
+    import importlib.util
+
+    bench = Path(__file__).parents[3] / "benchmarks" / "extrapolation_intervals.py"
+    spec = importlib.util.spec_from_file_location("extrapolation_intervals", bench)
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)
+    from scalinglab.laws import get_law
+
+    law, runs = get_law("overtraining"), load()
+    lines = ["| fit set | method | covered | coverage | width | score |", "|---|---|---|---|---|---|"]
+    for fs, pick in (("paper's 5 runs", paper_fit_set), ("small-scale grid", small_grid)):
+        pooled = ev.pool([ev.evaluate(law, pick(runs, ds), held_out(runs, ds)) for ds in DATASETS])
+        for i, m in enumerate(ev.METHODS):
+            r = pooled[m]
+            name = f"**{m}**" if m == "calibrated" else m
+            lines.append(f"| {fs if i == 0 else ''} | {name} | {r['covered']}/{r['n']} | {r['coverage']:.2f} | "
+                         f"{r['width_rel']:.2%} | {r['score_rel']:.4f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the tables only; do not write the JSON")
+    ap.add_argument("--methods", action="store_true",
+                    help="only print every interval method on the same splits (slow; not stored)")
     args = ap.parse_args(argv)
+    if args.methods:
+        print(methods_table())
+        return
     ref = compute()
     if not args.markdown:
         OUT.write_text(json.dumps(ref, indent=1, sort_keys=True, default=lambda x: None if math.isnan(x) else x) + "\n")
