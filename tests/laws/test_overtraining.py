@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalinglab.datasets import path
+from scalinglab.datasets import load_overtraining, path
 
 REF = Path(__file__).parent / "reference"
 DOCS = Path(__file__).parents[2] / "docs"
@@ -127,3 +127,17 @@ def test_docs_show_the_stored_numbers():
     assert not missing, "docs out of date; rerun make_overtraining_reference.py --markdown:\n" + "\n".join(missing[:5])
     assert len(table) > 30
     assert np.isfinite([OURS["intervals"][ds]["grid"]["width_rel"] for ds in mk.DATASETS]).all()
+
+
+def test_the_public_loader_gives_the_same_runs_as_the_table():
+
+    runs = load_overtraining()
+    ref = mk.load()
+    assert len(runs) == 104
+    assert sorted(set(runs.column("dataset"))) == ["c4_original", "rpj", "rw_original"]
+    np.testing.assert_array_equal(runs.target, ref.target)
+    np.testing.assert_array_equal(runs.n_params, ref.n_params)
+    err = load_overtraining("err_avg17")
+    assert err.target.max() < 1 and not np.array_equal(err.target, runs.target)
+    with pytest.raises(Exception, match="loss_c4_vall|column"):
+        load_overtraining("loss_c4_vall")

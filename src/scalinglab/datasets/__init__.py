@@ -46,6 +46,7 @@ __all__ = [
     "list_datasets",
     "list_worlds",
     "load_chinchilla",
+    "load_overtraining",
     "load_recipe",
     "path",
     "register_dataset",
@@ -84,3 +85,22 @@ def load_chinchilla(*, drop_highest_loss: int = 5):
     runs = load_runs(path("chinchilla_epoch_points.csv"), n_params="Model Size",
                      flops="Training FLOP", target="loss", source_name="chinchilla_epoch_points.csv")
     return runs.drop_highest(drop_highest_loss)
+
+
+OVERTRAINING_CSV = "overtraining_gadre2024.csv"
+
+
+def load_overtraining(target: str = "loss_c4_val"):
+    """The 104 runs of Gadre et al. 2024 ("Language models scale reliably with over-training and on
+    downstream tasks"; 11M-6.9B parameters on C4, RedPajama and RefinedWeb, tokens per parameter
+    M = 5 .. 640) as :class:`~scalinglab.laws.runs.Runs`.
+
+    ``target`` is one of the table's loss columns (``loss_c4_val``, the paper's default "C4 eval",
+    ``loss_paloma_*``, ...) or a downstream error (``err_avg17``, ``err_avg46``). N counts the
+    embeddings (the paper's ``params``); groups: ``dataset`` (``c4_original``, ``rpj``,
+    ``rw_original``), ``model``, ``tokens_per_param``. Provenance and licence (MIT): README.md
+    beside the file; docs/fitting.md reproduces the paper's Figure 1 errors from it.
+    """
+    return load_runs(path(OVERTRAINING_CSV), n_params="n_params", n_tokens="n_tokens", flops="flops",
+                     target=target, run_id="run_name", group_by=["dataset", "model", "tokens_per_param"],
+                     source_name=OVERTRAINING_CSV)
