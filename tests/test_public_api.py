@@ -45,7 +45,7 @@ PUBLIC = {
     "scalinglab.train": ["GPT", "load_corpus", "plan_branches", "repetition_stats", "run", "train_bpe"],
     "scalinglab.datasets": ["Audit", "Dataset", "DatasetSpec", "Manifest", "Recipe", "Shard", "World",
                             "build_dataset", "data_dir", "get_dataset", "get_world", "list_datasets",
-                            "list_worlds", "load_chinchilla", "load_recipe", "path", "register_dataset",
+                            "list_worlds", "load_chinchilla", "load_overtraining", "load_recipe", "path", "register_dataset",
                             "register_world", "run_recipe"],
     "scalinglab.report": [
         "Analysis", "DatasetAnalysis", "ProcedureAnalysis", "Report", "Section", "analyze", "analyze_datasets",
