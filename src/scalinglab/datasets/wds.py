@@ -35,12 +35,15 @@ from .._optional import require
 from ..errors import DataError
 from . import shapeworld as sw
 
-__all__ = ["IMAGE_EXTENSIONS", "ShardDataset", "load_shards", "write_shards"]
+__all__ = ["IMAGE_EXTENSIONS", "POOL_MANIFEST", "ShardDataset", "load_shards", "write_shards"]
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 VAL_PERMILLE = 50
 SPLIT_RULE = "sha256(key)%1000<50;v1"
 _TAG = 0x5EED5
+#: The manifest file of a built image-text dataset (``<data_dir>/<name>/``, beside ``shards/``):
+#: pools of the shape world and the outputs of image-text recipes (:mod:`.pool`).
+POOL_MANIFEST = "image-text.json"
 
 
 @dataclass(frozen=True, eq=False)
