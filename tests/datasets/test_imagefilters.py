@@ -120,7 +120,7 @@ def test_image_text_recipes_are_strict(pool_root, tmp_path):
     (tmp_path / "docs" / "a.txt").write_text("some text")
     from scalinglab.datasets import register_dataset
 
-    register_dataset("words", tmp_path / "docs", root=pool_root)
+    register_dataset("words", str(tmp_path / "docs"), root=pool_root)
     with pytest.raises(ConfigError, match="'image_dedup' is an image-text step, but the inputs are text"):
         load_recipe({"name": "x", "inputs": ["words"], "steps": [{"image_dedup": {}}]}, root=pool_root)
     with pytest.raises(ConfigError, match="mix image-text"):

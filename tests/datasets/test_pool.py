@@ -98,8 +98,16 @@ def test_a_pool_is_an_image_text_dataset_by_name(tmp_path):
     check_image_text("noisy", root=tmp_path)
     data = open_image_text("noisy", image_size=32, context_length=30, vocab_size=47, root=tmp_path)
     assert len(data) + len(data.val_images) == 64 and len(data.vocab) <= 47
-    with pytest.raises(UnknownNameError, match="unknown image-text dataset 'nosy'.*noisy"):
-        get_image_text("nosy", root=tmp_path)
+    # the decoded cache gives what decoding the shards gives; the identity is the dataset's, not its path
+    from scalinglab.datasets.wds import load_shards
+
+    direct = load_shards(tmp_path / "noisy" / "shards", image_size=32, context_length=30, max_words=43)
+    assert np.array_equal(direct.images, data.images) and np.array_equal(direct.val_tokens, data.val_tokens)
+    (tmp_path / "noisy").rename(tmp_path / "moved")
+    again = open_image_text("moved", image_size=32, context_length=30, vocab_size=47, root=tmp_path)
+    assert again.manifest_hash == data.manifest_hash
+    with pytest.raises(UnknownNameError, match="unknown image-text dataset 'movd'.*moved"):
+        get_image_text("movd", root=tmp_path)
 
 
 def test_bad_pool_settings_are_one_line_errors(tmp_path):

@@ -37,7 +37,7 @@ from .._registry import Registry
 from ..errors import ConfigError, DataError, UnknownNameError, suggest
 from . import registry  # a module reference: registry lists the worlds, and worlds live in its folder
 from .shapeworld import SPECIALS, WorldConfig, manifest_hash
-from .wds import POOL_MANIFEST, load_shards
+from .wds import POOL_MANIFEST, load_dataset_folder, load_shards
 
 __all__ = [
     "WORLDS",
@@ -247,5 +247,6 @@ def open_image_text(dataset: str, *, image_size: int, context_length: int | None
         return world
 
     kw = {} if vocab_size is None else {"max_words": max(1, int(vocab_size) - len(SPECIALS))}
-    path = _root(root) / dataset / "shards" if is_shard_dataset(dataset, root=root) else Path(dataset).expanduser()
-    return load_shards(path, image_size=image_size, context_length=context_length, **kw)
+    if is_shard_dataset(dataset, root=root):
+        return load_dataset_folder(_root(root) / dataset, image_size=image_size, context_length=context_length, **kw)
+    return load_shards(Path(dataset).expanduser(), image_size=image_size, context_length=context_length, **kw)

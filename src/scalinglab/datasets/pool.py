@@ -58,7 +58,7 @@ from ..errors import ConfigError, DataError, UnknownNameError, suggest
 from . import shapeworld as sw
 from .audit import Audit
 from .registry import check_name, commit_dataset, data_dir, staging_dir, tool_versions
-from .wds import POOL_MANIFEST
+from .wds import POOL_MANIFEST, write_decoded
 
 __all__ = [
     "KINDS",
@@ -387,6 +387,7 @@ def write_image_text(samples: PoolSamples, name: str, *, root: str | Path | None
                     "image_size": int(samples.images.shape[1]), **dict(info or {}),
                     "provenance": tool_versions()}
         atomic_write(tmp / POOL_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        write_decoded(tmp, manifest["hash"], samples.keys, samples.images, samples.captions)   # fast loading
         if audit is not None:
             audit.save(tmp / "audit.json")
         commit_dataset(tmp, dest, overwrite=overwrite)
