@@ -145,3 +145,24 @@ def test_clip_score_step_trains_its_reference_once_and_keeps_the_top_fraction(po
     cached = list((pool_root / ".models").iterdir())
     again = run_recipe(_recipe([{"clip_score": opts}], name="clip-b"), root=pool_root)
     assert list((pool_root / ".models").iterdir()) == cached and again.hash == ds.hash
+
+
+@pytest.mark.requires("typer")
+def test_an_image_text_recipe_builds_from_the_command_line(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+    from _cli import assert_one_line_error, run_cli
+
+    build_pool(PoolConfig(n_samples=200), "pool")                 # into the test's data folder
+    good = tmp_path / "dedup.yaml"
+    good.write_text("name: pool-dedup\ninputs: [pool]\nsteps:\n  - basic_filter: {}\n  - image_dedup: {}\n")
+    code, out, err = run_cli(capsys, "datasets", "build", good, "-q")
+    assert code == 0, err
+    assert "targets boilerplate: precision 1.00" in out and "pool-dedup" in out and "image-text samples" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: pool-x\ninputs: [pool]\nsteps:\n  - image_dedupe: {}\n")
+    code, _, err = run_cli(capsys, "datasets", "build", bad, "-q")
+    assert_one_line_error(code, err, "unknown step 'image_dedupe'")
+    assert "bad.yaml" in err and "image_dedup" in err

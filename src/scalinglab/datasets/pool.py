@@ -64,6 +64,7 @@ __all__ = [
     "KINDS",
     "NOISE_KINDS",
     "ImageTextDataset",
+    "ImageTextManifest",
     "PoolConfig",
     "PoolSamples",
     "build_pool",
@@ -417,6 +418,15 @@ def build_pool(cfg: PoolConfig, name: str, *, root: str | Path | None = None, ov
     return ds
 
 
+class ImageTextManifest(dict):
+    """The manifest of a built image-text dataset (``image-text.json``) as a dict, with ``summary()``."""
+
+    def summary(self) -> str:
+        c = ", ".join(f"{k} {v:,}" for k, v in self.get("counts", {}).items() if v)
+        return (f"{self.get('name')}  {str(self.get('hash', ''))[:16]}  {int(self.get('n_samples', 0)):,} "
+                f"image-text samples ({c}), {len(self.get('shards', ()))} shard(s)")
+
+
 @dataclass(frozen=True, eq=False)
 class ImageTextDataset:
     """A built image-text dataset: WebDataset shards of (png, txt, json) and their manifest."""
@@ -477,8 +487,7 @@ class ImageTextDataset:
         return f"ImageTextDataset({self.name!r}, hash={self.hash[:12]}, samples={self.n_samples})"
 
     def summary(self) -> str:
-        c = ", ".join(f"{k} {v:,}" for k, v in self.counts.items() if v)
-        return f"{self.name}: {self.n_samples:,} image-text samples ({c}); hash {self.hash[:16]}"
+        return ImageTextManifest(self.manifest).summary()
 
 
 def list_image_text(*, root: str | Path | None = None) -> list[str]:
@@ -508,4 +517,4 @@ def get_image_text(name: str, *, root: str | Path | None = None) -> ImageTextDat
         m = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DataError(f"{str(path)!r} is not an image-text manifest ({exc}); rebuild the dataset") from None
-    return ImageTextDataset(name=str(name), path=path.parent, manifest=m)
+    return ImageTextDataset(name=str(name), path=path.parent, manifest=ImageTextManifest(m))

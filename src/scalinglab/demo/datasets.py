@@ -256,13 +256,14 @@ def build_demo_pools(*, n_samples: int = POOL_SAMPLES, progress: Callable[[str],
     return built
 
 
-def _image_runs(store: ResultsStore, ids: list[str], metric: str, common_metric: str) -> tuple[Any, Any]:
+def _image_runs(store: ResultsStore, ids: list[str], metric: str, common_metric: str, *,
+                procedure: str) -> tuple[Any, Any]:
     """The image-text runs scored on their own split (``metric``) and on the common set.
 
     The common-set Runs are the same rows with each record's ``common_metric`` as the target
     (rows without it are dropped).
     """
-    own = store.to_runs(metric, flops_convention="6ND")
+    own = store.to_runs(metric, flops_convention="6ND", procedure=procedure)
     own = own.subset(np.isin(np.asarray(own.run_id, dtype=str), ids))
     by_id = {r.run_id: r.metrics.get(common_metric) for r in store.records(status="done")}
     target = np.asarray([np.nan if by_id.get(str(i)) is None else float(by_id[str(i)]) for i in own.run_id])
@@ -375,8 +376,8 @@ def run_datasets_demo(out_dir: str | Path = "scalinglab-demo-datasets", *, prese
         if text:
             ids = list(plan.run_ids)
 
-            def table(metric: str) -> Any:
-                r = store.to_runs(metric, flops_convention="6ND")
+            def table(metric: str) -> Any:      # one procedure: the store may hold the image-text half too
+                r = store.to_runs(metric, flops_convention="6ND", procedure=plan.specs[0].procedure)
                 return r.subset(np.isin(np.asarray(r.run_id, dtype=str), ids))
 
             common_name = plan.config.eval.common_dataset or ""
@@ -392,7 +393,8 @@ def run_datasets_demo(out_dir: str | Path = "scalinglab-demo-datasets", *, prese
             prov_runs = runs
         if image_source is not None:
             metric = iplan.config.metric or "val_contrastive_loss"
-            iruns, icommon = _image_runs(store, list(iplan.run_ids), metric, f"{metric}_common")
+            iruns, icommon = _image_runs(store, list(iplan.run_ids), metric, f"{metric}_common",
+                                         procedure=iplan.specs[0].procedure)
             inames_done = [n for n in inames if n in set(map(str, iruns.groups["dataset"]))]
             iaudits, iinfo = dataset_audits(inames_done + ([DEMO_POOL_BASELINES] if DEMO_POOL in inames_done else []))
             if DEMO_POOL in iaudits and DEMO_POOL_BASELINES in iaudits:     # the pool: DataComp's baselines
