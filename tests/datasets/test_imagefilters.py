@@ -75,8 +75,7 @@ def test_each_rule_is_audited_against_the_planted_noise_with_stated_thresholds(p
     assert info["basic_filter"]["precision"] == 1.0 and info["basic_filter"]["recall"] >= 0.7
     # duplicates: first occurrences kept; the threshold stated in imagefilters (pooled cells, tol 40, 2%)
     assert info["image_dedup"]["precision"] >= 0.95 and info["image_dedup"]["recall"] >= 0.95
-    # concept matching removes every shifted caption (unseen colours) and boilerplate that survived;
-    # its other removals are misaligned captions borrowed from shifted scenes
+    # concept matching removes every shifted caption (unseen colours) and the boilerplate that survived
     assert info["concept_filter"]["recall"] == 1.0 and info["concept_filter"]["precision"] >= 0.8
     assert info["concept_filter"]["removed_share_by_kind"]["clean"] == 0.0
     s0 = a.steps[0]
