@@ -92,7 +92,7 @@ def _registered(root: Path) -> list[str]:
 
 def is_shard_dataset(name: str, *, root: str | Path | None = None) -> bool:
     """Whether ``name`` is a built image-text dataset (shards + ``image-text.json``) under ``root``."""
-    return (isinstance(name, str) and bool(name) and "/" not in name
+    return (isinstance(name, str) and bool(name) and "/" not in name and not name.startswith(".")
             and (_root(root) / name / POOL_MANIFEST).is_file())
 
 

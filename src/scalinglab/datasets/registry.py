@@ -304,7 +304,8 @@ def list_datasets(*, root: str | Path | None = None, modality: str | None = None
     if modality == "text":
         return sorted(text)
 
-    shards = {p.name for p in root.iterdir() if imagetext.is_shard_dataset(p.name, root=root)} \
+    shards = {p.name for p in root.iterdir()
+              if not p.name.startswith(".") and imagetext.is_shard_dataset(p.name, root=root)} \
         if root.is_dir() else set()
     return sorted(text | set(imagetext.list_worlds(root=root)) | shards)
 

@@ -429,7 +429,7 @@ def run_datasets_demo(out_dir: str | Path = "scalinglab-demo-datasets", *, prese
             extra_notes.append(f"{DEMO_RAW} is {DEMO_SAMPLE} plus {planted['exact']} exact and {planted['near']} "
                                f"near duplicates (about {100 * PLANTED_EDIT:g}% of words replaced) planted by the demo")
         main = analysis if analysis is not None else image_analysis
-        also = [("Image-text: CLIP on a noisy pool vs its CLIP-score-filtered subset", image_analysis)] \
+        also = [("Image-text", image_analysis)] \
             if analysis is not None and image_analysis is not None else []
         subtitle = "; ".join(f"{len(pl.run_ids)} runs of {pl.config.ladder} on {', '.join(_names(pl))}"
                              for pl in plans)
