@@ -154,7 +154,7 @@ variant: datasets-tiny
 
 @pytest.mark.requires("PIL", "webdataset")
 def test_the_image_text_half_filters_a_noisy_pool_trains_clip_on_both_and_compares(tmp_path):
-    from scalinglab.datasets.pool import get_image_text
+    from scalinglab.datasets.imagesets import get_image_text
     from scalinglab.demo.datasets import run_datasets_demo
     from scalinglab.store.store import ResultsStore
 

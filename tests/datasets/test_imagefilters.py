@@ -7,7 +7,8 @@ import pytest
 
 from scalinglab.datasets import load_recipe, run_recipe
 from scalinglab.datasets.imagefilters import basic_filter, clip_score_filter, concept_filter, image_dedup
-from scalinglab.datasets.pool import PoolConfig, build_pool, get_image_text
+from scalinglab.datasets.imagesets import get_image_text
+from scalinglab.datasets.pool import PoolConfig, build_pool
 from scalinglab.datasets.shapeworld import WorldConfig, get_batch
 from scalinglab.errors import ConfigError, DataError
 

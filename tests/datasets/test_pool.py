@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from scalinglab.datasets import list_datasets
+from scalinglab.datasets.imagesets import KINDS, get_image_text
 from scalinglab.datasets.imagetext import check_image_text, open_image_text
-from scalinglab.datasets.pool import KINDS, PoolConfig, build_pool, get_image_text, pool_samples
+from scalinglab.datasets.pool import PoolConfig, build_pool, pool_samples
 from scalinglab.datasets.shapeworld import COLOURS, WorldConfig
 from scalinglab.errors import ConfigError, DataError, UnknownNameError
 

@@ -49,7 +49,7 @@ import numpy as np
 from .._registry import Registry
 from ..errors import ConfigError, DataError
 from .audit import EXAMPLE_CHARS, N_EXAMPLES, Audit, StepAudit
-from .pool import PoolSamples, get_image_text, write_image_text
+from .imagesets import PoolSamples, get_image_text, write_image_text
 from .registry import data_dir
 
 __all__ = [

@@ -33,7 +33,8 @@ import numpy as np
 from .._io import write_json
 from ..config import load_mapping
 from ..datasets import get_dataset, register_dataset, run_recipe
-from ..datasets.pool import PoolConfig, build_pool, get_image_text
+from ..datasets.imagesets import get_image_text
+from ..datasets.pool import PoolConfig, build_pool
 from ..errors import ConfigError, DataError, UnknownNameError
 from ..laws import Runs
 from ..report.datasets import analyze_datasets, dataset_audits, report_from_datasets

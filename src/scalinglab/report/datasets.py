@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import get_dataset
-from ..datasets.pool import get_image_text
+from ..datasets.imagesets import get_image_text
 from ..errors import DataError, ScalingLabError
 from ..laws import compare, fit
 from ..laws.frontier import best_per_size
