@@ -341,6 +341,9 @@ def run_datasets_demo(out_dir: str | Path = "scalinglab-demo-datasets", *, prese
     image_source = image_sweep if image_sweep is not None else (
         IMAGE_PRESETS.get(preset) if sweep is None else None)
     plans = []
+    if image_source is not None:                      # checked before anything trains
+        iplan0 = plan_sweep(image_source, check_data=False)
+        inames = _names(iplan0)
     if text:
         source = resolve_sweep(preset, sweep, DATASETS_PRESETS)
         plan0 = plan_sweep(source, check_data=False)      # the datasets may not be built yet
@@ -356,8 +359,6 @@ def run_datasets_demo(out_dir: str | Path = "scalinglab-demo-datasets", *, prese
         timings["sweep"] = time.perf_counter() - t1
     if image_source is not None:
         t1 = time.perf_counter()
-        iplan0 = plan_sweep(image_source, check_data=False)
-        inames = _names(iplan0)
         if {DEMO_POOL, DEMO_POOL_CLIPSCORE} & set(inames):
             built.update(build_demo_pools(n_samples=pool_samples, progress=say, rebuild=rebuild_datasets,
                                           recipe_options=recipe_options))
