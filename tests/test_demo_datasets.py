@@ -126,7 +126,68 @@ def test_a_common_held_out_set_is_named_in_extra_and_leaves_other_run_ids_alone(
     assert all("eval_common" not in s.extra for s in plan_sweep("ci", check_data=False).specs)
     with pytest.raises(UnknownNameError, match="unknown dataset 'stdlb'"):
         plan_sweep({**base, "eval": {"eval_tokens": 4096, "common_dataset": "stdlb"}})
+    # image-text procedures take a shape world as their common held-out set (its fixed test split)
     clip = {"ladder": "clip-tiny", "rungs": ["clip-tiny-1"], "n_samples": [128], "lr": [1e-3],
             "dataset": "shapeworld", "eval": {"eval_samples": 64, "common_dataset": "stdlib"}}
-    with pytest.raises(ConfigError, match="common_dataset is for token-counted procedures"):
-        plan_sweep(clip, check_data=False)
+    with pytest.raises(ConfigError, match="'stdlib' is a text dataset"):
+        plan_sweep(clip)
+    ok = plan_sweep({**clip, "eval": {"eval_samples": 64, "common_dataset": "shapeworld-partial"}})
+    assert {s.extra.get("eval_common") for s in ok.specs} == {"shapeworld-partial"}
+
+
+TINY_CLIP = """\
+name: datasets-tiny-clip
+description: two clip rungs x three tiny budgets on the noisy pool and its CLIP-score-filtered subset
+ladder: clip-tiny
+rungs: [clip-tiny-1, clip-tiny-2]
+n_samples: [256, 512, 1024]
+lr: [3.0e-3]
+dataset: [datasets-demo-pool, datasets-demo-pool-clipscore]
+metric: val_contrastive_loss
+seeds: [0]
+schedule: {kind: cosine}
+eval: {eval_samples: 64, common_dataset: shapeworld}
+extra: {eval_pairs: 64, eval_per_class: 1, eval_loglik_per_class: 0}
+variant: datasets-tiny
+"""
+
+
+@pytest.mark.requires("PIL", "webdataset")
+def test_the_image_text_half_filters_a_noisy_pool_trains_clip_on_both_and_compares(tmp_path):
+    from scalinglab.datasets.imagesets import get_image_text
+    from scalinglab.demo.datasets import run_datasets_demo
+    from scalinglab.store.store import ResultsStore
+
+    sweep = tmp_path / "clip.yaml"
+    sweep.write_text(TINY_CLIP)
+    out = tmp_path / "out"
+    r = run_datasets_demo(out, text=False, image_sweep=sweep, backend="inline", pool_samples=512, n_boot=10,
+                          recipe_options={"clip_score": {"reference_rung": "clip-tiny-1", "reference_samples": 512}})
+    assert r.built == {"datasets-demo-pool": "built", "datasets-demo-pool-clipscore": "built",
+                       "datasets-demo-pool-baselines": "built"}
+    pool, sub = get_image_text("datasets-demo-pool"), get_image_text("datasets-demo-pool-clipscore")
+    assert pool.n_samples == 512 and sub.n_samples == 154                # ceil(30%)
+    with ResultsStore(out / "store", readonly=True) as st:
+        recs = st.records(status="done")
+    assert len(recs) == 12
+    for rec in recs:       # each run: its own split and the clean world's test split, named apart
+        assert {"val_contrastive_loss", "val_contrastive_loss_common", "zeroshot_error_common"} <= set(rec.metrics)
+        assert rec.spec.extra["eval_common"] == "shapeworld"
+        assert rec.dataset_hash                                       # the data it trained on
+    a = r.analysis
+    assert a.datasets == ("datasets-demo-pool", "datasets-demo-pool-clipscore")
+    assert [h.metric for h in a.held_out] == ["val_contrastive_loss", "val_contrastive_loss_common"]
+    assert "fixed test split of the clean world 'shapeworld'" in a.held_out[1].description
+    assert a.options["unit"] == "samples"
+    chain = dict(a.audits["datasets-demo-pool"])
+    assert [s.kind for s in chain["datasets-demo-pool-baselines"].steps] == [
+        "basic_filter", "image_dedup", "concept_filter", "clip_score"]
+    assert [s.kind for s in dict(a.audits["datasets-demo-pool-clipscore"])["datasets-demo-pool-clipscore"].steps] == [
+        "clip_score"]
+    html = r.report_path.read_text()
+    assert "Recipe audit of datasets-demo-pool-baselines (a recipe on datasets-demo-pool)" in html
+    assert "precision" in html and "val_contrastive_loss_common" in html
+    again = run_datasets_demo(out, text=False, image_sweep=sweep, backend="inline", pool_samples=512, n_boot=10,
+                              recipe_options={"clip_score": {"reference_rung": "clip-tiny-1",
+                                                             "reference_samples": 512}})
+    assert set(again.built.values()) == {"reused"}

@@ -6,8 +6,10 @@ that fired (datatrove's reason names, e.g. ``gopher_short_doc``, ``dup_line_frac
 are the first removed documents of each step in output order, cut to :data:`EXAMPLE_CHARS`.
 
 The audit is rendered as text (``as_text``), as HTML (``_repr_html_``) and as a JSON-able dict
-(``to_dict``) for the report. It describes any sample stream, so image-text steps (a CLIP-score
-filter, say) can add rows with their own reasons.
+(``to_dict``) for the report. It describes any sample stream: image-text steps
+(:mod:`.imagefilters`) count samples as documents and caption bytes as tokens, record removals by
+planted noise kind in ``removed_by_source``, and put their precision and recall against the planted
+noise in ``info`` (shown by :meth:`StepAudit.quality_line`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,20 @@ class StepAudit:
     @property
     def tokens_removed(self) -> int:
         return self.tokens_in - self.tokens_out
+
+    def quality_line(self) -> str:
+        """Precision and recall against planted noise, and removed shares by kind ("" when the step
+        ran on data without noise labels)."""
+        i = self.info
+        if "recall" not in i:
+            return ""
+
+        def f(x: Any) -> str:
+            return "-" if x is None else f"{x:.2f}"
+
+        shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in i.get("removed_share_by_kind", {}).items())
+        return (f"targets {', '.join(i.get('targets', []))}: precision {f(i.get('precision'))}, recall "
+                f"{f(i.get('recall'))}; removed share by kind: {shares}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "kind": self.kind, "options": dict(self.options),
@@ -127,6 +143,9 @@ class Audit:
             lines.append(f"{s.index:>2}  {s.kind:<18}{s.docs_in:>10,}{s.docs_removed:>10,}"
                          f"{_pct(s.docs_removed, s.docs_in):>7}{s.tokens_in:>13,}{s.tokens_removed:>12,}"
                          f"{_pct(s.tokens_removed, s.tokens_in):>7}  {reasons}")
+        for s in self.steps:
+            if s.quality_line():
+                lines.append(f"  [{s.index} {s.kind}] {s.quality_line()}")
         lines.append(f"kept {self.docs_out:,} of {self.docs_in:,} documents ({_pct(self.docs_out, self.docs_in)}), "
                      f"{self.tokens_out:,} of {self.tokens_in:,} tokens ({_pct(self.tokens_out, self.tokens_in)})")
         if examples:
@@ -147,10 +166,11 @@ class Audit:
             reasons = "<br>".join(f"{escape(k)}: {v:,}" for k, v in sorted(s.reasons.items(), key=lambda kv: -kv[1]))
             ex = "<br>".join(f"<code>{escape(str(e.get('id')))}</code> ({escape(str(e.get('reason')))}): "
                              f"{escape(' '.join(str(e.get('text', '')).split())[:160])}" for e in s.examples)
+            q = f"<br><i>{escape(s.quality_line())}</i>" if s.quality_line() else ""
             rows.append(f"<tr><td>{s.index}</td><td>{escape(s.kind)}</td><td>{s.docs_in:,}</td>"
                         f"<td>{s.docs_removed:,} ({_pct(s.docs_removed, s.docs_in)})</td><td>{s.tokens_in:,}</td>"
                         f"<td>{s.tokens_removed:,} ({_pct(s.tokens_removed, s.tokens_in)})</td>"
-                        f"<td>{reasons}</td><td>{ex}</td></tr>")
+                        f"<td>{reasons}{q}</td><td>{ex}</td></tr>")
         return (f"<table class='audit'><caption>Recipe {escape(self.recipe)}: kept {self.docs_out:,} of "
                 f"{self.docs_in:,} documents, {self.tokens_out:,} of {self.tokens_in:,} {escape(self.tokenizer)} "
                 f"tokens</caption>{head}{''.join(rows)}</table>")

@@ -11,6 +11,8 @@ A sweep or a :class:`~scalinglab.store.schema.RunSpec` of an image-text procedur
                        probability 0.4, as alt-texts leave attributes out (harder at every demo budget;
                        docs/language-vision.md, "How the world's difficulty was chosen")
 a name you registered  :func:`register_world` (any :class:`WorldConfig`), kept in :func:`data_dir`
+a built pool           an image-text dataset in :func:`data_dir` (a noisy pool, :mod:`.pool`, or an
+                       image-text recipe's output): WebDataset shards with ``image-text.json``
 a path                 a folder of WebDataset ``.tar`` shards of image-caption pairs, or one ``.tar``
                        (:func:`scalinglab.datasets.wds.load_shards`)
 =====================  ===============================================================================
@@ -35,13 +37,14 @@ from .._registry import Registry
 from ..errors import ConfigError, DataError, UnknownNameError, suggest
 from . import registry  # a module reference: registry lists the worlds, and worlds live in its folder
 from .shapeworld import SPECIALS, WorldConfig, manifest_hash
-from .wds import load_shards
+from .wds import POOL_MANIFEST, load_dataset_folder, load_shards
 
 __all__ = [
     "WORLDS",
     "World",
     "check_image_text",
     "get_world",
+    "is_shard_dataset",
     "is_world",
     "list_worlds",
     "open_image_text",
@@ -85,6 +88,12 @@ def _registered(root: Path) -> list[str]:
         return []
     return sorted(p.name for p in root.iterdir()
                   if p.is_dir() and not p.name.startswith(".") and (p / WORLD_FILE).is_file())
+
+
+def is_shard_dataset(name: str, *, root: str | Path | None = None) -> bool:
+    """Whether ``name`` is a built image-text dataset (shards + ``image-text.json``) under ``root``."""
+    return (isinstance(name, str) and bool(name) and "/" not in name and not name.startswith(".")
+            and (_root(root) / name / POOL_MANIFEST).is_file())
 
 
 def list_worlds(*, root: str | Path | None = None) -> list[str]:
@@ -195,6 +204,8 @@ def check_image_text(dataset: str, *, root: str | Path | None = None) -> None:
         raise ConfigError(f"an image-text dataset is a world name or a shard folder; got {dataset!r}")
     if is_world(dataset, root=root):
         return
+    if is_shard_dataset(dataset, root=root):
+        dataset = str(_root(root) / dataset / "shards")
     if _is_path(dataset):
         p = Path(dataset).expanduser()
         shards = [p] if p.is_file() and p.suffix == ".tar" else \
@@ -236,4 +247,6 @@ def open_image_text(dataset: str, *, image_size: int, context_length: int | None
         return world
 
     kw = {} if vocab_size is None else {"max_words": max(1, int(vocab_size) - len(SPECIALS))}
+    if is_shard_dataset(dataset, root=root):
+        return load_dataset_folder(_root(root) / dataset, image_size=image_size, context_length=context_length, **kw)
     return load_shards(Path(dataset).expanduser(), image_size=image_size, context_length=context_length, **kw)

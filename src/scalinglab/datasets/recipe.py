@@ -30,6 +30,12 @@ Steps (the YAML key is the step, its mapping the options; :data:`STEPS` lists th
   is kept.
 * ``mix`` (top level): after the steps, each input is downsampled so that it makes up its weight of
   the output's bytes (:class:`~._datatrove.MixStep`); ``mix_tokens`` caps the total.
+* Image-text steps, for recipes whose inputs are built image-text datasets (a noisy pool of the
+  shape world, :mod:`.pool`): DataComp's baselines ``basic_filter``, ``clip_score``,
+  ``image_dedup`` and ``concept_filter`` (:mod:`.imagefilters`). Such a recipe has no mix; it is
+  run by :func:`~.imagefilters.run_image_recipe` (numpy, and torch for the reference CLIP), not
+  datatrove, and audited the same way plus each step's precision and recall against the pool's
+  planted noise.
 
 Every step's removals are recorded (documents and byte-level tokens in and out, counts per rule
 that fired, examples), so the recipe's effect is auditable. Bad input fails before anything runs,
@@ -64,6 +70,8 @@ from .._optional import require
 from ..config import load_mapping
 from ..errors import ConfigError, DataError, suggest
 from .audit import EXAMPLE_CHARS, N_EXAMPLES, Audit, StepAudit
+from .imagefilters import IMAGE_STEPS, check_image_options, run_image_recipe
+from .imagetext import is_shard_dataset, is_world
 from .manifest import Manifest, read_shard, scan_shard
 from .quality import QualityModel
 from .registry import (
@@ -106,7 +114,7 @@ _OWN = {
     "minhash_dedup": _OwnStep({"n_grams": 5, "num_buckets": 14, "hashes_per_bucket": 8, "seed": 1},
                               "datatrove MinHash LSH near-duplicate removal"),
 }
-STEPS = tuple(sorted(set(_DT_FILTERS) | set(_OWN)))
+STEPS = tuple(sorted(set(_DT_FILTERS) | set(_OWN) | set(IMAGE_STEPS)))
 _TOP_KEYS = ("name", "description", "inputs", "steps", "mix", "mix_tokens", "mix_seed", "executor")
 _EXECUTOR_KEYS = ("kind", "tasks", "workers")
 _SLURM_KEYS = {"partition": str, "time": str, "cpus_per_task": int, "mem_per_cpu_gb": int, "qos": str,
@@ -140,6 +148,7 @@ class Recipe:
     source: str = "<recipe>"           # the file it came from (for error messages)
     executor: str = "local"            # "local" or "slurm"
     slurm: Mapping[str, Any] = field(default_factory=dict)   # the executor's Slurm options
+    modality: str = "text"             # "image-text" when the inputs are image-text datasets
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical recipe (what the manifest records; the executor is not part of it)."""
@@ -161,6 +170,8 @@ def _step_options(kind: str) -> dict[str, Any]:
     """Allowed options of a step and their defaults (``...`` = required)."""
     if kind in _OWN:
         return dict(_OWN[kind].options)
+    if kind in IMAGE_STEPS:
+        return dict(IMAGE_STEPS[kind].options)
     mod, _, cls = _DT_FILTERS[kind].partition(":")
     klass = getattr(__import__(mod, fromlist=[cls]), cls)
     out = {}
@@ -222,6 +233,8 @@ def _parse_step(raw: Any, where: str, datasets: list[str]) -> Step:
         if opts["reference"] not in datasets:
             raise _fail(where, f"unknown reference dataset {opts['reference']!r}.{suggest(str(opts['reference']), datasets)} "
                                f"Available: {', '.join(datasets)}")
+    if kind in IMAGE_STEPS:
+        opts = check_image_options(kind, opts, where)
     if kind == "minhash_dedup":
         for k in ("n_grams", "num_buckets", "hashes_per_bucket"):
             if not isinstance(opts.get(k, 1), int) or opts.get(k, 1) < 1:
@@ -272,6 +285,7 @@ def load_recipe(source: str | Path | Mapping[str, Any], *, root: str | Path | No
     if not isinstance(steps_raw, list):
         raise _fail(where, f"'steps' must be a list; got {steps_raw!r}")
     steps = tuple(_parse_step(s, f"{where}: steps[{j}]", known) for j, s in enumerate(steps_raw))
+    modality = _modality(where, inputs, steps, data, root)
     mix = data.get("mix")
     if mix is not None:
         if not isinstance(mix, dict) or not mix:
@@ -326,9 +340,40 @@ def load_recipe(source: str | Path | Mapping[str, Any], *, root: str | Path | No
     seed = data.get("mix_seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise _fail(where, f"'mix_seed' must be an integer; got {seed!r}")
+    if modality == "image-text" and kind != "local":
+        raise _fail(where, "image-text recipes run on this machine (their steps are not datatrove pipelines); "
+                           "remove executor.kind or set it to 'local'")
     return Recipe(name=name, inputs=tuple(inputs), steps=steps, description=desc, mix=mix,
                   mix_tokens=mix_tokens, mix_seed=seed, tasks=tasks, workers=workers, source=where,
-                  executor=kind, slurm=slurm)
+                  executor=kind, slurm=slurm, modality=modality)
+
+
+def _modality(where: str, inputs: list[str], steps: tuple[Step, ...], data: Mapping[str, Any],
+              root: str | Path | None) -> str:
+    """``"image-text"`` for a recipe on built image-text datasets, ``"text"`` otherwise; refuses a mix of both."""
+    worlds = [i for i in inputs if is_world(i, root=root)]
+    if worlds:
+        raise _fail(where, f"input {worlds[0]!r} is a shape world, generated on the fly; filter a built pool "
+                           "instead (scalinglab.datasets.pool.build_pool)")
+    image = [i for i in inputs if is_shard_dataset(i, root=root)]
+    if not image:
+        wrong = [s.kind for s in steps if s.kind in IMAGE_STEPS]
+        if wrong:
+            raise _fail(where, f"step {wrong[0]!r} is an image-text step, but the inputs are text datasets; "
+                               f"image-text steps: {', '.join(sorted(IMAGE_STEPS))}")
+        return "text"
+    if len(image) != len(inputs):
+        text = [i for i in inputs if i not in image]
+        raise _fail(where, f"inputs mix image-text ({', '.join(image)}) and text ({', '.join(text)}) datasets; "
+                           "a recipe filters one modality")
+    wrong = [s.kind for s in steps if s.kind not in IMAGE_STEPS]
+    if wrong:
+        raise _fail(where, f"step {wrong[0]!r} is a text step, but the inputs are image-text datasets; "
+                           f"image-text steps: {', '.join(sorted(IMAGE_STEPS))}")
+    for k in ("mix", "mix_tokens"):
+        if data.get(k) is not None:
+            raise _fail(where, f"{k!r} is for text recipes; an image-text recipe has no mix")
+    return "image-text"
 
 
 # --- compile -----------------------------------------------------------------------------------
@@ -522,6 +567,8 @@ def run_recipe(recipe: str | Path | Mapping[str, Any] | Recipe, *, root: str | P
     its shards, manifest and audit are complete; an error or interrupt leaves nothing under the name.
     Running the same recipe on the same inputs twice gives the same manifest hash.
 
+    A recipe on image-text datasets returns an :class:`~.pool.ImageTextDataset` (same guarantees).
+
     Raises
     ------
     ConfigError
@@ -531,6 +578,8 @@ def run_recipe(recipe: str | Path | Mapping[str, Any] | Recipe, *, root: str | P
         the output exists and ``overwrite`` is False.
     """
     rec = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, root=root)
+    if rec.modality == "image-text":
+        return run_image_recipe(rec, root=root, overwrite=overwrite, progress=progress)
     root = Path(root) if root is not None else data_dir()
     dest = root / rec.name
     if dest.exists() and not overwrite:

@@ -293,8 +293,9 @@ def list_datasets(*, root: str | Path | None = None, modality: str | None = None
     """Names of the built-in datasets and of every dataset built or registered under ``root``.
 
     ``modality="text"`` lists the text datasets (language models train on them),
-    ``"image-text"`` the shape worlds (:mod:`.imagetext`; image-text procedures train on them, or on
-    a folder of WebDataset shards); the default lists both.
+    ``"image-text"`` the shape worlds and the built image-text datasets (pools and image-text recipe
+    outputs; :mod:`.imagetext`, :mod:`.pool`; image-text procedures train on them, or on a folder of
+    WebDataset shards); the default lists both.
     """
     if modality not in (None, "text", "image-text"):
         raise ConfigError(f"modality must be 'text', 'image-text' or None; got {modality!r}")
@@ -303,7 +304,10 @@ def list_datasets(*, root: str | Path | None = None, modality: str | None = None
     if modality == "text":
         return sorted(text)
 
-    return sorted(text | set(imagetext.list_worlds(root=root)))
+    shards = {p.name for p in root.iterdir()
+              if not p.name.startswith(".") and imagetext.is_shard_dataset(p.name, root=root)} \
+        if root.is_dir() else set()
+    return sorted(text | set(imagetext.list_worlds(root=root)) | shards)
 
 
 def get_dataset(name: str, *, root: str | Path | None = None, build: bool = True,
@@ -332,8 +336,8 @@ def get_dataset(name: str, *, root: str | Path | None = None, build: bool = True
     if name in _built(root):
         return _open(dest)
 
-    if imagetext.is_world(name, root=root):
-        raise ConfigError(f"dataset {name!r} is an image-text dataset (a shape world); train it with an "
+    if imagetext.is_world(name, root=root) or imagetext.is_shard_dataset(name, root=root):
+        raise ConfigError(f"dataset {name!r} is an image-text dataset (a shape world or a pool); train it with an "
                           "image-text procedure (clip, coca, mammut). Text datasets: "
                           f"{', '.join(list_datasets(root=root, modality='text'))}")
     avail = list_datasets(root=root, modality="text")

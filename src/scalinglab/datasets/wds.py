@@ -35,12 +35,17 @@ from .._optional import require
 from ..errors import DataError
 from . import shapeworld as sw
 
-__all__ = ["IMAGE_EXTENSIONS", "ShardDataset", "load_shards", "write_shards"]
+__all__ = ["IMAGE_EXTENSIONS", "POOL_MANIFEST", "ShardDataset", "load_dataset_folder", "load_shards",
+           "write_decoded", "write_shards"]
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 VAL_PERMILLE = 50
 SPLIT_RULE = "sha256(key)%1000<50;v1"
 _TAG = 0x5EED5
+#: The manifest file of a built image-text dataset (``<data_dir>/<name>/``, beside ``shards/``):
+#: pools of the shape world and the outputs of image-text recipes (:mod:`.pool`).
+POOL_MANIFEST = "image-text.json"
+DECODED = "decoded.npz"          # decoded samples of a built image-text dataset (a cache of its shards)
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,20 +169,64 @@ def load_shards(path: str | Path, *, image_size: int = 32, context_length: int |
             samples.append((shard, key, arr, text.strip()))
     if not samples:
         raise DataError(f"the shards in {str(path)!r} hold no samples")
+    ident = {"shards": [{"name": str(p), "sha256": _sha256(p)} for p in _shard_files(path)]}
+    return _dataset(str(path), [(f"{str(shard)!r}: caption {key}.txt", key, arr, text)
+                                for shard, key, arr, text in samples],
+                    ident, image_size=image_size, context_length=context_length, vocab=vocab, max_words=max_words)
+
+
+def _dataset(path: str, samples: list, ident: dict, *, image_size: int, context_length: int | None,
+             vocab: sw.Vocabulary | None, max_words: int) -> ShardDataset:
+    """Tokenise, split by key hash and identify ``samples`` (``(where, key, image, caption)``)."""
     vocab = vocab or sw.Vocabulary.build([s[3] for s in samples], max_words=max_words)
     longest = max(len(s[3].split()) for s in samples)
     ctx = context_length or longest + 2
-    tokens = np.stack([vocab.encode(text, ctx, where=f"{str(shard)!r}: caption {key}.txt")
-                       for shard, key, _, text in samples])
+    tokens = np.stack([vocab.encode(text, ctx, where=where) for where, _, _, text in samples])
     images = np.stack([s[2] for s in samples])
     is_val = np.asarray([int(hashlib.sha256(str(s[1]).encode()).hexdigest(), 16) % 1000 < VAL_PERMILLE
                          for s in samples])
     if is_val.all() or not is_val.any():      # tiny sets: hold out the last 5% instead
         is_val = np.arange(len(samples)) >= len(samples) - max(1, len(samples) // 20)
-    ident = {"shards": [{"name": str(p), "sha256": _sha256(p)} for p in _shard_files(path)],
-             "image_size": image_size, "context_length": ctx, "vocabulary_hash": vocab.hash,
+    ident = {**ident, "image_size": image_size, "context_length": ctx, "vocabulary_hash": vocab.hash,
              "split_rule": SPLIT_RULE}
     h = hashlib.sha256(canonical_json(ident).encode()).hexdigest()
-    return ShardDataset(path=str(path), images=images[~is_val], tokens=tokens[~is_val],
+    return ShardDataset(path=path, images=images[~is_val], tokens=tokens[~is_val],
                         val_images=images[is_val], val_tokens=tokens[is_val], vocab=vocab,
                         context_length=ctx, image_size=image_size, manifest_hash=h)
+
+
+def write_decoded(folder: str | Path, dataset_hash: str, keys: list[str], images: np.ndarray,
+                  captions: list[str]) -> Path:
+    """Save a built image-text dataset's decoded samples beside its shards (``decoded.npz``).
+
+    A cache of what :func:`load_dataset_folder` would decode from the shards, tagged with the
+    dataset's manifest hash; the shards stay the data of record.
+    """
+    buf = io.BytesIO()
+    np.savez(buf, images=images, keys=np.asarray(keys), captions=np.asarray(captions),
+             dataset_hash=np.asarray(dataset_hash))
+    return atomic_write(Path(folder) / DECODED, buf.getvalue())
+
+
+def load_dataset_folder(folder: str | Path, *, image_size: int = 32, context_length: int | None = None,
+                        max_words: int = 4096) -> ShardDataset:
+    """A built image-text dataset (``<folder>/image-text.json`` + ``shards/``) for training.
+
+    Reads the decoded samples (``decoded.npz``) when they carry the manifest's hash, else decodes
+    the shards; either way the identity is the dataset's manifest hash (not its location), plus
+    image size, context, vocabulary and split rule. 32x32 images are used as stored; other sizes
+    are resized as :func:`load_shards` does.
+    """
+    folder = Path(folder)
+    manifest = json.loads((folder / POOL_MANIFEST).read_text(encoding="utf-8"))
+    data = {}
+    if (folder / DECODED).exists():
+        with np.load(folder / DECODED) as npz:
+            data = {k: npz[k] for k in npz.files}
+    if not data or str(data["dataset_hash"]) != manifest["hash"] or data["images"].shape[1] != image_size:
+        return load_shards(folder / "shards", image_size=image_size, context_length=context_length,
+                           max_words=max_words)
+    samples = [(f"{str(folder)!r}: caption {k}", str(k), im, str(c))
+               for k, im, c in zip(data["keys"], data["images"], data["captions"])]
+    return _dataset(str(folder), samples, {"dataset_hash": manifest["hash"]}, image_size=image_size,
+                    context_length=context_length, vocab=None, max_words=max_words)

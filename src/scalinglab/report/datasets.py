@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import get_dataset
+from ..datasets.imagesets import get_image_text
 from ..errors import DataError, ScalingLabError
 from ..laws import compare, fit
 from ..laws.frontier import best_per_size
@@ -184,7 +185,8 @@ class DatasetAnalysis:
                              f"(in {100 * dm.prob_unreachable[j]:.0f}% of draws)")
                 elif dm is not None:
                     m, lo, hi = (_mult(x) for x in (dm.multiplier[j], dm.low[j], dm.high[j]))
-                    line += (f"; a token of {a} is worth {m} [{lo}, {hi}] tokens of {b} "
+                    u = self.options.get("unit", "tokens")
+                    line += (f"; a {u[:-1]} of {a} is worth {m} [{lo}, {hi}] {u} of {b} "
                              f"(N = {dm.n_params[j]:.3g}, D = {dm.n_tokens[j]:.3g})")
                 out.append(line)
             co = c.crossover
@@ -250,7 +252,8 @@ class DatasetAnalysis:
             out += [f"  {line}" for line in self.comparison_lines(h)]
         for d in self.datasets:
             for name, audit in self.audits.get(d, ()):
-                out += ["", f"Audit of {name}" + ("" if name == d else f" (an input of {d})") + ":",
+                rel = "" if name == d else (f" (a recipe on {d})" if d in audit.inputs else f" (an input of {d})")
+                out += ["", f"Audit of {name}{rel}:",
                         audit.as_text(examples=False)]
         out += listed("Warnings", self.warnings) + listed("Notes", [n for h in self.held_out for p in h.laws for n in p.notes] + list(self.notes))
         return "\n".join(out)
@@ -309,12 +312,17 @@ def dataset_audits(names: Sequence[str], *, root: Any = None) -> tuple[dict[str,
             seen.add(n)
             try:
                 ds = get_dataset(n, root=root, build=False)
+                facts = {"hash": ds.hash, "documents": ds.manifest.n_documents, "bytes": ds.manifest.n_bytes}
             except (ScalingLabError, OSError):
-                continue
+                try:                                   # an image-text pool or recipe output
+                    ds = get_image_text(n, root=root)
+                except (ScalingLabError, OSError):
+                    continue
+                facts = {"hash": ds.hash, "documents": ds.n_samples,
+                         "bytes": sum(int(s["bytes"]) for s in ds.manifest["shards"]),
+                         "samples by noise kind": ", ".join(f"{k} {v:,}" for k, v in ds.counts.items() if v)}
             if n == name:
-                m = ds.manifest
-                info[name] = {"hash": ds.hash, "documents": m.n_documents, "bytes": m.n_bytes,
-                              "recipe": "yes" if ds.audit is not None else "no"}
+                info[name] = {**facts, "recipe": "yes" if ds.audit is not None else "no"}
             if ds.audit is not None:
                 chain.append((n, ds.audit))
                 todo.extend(ds.audit.inputs)
@@ -322,11 +330,22 @@ def dataset_audits(names: Sequence[str], *, root: Any = None) -> tuple[dict[str,
     return audits, info
 
 
+def _compare(pa: DatasetLaw, pb: DatasetLaw, budgets: list[float], **kw: Any) -> Any:
+    """``compare`` of two laws; an arithmetic failure (a bootstrap draw with a zero exponent makes
+    Chinchilla's compute-optimal split divide by zero) becomes a note, not a lost analysis."""
+    try:
+        return compare(pa.fit, pb.fit, flops=budgets, names=(pa.dataset, pb.dataset), **kw)
+    except (ArithmeticError, FloatingPointError) as exc:
+        raise DataError(f"the comparison failed ({type(exc).__name__}: {exc}); a fit is degenerate "
+                        "(an exponent at 0): more runs or a wider span of N and D") from None
+
+
 def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
                      datasets: Sequence[str] | None = None, audits: Mapping[str, Any] | None = None,
                      info: Mapping[str, Mapping[str, Any]] | None = None, n_boot: int = 200, seed: int = 0,
                      level: float = 0.95, ahead: Sequence[float] = AHEAD,
-                     fit_kwargs: Mapping[str, Any] | None = None,
+                     fit_kwargs: Mapping[str, Any] | None = None, metric: str = "val_loss", unit: str = "tokens",
+                     common_description: str | None = None,
                      progress: Callable[[str], None] | None = None) -> DatasetAnalysis:
     """Fit L(N, D) per dataset and compare every pair, on own and common held-out sets.
 
@@ -351,6 +370,12 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
         (default: the largest run and 10x it).
     fit_kwargs : mapping, optional
         Options of every fit.
+    metric : str
+        The name of ``runs``' target (the own-split metric), as the text shows it.
+    unit : str
+        What D counts (``"tokens"``; ``"samples"`` for image-text procedures), named in the text.
+    common_description : str, optional
+        The common held-out set in words (default: "the validation split of <common_dataset>").
     progress : callable, optional
         Called with a short message before each step.
 
@@ -386,11 +411,11 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
 
     top = float(np.max(runs.flops))
     budgets = [top * float(a) for a in ahead]
-    sets = [(runs, "val_loss", OWN, False)]
+    sets = [(runs, metric, OWN, False)]
     if common is not None:
         sets.append((common, getattr(common, "target_name", "") or "val_loss_common",
-                     f"common held-out set: the validation split of {common_dataset}" if common_dataset
-                     else "common held-out set", True))
+                     common_description or (f"common held-out set: the validation split of {common_dataset}"
+                                            if common_dataset else "common held-out set"), True))
     held: list[HeldOutSet] = []
     for r_all, metric, desc, is_common in sets:
         tag = "common" if is_common else "own"
@@ -419,8 +444,7 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
         comps = []
         for pa, pb in itertools.combinations(fitted, 2):
             c = step(f"compare {pa.dataset} vs {pb.dataset} ({tag})",
-                     lambda: compare(pa.fit, pb.fit, flops=budgets, level=level, n_boot=n_boot, seed=seed,
-                                     names=(pa.dataset, pb.dataset)), notes)
+                     lambda: _compare(pa, pb, budgets, level=level, n_boot=n_boot, seed=seed), notes)
             if c is not None:
                 comps.append(c)
         held.append(HeldOutSet(metric=metric, description=desc, common=is_common, laws=tuple(laws),
@@ -434,7 +458,7 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
         notes=tuple(notes), warnings=tuple(dict.fromkeys(caught_all)),
         options={"law": LAW, "n_boot": n_boot, "seed": seed, "level": level, "largest_flops": top,
                  "budgets": tuple(budgets), "ahead": tuple(float(a) for a in ahead),
-                 "common_dataset": common_dataset, "fit_kwargs": fkw},
+                 "common_dataset": common_dataset, "fit_kwargs": fkw, "unit": unit},
         timings=timings)
 
 
@@ -444,20 +468,39 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
 
 def report_from_datasets(analysis: DatasetAnalysis, *, title: str = "Datasets compared by scaling laws",
                          subtitle: str = "", provenance: Mapping[str, Any] | None = None,
-                         extra_notes: Sequence[str] = ()) -> Any:
+                         extra_notes: Sequence[str] = (),
+                         also: Sequence[tuple[str, DatasetAnalysis]] = ()) -> Any:
     """The self-contained HTML report of a :class:`DatasetAnalysis` (a :class:`~.html.Report`):
     the verdict, one section per dataset (law with intervals on each held-out set, the
-    comparisons it takes part in, the recipe's audit), and the pairwise comparisons."""
-    a = analysis
-    pct = f"{100 * a.options.get('level', 0.95):g}%"
+    comparisons it takes part in, the recipe's audit), and the pairwise comparisons.
+
+    ``also`` adds further analyses (``(heading, analysis)``, e.g. the image-text half of the
+    datasets demo) after the first, each with the same sections under its heading.
+    """
     rep = Report(title, subtitle=subtitle)
-    ov = rep.section("Verdict", intro=(
+    notes = _add_analysis(rep, analysis, "")
+    for heading, other in also:
+        notes += _add_analysis(rep, other, heading)
+    notes += list(extra_notes)
+    if notes:
+        rep.section("Notes").add_preformatted("\n".join(f"- {n}" for n in notes))
+    if provenance:
+        rep.add_provenance(provenance)
+    return rep
+
+
+def _add_analysis(rep: Any, a: DatasetAnalysis, heading: str) -> list[str]:
+    """Add one analysis's sections to ``rep`` (titles prefixed by ``heading``); returns its notes."""
+    pct = f"{100 * a.options.get('level', 0.95):g}%"
+    pre = f"{heading}: " if heading else ""
+    unit = a.options.get("unit", "tokens")
+    ov = rep.section(f"{pre}Verdict", intro=(
         "The same ladder trained on each dataset; one Chinchilla law L(N, D) per dataset on its "
-        "best-learning-rate points (Hoffmann et al. 2022, Approach 3), compared along each law's "
+        f"best-learning-rate points (Hoffmann et al. 2022, Approach 3; D counts {unit}), compared along each law's "
         f"compute-optimal frontier at the largest run's compute and at {max(a.options.get('ahead', (10,))):g}x "
         f"it ({pct} intervals from paired bootstrap draws). Which held-out set is which: "
         f"'{OWN}' scores each run on its own dataset; the common held-out set scores every run on "
-        f"the same tokens. Note: {CAVEAT}."))
+        f"the same data. Note: {CAVEAT}."))
     ov.add_preformatted("\n".join(a.verdict_lines()))
     for h in a.held_out:
         ov.add_preformatted(f"[{h.description}, {h.metric}]\n" + "\n".join(a.comparison_lines(h)))
@@ -469,13 +512,14 @@ def report_from_datasets(analysis: DatasetAnalysis, *, title: str = "Datasets co
                                   "each dataset's compute envelope, the best loss at or below each compute "
                                   "(step line)")
     for d in a.datasets:
-        sec = rep.section(f"Dataset {d}")
+        sec = rep.section(f"{pre}Dataset {d}")
         facts = a.info.get(d, {})
         if facts:
-            sec.add_key_values([("manifest hash", str(facts.get("hash", ""))[:16]),
-                                ("documents", f"{facts.get('documents', 0):,}"),
-                                ("bytes", f"{facts.get('bytes', 0):,}"),
-                                ("built by a recipe", facts.get("recipe", "no"))])
+            rows = [("manifest hash", str(facts.get("hash", ""))[:16]),
+                    ("documents" if unit == "tokens" else "samples", f"{facts.get('documents', 0):,}"),
+                    ("bytes", f"{facts.get('bytes', 0):,}"), ("built by a recipe", facts.get("recipe", "no"))]
+            rows += [(k, str(v)) for k, v in facts.items() if k not in ("hash", "documents", "bytes", "recipe")]
+            sec.add_key_values(rows)
         for h in a.held_out:
             p = h.law(d)
             if p.fit is not None:
@@ -490,18 +534,15 @@ def report_from_datasets(analysis: DatasetAnalysis, *, title: str = "Datasets co
         if not chain:
             sec.add_text("Not built by a recipe: no audit.")
         for name, audit in chain:
-            sec.add_text(f"Recipe audit of {name}" + ("" if name == d else f" (an input of {d})")
-                         + ": documents and byte-level tokens removed per step, with examples.")
+            what = ("samples and caption bytes removed per step, with examples; precision and recall "
+                    "against the pool's planted noise" if audit.tokenizer != "byte"
+                    else "documents and byte-level tokens removed per step, with examples")
+            rel = "" if name == d else (f" (a recipe on {d})" if d in audit.inputs else f" (an input of {d})")
+            sec.add_text(f"Recipe audit of {name}{rel}: {what}.")
             sec.add_html(audit._repr_html_())
     for h in a.held_out:
         if h.comparisons:
-            cs = rep.section(f"Pairwise comparisons ({h.description})")
+            cs = rep.section(f"{pre}Pairwise comparisons ({h.description})")
             for c in h.comparisons:
                 cs.add_summary(c)
-    notes = [n for h in a.held_out for p in h.laws for n in p.notes] + list(a.notes) + list(extra_notes) \
-        + list(a.warnings)
-    if notes:
-        rep.section("Notes").add_preformatted("\n".join(f"- {n}" for n in notes))
-    if provenance:
-        rep.add_provenance(provenance)
-    return rep
+    return [n for h in a.held_out for p in h.laws for n in p.notes] + list(a.notes) + list(a.warnings)

@@ -92,7 +92,8 @@ class EvalConfig:
     eval_tokens: int | None = None   # held-out tokens scored at the end of a run (token procedures)
     eval_samples: int | None = None  # held-out samples scored at the end of a run (sample procedures)
     common_dataset: str | None = None  # also score every run on this dataset's validation split
-                                       # (metric val_loss_common; token procedures; RunSpec.extra["eval_common"])
+                                       # (metric val_loss_common; for image-text procedures a shape world's
+                                       # test split, metrics *_common; RunSpec.extra["eval_common"])
 
     def __post_init__(self) -> None:
         for k in ("eval_tokens", "eval_samples"):
@@ -490,9 +491,6 @@ def _expand(cfg: SweepConfig, desc: str, check_data: bool) -> SweepPlan:
         if check_data:
             for d in datasets + ([cfg.eval.common_dataset] if cfg.eval.common_dataset else []):
                 _check_dataset(d, proc)
-        if cfg.eval.common_dataset and unit != "tokens":
-            raise ConfigError(f"{desc}: eval.common_dataset is for token-counted procedures (language "
-                              f"models); these count {unit}")
         extra = {**dict(cfg.extra), **({"eval_common": cfg.eval.common_dataset} if cfg.eval.common_dataset else {})}
         n_conv = proc.n_params(rung.model, cfg.n_params_convention)
         ups = batch_size * int(rung.model.units_per_example)

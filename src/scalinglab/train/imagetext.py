@@ -65,7 +65,7 @@ from .mammut import MaMMUT
 from .schedule import CHECKPOINT_KEY, WARMUP_MAX_FRAC, RunPlan, check_schedule, lr_at
 from .towers import LOGIT_SCALE_MAX
 
-__all__ = ["MODELS", "build_model", "evaluate", "run", "train"]
+__all__ = ["MODELS", "build_model", "evaluate", "evaluate_common", "run", "train"]
 
 MODELS = {CLIPConfig: CLIP, CoCaConfig: CoCa, MaMMUTConfig: MaMMUT}
 CONFIGS = {c.PROCEDURE: c for c in MODELS}
@@ -197,8 +197,36 @@ def _caption_scores(model, images: np.ndarray, prompt_tokens: np.ndarray) -> np.
     return torch.cat(scores).double().numpy()
 
 
+def _suffixed(metrics: dict, suffix: str) -> dict:
+    """``name`` -> ``name<suffix>`` and ``name_se`` -> ``name<suffix>_se``."""
+    return {(k[:-3] + suffix + "_se" if k.endswith("_se") else k + suffix): v for k, v in metrics.items()}
+
+
+@torch.no_grad()
+def evaluate_common(model, vocab, world: sw.WorldConfig, *, n_pairs: int = 1024, n_per_class: int = 16) -> dict:
+    """Metrics on a common clean held-out set: the fixed ``test`` split of ``world``, whatever the
+    model trained on (suffix ``_common``): ``val_contrastive_loss_common`` on its first ``n_pairs``
+    scenes and ``zeroshot_error_common`` on ``n_per_class`` single-object test images per class.
+
+    Captions and class prompts are encoded with the model's own ``vocab`` (words it never saw
+    become ``<unk>``), so models trained on different shard datasets are scored on the same images
+    and the same caption text.
+    """
+    ctx = model.cfg.context_length
+    wv = sw.Vocabulary.from_world(world)
+    test = sw.split_batch(world, "test", 0, n_pairs)
+    tokens = np.stack([vocab.encode(wv.decode(t), ctx, where="common held-out caption") for t in test.tokens])
+    m = _suffixed(_val_losses(model, test.images, tokens, ctx), "_common")
+    _, _, classes = sw.classification_set(world, split="test", n_per_class=1)
+    classifier = zs.zeroshot_classifier(_prompt_embeddings(model, zs.class_prompts(classes, world), vocab, ctx))
+    batch, labels, _ = sw.classification_set(world, split="test", n_per_class=n_per_class)
+    m.update(_suffixed(zs.classify(_embed_images(model, batch.images) @ classifier.T, labels, prefix="zeroshot_"),
+                       "_common"))
+    return m
+
+
 def evaluate(model, data, *, n_pairs: int = 1024, n_per_class: int = 16, n_loglik_per_class: int = 2,
-             fashion_mnist: int = 0) -> dict:
+             fashion_mnist: int = 0, common: sw.WorldConfig | None = None) -> dict:
     """Every metric of a trained image-text model on its data, each with ``<name>_se``.
 
     World data: val losses on the first ``n_pairs`` ``val`` scenes; retrieval and hard negatives
@@ -209,7 +237,7 @@ def evaluate(model, data, *, n_pairs: int = 1024, n_per_class: int = 16, n_logli
     (``captioning_zeroshot_*``). ``fashion_mnist=n`` adds zero-shot classification of the first
     ``n`` Fashion-MNIST test images (``fmnist_zeroshot_*``; see docs/language-vision.md for what
     that number means for a model that never saw a garment). Shard data: val losses and retrieval
-    on the held-out shard samples.
+    on the held-out shard samples. ``common`` (a world) adds :func:`evaluate_common`'s metrics.
     """
     was = model.training
     model.eval()
@@ -217,6 +245,8 @@ def evaluate(model, data, *, n_pairs: int = 1024, n_per_class: int = 16, n_logli
     vocab = _vocab_of(data)
     m: dict[str, Any] = {}
     try:
+        if common is not None:
+            m.update(evaluate_common(model, vocab, common, n_pairs=n_pairs, n_per_class=n_per_class))
         if isinstance(data, ShardDataset):
             images, tokens = data.val_images[:n_pairs], data.val_tokens[:n_pairs]
             m.update(_val_losses(model, images, tokens, ctx))
@@ -326,7 +356,7 @@ def train(config, *, n_samples: int, batch_size: int, lr: float, run_dir: str | 
           min_lr_frac: float = 0.0, weight_decay: float = 0.1, beta1: float = 0.9,
           beta2: float = 0.98, eps: float = 1e-6, grad_clip: float = 1.0,
           eval_pairs: int = 1024, eval_per_class: int = 16, eval_loglik_per_class: int = 2,
-          eval_fashion_mnist: int = 0, resume: bool = True,
+          eval_fashion_mnist: int = 0, eval_common: sw.WorldConfig | None = None, resume: bool = True,
           progress: Callable[[dict], Any] | None = None, num_threads: int | None = None,
           checkpoint_every_s: float = 300.0, checkpoint_every_steps: int | None = None,
           checkpoint_at_samples: Sequence[int] = (), branch_of: str | Path | None = None,
@@ -350,6 +380,9 @@ def train(config, *, n_samples: int, batch_size: int, lr: float, run_dir: str | 
         (:func:`scalinglab.datasets.wds.load_shards`).
     eval_pairs, eval_per_class, eval_loglik_per_class, eval_fashion_mnist : int
         Sizes of the final evaluation (:func:`evaluate`).
+    eval_common : WorldConfig, optional
+        Also score the final model on this world's fixed test split (:func:`evaluate_common`;
+        metrics ``*_common``), a held-out set common to runs on different datasets.
     checkpoint_at_samples : sequence of int
         A trunk saves ``ckpt/samples_<n>.pt`` after these many samples (for cooldown branches).
     branch_of, branch_at_samples
@@ -432,7 +465,7 @@ def train(config, *, n_samples: int, batch_size: int, lr: float, run_dir: str | 
                       checkpoint_every_steps=checkpoint_every_steps, branch_of=branch_of,
                       eval_kw=dict(n_pairs=eval_pairs, n_per_class=eval_per_class,
                                    n_loglik_per_class=eval_loglik_per_class,
-                                   fashion_mnist=eval_fashion_mnist),
+                                   fashion_mnist=eval_fashion_mnist, common=eval_common),
                       t_start=t_start)
     finally:
         torch.set_num_threads(old_threads)
@@ -568,7 +601,8 @@ def _train(config, data, plan, shared, identity, run_dir, dev, *, seed, lr, sche
                  "samples_trained": samples - plan.start_step * bs, "resumed_from_step": resumed_from,
                  "branch_start_samples": plan.start_step * bs, "precision": "fp32",
                  "train_s": train_s, "data_s": gen_s, "eval_s": eval_s,
-                 "eval": eval_kw, "flop_conventions": {
+                 "eval": {k: (v.to_dict() if isinstance(v, sw.WorldConfig) else v) for k, v in eval_kw.items()},
+                 "flop_conventions": {
                      "exact": "3 x forward matmul FLOPs per sample (attention over full Lq x Lk)",
                      "forward": "forward matmul FLOPs per sample, every training pass"},
                  "role": "trunk" if plan.checkpoint_steps else ("branch" if plan.start_step else "run")})
@@ -594,6 +628,18 @@ def _data_of(spec: RunSpec):
                            context_length=spec.model.context_length, vocab_size=spec.model.vocab_size)
 
 
+def _common_of(spec: RunSpec) -> sw.WorldConfig | None:
+    """The shape world of ``extra["eval_common"]`` (None without one)."""
+    name = spec.extra.get("eval_common")
+    if not name:
+        return None
+    world = open_image_text(str(name), image_size=spec.model.image_size)
+    if not isinstance(world, sw.WorldConfig):
+        raise ConfigError(f"run {spec.run_id}: eval.common_dataset {name!r} must be a shape world (its fixed "
+                          "test split is the common held-out set); shard folders have no common split")
+    return world
+
+
 def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
         progress: Callable[[dict], Any] | None = None, num_threads: int | None = None,
         checkpoint_every_s: float = 300.0, checkpoint_every_steps: int | None = None,
@@ -604,7 +650,9 @@ def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
     data is ``spec.dataset`` (a shape world by name, :mod:`scalinglab.datasets.imagetext`, or a
     folder of WebDataset shards); evaluation sizes come from
     ``extra["eval_pairs"]`` (default 1024), ``extra["eval_per_class"]`` (16),
-    ``extra["eval_loglik_per_class"]`` (2) and ``extra["eval_fashion_mnist"]`` (0); a trunk saves
+    ``extra["eval_loglik_per_class"]`` (2) and ``extra["eval_fashion_mnist"]`` (0), and
+    ``extra["eval_common"]`` names a shape world whose test split scores every run alike (sweep
+    ``eval: {common_dataset: shapeworld}``; metrics ``*_common``); a trunk saves
     branch checkpoints at ``extra["checkpoint_at"]`` (samples) and a branch starts
     from ``<run_dir>/../<branch_of>`` (or ``trunk_dir``) at ``branch_at``. Metrics go to
     ``metrics`` and their standard errors to ``metrics_se``.
@@ -623,7 +671,8 @@ def run(spec: RunSpec | dict, *, run_dir: str | Path, resume: bool = True,
                 eval_pairs=int(ex.get("eval_pairs", 1024)),
                 eval_per_class=int(ex.get("eval_per_class", 16)),
                 eval_loglik_per_class=int(ex.get("eval_loglik_per_class", 2)),
-                eval_fashion_mnist=int(ex.get("eval_fashion_mnist", 0)), resume=resume,
+                eval_fashion_mnist=int(ex.get("eval_fashion_mnist", 0)), eval_common=_common_of(spec),
+                resume=resume,
                 progress=progress, num_threads=num_threads, checkpoint_every_s=checkpoint_every_s,
                 checkpoint_every_steps=checkpoint_every_steps,
                 checkpoint_at_samples=tuple(ex.get(CHECKPOINT_KEY, ()) or ()),
