@@ -82,3 +82,23 @@ def test_the_shape_worlds_list_and_show(capsys):
     assert code == 0 and f"hash:        {get_world('shapeworld').hash}" in out
     code, out, _ = run_cli(capsys, "datasets", "show", "shapeworld-partial", "--json")
     assert code == 0 and json.loads(out)["world"]["omit_colour"] == 0.4
+
+
+def test_a_noisy_pool_from_the_command_line_lists_shows_builds_and_audits(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "datasets", "pool", "noisy", "--samples", "256", "--rate", "misaligned=0.25", "-q")
+    assert code == 0 and "noisy" in out and "misaligned 64" in out and "256 image-text samples" in out
+    code, out, _ = run_cli(capsys, "datasets", "list")
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("noisy ")]
+    assert "256 image-text samples" in line
+    code, out, _ = run_cli(capsys, "datasets", "show", "noisy")
+    assert code == 0 and '"misaligned": 0.25' in out and "256 samples" in out
+    code, out, _ = run_cli(capsys, "datasets", "show", "noisy", "--json")
+    assert json.loads(out)["counts"]["misaligned"] == 64
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: deduped\ninputs: [noisy]\nsteps:\n  - image_dedup: {}\n")
+    code, out, _ = run_cli(capsys, "datasets", "build", str(recipe), "-q")
+    assert code == 0 and "image_dedup" in out
+    code, out, _ = run_cli(capsys, "datasets", "audit", "deduped", "--no-examples")
+    assert code == 0 and "targets exact_duplicate, near_duplicate: precision 1.00, recall 1.00" in out
+    code, _, err = run_cli(capsys, "datasets", "pool", "bad", "--rate", "misalinged=0.2")
+    assert_one_line_error(code, err, "--rate 'misalinged=0.2'", "Did you mean: misaligned")

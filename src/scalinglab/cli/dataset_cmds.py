@@ -1,4 +1,4 @@
-"""``scalinglab datasets list|show|register|build|audit``: the dataset registry and recipes.
+"""``scalinglab datasets list|show|register|pool|build|audit``: the dataset registry and recipes.
 
 Thin wrappers over :mod:`scalinglab.datasets`; progress goes to stderr, results to stdout.
 """
@@ -21,11 +21,13 @@ from ..datasets import (
     register_dataset,
     run_recipe,
 )
-from ..datasets.imagetext import is_world
+from ..datasets.imagesets import get_image_text
+from ..datasets.imagetext import is_shard_dataset, is_world
 from ..datasets.manifest import count_tokens
+from ..datasets.pool import NOISE_KINDS, PoolConfig, build_pool
 from ..datasets.registry import BUILTIN
 from ..datasets.shapeworld import manifest
-from ..errors import DataError
+from ..errors import ConfigError, DataError, suggest
 
 app = typer.Typer(name="datasets", help="Built-in and registered datasets, recipes and their audits.",
                   no_args_is_help=True)
@@ -42,12 +44,18 @@ def list_cmd() -> None:
     root = data_dir()
     worlds = set(list_datasets(modality="image-text"))
     for name in list_datasets():
-        if name in worlds:
+        if name in worlds and not is_shard_dataset(name):
             try:
                 w = get_world(name)
                 print(f"{name}  (image-text, generated on the fly; hash {w.hash[:12]}: {w.description})")
             except Exception as exc:     # a damaged entry must not hide the others
                 print(f"{name}  (unreadable world registration: {exc})")
+            continue
+        if is_shard_dataset(name):
+            try:
+                print(get_image_text(name).summary())
+            except Exception as exc:     # a damaged entry must not hide the others
+                print(f"{name}  (unreadable image-text manifest: {exc})")
             continue
         m = root / name / "manifest.json"
         if m.exists():
@@ -79,6 +87,23 @@ def show_cmd(name: str = typer.Argument(..., help="Dataset name.", show_default=
         print(f"hash:        {w.hash}")
         print(f"description: {w.description}")
         print(f"world:       {json.dumps(w.config.to_dict(), sort_keys=True)}")
+        return
+
+    if is_shard_dataset(name):
+        it = get_image_text(name)
+        if as_json:
+            print(json.dumps(dict(it.manifest), indent=1, sort_keys=True))
+            return
+        print(it.summary())
+        print(f"hash:        {it.hash}")
+        print(f"path:        {it.path}")
+        m = it.manifest
+        if m.get("recipe"):
+            print(f"recipe:      {json.dumps(m['recipe'], sort_keys=True)[:400]}")
+        if m.get("rates"):
+            print(f"noise rates: {json.dumps(m['rates'], sort_keys=True)}")
+        for sh in m.get("shards", ()):
+            print(f"shard:       {sh.get('path')}  {str(sh.get('sha256', ''))[:16]}  {int(sh.get('samples', 0)):,} samples")
         return
 
     ds = get_dataset(name, progress=_say(quiet))
@@ -121,6 +146,32 @@ def register_cmd(name: str = typer.Argument(..., help="Name to register under.",
     print(ds.manifest.summary())
 
 
+@app.command("pool")
+def pool_cmd(name: str = typer.Argument(..., help="Name of the image-text dataset to write.", show_default=False),
+             samples: int = typer.Option(4096, "--samples", help="Samples in the pool."),
+             seed: int = typer.Option(0, "--seed", help="Generator seed (same seed, same pool and hash)."),
+             rate: list[str] = typer.Option([], "--rate", help="KIND=RATE, a noise kind's share of the pool "
+                                                              f"(repeatable; kinds: {', '.join(NOISE_KINDS)})."),
+             overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset of that name."),
+             quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr.")) -> None:
+    """Generate a noisy image-text pool of the shape world (misaligned, partial, wrong-attribute,
+    boilerplate captions, duplicates, concept shift; each sample labelled) as WebDataset shards."""
+
+    rates: dict[str, float] = {}
+    for item in rate:
+        kind, sep, value = item.partition("=")
+        if not sep or kind not in NOISE_KINDS:
+            raise ConfigError(f"--rate {item!r}: expected KIND=RATE with KIND one of {', '.join(NOISE_KINDS)}"
+                              f".{suggest(kind, NOISE_KINDS)}")
+        try:
+            rates[kind] = float(value)
+        except ValueError:
+            raise ConfigError(f"--rate {item!r}: the rate must be a number in [0, 1]") from None
+    ds = build_pool(PoolConfig(n_samples=samples, seed=seed, **rates), name, overwrite=overwrite,
+                    progress=_say(quiet))
+    print(ds.summary())
+
+
 @app.command("build")
 def build_cmd(recipe: str = typer.Argument(..., help="A recipe YAML file.", show_default=False),
               overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output dataset."),
@@ -143,7 +194,7 @@ def audit_cmd(name: str = typer.Argument(..., help="A dataset built by a recipe.
               examples: bool = typer.Option(True, "--examples/--no-examples", help="Show removed examples.")) -> None:
     """Show what each step of the recipe that built a dataset removed, and why."""
 
-    ds = get_dataset(name, build=False)
+    ds = get_image_text(name) if is_shard_dataset(name) else get_dataset(name, build=False)
     if ds.audit is None:
         raise DataError(f"dataset {name!r} was not built by a recipe, so it has no audit; "
                         "`scalinglab datasets show` gives its manifest")
