@@ -251,3 +251,31 @@ def test_the_data_multiplier_refuses_a_law_of_compute(crossing_arms):
     with pytest.raises(ConfigError, match="n_params and n_tokens"):
         data_multiplier(a, b, n_params=1e7, n_tokens=1e9)
     assert compare(a, b, flops=[1e18]).data_multiplier is None
+
+
+def test_a_degenerate_bootstrap_draw_is_left_out_with_a_note_not_a_nan_interval(monkeypatch):
+    """A refit with beta = 0 has no compute-optimal split (G divides by zero): it used to raise
+    ZeroDivisionError or turn the difference's interval into [nan, nan]."""
+    import scalinglab.laws.comparison as cm
+    from scalinglab.laws.law import get_law
+
+    law = get_law("chinchilla")
+    bad = {**ND_TRUTH, "beta": 0.0}
+    assert not np.isfinite(law.n_params_opt(bad, 1e18))              # no exception, no number
+    a, b = nd_runs_arm(k=1.0, seed=1), nd_runs_arm(k=2.0, seed=2)
+    clean = compare(a, b, flops=[1e17])
+    real = cm._draws
+
+    def with_a_degenerate_draw(res, n_boot, seed, which):
+        res, P = real(res, n_boot, seed, which)
+        if which == "B":
+            P = P.copy()
+            P[3, list(law.param_names).index("beta")] = 0.0
+        return res, P
+
+    monkeypatch.setattr(cm, "_draws", with_a_degenerate_draw)
+    cmp = compare(a, b, flops=[1e17])
+    assert np.all(np.isfinite(cmp.difference_low)) and np.all(np.isfinite(cmp.difference_high))
+    assert any("1 of 40 paired bootstrap draws give no finite prediction" in n for n in cmp.notes)
+    assert cmp.difference[0] == pytest.approx(clean.difference[0])
+    assert cmp.prob_a_better[0] == pytest.approx(clean.prob_a_better[0], abs=0.05)

@@ -560,7 +560,21 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
     notes: list[str] = []
 
     # 1. predictions at the target compute
-    La, Lb = law_a.optimal_loss(np.vstack([ea, Pa]), C)[1], law_b.optimal_loss(np.vstack([eb, Pb]), C)[1]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        La, Lb = law_a.optimal_loss(np.vstack([ea, Pa]), C)[1], law_b.optimal_loss(np.vstack([eb, Pb]), C)[1]
+    finite = np.all(np.isfinite(La[1:]), axis=1) & np.all(np.isfinite(Lb[1:]), axis=1)
+    if not finite.all():
+        # a degenerate refit (an exponent at 0 makes the compute-optimal split divide by zero) has no
+        # prediction: leave the pair out and say so, rather than let it turn every interval into NaN
+        if finite.sum() < 2:
+            raise DataError(f"only {int(finite.sum())} of {S} paired bootstrap draws give finite predictions at "
+                            "the compared compute (degenerate refits: an exponent at 0); more runs or a wider "
+                            "span of N and D")
+        notes.append(f"{int((~finite).sum())} of {S} paired bootstrap draws give no finite prediction (a "
+                     "degenerate refit, e.g. an exponent at 0) and are left out of every interval")
+        Pa, Pb = Pa[finite], Pb[finite]
+        S = int(finite.sum())
+        La, Lb = La[np.r_[True, finite]], Lb[np.r_[True, finite]]
     diff = La - Lb
     d_lo, d_hi = _quantiles(diff[1:], level)
     better = (sign * diff[1:]) < 0

@@ -90,8 +90,11 @@ class PowerLaw(Law):
 
 
 def _chinchilla_G(params: Mapping[str, float]) -> float:
-    a, b = params["alpha"], params["beta"]
-    return float((a * params["A"] / (b * params["B"])) ** (1.0 / (a + b)))
+    """G = (alpha A / (beta B))^(1/(alpha+beta)); inf or NaN (not an exception) for a degenerate
+    parameter set (an exponent at 0), which callers treat as "no prediction"."""
+    a, b = np.float64(params["alpha"]), np.float64(params["beta"])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return float((a * params["A"] / (b * params["B"])) ** (1.0 / (a + b)))
 
 
 def _n_opt(params: Mapping[str, float], flops: Any) -> Any:
