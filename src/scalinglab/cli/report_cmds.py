@@ -69,8 +69,10 @@ def report_cmd(store: str = typer.Argument(..., help="A results store folder (wr
 def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="[clip|datasets]",
                                                   help="Leave out for the language-model demo; 'clip' for "
                                                        "CLIP vs CoCa vs MaMMUT compared by scaling laws; "
-                                                       "'datasets' for a raw, a filtered and a deduplicated "
-                                                       "pool compared by scaling laws.",
+                                                       "'datasets' for datasets compared by scaling laws: "
+                                                       "a raw, a filtered and a deduplicated text pool "
+                                                       "(gpt-tiny), a noisy image-text pool and its "
+                                                       "CLIP-score-filtered subset (clip-tiny).",
                                                   show_default=False),
              full: bool = typer.Option(False, "--full", help="The full preset (gpt: the whole gpt-tiny "
                                                              "ladder, six budgets, about 30 minutes on 2 "
@@ -101,8 +103,10 @@ def demo_cmd(which: Optional[str] = typer.Argument(None, metavar="[clip|datasets
 
     `scalinglab demo` trains tiny language models and fits L(N, D); `scalinglab demo clip` trains
     CLIP, CoCa and MaMMUT on the shape world and compares them by their error against compute;
-    `scalinglab demo datasets` builds a raw, a filtered and a deduplicated pool with recipes,
-    trains the ladder on each and compares the datasets by L(N, D).
+    `scalinglab demo datasets` builds a raw, a filtered and a deduplicated text pool with recipes
+    and a noisy image-text pool with its CLIP-score-filtered subset (DataComp's baselines, audited),
+    trains gpt-tiny on the text pools and clip-tiny on the image-text ones, and compares the
+    datasets by L(N, D) on a common held-out set and on their own splits.
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1; got {workers}")
