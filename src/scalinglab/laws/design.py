@@ -60,11 +60,14 @@ from ..errors import ConfigError, ScalingLabWarning
 
 __all__ = [
     "Candidate",
+    "LrOptimum",
+    "PIN_FRACTION",
     "Scored",
     "StopRule",
     "TargetState",
     "choose",
     "difference_state",
+    "fit_lr_optimum",
     "parse_until",
     "point_noise_var",
     "score_candidates",
@@ -667,3 +670,170 @@ class _Scorer:
             if w <= goal_ratio_width and reach == math.inf:
                 reach = spent
         return reach, w
+
+
+# ---------------------------------------------------------------------------------------------
+# learning rates: when one probe is enough
+# ---------------------------------------------------------------------------------------------
+
+#: One learning rate is probed at a new point when the expected excess log loss of that probe
+#: (mis-tuning) is at most this fraction of the point's run-to-run noise SD.
+PIN_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class LrOptimum:
+    """A pooled model of how the loss depends on the learning rate, fitted on every tuned point.
+
+    ``log L(point i, lr) = m_i + c (log2 lr - u(N_i, D_i))^2`` with one level ``m_i`` per (N, D)
+    point, one curvature ``c`` (excess log loss per squared doubling of the learning rate) shared
+    by all points, and the optimum ``u = a0 + a1 log2(N / N0) + a2 log2(D / D0)`` linear in log N
+    and log D: the quadratic-in-log-learning-rate sensitivity curves and power-law optimum fits of
+    DeepSeek-AI 2024 ("DeepSeek LLM", Sec. 3.1) and Bjorck et al. 2024 ("Scaling optimal LR across
+    token horizons"). Weighted least squares with each run's noise SD; the covariance of
+    ``(c, a)`` is the Gauss-Newton one, scaled up by the reduced chi-square when the model misfits.
+
+    When it is valid: the optimum moves smoothly (log-linearly) with N and D over the range of the
+    data and a little beyond, and the loss near the optimum is quadratic in log learning rate (true
+    within a few doublings of it; far off the optimum the loss rises faster, or diverges, which
+    makes this estimate of ``c`` conservative). It says nothing about a change of regime (a new
+    instability) at sizes the data do not reach.
+
+    Attributes
+    ----------
+    curvature, curvature_se : float
+        ``c`` and its standard error.
+    coef : ndarray, shape (3,)
+        ``(a0, a1, a2)``; ``a2`` (and ``a1``) are 0 when the data have too few budgets (sizes).
+    cov : ndarray, shape (4, 4)
+        Covariance of ``(c, a0, a1, a2)``.
+    n0, d0 : float
+        Reference N and D (geometric means of the points).
+    n_points : int
+        (N, D) points with two or more learning rates.
+    """
+
+    curvature: float
+    curvature_se: float
+    coef: np.ndarray
+    cov: np.ndarray
+    n0: float
+    d0: float
+    n_points: int
+
+    def optimum(self, n_params: float, n_tokens: float) -> tuple[float, float]:
+        """``(learning rate, SE of its log2)`` predicted at ``(N, D)``."""
+        z = np.array([1.0, math.log2(n_params / self.n0), math.log2(n_tokens / self.d0)])
+        u = float(self.coef @ z)
+        with np.errstate(invalid="ignore"):
+            var = float(z @ self.cov[1:, 1:] @ z)
+        if not math.isfinite(var):
+            return 2.0 ** u, math.inf
+        return 2.0 ** u, math.sqrt(max(var, 0.0))
+
+    def penalty(self, lrs: float | Sequence[float], n_params: float, n_tokens: float) -> float:
+        """Expected excess log loss of the best of the runs at ``lrs`` over the tuned optimum at ``(N, D)``.
+
+        ``c_up E[min_j (log2 lr_j - u)^2]`` over the optimum's uncertainty ``u ~ N(u_hat, se^2)``,
+        with ``c_up = c + 2 se(c)``: the mis-tuning bias the point brings into the fit, conservative
+        in the curvature. One learning rate: ``c_up ((log2 lr - u_hat)^2 + se^2)``.
+        """
+        opt, se = self.optimum(n_params, n_tokens)
+        if not math.isfinite(se):
+            return math.inf
+        x = np.log2(np.atleast_1d(np.asarray(lrs, dtype=float)) / opt)
+        z, wz = np.polynomial.hermite_e.hermegauss(40)          # u - u_hat = se z, z ~ N(0, 1)
+        miss = np.min((x[:, None] - se * z[None, :]) ** 2, axis=0)
+        c_up = max(self.curvature, 0.0) + 2.0 * self.curvature_se
+        return float(c_up * np.sum(wz * miss) / np.sum(wz))
+
+    def probes(self, grid: Sequence[float], n_params: float, n_tokens: float, k: int) -> tuple[float, ...]:
+        """The ``k`` consecutive values of ``grid`` (ascending) with the least :meth:`penalty` at ``(N, D)``."""
+        g = tuple(sorted(float(v) for v in grid))
+        k = max(1, min(int(k), len(g)))
+        return min((g[i:i + k] for i in range(len(g) - k + 1)),
+                   key=lambda w: (self.penalty(w, n_params, n_tokens), w))
+
+
+def fit_lr_optimum(n_params: Any, n_tokens: Any, lr: Any, loss: Any, sigma: Any) -> LrOptimum | None:
+    """Fit :class:`LrOptimum` to runs (one value per run: N, D, learning rate, loss, noise SD of log loss).
+
+    Only (N, D) points tried at two or more learning rates inform it. Returns None when fewer than
+    3 such points (or fewer than 2 with three learning rates) exist, or the fit fails.
+    """
+    n, d, x, y, s = (np.asarray(v, dtype=float).reshape(-1) for v in (n_params, n_tokens, lr, loss, sigma))
+    ok = np.isfinite(y) & (y > 0) & (x > 0) & np.isfinite(s) & (s > 0)
+    n, d, x, y, s = n[ok], d[ok], np.log2(x[ok]), np.log(y[ok]), s[ok]
+    keys = [(f"{a:.6g}", f"{b:.6g}") for a, b in zip(n, d)]
+    pts: dict[tuple, list[int]] = {}
+    for i, k in enumerate(keys):
+        pts.setdefault(k, []).append(i)
+    pts = {k: v for k, v in pts.items() if len({round(x[i], 6) for i in v}) >= 2}
+    if len(pts) < 3 or sum(len({round(x[i], 6) for i in v}) >= 3 for v in pts.values()) < 2:
+        return None
+    rows = [i for v in pts.values() for i in v]
+    grp = np.concatenate([[j] * len(v) for j, v in enumerate(pts.values())])
+    n, d, x, y, s = n[rows], d[rows], x[rows], y[rows], s[rows]
+    n0, d0 = float(np.exp(np.mean(np.log(n)))), float(np.exp(np.mean(np.log(d))))
+    ln, ld = np.log2(n / n0), np.log2(d / d0)
+    w = 1.0 / s ** 2
+    G = len(pts)
+    # the optimum's dependence on N and D: the model of lowest AIC among constant, + log N, + log D, both
+    free = [len({f"{v:.6g}" for v in n}) >= 3, len({f"{v:.6g}" for v in d}) >= 3]
+    best = None
+    for use in ([True, False, False], [True, True, False], [True, False, True], [True, True, True]):
+        if (use[1] and not free[0]) or (use[2] and not free[1]):
+            continue
+        sol = _fit_lr_model(x, y, s, w, grp, G, ln, ld, use)
+        if sol is None:
+            continue
+        aic = float(np.sum(sol.fun ** 2)) + 2 * (len(sol.x) + G)
+        if best is None or aic < best[0] - 1e-9:
+            best = (aic, use, sol)
+    if best is None:
+        return None
+    _, use, sol = best
+    J = sol.jac
+    dof = max(len(y) - G - J.shape[1], 1)
+    chi2 = float(np.sum(sol.fun ** 2)) / dof
+    cov = np.linalg.pinv(J.T @ J) * max(chi2, 1.0)
+    if not sol.located:
+        # no curvature measured, or the optimum runs off the searched range: its location is not
+        # identified (the loss is flat in the learning rate, or the noise hides its curvature)
+        cov[1:, :] = cov[:, 1:] = np.inf
+    full = np.zeros((4, 4))
+    idx = [0] + [1 + j for j in range(3) if use[j]]
+    full[np.ix_(idx, idx)] = cov
+    coef = np.zeros(3)
+    coef[np.array(use)] = sol.x[1:]
+    return LrOptimum(curvature=float(sol.x[0]), curvature_se=float(math.sqrt(max(cov[0, 0], 0.0))), coef=coef,
+                     cov=full, n0=n0, d0=d0, n_points=G)
+
+
+def _fit_lr_model(x, y, s, w, grp, G, ln, ld, use):
+    """Weighted least squares of :class:`LrOptimum` with the levels profiled out (None on failure)."""
+    from scipy.optimize import least_squares
+
+    mask = np.array(use)
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        a = np.zeros(3)
+        a[mask] = p[1:]
+        r = y - p[0] * (x - (a[0] + a[1] * ln + a[2] * ld)) ** 2
+        m = np.bincount(grp, weights=w * r, minlength=G) / np.bincount(grp, weights=w, minlength=G)
+        return (r - m[grp]) / s
+
+    k = int(mask.sum())
+    # the optimum within two doublings of the searched learning rates, moving at most 2 doublings
+    # per doubling of N or D: a fit that runs into these bounds has not located it
+    lo = np.array([0.0, x.min() - 2, *([-2.0] * (k - 1))])
+    hi = np.array([np.inf, x.max() + 2, *([2.0] * (k - 1))])
+    start = np.array([0.01, float(np.mean(x)), *([0.0] * (k - 1))])
+    try:
+        sol = least_squares(resid, start, x_scale="jac", method="trf", bounds=(lo, hi))
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if not np.all(np.isfinite(sol.x)):
+        return None
+    sol.located = bool(sol.x[0] > 1e-9 and np.all(sol.x[1:] > lo[1:] + 1e-6) and np.all(sol.x[1:] < hi[1:] - 1e-6))
+    return sol
