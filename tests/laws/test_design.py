@@ -202,3 +202,30 @@ def test_lr_optimum_is_unsure_when_noise_hides_the_curvature():
     # too few points tried at several learning rates: no model
     n, d, lr, y, s = lr_runs(lambda n, d: 3e-3, 0.01, 0.01, rungs=(1e5,), budgets=(1e6, 2e6))
     assert fit_lr_optimum(n, d, lr, y, s) is None
+
+
+def test_extrapolation_term_credits_points_that_bring_the_data_nearer(small_fit):
+    from scalinglab.laws.design import Extrapolation
+
+    w = target_state(small_fit, TARGET).width
+    cands = [cand("near", 8e6, 1.5e8, 1.0), cand("small", 1e5, 2e6, 1.0)]
+    plain = {s.candidate.key: s.width_after for s in score_candidates({"": small_fit}, {"": TARGET}, cands, width_now=w)}
+    # no widening: exactly the plain scores
+    none = Extrapolation(base_width=w, extra=0.0, growth=lambda cs: 0.0)
+    same = {s.candidate.key: s.width_after for s in
+            score_candidates({"": small_fit}, {"": TARGET}, cands, width_now=w, extrapolation=none)}
+    assert same == pytest.approx(plain)
+    # half the squared half-width is extrapolation; only the near point shrinks it (to a quarter)
+    base = w / math.sqrt(2)
+    ex = Extrapolation(base_width=base, extra=(0.5 * w) ** 2 - (0.5 * base) ** 2,
+                       growth=lambda cs: 0.25 if any(c.key == "near" for c in cs) else 1.0)
+    assert ex.width(1.0, []) == pytest.approx(w)
+    got = {s.candidate.key: s for s in
+           score_candidates({"": small_fit}, {"": TARGET}, cands, width_now=w, extrapolation=ex)}
+    r_small = plain["small"] / w
+    assert got["small"].width_after == pytest.approx(2 * math.sqrt((0.5 * base * r_small) ** 2 + ex.extra))
+    assert got["small"].width_after > plain["small"]       # its gain was over-counted on the whole width
+    r_near = plain["near"] / w
+    assert got["near"].width_after == pytest.approx(2 * math.sqrt((0.5 * base * r_near) ** 2 + 0.25 * ex.extra))
+    chosen, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=1.0, extrapolation=ex)
+    assert chosen[0].candidate.key == "near"

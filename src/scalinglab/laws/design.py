@@ -34,6 +34,20 @@ so the heavy tails of the ensemble, which set a percentile interval, count. The 
 largest ``(width now - width after) / cost``, after a rollout lookahead (:func:`choose`); a batch
 of several candidates is chosen greedily, each scored jointly with those already chosen.
 
+The interval scored is the one the stop rule reads. Beyond the data that is the calibrated
+interval (:mod:`scalinglab.laws.intervals`), ``sqrt(h_boot^2 + kappa g(d))`` per side: the ratio
+above shrinks the bootstrap part ``h_boot`` only, and the extrapolation part follows ``g(d)`` when
+a candidate's points bring the data nearer the target (:class:`Extrapolation`; without a widening
+the score is the plain ratio).
+
+How many learning rates a new point searches
+--------------------------------------------
+:func:`fit_lr_optimum` pools every point tried at several learning rates into one model, the loss
+quadratic in ``log2 lr`` around an optimum log-linear in N and D (:class:`LrOptimum`). The planner
+probes the fewest learning rates whose expected mis-tuning (``c (miss^2 + se^2)``, conservative in
+the curvature ``c``) is at most ``PIN_FRACTION`` (a quarter) of the point's run-to-run noise SD:
+one where neighbouring points pin the optimum, the full window where they do not.
+
 When the score is valid, and when not
 -------------------------------------
 It is a linearisation: good when the ensemble is roughly Gaussian in log space and the candidate
@@ -60,6 +74,7 @@ from ..errors import ConfigError, ScalingLabWarning
 
 __all__ = [
     "Candidate",
+    "Extrapolation",
     "LrOptimum",
     "PIN_FRACTION",
     "Scored",
@@ -215,11 +230,12 @@ class TargetState:
                 "high": self.high, "level": self.level, "width": self.width, "interval": self.interval}
 
 
-def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95) -> TargetState:
-    """The fit's prediction interval for a new run at ``inputs`` (its default interval method)."""
+def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
+                 interval: str | None = None) -> TargetState:
+    """The fit's prediction interval for a new run at ``inputs`` (its default interval method, or ``interval``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingLabWarning)
-        p = fit.predict(level=level, **inputs)
+        p = fit.predict(level=level, interval=interval, **inputs)
     method = getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap"
     return TargetState(inputs={k: float(v) for k, v in inputs.items()}, mean=float(np.asarray(p.mean)),
                        low=float(np.asarray(p.low)), high=float(np.asarray(p.high)), level=level,
@@ -313,6 +329,40 @@ class Scored:
                 "points": [{k: float(v) for k, v in p.items()} for p in c.points],
                 "width_now": self.width_now, "width_after": self.width_after,
                 "gain_per_flop": self.gain_per_flop}
+
+
+@dataclass(frozen=True)
+class Extrapolation:
+    """The calibrated interval's extrapolation term, so that candidates are scored on the interval
+    the stop rule reads (:mod:`scalinglab.laws.intervals`).
+
+    The calibrated half-width is ``sqrt(h_boot^2 + kappa g(d))`` per side. A candidate changes both
+    parts: the bootstrap part shrinks as the scores estimate, and the extrapolation part follows
+    ``g(d)`` when its points bring the data nearer the target (smaller ``d``). In relative widths::
+
+        width_after = 2 sqrt((base_width / 2 * r)^2 + extra * growth(candidates))
+
+    with ``r`` the bootstrap part's expected ratio, ``extra = (width_now / 2)^2 - (base_width / 2)^2``
+    the widening now, and ``growth`` the ratio ``g(d after) / g(d now)``. With no widening
+    (``extra = 0``: inside the data, or an uncalibrated interval) it is the plain ratio.
+
+    Attributes
+    ----------
+    base_width : float
+        Relative width of the bootstrap interval at the target now.
+    extra : float
+        The widening's share now, in squared relative half-widths (>= 0).
+    growth : callable
+        ``growth(candidates) -> g(d after them) / g(d now)`` (1 when they leave ``d`` unchanged).
+    """
+
+    base_width: float
+    extra: float
+    growth: Any
+
+    def width(self, boot_ratio: float, cands: Sequence[Candidate]) -> float:
+        g = float(self.growth(cands)) if self.extra > 0 else 1.0
+        return 2.0 * math.sqrt((0.5 * self.base_width * boot_ratio) ** 2 + self.extra * g)
 
 
 def point_noise_var(noise: Any, seeds: int, *, inputs: Mapping[str, float] | None = None,
@@ -470,7 +520,7 @@ def _pkey(p: Mapping[str, float]) -> tuple:
 def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
                      candidates: Sequence[Candidate], *, width_now: float, noise_var_new: float | None = None,
                      chosen: Sequence[Candidate] = (), comparison: bool = False, level: float = 0.95,
-                     method: str | None = None) -> list[Scored]:
+                     method: str | None = None, extrapolation: Extrapolation | None = None) -> list[Scored]:
     """Score every candidate: expected relative width after it, and gain per FLOP.
 
     Parameters
@@ -495,6 +545,9 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
         ``"importance"`` (default for one arm): the expected spread of the reweighted ensemble
         (``widths_after`` of the arm's ensemble, preposterior importance sampling). ``"gaussian"`` (default
         for a comparison): the linear-Gaussian update of the module notes.
+    extrapolation : Extrapolation, optional
+        Score the calibrated interval (one arm): the bootstrap part as above, the extrapolation
+        part by how far the candidate's points bring the data towards the target.
 
     Returns
     -------
@@ -536,10 +589,14 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
         prior, base = width(chosen)
         if not (math.isfinite(prior) and prior > 0):
             return [Scored(c, width_now, width_now, 0.0) for c in candidates]
-        w_base = width_now * base / prior
+
+        def after(ratio: float, cands: Sequence[Candidate]) -> float:
+            return width_now * ratio if extrapolation is None else extrapolation.width(ratio, cands)
+
+        w_base = after(base / prior, chosen)
         out = []
         for c in candidates:
-            w = width_now * width([*chosen, c])[1] / prior
+            w = after(width([*chosen, c])[1] / prior, [*chosen, c])
             out.append(Scored(c, width_now, w, (w_base - w) / c.cost_flops))
         out.sort(key=lambda s: (-s.gain_per_flop, s.candidate.cost_flops, s.candidate.key))
         return out
@@ -548,11 +605,15 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
     v_now = sum(arm.var0 for arm in arms.values())
     if not (math.isfinite(v_now) and v_now > 0):
         return [Scored(c, width_now, width_now, 0.0) for c in candidates]
-    w_base = width_now * math.sqrt((v_base + noise_var_new) / (v_now + noise_var_new))
+
+    def gauss(v: float, cands: Sequence[Candidate]) -> float:
+        r = math.sqrt((v + noise_var_new) / (v_now + noise_var_new))
+        return width_now * r if extrapolation is None else extrapolation.width(r, cands)
+
+    w_base = gauss(v_base, chosen)
     out = []
     for c in candidates:
-        v = total_var([*chosen, c])
-        w = width_now * math.sqrt((v + noise_var_new) / (v_now + noise_var_new))
+        w = gauss(total_var([*chosen, c]), [*chosen, c])
         out.append(Scored(c, width_now, w, (w_base - w) / c.cost_flops))
     out.sort(key=lambda s: (-s.gain_per_flop, s.candidate.cost_flops, s.candidate.key))
     return out
@@ -562,7 +623,7 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
            candidates: Sequence[Candidate], *, width_now: float, budget_flops: float, k: int = 1,
            noise_var_new: float | None = None, comparison: bool = False, level: float = 0.95,
            method: str | None = None, exclusive: Any = None, goal_width: float = 0.0,
-           lookahead: int = 4) -> tuple[list[Scored], list[Scored]]:
+           lookahead: int = 4, extrapolation: Extrapolation | None = None) -> tuple[list[Scored], list[Scored]]:
     """Choose up to ``k`` candidates by expected width reduction per FLOP, with a rollout lookahead.
 
     Never chooses a candidate over the remaining ``budget_flops`` (the budget shrinks with each
@@ -576,7 +637,8 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
     optimization"): chosen first, then followed by greedy choices (linear-Gaussian scores, which
     are cheap) until the budget is spent. The first choice whose rollout reaches ``goal_width``
     with the fewest FLOPs wins, or, when none does, the one whose rollout ends narrowest.
-    ``lookahead=0`` is the plain greedy choice.
+    ``lookahead=0`` is the plain greedy choice. ``extrapolation`` scores the calibrated interval
+    (:class:`Extrapolation`), in the scores and the rollouts.
 
     Returns
     -------
@@ -587,8 +649,8 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
     chosen: list[Scored] = []
     first: list[Scored] = []
     pool = [c for c in candidates if c.cost_flops <= left]
-    gauss = _Scorer(fits, targets, candidates, noise_var_new=noise_var_new, comparison=comparison) \
-        if lookahead and pool else None
+    gauss = _Scorer(fits, targets, candidates, noise_var_new=noise_var_new, comparison=comparison,
+                    extrapolation=extrapolation, width_now=width_now) if lookahead and pool else None
     for i in range(max(int(k), 1)):
         pool = [c for c in pool if c.cost_flops <= left
                 and not any(exclusive is not None and exclusive(c, s.candidate) for s in chosen)]
@@ -596,7 +658,7 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
             break
         scored = score_candidates(fits, targets, pool, width_now=width_now, noise_var_new=noise_var_new,
                                   chosen=[s.candidate for s in chosen], comparison=comparison, level=level,
-                                  method=method)
+                                  method=method, extrapolation=extrapolation)
         if i == 0:
             first = scored
         best = scored[0]
@@ -620,7 +682,9 @@ class _Scorer:
     """Linear-Gaussian widths of any set of candidates, relative to the current width (rollouts)."""
 
     def __init__(self, fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
-                 candidates: Sequence[Candidate], *, noise_var_new: float | None, comparison: bool):
+                 candidates: Sequence[Candidate], *, noise_var_new: float | None, comparison: bool,
+                 extrapolation: Extrapolation | None = None, width_now: float = 1.0):
+        self.extrapolation, self.width_now = extrapolation, float(width_now)
         self.arms = {a: _Arm(f, targets[a], [p for c in candidates if c.arm == a for p in c.points])
                      for a, f in fits.items()}
         if noise_var_new is None:
@@ -641,7 +705,10 @@ class _Scorer:
         v = sum(self.arms[a].var_after(obs[a]) for a in self.arms)
         if not (math.isfinite(self.v0) and self.v0 + self.s2 > 0):
             return 1.0
-        return math.sqrt((v + self.s2) / (self.v0 + self.s2))
+        r = math.sqrt((v + self.s2) / (self.v0 + self.s2))
+        if self.extrapolation is None or not self.width_now > 0:
+            return r
+        return self.extrapolation.width(r, cands) / self.width_now
 
     def rollout(self, first: Candidate, chosen: Sequence[Candidate], pool: Sequence[Candidate], left: float,
                 goal_ratio_width: float) -> tuple[float, float]:

@@ -16,8 +16,10 @@ compute C* the most per FLOP:
    searched on, with more grid beyond, gets one more learning rate first (``lr-extend``).
 5. **Plan** (:mod:`scalinglab.laws.design`): every (rung, D) of the space not trained yet, alone or
    with the rung's untrained shorter budgets as cooldown branches, each a small search over
-   ``lr_points`` learning rates of the rung's grid centred on the best one seen so far; choose
-   ``per_round`` of them (distinct rungs) by expected width reduction per FLOP.
+   ``lr_points`` learning rates of the rung's grid centred on the best one seen so far, or fewer
+   (down to one) where the tuned points pin the optimum (:func:`~scalinglab.laws.design.fit_lr_optimum`:
+   the expected mis-tuning stays under a quarter of the noise SD); choose ``per_round`` of them
+   (distinct rungs) by expected width reduction per FLOP.
 6. **Train** them through :func:`~scalinglab.sweep.run.run_sweep` (any backend, same store), and
    go back to 2.
 
@@ -42,12 +44,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._io import jsonable
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
 from ..laws import Runs, best_per_size, fit, get_law
 from ..laws.design import (
     PIN_FRACTION,
     Candidate,
+    Extrapolation,
     LrOptimum,
     StopRule,
     TargetState,
@@ -58,6 +63,7 @@ from ..laws.design import (
     point_noise_var,
     target_state,
 )
+from ..laws.intervals import outside_decades
 from ..store.store import ResultsStore
 from ..units import format_quantity
 from .decisions import DecisionLog, list_loops, read_log
@@ -259,9 +265,17 @@ def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options
                 f = fit(opts.law, t, n_boot=opts.n_boot, seed=opts.seed, **kw)
         except ScalingLabError:
             continue
+        targets[arm.name] = _target_inputs(f, arm, rule)
+        if rule.kind == "width" and np.any(f.outside_decades(**targets[arm.name]) > 0):
+            # the calibration the default interval computes anyway, kept on the fit for the scores
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ScalingLabWarning)
+                    f = f.with_calibration()
+            except ScalingLabError:
+                pass
         fits[arm.name] = f
         opts.warm[arm.name] = f.param_vector
-        targets[arm.name] = _target_inputs(f, arm, rule)
         states[arm.name] = target_state(f, targets[arm.name], level=rule.level)
     p = sd = None
     if len(space.arms) == 2 and all(fits[a.name] is not None for a in space.arms):
@@ -587,6 +601,36 @@ def _stop_reason(rule: StopRule, a: _Assessment) -> str | None:
     return None
 
 
+def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
+    """The calibrated interval's widening at the target, and how candidates' points would change it."""
+    (arm, f), = a.fits.items()
+    st, x = a.states[arm], a.targets[arm]
+    cal = getattr(f, "calibration", None)
+    if st is None or st.interval != "calibrated" or cal is None or not cal.usable:
+        return None
+    base = target_state(f, x, level=rule.level, interval="bootstrap").width
+    extra = (0.5 * st.width) ** 2 - (0.5 * base) ** 2
+    if not extra > 0:
+        return None
+    t = a.tuned[arm]
+    fitted = {"n_params": np.asarray(t.n_params, dtype=float), "n_tokens": np.asarray(t.n_tokens, dtype=float)}
+    target = {k: np.asarray(float(v)) for k, v in x.items()}
+
+    def g(d: float) -> float:
+        return d if cal.shape == "brownian" else d * d
+
+    g_now = g(float(outside_decades(f.law, fitted, target)))
+
+    def growth(cands: Sequence[Candidate]) -> float:
+        pts = [p for c in cands for p in c.points]
+        if not pts or not g_now > 0:
+            return 1.0
+        more = {k: np.concatenate([v, [float(p[k]) for p in pts]]) for k, v in fitted.items()}
+        return g(float(outside_decades(f.law, more, target))) / g_now
+
+    return Extrapolation(base_width=base, extra=extra, growth=growth)
+
+
 def _width_now(rule: StopRule, a: _Assessment) -> float:
     if rule.kind == "width":
         return next(iter(a.states.values())).width
@@ -639,7 +683,8 @@ def _decide(space: RunSpace, rule: StopRule, opts: _Options, name: str, log: Dec
     chosen, scored = choose(fits, a.targets, [c for c, _ in pairs], width_now=_width_now(rule, a),
                             budget_flops=left, k=opts.per_round, comparison=comparison, level=rule.level,
                             goal_width=rule.width if rule.kind == "width" else 0.0,
-                            exclusive=lambda x, y: x.arm == y.arm and x.meta["rung"] == y.meta["rung"])
+                            exclusive=lambda x, y: x.arm == y.arm and x.meta["rung"] == y.meta["rung"],
+                            extrapolation=_extrapolation(rule, a) if not comparison else None)
     considered = [s.to_dict() for s in scored]
     if not chosen:
         affordable = [c for c, _ in pairs if c.cost_flops <= left]
