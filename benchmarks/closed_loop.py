@@ -22,7 +22,10 @@ Per world:
   ``width_end`` the width when it stopped (reached, or the budget ran out).
 
 A world passes when ``reach <= 0.5 F_grid`` or ``width_end < W_grid`` (issue 13: the loop ends
-narrower with at most the grid's compute). The script also
+narrower with at most the grid's compute). Both widths are bootstrap estimates with Monte Carlo
+noise (about 10% of the width, SD, at ``--n-boot 200``; about 4% at 1000), and the loop reads a
+fresh one every round while the grid gets one: compare planners at the same ``--n-boot``, and
+prefer 1000 where the time allows (docs/sweeps.md). The script also
 reports whether the true loss of the target run lies inside each final interval (coverage; valid
 as a check of the intervals only in aggregate).
 

@@ -788,6 +788,9 @@ class LrOptimum:
     d0: float
     n_points: int
 
+    def __post_init__(self) -> None:
+        freeze_fields(self, "coef", "cov")
+
     def optimum(self, n_params: float, n_tokens: float) -> tuple[float, float]:
         """``(learning rate, SE of its log2)`` predicted at ``(N, D)``."""
         z = np.array([1.0, math.log2(n_params / self.n0), math.log2(n_tokens / self.d0)])
