@@ -22,7 +22,10 @@ Per world:
   ``width_end`` the width when it stopped (reached, or the budget ran out).
 
 A world passes when ``reach <= 0.5 F_grid`` or ``width_end < W_grid`` (issue 13: the loop ends
-narrower with at most the grid's compute). The script also
+narrower with at most the grid's compute). Both widths are bootstrap estimates with Monte Carlo
+noise (about 10% of the width, SD, at ``--n-boot 200``; about 4% at 1000), and the loop reads a
+fresh one every round while the grid gets one: compare planners at the same ``--n-boot``, and
+prefer 1000 where the time allows (docs/sweeps.md). The script also
 reports whether the true loss of the target run lies inside each final interval (coverage; valid
 as a check of the intervals only in aggregate).
 
@@ -97,7 +100,8 @@ def target_inputs(c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
 
 
 def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
-              root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
+              root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG,
+              per_round: int = 1) -> dict:
     from scalinglab.laws import best_per_size, fit
     from scalinglab.laws.design import target_state
     from scalinglab.store import ResultsStore
@@ -125,7 +129,7 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     until = f"width at {c_star:.6g} on {rung} < {100 * gstate.width:.6g}%"
     rep = run_loop(sweep_dict("loop", law, noise, i, quick), until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
-                   lr_points=lr_points)
+                   lr_points=lr_points, per_round=per_round)
     hist = [(e["spent_flops"], e["states"][""]["width"]) for e in read_log(lstore, rep.name)
             if e["event"] == "state" and e["states"][""] is not None]
     reach = next((s for s, w in hist if w <= gstate.width), None)
@@ -175,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--lr-points", type=int, default=3, help="learning rates per proposed point (run_loop)")
+    ap.add_argument("--per-round", type=int, default=1, help="decisions per round, on distinct rungs (run_loop)")
     ap.add_argument("--c-star", type=float, default=C_STAR, help="target compute (FLOPs)")
     ap.add_argument("--rung", default=TARGET_RUNG, help="rung of the target run")
     ap.add_argument("--quick", action="store_true", help="smaller space (D <= 1M tokens), for tests")
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
         for i in range(args.worlds):
             law = world(rng)
             r = run_world(i, law, noise, n_boot=args.n_boot, level=args.level, quick=args.quick, root=Path(tmp),
-                          lr_points=args.lr_points, c_star=args.c_star, rung=args.rung)
+                          lr_points=args.lr_points, c_star=args.c_star, rung=args.rung, per_round=args.per_round)
             results.append(r)
             rr = "never" if r["reach_ratio"] is None else f"{r['reach_ratio']:.2f}"
             print(f"world {i:3d}: grid {100 * r['grid']['width']:.2f}% at {r['grid']['flops']:.3g}; loop reaches it at "

@@ -156,3 +156,76 @@ def test_rollout_keeps_budget_for_the_decisive_expensive_point(small_fit):
     greedy, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=budget, lookahead=0)
     ahead, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=budget, lookahead=4)
     assert greedy[0].candidate.key == "small" and ahead[0].candidate.key == "big"
+
+
+def lr_runs(opt_of, curvature, sigma, seed=0, rungs=(1e5, 3e5, 1e6), budgets=(1e6, 4e6, 1.6e7)):
+    """Runs over a x2 learning-rate window around each point's true optimum, quadratic in log2 lr."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in rungs:
+        for d in budgets:
+            u = math.log2(opt_of(n, d))
+            for lr in (2.0 ** (round(u) + k) for k in (-1, 0, 1)):
+                y = 3.0 * math.exp(curvature * (math.log2(lr) - u) ** 2 + rng.normal(0, sigma))
+                rows.append((n, d, lr, y, sigma))
+    return [np.array(c) for c in zip(*rows)]
+
+
+def test_lr_optimum_recovers_a_moving_optimum_and_its_curvature():
+    from scalinglab.laws.design import fit_lr_optimum
+
+    opt = lambda n, d: 3e-3 * (n / 1e5) ** -0.5 * (d / 1e6) ** 0.25            # noqa: E731
+    m = fit_lr_optimum(*lr_runs(opt, 0.02, 0.002))
+    assert m is not None and m.n_points == 9
+    assert m.curvature == pytest.approx(0.02, rel=0.3)
+    # the optimum moves with N and D: the model follows it, also a little beyond the data
+    for n, d in [(3e5, 4e6), (3e6, 3.2e7)]:
+        lr, se = m.optimum(n, d)
+        assert abs(math.log2(lr / opt(n, d))) < max(3 * se, 0.25)
+    # one probe at the predicted optimum is cheap; one two doublings off is not
+    lr, _ = m.optimum(3e6, 3.2e7)
+    assert m.penalty(lr, 3e6, 3.2e7) < m.penalty(4 * lr, 3e6, 3.2e7)
+    assert m.penalty([lr / 2, lr, 2 * lr], 3e6, 3.2e7) <= m.penalty(lr, 3e6, 3.2e7)
+    grid = [2.0 ** k * 1e-4 for k in range(8)]
+    (p1,) = m.probes(grid, 3e6, 3.2e7, 1)
+    assert abs(math.log2(p1 / lr)) <= 0.5 + 1e-9
+
+
+def test_lr_optimum_is_unsure_when_noise_hides_the_curvature():
+    from scalinglab.laws.design import fit_lr_optimum
+
+    flat = fit_lr_optimum(*lr_runs(lambda n, d: 3e-3, 0.004, 0.05, seed=2))
+    sharp = fit_lr_optimum(*lr_runs(lambda n, d: 3e-3, 0.004, 0.001, seed=2))
+    assert flat is not None and sharp is not None
+    assert flat.optimum(3e6, 6.4e7)[1] > sharp.optimum(3e6, 6.4e7)[1]
+    assert flat.penalty(3e-3, 3e6, 6.4e7) > sharp.penalty(3e-3, 3e6, 6.4e7)
+    # too few points tried at several learning rates: no model
+    n, d, lr, y, s = lr_runs(lambda n, d: 3e-3, 0.01, 0.01, rungs=(1e5,), budgets=(1e6, 2e6))
+    assert fit_lr_optimum(n, d, lr, y, s) is None
+
+
+def test_extrapolation_term_credits_points_that_bring_the_data_nearer(small_fit):
+    from scalinglab.laws.design import Extrapolation
+
+    w = target_state(small_fit, TARGET).width
+    cands = [cand("near", 8e6, 1.5e8, 1.0), cand("small", 1e5, 2e6, 1.0)]
+    plain = {s.candidate.key: s.width_after for s in score_candidates({"": small_fit}, {"": TARGET}, cands, width_now=w)}
+    # no widening: exactly the plain scores
+    none = Extrapolation(base_width=w, extra=0.0, growth=lambda cs: 0.0)
+    same = {s.candidate.key: s.width_after for s in
+            score_candidates({"": small_fit}, {"": TARGET}, cands, width_now=w, extrapolation=none)}
+    assert same == pytest.approx(plain)
+    # half the squared half-width is extrapolation; only the near point shrinks it (to a quarter)
+    base = w / math.sqrt(2)
+    ex = Extrapolation(base_width=base, extra=(0.5 * w) ** 2 - (0.5 * base) ** 2,
+                       growth=lambda cs: 0.25 if any(c.key == "near" for c in cs) else 1.0)
+    assert ex.width(1.0, []) == pytest.approx(w)
+    got = {s.candidate.key: s for s in
+           score_candidates({"": small_fit}, {"": TARGET}, cands, width_now=w, extrapolation=ex)}
+    r_small = plain["small"] / w
+    assert got["small"].width_after == pytest.approx(2 * math.sqrt((0.5 * base * r_small) ** 2 + ex.extra))
+    assert got["small"].width_after > plain["small"]       # its gain was over-counted on the whole width
+    r_near = plain["near"] / w
+    assert got["near"].width_after == pytest.approx(2 * math.sqrt((0.5 * base * r_near) ** 2 + 0.25 * ex.extra))
+    chosen, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=1.0, extrapolation=ex)
+    assert chosen[0].candidate.key == "near"

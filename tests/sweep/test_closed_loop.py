@@ -248,3 +248,26 @@ def test_branches_of_an_earlier_trunk_cost_only_their_cooldown(tmp_path):
         assert c["cost_flops"] == pytest.approx(sum(branch[b] for b in budgets))
         # a cooldown branch costs about a fifth of a run of its own budget (whole steps: <= 25% here)
         assert c["cost_flops"] <= 0.25 * sum(b * 2248704.0 for b in budgets) * (1 + 1e-9)
+
+
+def plan_lrs(store):
+    """(learning rates, why) of every new-trunk plan decision of the loop."""
+    return [(d["lr"], d["why"]) for d in read_log(store, "toyloop")
+            if d["event"] == "decision" and d["kind"] == "plan" and "(branches)" not in d["key"]]
+
+
+def test_a_pinned_learning_rate_gets_one_probe_else_a_search(tmp_path):
+    # noise well below the learning rate's effect: the tuned points pin the toy's optimum (3e-3), and
+    # later points probe it alone
+    rep = run_loop(space(), until=f"width at {C_STAR:g} < 0%", budget_flops=0.45 * FULL, store=tmp_path / "a",
+                   backend="inline", n_boot=60, lr_points=3)
+    pinned = [(lrs, why) for lrs, why in plan_lrs(tmp_path / "a") if "pinned" in why]
+    assert pinned and all(lrs == [3e-3] for lrs, _ in pinned)
+    check_invariants(read_log(tmp_path / "a", "toyloop"), 0.45 * FULL)
+    assert rep.spent_flops <= 0.45 * FULL
+    # a grid of two learning rates never shows a curvature (no learning-rate model): every new point
+    # searches both
+    run_loop({**space(), "lr": LRS[1:]}, until=f"width at {C_STAR:g} < 0%", budget_flops=0.45 * FULL,
+             store=tmp_path / "b", backend="inline", n_boot=60, lr_points=3)
+    searched = plan_lrs(tmp_path / "b")
+    assert searched and all(lrs == LRS[1:] and "pinned" not in why for lrs, why in searched)

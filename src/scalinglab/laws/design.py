@@ -34,6 +34,20 @@ so the heavy tails of the ensemble, which set a percentile interval, count. The 
 largest ``(width now - width after) / cost``, after a rollout lookahead (:func:`choose`); a batch
 of several candidates is chosen greedily, each scored jointly with those already chosen.
 
+The interval scored is the one the stop rule reads. Beyond the data that is the calibrated
+interval (:mod:`scalinglab.laws.intervals`), ``sqrt(h_boot^2 + kappa g(d))`` per side: the ratio
+above shrinks the bootstrap part ``h_boot`` only, and the extrapolation part follows ``g(d)`` when
+a candidate's points bring the data nearer the target (:class:`Extrapolation`; without a widening
+the score is the plain ratio).
+
+How many learning rates a new point searches
+--------------------------------------------
+:func:`fit_lr_optimum` pools every point tried at several learning rates into one model, the loss
+quadratic in ``log2 lr`` around an optimum log-linear in N and D (:class:`LrOptimum`). The planner
+probes the fewest learning rates whose expected mis-tuning (``c (miss^2 + se^2)``, conservative in
+the curvature ``c``) is at most ``PIN_FRACTION`` (a quarter) of the point's run-to-run noise SD:
+one where neighbouring points pin the optimum, the full window where they do not.
+
 When the score is valid, and when not
 -------------------------------------
 It is a linearisation: good when the ensemble is roughly Gaussian in log space and the candidate
@@ -60,11 +74,15 @@ from ..errors import ConfigError, ScalingLabWarning
 
 __all__ = [
     "Candidate",
+    "Extrapolation",
+    "LrOptimum",
+    "PIN_FRACTION",
     "Scored",
     "StopRule",
     "TargetState",
     "choose",
     "difference_state",
+    "fit_lr_optimum",
     "parse_until",
     "point_noise_var",
     "score_candidates",
@@ -212,11 +230,12 @@ class TargetState:
                 "high": self.high, "level": self.level, "width": self.width, "interval": self.interval}
 
 
-def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95) -> TargetState:
-    """The fit's prediction interval for a new run at ``inputs`` (its default interval method)."""
+def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
+                 interval: str | None = None) -> TargetState:
+    """The fit's prediction interval for a new run at ``inputs`` (its default interval method, or ``interval``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingLabWarning)
-        p = fit.predict(level=level, **inputs)
+        p = fit.predict(level=level, interval=interval, **inputs)
     method = getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap"
     return TargetState(inputs={k: float(v) for k, v in inputs.items()}, mean=float(np.asarray(p.mean)),
                        low=float(np.asarray(p.low)), high=float(np.asarray(p.high)), level=level,
@@ -310,6 +329,40 @@ class Scored:
                 "points": [{k: float(v) for k, v in p.items()} for p in c.points],
                 "width_now": self.width_now, "width_after": self.width_after,
                 "gain_per_flop": self.gain_per_flop}
+
+
+@dataclass(frozen=True)
+class Extrapolation:
+    """The calibrated interval's extrapolation term, so that candidates are scored on the interval
+    the stop rule reads (:mod:`scalinglab.laws.intervals`).
+
+    The calibrated half-width is ``sqrt(h_boot^2 + kappa g(d))`` per side. A candidate changes both
+    parts: the bootstrap part shrinks as the scores estimate, and the extrapolation part follows
+    ``g(d)`` when its points bring the data nearer the target (smaller ``d``). In relative widths::
+
+        width_after = 2 sqrt((base_width / 2 * r)^2 + extra * growth(candidates))
+
+    with ``r`` the bootstrap part's expected ratio, ``extra = (width_now / 2)^2 - (base_width / 2)^2``
+    the widening now, and ``growth`` the ratio ``g(d after) / g(d now)``. With no widening
+    (``extra = 0``: inside the data, or an uncalibrated interval) it is the plain ratio.
+
+    Attributes
+    ----------
+    base_width : float
+        Relative width of the bootstrap interval at the target now.
+    extra : float
+        The widening's share now, in squared relative half-widths (>= 0).
+    growth : callable
+        ``growth(candidates) -> g(d after them) / g(d now)`` (1 when they leave ``d`` unchanged).
+    """
+
+    base_width: float
+    extra: float
+    growth: Any
+
+    def width(self, boot_ratio: float, cands: Sequence[Candidate]) -> float:
+        g = float(self.growth(cands)) if self.extra > 0 else 1.0
+        return 2.0 * math.sqrt((0.5 * self.base_width * boot_ratio) ** 2 + self.extra * g)
 
 
 def point_noise_var(noise: Any, seeds: int, *, inputs: Mapping[str, float] | None = None,
@@ -467,7 +520,7 @@ def _pkey(p: Mapping[str, float]) -> tuple:
 def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
                      candidates: Sequence[Candidate], *, width_now: float, noise_var_new: float | None = None,
                      chosen: Sequence[Candidate] = (), comparison: bool = False, level: float = 0.95,
-                     method: str | None = None) -> list[Scored]:
+                     method: str | None = None, extrapolation: Extrapolation | None = None) -> list[Scored]:
     """Score every candidate: expected relative width after it, and gain per FLOP.
 
     Parameters
@@ -492,6 +545,9 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
         ``"importance"`` (default for one arm): the expected spread of the reweighted ensemble
         (``widths_after`` of the arm's ensemble, preposterior importance sampling). ``"gaussian"`` (default
         for a comparison): the linear-Gaussian update of the module notes.
+    extrapolation : Extrapolation, optional
+        Score the calibrated interval (one arm): the bootstrap part as above, the extrapolation
+        part by how far the candidate's points bring the data towards the target.
 
     Returns
     -------
@@ -533,10 +589,14 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
         prior, base = width(chosen)
         if not (math.isfinite(prior) and prior > 0):
             return [Scored(c, width_now, width_now, 0.0) for c in candidates]
-        w_base = width_now * base / prior
+
+        def after(ratio: float, cands: Sequence[Candidate]) -> float:
+            return width_now * ratio if extrapolation is None else extrapolation.width(ratio, cands)
+
+        w_base = after(base / prior, chosen)
         out = []
         for c in candidates:
-            w = width_now * width([*chosen, c])[1] / prior
+            w = after(width([*chosen, c])[1] / prior, [*chosen, c])
             out.append(Scored(c, width_now, w, (w_base - w) / c.cost_flops))
         out.sort(key=lambda s: (-s.gain_per_flop, s.candidate.cost_flops, s.candidate.key))
         return out
@@ -545,11 +605,15 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
     v_now = sum(arm.var0 for arm in arms.values())
     if not (math.isfinite(v_now) and v_now > 0):
         return [Scored(c, width_now, width_now, 0.0) for c in candidates]
-    w_base = width_now * math.sqrt((v_base + noise_var_new) / (v_now + noise_var_new))
+
+    def gauss(v: float, cands: Sequence[Candidate]) -> float:
+        r = math.sqrt((v + noise_var_new) / (v_now + noise_var_new))
+        return width_now * r if extrapolation is None else extrapolation.width(r, cands)
+
+    w_base = gauss(v_base, chosen)
     out = []
     for c in candidates:
-        v = total_var([*chosen, c])
-        w = width_now * math.sqrt((v + noise_var_new) / (v_now + noise_var_new))
+        w = gauss(total_var([*chosen, c]), [*chosen, c])
         out.append(Scored(c, width_now, w, (w_base - w) / c.cost_flops))
     out.sort(key=lambda s: (-s.gain_per_flop, s.candidate.cost_flops, s.candidate.key))
     return out
@@ -559,7 +623,7 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
            candidates: Sequence[Candidate], *, width_now: float, budget_flops: float, k: int = 1,
            noise_var_new: float | None = None, comparison: bool = False, level: float = 0.95,
            method: str | None = None, exclusive: Any = None, goal_width: float = 0.0,
-           lookahead: int = 4) -> tuple[list[Scored], list[Scored]]:
+           lookahead: int = 4, extrapolation: Extrapolation | None = None) -> tuple[list[Scored], list[Scored]]:
     """Choose up to ``k`` candidates by expected width reduction per FLOP, with a rollout lookahead.
 
     Never chooses a candidate over the remaining ``budget_flops`` (the budget shrinks with each
@@ -573,7 +637,8 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
     optimization"): chosen first, then followed by greedy choices (linear-Gaussian scores, which
     are cheap) until the budget is spent. The first choice whose rollout reaches ``goal_width``
     with the fewest FLOPs wins, or, when none does, the one whose rollout ends narrowest.
-    ``lookahead=0`` is the plain greedy choice.
+    ``lookahead=0`` is the plain greedy choice. ``extrapolation`` scores the calibrated interval
+    (:class:`Extrapolation`), in the scores and the rollouts.
 
     Returns
     -------
@@ -584,8 +649,8 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
     chosen: list[Scored] = []
     first: list[Scored] = []
     pool = [c for c in candidates if c.cost_flops <= left]
-    gauss = _Scorer(fits, targets, candidates, noise_var_new=noise_var_new, comparison=comparison) \
-        if lookahead and pool else None
+    gauss = _Scorer(fits, targets, candidates, noise_var_new=noise_var_new, comparison=comparison,
+                    extrapolation=extrapolation, width_now=width_now) if lookahead and pool else None
     for i in range(max(int(k), 1)):
         pool = [c for c in pool if c.cost_flops <= left
                 and not any(exclusive is not None and exclusive(c, s.candidate) for s in chosen)]
@@ -593,7 +658,7 @@ def choose(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
             break
         scored = score_candidates(fits, targets, pool, width_now=width_now, noise_var_new=noise_var_new,
                                   chosen=[s.candidate for s in chosen], comparison=comparison, level=level,
-                                  method=method)
+                                  method=method, extrapolation=extrapolation)
         if i == 0:
             first = scored
         best = scored[0]
@@ -617,7 +682,9 @@ class _Scorer:
     """Linear-Gaussian widths of any set of candidates, relative to the current width (rollouts)."""
 
     def __init__(self, fits: Mapping[str, Any], targets: Mapping[str, Mapping[str, float]],
-                 candidates: Sequence[Candidate], *, noise_var_new: float | None, comparison: bool):
+                 candidates: Sequence[Candidate], *, noise_var_new: float | None, comparison: bool,
+                 extrapolation: Extrapolation | None = None, width_now: float = 1.0):
+        self.extrapolation, self.width_now = extrapolation, float(width_now)
         self.arms = {a: _Arm(f, targets[a], [p for c in candidates if c.arm == a for p in c.points])
                      for a, f in fits.items()}
         if noise_var_new is None:
@@ -638,7 +705,10 @@ class _Scorer:
         v = sum(self.arms[a].var_after(obs[a]) for a in self.arms)
         if not (math.isfinite(self.v0) and self.v0 + self.s2 > 0):
             return 1.0
-        return math.sqrt((v + self.s2) / (self.v0 + self.s2))
+        r = math.sqrt((v + self.s2) / (self.v0 + self.s2))
+        if self.extrapolation is None or not self.width_now > 0:
+            return r
+        return self.extrapolation.width(r, cands) / self.width_now
 
     def rollout(self, first: Candidate, chosen: Sequence[Candidate], pool: Sequence[Candidate], left: float,
                 goal_ratio_width: float) -> tuple[float, float]:
@@ -667,3 +737,173 @@ class _Scorer:
             if w <= goal_ratio_width and reach == math.inf:
                 reach = spent
         return reach, w
+
+
+# ---------------------------------------------------------------------------------------------
+# learning rates: when one probe is enough
+# ---------------------------------------------------------------------------------------------
+
+#: One learning rate is probed at a new point when the expected excess log loss of that probe
+#: (mis-tuning) is at most this fraction of the point's run-to-run noise SD.
+PIN_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class LrOptimum:
+    """A pooled model of how the loss depends on the learning rate, fitted on every tuned point.
+
+    ``log L(point i, lr) = m_i + c (log2 lr - u(N_i, D_i))^2`` with one level ``m_i`` per (N, D)
+    point, one curvature ``c`` (excess log loss per squared doubling of the learning rate) shared
+    by all points, and the optimum ``u = a0 + a1 log2(N / N0) + a2 log2(D / D0)`` linear in log N
+    and log D: the quadratic-in-log-learning-rate sensitivity curves and power-law optimum fits of
+    DeepSeek-AI 2024 ("DeepSeek LLM", Sec. 3.1) and Bjorck et al. 2024 ("Scaling optimal LR across
+    token horizons"). Weighted least squares with each run's noise SD; the covariance of
+    ``(c, a)`` is the Gauss-Newton one, scaled up by the reduced chi-square when the model misfits.
+
+    When it is valid: the optimum moves smoothly (log-linearly) with N and D over the range of the
+    data and a little beyond, and the loss near the optimum is quadratic in log learning rate (true
+    within a few doublings of it; far off the optimum the loss rises faster, or diverges, which
+    makes this estimate of ``c`` conservative). It says nothing about a change of regime (a new
+    instability) at sizes the data do not reach.
+
+    Attributes
+    ----------
+    curvature, curvature_se : float
+        ``c`` and its standard error.
+    coef : ndarray, shape (3,)
+        ``(a0, a1, a2)``; ``a2`` (and ``a1``) are 0 when the data have too few budgets (sizes).
+    cov : ndarray, shape (4, 4)
+        Covariance of ``(c, a0, a1, a2)``.
+    n0, d0 : float
+        Reference N and D (geometric means of the points).
+    n_points : int
+        (N, D) points with two or more learning rates.
+    """
+
+    curvature: float
+    curvature_se: float
+    coef: np.ndarray
+    cov: np.ndarray
+    n0: float
+    d0: float
+    n_points: int
+
+    def __post_init__(self) -> None:
+        freeze_fields(self, "coef", "cov")
+
+    def optimum(self, n_params: float, n_tokens: float) -> tuple[float, float]:
+        """``(learning rate, SE of its log2)`` predicted at ``(N, D)``."""
+        z = np.array([1.0, math.log2(n_params / self.n0), math.log2(n_tokens / self.d0)])
+        u = float(self.coef @ z)
+        with np.errstate(invalid="ignore"):
+            var = float(z @ self.cov[1:, 1:] @ z)
+        if not math.isfinite(var):
+            return 2.0 ** u, math.inf
+        return 2.0 ** u, math.sqrt(max(var, 0.0))
+
+    def penalty(self, lrs: float | Sequence[float], n_params: float, n_tokens: float) -> float:
+        """Expected excess log loss of the best of the runs at ``lrs`` over the tuned optimum at ``(N, D)``.
+
+        ``c_up E[min_j (log2 lr_j - u)^2]`` over the optimum's uncertainty ``u ~ N(u_hat, se^2)``,
+        with ``c_up = c + 2 se(c)``: the mis-tuning bias the point brings into the fit, conservative
+        in the curvature. One learning rate: ``c_up ((log2 lr - u_hat)^2 + se^2)``.
+        """
+        opt, se = self.optimum(n_params, n_tokens)
+        if not math.isfinite(se):
+            return math.inf
+        x = np.log2(np.atleast_1d(np.asarray(lrs, dtype=float)) / opt)
+        z, wz = np.polynomial.hermite_e.hermegauss(40)          # u - u_hat = se z, z ~ N(0, 1)
+        miss = np.min((x[:, None] - se * z[None, :]) ** 2, axis=0)
+        c_up = max(self.curvature, 0.0) + 2.0 * self.curvature_se
+        return float(c_up * np.sum(wz * miss) / np.sum(wz))
+
+    def probes(self, grid: Sequence[float], n_params: float, n_tokens: float, k: int) -> tuple[float, ...]:
+        """The ``k`` consecutive values of ``grid`` (ascending) with the least :meth:`penalty` at ``(N, D)``."""
+        g = tuple(sorted(float(v) for v in grid))
+        k = max(1, min(int(k), len(g)))
+        return min((g[i:i + k] for i in range(len(g) - k + 1)),
+                   key=lambda w: (self.penalty(w, n_params, n_tokens), w))
+
+
+def fit_lr_optimum(n_params: Any, n_tokens: Any, lr: Any, loss: Any, sigma: Any) -> LrOptimum | None:
+    """Fit :class:`LrOptimum` to runs (one value per run: N, D, learning rate, loss, noise SD of log loss).
+
+    Only (N, D) points tried at two or more learning rates inform it. Returns None when fewer than
+    3 such points (or fewer than 2 with three learning rates) exist, or the fit fails.
+    """
+    n, d, x, y, s = (np.asarray(v, dtype=float).reshape(-1) for v in (n_params, n_tokens, lr, loss, sigma))
+    ok = np.isfinite(y) & (y > 0) & (x > 0) & np.isfinite(s) & (s > 0)
+    n, d, x, y, s = n[ok], d[ok], np.log2(x[ok]), np.log(y[ok]), s[ok]
+    keys = [(f"{a:.6g}", f"{b:.6g}") for a, b in zip(n, d)]
+    pts: dict[tuple, list[int]] = {}
+    for i, k in enumerate(keys):
+        pts.setdefault(k, []).append(i)
+    pts = {k: v for k, v in pts.items() if len({round(x[i], 6) for i in v}) >= 2}
+    if len(pts) < 3 or sum(len({round(x[i], 6) for i in v}) >= 3 for v in pts.values()) < 2:
+        return None
+    rows = [i for v in pts.values() for i in v]
+    grp = np.concatenate([[j] * len(v) for j, v in enumerate(pts.values())])
+    n, d, x, y, s = n[rows], d[rows], x[rows], y[rows], s[rows]
+    n0, d0 = float(np.exp(np.mean(np.log(n)))), float(np.exp(np.mean(np.log(d))))
+    ln, ld = np.log2(n / n0), np.log2(d / d0)
+    w = 1.0 / s ** 2
+    G = len(pts)
+    # the optimum's dependence on N and D: the model of lowest AIC among constant, + log N, + log D, both
+    free = [len({f"{v:.6g}" for v in n}) >= 3, len({f"{v:.6g}" for v in d}) >= 3]
+    best = None
+    for use in ([True, False, False], [True, True, False], [True, False, True], [True, True, True]):
+        if (use[1] and not free[0]) or (use[2] and not free[1]):
+            continue
+        sol = _fit_lr_model(x, y, s, w, grp, G, ln, ld, use)
+        if sol is None:
+            continue
+        aic = float(np.sum(sol.fun ** 2)) + 2 * (len(sol.x) + G)
+        if best is None or aic < best[0] - 1e-9:
+            best = (aic, use, sol)
+    if best is None:
+        return None
+    _, use, sol = best
+    J = sol.jac
+    dof = max(len(y) - G - J.shape[1], 1)
+    chi2 = float(np.sum(sol.fun ** 2)) / dof
+    cov = np.linalg.pinv(J.T @ J) * max(chi2, 1.0)
+    if not sol.located:
+        # no curvature measured, or the optimum runs off the searched range: its location is not
+        # identified (the loss is flat in the learning rate, or the noise hides its curvature)
+        cov[1:, :] = cov[:, 1:] = np.inf
+    full = np.zeros((4, 4))
+    idx = [0] + [1 + j for j in range(3) if use[j]]
+    full[np.ix_(idx, idx)] = cov
+    coef = np.zeros(3)
+    coef[np.array(use)] = sol.x[1:]
+    return LrOptimum(curvature=float(sol.x[0]), curvature_se=float(math.sqrt(max(cov[0, 0], 0.0))), coef=coef,
+                     cov=full, n0=n0, d0=d0, n_points=G)
+
+
+def _fit_lr_model(x, y, s, w, grp, G, ln, ld, use):
+    """Weighted least squares of :class:`LrOptimum` with the levels profiled out (None on failure)."""
+    from scipy.optimize import least_squares
+
+    mask = np.array(use)
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        a = np.zeros(3)
+        a[mask] = p[1:]
+        r = y - p[0] * (x - (a[0] + a[1] * ln + a[2] * ld)) ** 2
+        m = np.bincount(grp, weights=w * r, minlength=G) / np.bincount(grp, weights=w, minlength=G)
+        return (r - m[grp]) / s
+
+    k = int(mask.sum())
+    # the optimum within two doublings of the searched learning rates, moving at most 2 doublings
+    # per doubling of N or D: a fit that runs into these bounds has not located it
+    lo = np.array([0.0, x.min() - 2, *([-2.0] * (k - 1))])
+    hi = np.array([np.inf, x.max() + 2, *([2.0] * (k - 1))])
+    start = np.array([0.01, float(np.mean(x)), *([0.0] * (k - 1))])
+    try:
+        sol = least_squares(resid, start, x_scale="jac", method="trf", bounds=(lo, hi))
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    if not np.all(np.isfinite(sol.x)):
+        return None
+    sol.located = bool(sol.x[0] > 1e-9 and np.all(sol.x[1:] > lo[1:] + 1e-6) and np.all(sol.x[1:] < hi[1:] - 1e-6))
+    return sol

@@ -16,8 +16,10 @@ compute C* the most per FLOP:
    searched on, with more grid beyond, gets one more learning rate first (``lr-extend``).
 5. **Plan** (:mod:`scalinglab.laws.design`): every (rung, D) of the space not trained yet, alone or
    with the rung's untrained shorter budgets as cooldown branches, each a small search over
-   ``lr_points`` learning rates of the rung's grid centred on the best one seen so far; choose
-   ``per_round`` of them (distinct rungs) by expected width reduction per FLOP.
+   ``lr_points`` learning rates of the rung's grid centred on the best one seen so far, or fewer
+   (down to one) where the tuned points pin the optimum (:func:`~scalinglab.laws.design.fit_lr_optimum`:
+   the expected mis-tuning stays under a quarter of the noise SD); choose ``per_round`` of them
+   (distinct rungs) by expected width reduction per FLOP.
 6. **Train** them through :func:`~scalinglab.sweep.run.run_sweep` (any backend, same store), and
    go back to 2.
 
@@ -42,18 +44,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._io import jsonable
 from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
 from ..laws import Runs, best_per_size, fit, get_law
 from ..laws.design import (
+    PIN_FRACTION,
     Candidate,
+    Extrapolation,
+    LrOptimum,
     StopRule,
     TargetState,
     choose,
     difference_state,
+    fit_lr_optimum,
     parse_until,
+    point_noise_var,
     target_state,
 )
+from ..laws.intervals import outside_decades
 from ..store.store import ResultsStore
 from ..units import format_quantity
 from .decisions import DecisionLog, list_loops, read_log
@@ -204,6 +214,7 @@ class _Assessment:
     done_ids: dict[str, set[str]]        # their run ids (a finished trunk's branches can start now)
     fits: dict[str, Any]
     tuned: dict[str, Any]
+    runs: dict[str, Any]                 # every finished run of the arm (all learning rates)
     states: dict[str, TargetState | None]
     targets: dict[str, dict[str, float]]
     p_better: float | None
@@ -220,9 +231,9 @@ def _finished(store: ResultsStore, space: RunSpace, arm: Arm) -> list[Any]:
 def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options) -> _Assessment:
 
     n_law = get_law(opts.law).n_params
-    fits, tuned, states, targets, done, done_ids = {}, {}, {}, {}, {}, {}
+    fits, tuned, states, targets, done, done_ids, all_runs = {}, {}, {}, {}, {}, {}, {}
     for arm in space.arms:
-        fits[arm.name] = tuned[arm.name] = states[arm.name] = None
+        fits[arm.name] = tuned[arm.name] = states[arm.name] = all_runs[arm.name] = None
         recs = _finished(store, space, arm)
         done[arm.name] = {run_key(r.spec) for r in recs}
         done_ids[arm.name] = {r.run_id for r in recs if r.status == "done"}
@@ -241,7 +252,7 @@ def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options
                                   mean_over="seed" if len({str(v) for v in groups["seed"]}) > 1 else None)
         except DataError:
             continue
-        tuned[arm.name] = t
+        tuned[arm.name], all_runs[arm.name] = t, runs
         if (len(t) < n_law + EXTRA_POINTS or len({f"{v:.6g}" for v in t.n_params}) < MIN_SIZES
                 or len({f"{v:.6g}" for v in t.n_tokens}) < MIN_BUDGETS):
             continue
@@ -254,15 +265,23 @@ def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options
                 f = fit(opts.law, t, n_boot=opts.n_boot, seed=opts.seed, **kw)
         except ScalingLabError:
             continue
+        targets[arm.name] = _target_inputs(f, arm, rule)
+        if rule.kind == "width" and np.any(f.outside_decades(**targets[arm.name]) > 0):
+            # the calibration the default interval computes anyway, kept on the fit for the scores
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ScalingLabWarning)
+                    f = f.with_calibration()
+            except ScalingLabError:
+                pass
         fits[arm.name] = f
         opts.warm[arm.name] = f.param_vector
-        targets[arm.name] = _target_inputs(f, arm, rule)
         states[arm.name] = target_state(f, targets[arm.name], level=rule.level)
     p = sd = None
     if len(space.arms) == 2 and all(fits[a.name] is not None for a in space.arms):
         a, b = (x.name for x in space.arms)
         p, sd = difference_state(fits[a], targets[a], fits[b], targets[b])
-    return _Assessment(done, done_ids, fits, tuned, states, targets, p, sd)
+    return _Assessment(done, done_ids, fits, tuned, all_runs, states, targets, p, sd)
 
 
 #: Every k-th start of the law's grid, plus the previous round's optimum: a round adds a few points
@@ -352,6 +371,46 @@ class _Planner:
     def __init__(self, space: RunSpace, rule: StopRule, opts: _Options, name: str, a: _Assessment):
         self.space, self.rule, self.opts, self.name, self.a = space, rule, opts, name, a
         self.branched = space.cfg.schedule.kind == "branched"
+        self._lr_models: dict[str, LrOptimum | None] = {}
+
+    def lr_model(self, arm: Arm) -> LrOptimum | None:
+        """The arm's pooled learning-rate model (:func:`~scalinglab.laws.design.fit_lr_optimum`), or None."""
+        if arm.name not in self._lr_models:
+            runs, f = self.a.runs[arm.name], self.a.fits[arm.name]
+            m = None
+            if runs is not None and f is not None and "lr" in runs.groups:
+                sig = [self.sigma(arm, n, d) for n, d in zip(runs.n_params, runs.n_tokens)]
+                m = fit_lr_optimum(runs.n_params, runs.n_tokens, [float(v) for v in runs.groups["lr"]],
+                                   runs.target, sig)
+            self._lr_models[arm.name] = m
+        return self._lr_models[arm.name]
+
+    def sigma(self, arm: Arm, n_params: float, n_tokens: float) -> float:
+        """Noise SD of one run's log loss at (N, D) under the arm's fit (seed spread and misfit)."""
+        f = self.a.fits[arm.name]
+        return math.sqrt(point_noise_var(f.noise, 1, inputs={"n_params": float(n_params), "n_tokens": float(n_tokens)},
+                                         fallback_sigma=float(f.noise_sigma)))
+
+    def probe_lrs(self, arm: Arm, rung: LoopRung, budgets: Sequence[int]) -> tuple[tuple[float, ...], str]:
+        """The learning rates a new trunk of ``rung`` (serving ``budgets``) searches, and why.
+
+        ``lr_points`` grid values around the best seen nearby, unless fewer suffice: the fewest
+        ``k`` whose expected mis-tuning (the learning-rate model's :meth:`~LrOptimum.penalty`) is at
+        most ``PIN_FRACTION`` of the run-to-run noise SD at every budget the trunk serves.
+        """
+        d_max = max(budgets)
+        window = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
+        m = self.lr_model(arm)
+        if m is None:
+            return window, ""
+        for k in range(1, len(window)):
+            lrs = m.probes(rung.lrs, rung.n_params, d_max, k)
+            worst = max(m.penalty(lrs, rung.n_params, b) / self.sigma(arm, rung.n_params, b) for b in budgets)
+            if worst <= PIN_FRACTION:
+                opt, se = m.optimum(rung.n_params, d_max)
+                return lrs, (f"learning rate pinned by the tuned points: optimum {opt:.3g} (x{2 ** se:.2f}), "
+                             f"{k} probe{'s' if k > 1 else ''} leave an expected mis-tuning of {worst:.2f} noise SD")
+        return window, ""
 
     def family(self, arm: Arm, rung: LoopRung, d_max: int, lrs: Sequence[float], rnd: int, i: int
                ) -> tuple[dict[str, Any], tuple[PlannedRun, ...]]:
@@ -456,11 +515,13 @@ class _Planner:
         out: list[tuple[Candidate, dict[str, Any]]] = []
         seen: set[str] = set()
 
-        def add(sub: Mapping[str, Any], runs: Sequence[PlannedRun], rung: LoopRung) -> None:
+        def add(sub: Mapping[str, Any], runs: Sequence[PlannedRun], rung: LoopRung, lr_why: str = "") -> None:
             d = self._decision("plan", arm, rung, sub, runs)
             if d is None or d["key"] in seen:
                 return
             seen.add(d["key"])
+            if lr_why:
+                d["lr_why"] = lr_why
             out.append((Candidate(key=d["key"], points=tuple(d["points"]), cost_flops=d["cost_flops"],
                                   seeds=len(d["seeds"]), arm=arm.name, meta={"rung": rung.name}), d))
 
@@ -470,13 +531,18 @@ class _Planner:
             for d_max in rung.budgets:
                 # a new trunk at d_max: alone, or with every untrained shorter budget
                 if d_max in free:
-                    lrs = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
+                    serve = [b for b in free if b <= d_max] if self.branched else [d_max]
+                    lrs, why = self.probe_lrs(arm, rung, serve)
                     sub, fam = self.family(arm, rung, d_max, lrs, rnd, i)
                     i += 1
-                    # with branches every untrained shorter budget rides along for its cooldown: a
-                    # trunk alone would leave them to cost a whole run each later
-                    add(sub, [r for r in fam if r.n_data in free] if self.branched else
-                        [r for r in fam if r.branch_of is None], rung)
+                    # with branches every untrained shorter budget can ride along for its cooldown; the
+                    # trunk alone keeps their checkpoints for branches in a later round
+                    add(sub, [r for r in fam if r.n_data in serve], rung, why)
+                    if len(serve) > 1:
+                        lrs1, why1 = self.probe_lrs(arm, rung, [d_max])
+                        sub1, fam1 = (sub, fam) if lrs1 == lrs else self.family(arm, rung, d_max, lrs1, rnd, i)
+                        i += lrs1 != lrs
+                        add(sub1, [r for r in fam1 if r.n_data == d_max], rung, why1)
                     continue
                 if not self.branched:
                     continue
@@ -535,6 +601,36 @@ def _stop_reason(rule: StopRule, a: _Assessment) -> str | None:
     return None
 
 
+def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
+    """The calibrated interval's widening at the target, and how candidates' points would change it."""
+    (arm, f), = a.fits.items()
+    st, x = a.states[arm], a.targets[arm]
+    cal = getattr(f, "calibration", None)
+    if st is None or st.interval != "calibrated" or cal is None or not cal.usable:
+        return None
+    base = target_state(f, x, level=rule.level, interval="bootstrap").width
+    extra = (0.5 * st.width) ** 2 - (0.5 * base) ** 2
+    if not extra > 0:
+        return None
+    t = a.tuned[arm]
+    fitted = {"n_params": np.asarray(t.n_params, dtype=float), "n_tokens": np.asarray(t.n_tokens, dtype=float)}
+    target = {k: np.asarray(float(v)) for k, v in x.items()}
+
+    def g(d: float) -> float:
+        return d if cal.shape == "brownian" else d * d
+
+    g_now = g(float(outside_decades(f.law, fitted, target)))
+
+    def growth(cands: Sequence[Candidate]) -> float:
+        pts = [p for c in cands for p in c.points]
+        if not pts or not g_now > 0:
+            return 1.0
+        more = {k: np.concatenate([v, [float(p[k]) for p in pts]]) for k, v in fitted.items()}
+        return g(float(outside_decades(f.law, more, target))) / g_now
+
+    return Extrapolation(base_width=base, extra=extra, growth=growth)
+
+
 def _width_now(rule: StopRule, a: _Assessment) -> float:
     if rule.kind == "width":
         return next(iter(a.states.values())).width
@@ -587,7 +683,8 @@ def _decide(space: RunSpace, rule: StopRule, opts: _Options, name: str, log: Dec
     chosen, scored = choose(fits, a.targets, [c for c, _ in pairs], width_now=_width_now(rule, a),
                             budget_flops=left, k=opts.per_round, comparison=comparison, level=rule.level,
                             goal_width=rule.width if rule.kind == "width" else 0.0,
-                            exclusive=lambda x, y: x.arm == y.arm and x.meta["rung"] == y.meta["rung"])
+                            exclusive=lambda x, y: x.arm == y.arm and x.meta["rung"] == y.meta["rung"],
+                            extrapolation=_extrapolation(rule, a) if not comparison else None)
     considered = [s.to_dict() for s in scored]
     if not chosen:
         affordable = [c for c, _ in pairs if c.cost_flops <= left]
@@ -596,7 +693,8 @@ def _decide(space: RunSpace, rule: StopRule, opts: _Options, name: str, log: Dec
     out = []
     for j, s in enumerate(chosen):
         d = dict(by_key[s.candidate.key])
-        d["why"] = s.why + (f" (given the {j} chosen before it)" if j else "")
+        d["why"] = s.why + (f" (given the {j} chosen before it)" if j else "") + \
+            (f"; {d.pop('lr_why')}" if d.get("lr_why") else "")
         d["expected_width"] = s.width_after
         d["gain_per_flop"] = s.gain_per_flop
         d["runners_up"] = [x.to_dict() for x in scored[:6] if x.candidate.key != s.candidate.key][:5]
