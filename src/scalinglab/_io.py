@@ -16,6 +16,7 @@ Bottom layer: imports nothing from scalinglab but :mod:`scalinglab.errors`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -81,6 +82,12 @@ def write_json(path: str | Path, data: Any, *, indent: int | None = 1) -> Path:
     """Write ``data`` as JSON (sorted keys, trailing newline) with :func:`atomic_write`."""
     text = json.dumps(jsonable(data), indent=indent, sort_keys=True, allow_nan=True)
     return atomic_write(path, text + "\n")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in chunks."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def canonical_json(data: Any) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write, canonical_json
+from .._io import atomic_write, canonical_json, file_sha256
 from .._optional import require
 from ..errors import DataError, UnknownNameError, suggest
 from . import shapeworld as sw
@@ -82,14 +82,6 @@ class PoolSamples:
 
 # --- on disk ---------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
     ti = tarfile.TarInfo(name)
     ti.size, ti.mtime, ti.mode, ti.uid, ti.gid, ti.uname, ti.gname = size, 0, 0o644, 0, 0, "", ""
@@ -111,7 +103,7 @@ def _write_shards(samples: PoolSamples, folder: Path, per_shard: int) -> list[di
                         tf.addfile(_tarinfo(f"{key}.{ext}", len(data)), io.BytesIO(data))
             fh.flush()
         out.append({"path": f"shards/{path.name}", "samples": min(per_shard, len(samples) - start),
-                    "bytes": path.stat().st_size, "sha256": _sha256(path)})
+                    "bytes": path.stat().st_size, "sha256": file_sha256(path)})
     return out
 
 

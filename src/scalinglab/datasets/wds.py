@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write, canonical_json
+from .._io import atomic_write, canonical_json, file_sha256
 from .._optional import require
 from ..errors import DataError
 from . import shapeworld as sw
@@ -71,14 +71,6 @@ class ShardDataset:
         return self.images[idx], self.tokens[idx]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_shards(world: sw.WorldConfig, out_dir: str | Path, *, split: str = "val", n: int = 1024,
                  samples_per_shard: int = 1000, seed: int = 0) -> dict:
     """Write ``n`` samples of a split (or of training, ``split="train"``) as PNG + TXT shards.
@@ -114,7 +106,7 @@ def write_shards(world: sw.WorldConfig, out_dir: str | Path, *, split: str = "va
     if writer is not None:
         writer.close()
     manifest = {"source": sw.manifest(world), "split": split, "n": n, "seed": seed,
-                "shards": [{"name": p.name, "bytes": p.stat().st_size, "sha256": _sha256(p)}
+                "shards": [{"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)}
                            for p in shards]}
     manifest["manifest_hash"] = hashlib.sha256(canonical_json(manifest).encode()).hexdigest()
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
@@ -169,7 +161,7 @@ def load_shards(path: str | Path, *, image_size: int = 32, context_length: int |
             samples.append((shard, key, arr, text.strip()))
     if not samples:
         raise DataError(f"the shards in {str(path)!r} hold no samples")
-    ident = {"shards": [{"name": str(p), "sha256": _sha256(p)} for p in _shard_files(path)]}
+    ident = {"shards": [{"name": str(p), "sha256": file_sha256(p)} for p in _shard_files(path)]}
     return _dataset(str(path), [(f"{str(shard)!r}: caption {key}.txt", key, arr, text)
                                 for shard, key, arr, text in samples],
                     ident, image_size=image_size, context_length=context_length, vocab=vocab, max_words=max_words)
