@@ -262,6 +262,7 @@ def test_a_degenerate_bootstrap_draw_is_left_out_with_a_note_not_a_nan_interval(
     law = get_law("chinchilla")
     bad = {**ND_TRUTH, "beta": 0.0}
     assert not np.isfinite(law.n_params_opt(bad, 1e18))              # no exception, no number
+    assert not np.isfinite(law.n_tokens_opt({**bad, "alpha": 0.0}, 1e18))   # both exponents at 0
     a, b = nd_runs_arm(k=1.0, seed=1), nd_runs_arm(k=2.0, seed=2)
     clean = compare(a, b, flops=[1e17])
     real = cm._draws

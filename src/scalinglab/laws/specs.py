@@ -98,15 +98,18 @@ def _chinchilla_G(params: Mapping[str, float]) -> float:
 
 
 def _n_opt(params: Mapping[str, float], flops: Any) -> Any:
-    """N*(C) = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)) (Hoffmann et al. 2022, Eq. 4)."""
-    a, b = params["alpha"], params["beta"]
-    return _chinchilla_G(params) * (np.asarray(flops, dtype=float) / 6.0) ** (b / (a + b))
+    """N*(C) = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)) (Hoffmann et al. 2022, Eq. 4).
+    Non-finite (not an exception) when the exponents are degenerate."""
+    a, b = np.float64(params["alpha"]), np.float64(params["beta"])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _chinchilla_G(params) * (np.asarray(flops, dtype=float) / 6.0) ** (b / (a + b))
 
 
 def _d_opt(params: Mapping[str, float], flops: Any) -> Any:
-    """D*(C) = G^-1 (C/6)^(alpha/(alpha+beta)) (Hoffmann et al. 2022, Eq. 4)."""
-    a, b = params["alpha"], params["beta"]
-    return (np.asarray(flops, dtype=float) / 6.0) ** (a / (a + b)) / _chinchilla_G(params)
+    """D*(C) = G^-1 (C/6)^(alpha/(alpha+beta)) (Hoffmann et al. 2022, Eq. 4); non-finite when degenerate."""
+    a, b = np.float64(params["alpha"]), np.float64(params["beta"])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (np.asarray(flops, dtype=float) / 6.0) ** (a / (a + b)) / np.float64(_chinchilla_G(params))
 
 
 @register_law

@@ -330,16 +330,6 @@ def dataset_audits(names: Sequence[str], *, root: Any = None) -> tuple[dict[str,
     return audits, info
 
 
-def _compare(pa: DatasetLaw, pb: DatasetLaw, budgets: list[float], **kw: Any) -> Any:
-    """``compare`` of two laws; an arithmetic failure (a bootstrap draw with a zero exponent makes
-    Chinchilla's compute-optimal split divide by zero) becomes a note, not a lost analysis."""
-    try:
-        return compare(pa.fit, pb.fit, flops=budgets, names=(pa.dataset, pb.dataset), **kw)
-    except (ArithmeticError, FloatingPointError) as exc:
-        raise DataError(f"the comparison failed ({type(exc).__name__}: {exc}); a fit is degenerate "
-                        "(an exponent at 0): more runs or a wider span of N and D") from None
-
-
 def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
                      datasets: Sequence[str] | None = None, audits: Mapping[str, Any] | None = None,
                      info: Mapping[str, Mapping[str, Any]] | None = None, n_boot: int = 200, seed: int = 0,
@@ -444,7 +434,8 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
         comps = []
         for pa, pb in itertools.combinations(fitted, 2):
             c = step(f"compare {pa.dataset} vs {pb.dataset} ({tag})",
-                     lambda: _compare(pa, pb, budgets, level=level, n_boot=n_boot, seed=seed), notes)
+                     lambda: compare(pa.fit, pb.fit, flops=budgets, names=(pa.dataset, pb.dataset), level=level,
+                                             n_boot=n_boot, seed=seed), notes)
             if c is not None:
                 comps.append(c)
         held.append(HeldOutSet(metric=metric, description=desc, common=is_common, laws=tuple(laws),
