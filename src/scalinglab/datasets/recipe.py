@@ -601,13 +601,14 @@ def run_recipe(recipe: str | Path | Mapping[str, Any] | Recipe, *, root: str | P
                 progress(f"{rec.name}: {len(compiled.stages)} stages submitted to Slurm as job arrays "
                          f"{', '.join(jobs.jobs)}; waiting")
             jobs.wait(progress)
-        for stage in compiled.stages if rec.executor == "local" else ():
-            if progress:
-                progress(f"{rec.name}: {stage.name} ({stage.tasks} task(s))")
-            ex = LocalPipelineExecutor(stage.pipeline, tasks=stage.tasks, workers=min(rec.workers, stage.tasks),
-                                       logging_dir=str(tmp / "work" / "logs" / stage.name), skip_completed=False)
-            with _quiet(log, tmp / "work" / "datatrove.log"):   # datatrove logs to stderr; we stay quiet
-                ex.run()
+        else:
+            for stage in compiled.stages:
+                if progress:
+                    progress(f"{rec.name}: {stage.name} ({stage.tasks} task(s))")
+                ex = LocalPipelineExecutor(stage.pipeline, tasks=stage.tasks, workers=min(rec.workers, stage.tasks),
+                                           logging_dir=str(tmp / "work" / "logs" / stage.name), skip_completed=False)
+                with _quiet(log, tmp / "work" / "datatrove.log"):   # datatrove logs to stderr; we stay quiet
+                    ex.run()
         _restore_loguru()
         inputs = {n: get_dataset(n, root=root) for n in rec.inputs}
         before = _read_counts(compiled.counts[-1])
