@@ -68,6 +68,34 @@ def test_target_state_is_the_prediction_interval(small_fit):
     assert st.mean == pytest.approx(float(p.mean)) and (st.low, st.high) == (float(p.low), float(p.high))
     assert st.width == pytest.approx((st.high - st.low) / st.mean)
     assert st.to_dict()["width"] == st.width
+    # TARGET is beyond the fitted grid: the distance and the bootstrap part of the width are recorded
+    assert st.outside_decades == pytest.approx(float(np.max(small_fit.outside_decades(**TARGET))))
+    assert st.outside_decades > 1
+    assert st.interval == str(p.method)
+
+
+def test_target_state_inside_the_data_has_no_extrapolation_part(small_fit):
+    st = target_state(small_fit, {"n_params": 3e5, "n_tokens": 6e6})
+    assert st.interval == "bootstrap" and st.outside_decades == 0 and st.base_width is None
+    assert st.describe_extrapolation() == "95% bootstrap, 0.00 decades beyond the data"
+
+
+def test_a_calibrated_target_state_separates_the_bootstrap_part():
+    """A law with a bend the Chinchilla form lacks: the rolling backtests see it and widen the interval."""
+    rng = np.random.default_rng(3)
+    n, d = np.meshgrid(np.geomspace(1e5, 4e6, 6), np.geomspace(2e6, 6e7, 6))
+    n, d = n.ravel(), d.ravel()
+    y = law(n, d) * np.exp(0.03 * (np.log10(n * d) - 11.3) ** 2 + rng.normal(0, 0.004, n.size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        cal = fit("chinchilla", Runs.from_arrays(n_params=n, n_tokens=d, target=y), loss="ls", n_boot=200
+                  ).with_calibration()
+    st = target_state(cal, TARGET)
+    b = target_state(cal, TARGET, interval="bootstrap")
+    assert st.interval == "calibrated" and b.base_width is None
+    assert st.base_width == pytest.approx(b.width) and st.base_width < 0.9 * st.width
+    assert st.to_dict()["base_width"] == st.base_width
+    assert f"the bootstrap interval alone is {100 * b.width:.2f}% wide" in st.describe_extrapolation()
 
 
 def test_point_noise_var_divides_seed_noise_only():

@@ -271,3 +271,16 @@ def test_a_pinned_learning_rate_gets_one_probe_else_a_search(tmp_path):
              store=tmp_path / "b", backend="inline", n_boot=60, lr_points=3)
     searched = plan_lrs(tmp_path / "b")
     assert searched and all(lrs == LRS[1:] and "pinned" not in why for lrs, why in searched)
+
+
+def test_the_report_says_how_far_out_the_target_is_and_what_the_calibration_added(tmp_path):
+    rep = run_loop(space(), until=f"width at {C_STAR:g} on gpt-tiny-4 < 30%", budget_flops=FULL,
+                   store=tmp_path / "s", backend="inline", n_boot=60, lr_points=2)
+    st = rep.states[""]
+    assert st.outside_decades > 0.5                    # C* is ~8x beyond the space's largest point
+    text = str(rep)
+    assert f"{st.outside_decades:.2f} decades beyond the data" in text
+    # one round on the toy: the calibration has no held-out runs far enough out to widen anything
+    assert st.interval == "calibrated" and st.base_width == pytest.approx(st.width)
+    assert "the rolling backtests inside the data added nothing to the bootstrap interval" in text
+    assert read_log(tmp_path / "s", rep.name)[-1]["states"][""]["outside_decades"] == st.outside_decades

@@ -208,6 +208,11 @@ class TargetState:
     level : float
     interval : str
         Which interval (``Prediction.interval`` when the fit reports one, else ``"bootstrap"``).
+    outside_decades : float
+        How far outside the fitted data the target is (:func:`~scalinglab.laws.intervals.outside_decades`).
+    base_width : float or None
+        For a calibrated interval, the relative width of the bootstrap interval it widens: the
+        rest is the extrapolation error the rolling backtests measured. None otherwise.
     """
 
     inputs: Mapping[str, float]
@@ -216,6 +221,8 @@ class TargetState:
     high: float
     level: float
     interval: str = "bootstrap"
+    outside_decades: float = 0.0
+    base_width: float | None = None
 
     def __post_init__(self) -> None:
         freeze_fields(self)
@@ -227,7 +234,18 @@ class TargetState:
 
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": {k: float(v) for k, v in self.inputs.items()}, "mean": self.mean, "low": self.low,
-                "high": self.high, "level": self.level, "width": self.width, "interval": self.interval}
+                "high": self.high, "level": self.level, "width": self.width, "interval": self.interval,
+                "outside_decades": self.outside_decades, "base_width": self.base_width}
+
+    def describe_extrapolation(self) -> str:
+        """Which interval, how far beyond the data, and (calibrated) how much of the width is extrapolation error."""
+        text = f"{100 * self.level:g}% {self.interval}, {self.outside_decades:.2f} decades beyond the data"
+        if self.base_width is not None and self.base_width < self.width * (1 - 1e-9):
+            text += (f"; the bootstrap interval alone is {100 * self.base_width:.2f}% wide, the rest is the "
+                     "extrapolation error measured by rolling backtests inside the data")
+        elif self.base_width is not None:
+            text += "; the rolling backtests inside the data added nothing to the bootstrap interval"
+        return text
 
 
 def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
@@ -236,10 +254,16 @@ def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingLabWarning)
         p = fit.predict(level=level, interval=interval, **inputs)
-    method = getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap"
+        method = str(getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap")
+        base = None
+        if method == "calibrated":
+            b = fit.predict(level=level, interval="bootstrap", **inputs)
+            base = float((np.asarray(b.high) - np.asarray(b.low)) / np.asarray(b.mean))
+    outside = getattr(p, "outside_decades", None)
     return TargetState(inputs={k: float(v) for k, v in inputs.items()}, mean=float(np.asarray(p.mean)),
                        low=float(np.asarray(p.low)), high=float(np.asarray(p.high)), level=level,
-                       interval=str(method))
+                       interval=method, outside_decades=0.0 if outside is None else float(np.max(outside)),
+                       base_width=base)
 
 
 def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float]

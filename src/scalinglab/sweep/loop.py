@@ -121,8 +121,9 @@ class Proposal:
             else:
                 x = st.inputs
                 lines.append(f"  {label}prediction at N={format_quantity(x['n_params'])}, "
-                             f"D={format_quantity(x['n_tokens'])}: {st.mean:.4f} [{st.low:.4f}, {st.high:.4f}] "
-                             f"({100 * st.level:g}% {st.interval}), width {100 * st.width:.2f}%")
+                             f"D={format_quantity(x['n_tokens'])}: {st.mean:.4f} [{st.low:.4f}, {st.high:.4f}], "
+                             f"width {100 * st.width:.2f}%")
+                lines.append(f"    {st.describe_extrapolation()}")
         if self.p_better is not None:
             lines.append(f"  P(first arm better at C*) = {self.p_better:.3f}")
         if self.done:
@@ -184,9 +185,9 @@ class LoopReport:
         for arm, st in self.states.items():
             if st is not None:
                 lines.append(f"  {('[' + arm + '] ') if arm else ''}prediction at C*={self.rule.flops:.3g}: "
-                             f"{st.mean:.4f} [{st.low:.4f}, {st.high:.4f}] ({100 * st.level:g}% {st.interval}, "
-                             f"N={format_quantity(st.inputs['n_params'])}, D={format_quantity(st.inputs['n_tokens'])}), "
-                             f"width {100 * st.width:.2f}%")
+                             f"{st.mean:.4f} [{st.low:.4f}, {st.high:.4f}] (N={format_quantity(st.inputs['n_params'])}, "
+                             f"D={format_quantity(st.inputs['n_tokens'])}), width {100 * st.width:.2f}%")
+                lines.append(f"    {st.describe_extrapolation()}")
         if self.p_better is not None:
             lines.append(f"  P(first arm better) = {self.p_better:.3f}")
         lines.append(f"  decision log: {self.log}")
@@ -606,9 +607,9 @@ def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
     (arm, f), = a.fits.items()
     st, x = a.states[arm], a.targets[arm]
     cal = getattr(f, "calibration", None)
-    if st is None or st.interval != "calibrated" or cal is None or not cal.usable:
+    if st is None or st.interval != "calibrated" or st.base_width is None or cal is None or not cal.usable:
         return None
-    base = target_state(f, x, level=rule.level, interval="bootstrap").width
+    base = st.base_width
     extra = (0.5 * st.width) ** 2 - (0.5 * base) ** 2
     if not extra > 0:
         return None
@@ -882,8 +883,9 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
             for arm, s in a.states.items():
                 if s is not None:
                     say(f"round {rnd}: {('[' + arm + '] ') if arm else ''}prediction {s.mean:.4f} "
-                        f"[{s.low:.4f}, {s.high:.4f}], width {100 * s.width:.2f}%; spent {spent:.3g} of "
-                        f"{budget_flops:.3g} FLOPs")
+                        f"[{s.low:.4f}, {s.high:.4f}], width {100 * s.width:.2f}%"
+                        + (f" (bootstrap alone {100 * s.base_width:.2f}%)" if s.base_width is not None else "")
+                        + f"; spent {spent:.3g} of {budget_flops:.3g} FLOPs")
             decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, rnd)
             if not decisions:
                 reason = why or "nothing to train"
