@@ -22,7 +22,10 @@ Per world:
   ``width_end`` the width when it stopped (reached, or the budget ran out).
 
 A world passes when ``reach <= 0.5 F_grid`` or ``width_end < W_grid`` (issue 13: the loop ends
-narrower with at most the grid's compute). Both widths are bootstrap estimates with Monte Carlo
+narrower with at most the grid's compute). Only calibrated widths count on the loop's side (a
+width the loop could claim; an interval whose rolling backtests had too few runs is the bootstrap
+one, unwidened); the grid's width is taken as it comes, and the summary says how often it was
+uncalibrated. Both widths are bootstrap estimates with Monte Carlo
 noise (about 10% of the width, SD, at ``--n-boot 200``; about 4% at 1000), and the loop reads a
 fresh one every round while the grid gets one: compare planners at the same ``--n-boot``, and
 prefer 1000 where the time allows (docs/sweeps.md). The script also
@@ -130,21 +133,25 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     rep = run_loop(sweep_dict("loop", law, noise, i, quick), until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
                    lr_points=lr_points, per_round=per_round)
-    hist = [(e["spent_flops"], e["states"][""]["width"]) for e in read_log(lstore, rep.name)
-            if e["event"] == "state" and e["states"][""] is not None]
-    reach = next((s for s, w in hist if w <= gstate.width), None)
+    hist = [(e["spent_flops"], e["states"][""]["width"], e["states"][""].get("calibration_usable") is not False)
+            for e in read_log(lstore, rep.name) if e["event"] == "state" and e["states"][""] is not None]
+    # a width counts as reached only where the loop could claim it: calibrated (or inside the data)
+    reach = next((s for s, w, ok in hist if w <= gstate.width and ok), None)
     lstate = rep.states[""]
     shutil.rmtree(gstore, ignore_errors=True)
     shutil.rmtree(lstore, ignore_errors=True)
     return {"world": i, "law": law, "noise": noise, "truth": truth,
             "grid": {"flops": f_grid, "width": gstate.width, "mean": gstate.mean, "low": gstate.low,
-                     "high": gstate.high, "covers": gstate.low <= truth <= gstate.high},
+                     "high": gstate.high, "covers": gstate.low <= truth <= gstate.high,
+                     "uncalibrated": gstate.uncalibrated},
             "loop": {"flops": rep.spent_flops, "width": lstate.width, "mean": lstate.mean, "low": lstate.low,
                      "high": lstate.high, "covers": lstate.low <= truth <= lstate.high, "rounds": rep.rounds,
-                     "history": hist},
+                     "reached": rep.reached, "uncalibrated": lstate.uncalibrated, "history": hist},
             "reach_ratio": None if reach is None else reach / f_grid,
             "width_ratio_end": lstate.width / gstate.width,
-            "passes": (reach is not None and reach <= 0.5 * f_grid) or lstate.width < gstate.width,
+            # an uncalibrated final width (the bootstrap's, unwidened) is not compared
+            "passes": ((reach is not None and reach <= 0.5 * f_grid)
+                       or (not lstate.uncalibrated and lstate.width < gstate.width)),
             "seconds": {"grid": t_grid, "total": time.perf_counter() - t0}}
 
 
@@ -166,6 +173,9 @@ def summarize(results: list[dict]) -> dict:
         "grid_coverage": float(np.mean([r["grid"]["covers"] for r in results])),
         "loop_coverage": float(np.mean([r["loop"]["covers"] for r in results])),
         "median_rounds": float(np.median([r["loop"]["rounds"] for r in results])),
+        "grid_uncalibrated_fraction": float(np.mean([r["grid"].get("uncalibrated", False) for r in results])),
+        "loop_uncalibrated_fraction": float(np.mean([r["loop"].get("uncalibrated", False) for r in results])),
+        "loop_reached_fraction": float(np.mean([r["loop"].get("reached", False) for r in results])),
         "seconds_per_world": float(np.mean([r["seconds"]["total"] for r in results])),
     }
 
@@ -222,6 +232,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"equal FLOPs quartiles: {w1:.2f} {w2:.2f} {w3:.2f}")
     print(f"  median width: grid {100 * s['grid_width_median']:.2f}%, loop {100 * s['loop_width_median']:.2f}%; "
           f"truth inside: grid {100 * s['grid_coverage']:.0f}%, loop {100 * s['loop_coverage']:.0f}%")
+    print(f"  final intervals not calibrated (too few backtest runs; bootstrap unwidened): grid "
+          f"{100 * s['grid_uncalibrated_fraction']:.0f}%, loop {100 * s['loop_uncalibrated_fraction']:.0f}%; "
+          f"loop stopped on its rule (width < the grid's, calibrated): {100 * s['loop_reached_fraction']:.0f}%")
     print(f"  median rounds {s['median_rounds']:.0f}; {s['seconds_per_world']:.0f} s per world; total "
           f"{time.time() - t0:.0f} s on {platform.node()}")
     out = {"summary": s, "worlds": results, "args": vars(args), "noise": noise, "c_star": args.c_star,

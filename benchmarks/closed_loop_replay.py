@@ -37,7 +37,7 @@ from pathlib import Path
 TARGETS = (("gpt-tiny-5", 4194304), ("gpt-tiny-4", 4194304))
 
 
-def sweep_dict(name: str, store: str) -> dict:
+def sweep_dict(name: str, store: str, dataset: str | None = None) -> dict:
     from scalinglab.config import load_mapping
     from scalinglab.sweep.plan import sweep_path
 
@@ -46,16 +46,19 @@ def sweep_dict(name: str, store: str) -> dict:
     d["lr"] = {k: v for k, v in dict(full["lr"]).items() if k in dict(d["lr"])}
     d.update({"trainer": "scalinglab.sweep._replay:train", "variant": d.get("variant", "demo"),
               "trainer_options": {}, "extra": {"replay_store": str(Path(store).resolve())}})
+    if dataset is not None:
+        d["dataset"] = dataset
     return d
 
 
-def truth(store: str, rung: str, n_tokens: int) -> tuple[float, float]:
+def truth(store: str, rung: str, n_tokens: int, dataset: str | None = None) -> tuple[float, float]:
     """The stored tuned loss (best learning rate) of ``rung`` at ``n_tokens``, and that rate."""
     from scalinglab.store import ResultsStore
 
     with ResultsStore(store, readonly=True) as st:
         recs = [r for r in st.records(status=("done",), ladder="gpt-tiny")
-                if r.spec.rung == rung and r.spec.n_data == n_tokens and r.spec.seed == 0]
+                if r.spec.rung == rung and r.spec.n_data == n_tokens and r.spec.seed == 0
+                and (dataset is None or r.spec.dataset == dataset)]
     if not recs:
         sys.exit(f"{store} has no finished {rung} run at {n_tokens} tokens: train the `full` sweep there")
     best = min(recs, key=lambda r: r.metrics["val_loss"])
@@ -71,13 +74,13 @@ def target(rung: str, n_tokens: int) -> tuple[float, dict]:
     return c, {"n_params": float(r.n_params), "n_tokens": float(n_tokens)}
 
 
-def grid(store: str, x: dict, root: Path, n_boot: int, level: float) -> dict:
+def grid(store: str, x: dict, root: Path, n_boot: int, level: float, dataset: str | None = None) -> dict:
     from scalinglab.laws import best_per_size, fit
     from scalinglab.laws.design import target_state
     from scalinglab.store import ResultsStore
     from scalinglab.sweep import plan_sweep, run_sweep
 
-    plan = plan_sweep(sweep_dict("demo", store), check_data=False)
+    plan = plan_sweep(sweep_dict("demo", store, dataset), check_data=False)
     g = root / "grid"
     run_sweep(plan, backend="inline", store=g, progress=False)
     with warnings.catch_warnings():
@@ -91,14 +94,14 @@ def grid(store: str, x: dict, root: Path, n_boot: int, level: float) -> dict:
 
 
 def loop(store: str, rung: str, c_star: float, width: float, budget: float, root: Path, *, n_boot: int,
-         per_round: int, level: float) -> dict:
+         per_round: int, level: float, dataset: str | None = None) -> dict:
     from scalinglab.sweep.loop import read_log, run_loop
 
     until = f"width at {c_star:.6g} on {rung} < {width:g}%"
     if not math.isclose(level, 0.95):
         until += f" at {100 * level:g}%"
     t0 = time.perf_counter()
-    rep = run_loop(sweep_dict("loop", store), until=until, budget_flops=budget, store=root, backend="inline",
+    rep = run_loop(sweep_dict("loop", store, dataset), until=until, budget_flops=budget, store=root, backend="inline",
                    n_boot=n_boot, seed=0, per_round=per_round)
     log = read_log(root, rep.name)
     rounds = []
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--per-round", type=int, default=2, help="decisions per round (the real run's --workers 2)")
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--level", type=float, default=0.95)
+    ap.add_argument("--dataset", default=None, help="the dataset the store's runs trained on (default: the sweeps', stdlib)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     from scalinglab.units import format_quantity
@@ -133,8 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="replay_") as tmp:
         for i, (rung, n_tok) in enumerate(TARGETS):
             c_star, x = target(rung, n_tok)
-            y, lr = truth(args.store, rung, n_tok)
-            g = grid(args.store, x, Path(tmp) / f"g{i}", args.n_boot, args.level)
+            y, lr = truth(args.store, rung, n_tok, args.dataset)
+            g = grid(args.store, x, Path(tmp) / f"g{i}", args.n_boot, args.level, args.dataset)
             inside = g["low"] <= y <= g["high"]
             print(f"\ntarget {rung} at {format_quantity(n_tok)} tokens, C* = {c_star:.4g} FLOPs: stored tuned loss "
                   f"{y:.4f} (lr {lr:g})")
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "grid": dict(g, covers=inside), "loops": []}
             for w in args.width:
                 r = loop(args.store, rung, c_star, w, args.budget, Path(tmp) / f"l{i}-{w:g}", n_boot=args.n_boot,
-                         per_round=args.per_round, level=args.level)
+                         per_round=args.per_round, level=args.level, dataset=args.dataset)
                 r["covers"] = r["low"] <= y <= r["high"]
                 rec["loops"].append(r)
                 print(f"  loop asked < {w:g}%: {'reached' if r['reached'] else 'NOT reached'} after "

@@ -23,6 +23,7 @@ variant: demo-test
 """
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_and_reuses_finished_runs(tmp_path, capsys):
     from scalinglab.cli.main import main
     from scalinglab.demo import run_demo

@@ -44,6 +44,7 @@ def _private_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALINGLAB_CACHE_DIR", str(tmp_path / "cache"))
 
 
+@pytest.mark.slow
 def test_the_datasets_demo_builds_trains_compares_and_reports(tmp_path, capsys):
     from scalinglab.datasets import get_dataset
     from scalinglab.store.store import ResultsStore
@@ -152,6 +153,7 @@ variant: datasets-tiny
 """
 
 
+@pytest.mark.slow
 @pytest.mark.requires("PIL", "webdataset")
 def test_the_image_text_half_filters_a_noisy_pool_trains_clip_on_both_and_compares(tmp_path):
     from scalinglab.datasets.imagesets import get_image_text

@@ -55,6 +55,7 @@ def test_report_is_written_beside_the_store_by_default_and_says_where(capsys, tm
     assert list(elsewhere.iterdir()) == []                                # nothing in the working directory
 
 
+@pytest.mark.slow
 def test_report_repeats_the_holdout_recorded_in_the_store_and_says_why(capsys, tmp_path):
     import json
 
@@ -81,6 +82,7 @@ def test_report_repeats_the_holdout_recorded_in_the_store_and_says_why(capsys, t
     assert_one_line_error(code, err, "analysis.json", "is not an analysis record", "delete it")
 
 
+@pytest.mark.slow
 def test_report_provenance_names_the_compute_convention_of_its_runs(capsys, tmp_path):
     store = _report_data().store_with_runs(tmp_path / "store")
     code, _, err = run_cli(capsys, "report", store.root, "--n-boot", "20", "-o", tmp_path / "r.html", "-q")

@@ -43,6 +43,7 @@ def _pack(tmp_path):
     return pack
 
 
+@pytest.mark.slow
 def test_pack_scores_every_repeat_with_the_hf_model(tiny_model_dir, tmp_path):
     pack = _pack(tmp_path)
     results, samples = _lm_eval(["--model", "hf", "--model_args", f"pretrained={tiny_model_dir}",
@@ -61,6 +62,7 @@ def test_pack_scores_every_repeat_with_the_hf_model(tiny_model_dir, tmp_path):
         assert r["distinct_frac,all_repeats"] == pytest.approx(1.0)  # hf sampling: distinct repeats
 
 
+@pytest.mark.slow
 @pytest.mark.server
 @pytest.mark.requires("tenacity")
 def test_api_model_repeats_are_identical_on_a_seed_honouring_server(aiw_server, tmp_path):

@@ -39,6 +39,7 @@ def _check_complete(path, n_prompts, n_trials):
     return recs
 
 
+@pytest.mark.slow
 def test_retries_until_the_server_is_up_then_stores_every_trial(aiw_server, tmp_path):
     aiw_server.stop()
     aiw_server.start()  # not listening yet: the first requests are refused and retried
@@ -96,6 +97,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(aiw_server, tmp_pa
                if (r["prompt_id"], r["trial"]) in kept)
 
 
+@pytest.mark.slow
 def test_server_dying_mid_run_keeps_finished_trials_and_resume_completes(aiw_server, tmp_path):
     aiw_server.ensure_up()
     client = get_client("openai_http", aiw_server.base_url, aiw_server.model)

@@ -40,11 +40,12 @@ def test_small_seeded_run_scores_each_world_consistently(tmp_path):
     assert g["low"] < g["mean"] < g["high"] and lp["low"] < lp["mean"] < lp["high"]
     assert g["covers"] == (g["low"] <= w["truth"] <= g["high"])
     reach = w["reach_ratio"]
-    assert w["passes"] == ((reach is not None and reach <= 0.5) or lp["width"] < g["width"])
-    # the history is the loop's own log: spent FLOPs grow, and the first width at or below the
-    # grid's is where "reach" was read
-    spent = [s for s, _ in lp["history"]]
+    assert w["passes"] == ((reach is not None and reach <= 0.5)
+                           or (not lp["uncalibrated"] and lp["width"] < g["width"]))
+    # the history is the loop's own log: spent FLOPs grow, and the first calibrated width at or
+    # below the grid's is where "reach" was read
+    spent = [s for s, _, _ in lp["history"]]
     assert spent == sorted(spent)
-    if reach is not None:
-        first = next(s for s, width in lp["history"] if width <= g["width"])
-        assert reach == pytest.approx(first / g["flops"])
+    first = next((s for s, width, ok in lp["history"] if width <= g["width"] and ok), None)
+    assert reach == (None if first is None else pytest.approx(first / g["flops"]))
+    assert lp["reached"] == (first is not None and lp["width"] <= g["width"] and not lp["uncalibrated"])

@@ -28,6 +28,7 @@ def _starts(store, run_id):
     return sum(1 for a in rundir.read_attempts(store.run_dir(run_id)) if a["event"] == "start")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_then_rerun_loses_and_retrains_nothing(tmp_path):
     sweep = tmp_path / "kill.yaml"
     sweep.write_text(yaml.safe_dump({

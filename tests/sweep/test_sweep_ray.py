@@ -9,7 +9,7 @@ import pytest
 from scalinglab.store import ResultsStore, rundir
 from scalinglab.sweep import plan_sweep, run_sweep
 
-pytestmark = [pytest.mark.ray, pytest.mark.requires("ray", "torch")]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.requires("ray", "torch")]
 
 
 def test_ci_sweep_on_a_local_ray_cluster(tmp_path):

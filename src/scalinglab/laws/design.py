@@ -71,6 +71,7 @@ import numpy as np
 
 from ..config import freeze_fields
 from ..errors import ConfigError, ScalingLabWarning
+from .intervals import MIN_CALIBRATION_POINTS
 
 __all__ = [
     "Candidate",
@@ -213,6 +214,13 @@ class TargetState:
     base_width : float or None
         For a calibrated interval, the relative width of the bootstrap interval it widens: the
         rest is the extrapolation error the rolling backtests measured. None otherwise.
+    calibration_points : int or None
+        For a calibrated interval, the held-out runs of the rolling backtests that lie beyond
+        their fold's data (the ones that calibrate). None otherwise.
+    calibration_usable : bool or None
+        For a calibrated interval, whether there were enough of them
+        (:attr:`~scalinglab.laws.intervals.Calibration.usable`); when not, the interval is the
+        bootstrap one unwidened, which undercovers beyond the data (docs/coverage.md).
     """
 
     inputs: Mapping[str, float]
@@ -223,6 +231,8 @@ class TargetState:
     interval: str = "bootstrap"
     outside_decades: float = 0.0
     base_width: float | None = None
+    calibration_points: int | None = None
+    calibration_usable: bool | None = None
 
     def __post_init__(self) -> None:
         freeze_fields(self)
@@ -235,16 +245,27 @@ class TargetState:
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": {k: float(v) for k, v in self.inputs.items()}, "mean": self.mean, "low": self.low,
                 "high": self.high, "level": self.level, "width": self.width, "interval": self.interval,
-                "outside_decades": self.outside_decades, "base_width": self.base_width}
+                "outside_decades": self.outside_decades, "base_width": self.base_width,
+                "calibration_points": self.calibration_points, "calibration_usable": self.calibration_usable}
+
+    @property
+    def uncalibrated(self) -> bool:
+        """A calibrated interval whose calibration had too few backtest runs: the bootstrap one, unwidened."""
+        return self.interval == "calibrated" and self.calibration_usable is False
 
     def describe_extrapolation(self) -> str:
         """Which interval, how far beyond the data, and (calibrated) how much of the width is extrapolation error."""
         text = f"{100 * self.level:g}% {self.interval}, {self.outside_decades:.2f} decades beyond the data"
-        if self.base_width is not None and self.base_width < self.width * (1 - 1e-9):
+        n = self.calibration_points
+        if self.uncalibrated:
+            text += (f"; NOT calibrated: only {n} held-out runs of the rolling backtests lie beyond their "
+                     f"fold's data ({MIN_CALIBRATION_POINTS} needed), so this is the bootstrap interval unwidened, "
+                     "which undercovers beyond the data")
+        elif self.base_width is not None and self.base_width < self.width * (1 - 1e-9):
             text += (f"; the bootstrap interval alone is {100 * self.base_width:.2f}% wide, the rest is the "
-                     "extrapolation error measured by rolling backtests inside the data")
+                     f"extrapolation error measured by rolling backtests inside the data ({n} held-out runs)")
         elif self.base_width is not None:
-            text += "; the rolling backtests inside the data added nothing to the bootstrap interval"
+            text += f"; the rolling backtests inside the data ({n} held-out runs) added nothing to the bootstrap interval"
         return text
 
 
@@ -255,15 +276,17 @@ def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
         warnings.simplefilter("ignore", ScalingLabWarning)
         p = fit.predict(level=level, interval=interval, **inputs)
         method = str(getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap")
-        base = None
+        base = points = usable = None
         if method == "calibrated":
             b = fit.predict(level=level, interval="bootstrap", **inputs)
             base = float((np.asarray(b.high) - np.asarray(b.low)) / np.asarray(b.mean))
+            cal = fit.calibration_used
+            points, usable = cal.n_points, cal.usable
     outside = getattr(p, "outside_decades", None)
     return TargetState(inputs={k: float(v) for k, v in inputs.items()}, mean=float(np.asarray(p.mean)),
                        low=float(np.asarray(p.low)), high=float(np.asarray(p.high)), level=level,
                        interval=method, outside_decades=0.0 if outside is None else float(np.max(outside)),
-                       base_width=base)
+                       base_width=base, calibration_points=points, calibration_usable=usable)
 
 
 def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float]

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERVALS",
+    "MIN_CALIBRATION_POINTS",
     "SHAPES",
     "Calibration",
     "choose_shape",

@@ -395,6 +395,12 @@ class FitResult:
             return "calibrated"
         return "bootstrap" if self.bootstrap is not None else "wald"
 
+    @property
+    def calibration_used(self) -> Calibration:
+        """The calibration behind ``predict(interval="calibrated")``: this result's own, or the one
+        computed once with the defaults (computing it on first use; it needs the fitted data)."""
+        return self._calibrated.calibration
+
     @cached_property
     def _calibrated(self) -> FitResult:
         """This result with a calibration: its own, or one computed once with the defaults."""

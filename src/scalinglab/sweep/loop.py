@@ -63,7 +63,7 @@ from ..laws.design import (
     point_noise_var,
     target_state,
 )
-from ..laws.intervals import outside_decades
+from ..laws.intervals import MIN_CALIBRATION_POINTS, outside_decades
 from ..store.store import ResultsStore
 from ..units import format_quantity
 from .decisions import DecisionLog, list_loops, read_log
@@ -592,7 +592,9 @@ def _rounds(log: DecisionLog) -> int:
 def _stop_reason(rule: StopRule, a: _Assessment) -> str | None:
     if rule.kind == "width":
         st = next(iter(a.states.values()))
-        if st is not None and st.width < rule.width:
+        # beyond the data a width only counts once the rolling backtests could calibrate it: an
+        # uncalibrated interval is the bootstrap one, too narrow out there (docs/coverage.md)
+        if st is not None and st.width < rule.width and not st.uncalibrated:
             return f"the {100 * rule.level:g}% interval at {rule.flops:.3g} FLOPs is {100 * st.width:.2f}% wide (< {100 * rule.width:g}%)"
         return None
     if a.p_better is not None and max(a.p_better, 1 - a.p_better) >= rule.confidence:
@@ -884,7 +886,10 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                 if s is not None:
                     say(f"round {rnd}: {('[' + arm + '] ') if arm else ''}prediction {s.mean:.4f} "
                         f"[{s.low:.4f}, {s.high:.4f}], width {100 * s.width:.2f}%"
-                        + (f" (bootstrap alone {100 * s.base_width:.2f}%)" if s.base_width is not None else "")
+                        + (f" (not calibrated yet: {s.calibration_points} of {MIN_CALIBRATION_POINTS} backtest runs"
+                           f" beyond their fold)" if s.uncalibrated else
+                           f" (bootstrap alone {100 * s.base_width:.2f}%)" if s.base_width is not None
+                           and s.base_width < s.width * (1 - 1e-9) else "")
                         + f"; spent {spent:.3g} of {budget_flops:.3g} FLOPs")
             decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, rnd)
             if not decisions:
