@@ -278,8 +278,9 @@ def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
         method = str(getattr(p, "method", None) or getattr(p, "interval", None) or "bootstrap")
         base = points = usable = None
         if method == "calibrated":
-            b = fit.predict(level=level, interval="bootstrap", **inputs)
-            base = float((np.asarray(b.high) - np.asarray(b.low)) / np.asarray(b.mean))
+            if getattr(fit, "bootstrap", None) is not None:   # else the calibration bootstrapped its own
+                b = fit.predict(level=level, interval="bootstrap", **inputs)
+                base = float((np.asarray(b.high) - np.asarray(b.low)) / np.asarray(b.mean))
             cal = fit.calibration_used
             points, usable = cal.n_points, cal.usable
     outside = getattr(p, "outside_decades", None)
