@@ -253,6 +253,11 @@ class TargetState:
         """A calibrated interval whose calibration had too few backtest runs: the bootstrap one, unwidened."""
         return self.interval == "calibrated" and self.calibration_usable is False
 
+    @property
+    def widened(self) -> bool:
+        """A calibrated interval the rolling backtests made wider than its bootstrap part."""
+        return self.base_width is not None and self.base_width < self.width * (1 - 1e-9)
+
     def describe_extrapolation(self) -> str:
         """Which interval, how far beyond the data, and (calibrated) how much of the width is extrapolation error."""
         text = f"{100 * self.level:g}% {self.interval}, {self.outside_decades:.2f} decades beyond the data"
@@ -261,7 +266,7 @@ class TargetState:
             text += (f"; NOT calibrated: only {n} held-out runs of the rolling backtests lie beyond their "
                      f"fold's data ({MIN_CALIBRATION_POINTS} needed), so this is the bootstrap interval unwidened, "
                      "which undercovers beyond the data")
-        elif self.base_width is not None and self.base_width < self.width * (1 - 1e-9):
+        elif self.widened:
             text += (f"; the bootstrap interval alone is {100 * self.base_width:.2f}% wide, the rest is the "
                      f"extrapolation error measured by rolling backtests inside the data ({n} held-out runs)")
         elif self.base_width is not None:

@@ -888,8 +888,7 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                         f"[{s.low:.4f}, {s.high:.4f}], width {100 * s.width:.2f}%"
                         + (f" (not calibrated yet: {s.calibration_points} of {MIN_CALIBRATION_POINTS} backtest runs"
                            f" beyond their fold)" if s.uncalibrated else
-                           f" (bootstrap alone {100 * s.base_width:.2f}%)" if s.base_width is not None
-                           and s.base_width < s.width * (1 - 1e-9) else "")
+                           f" (bootstrap alone {100 * s.base_width:.2f}%)" if s.widened else "")
                         + f"; spent {spent:.3g} of {budget_flops:.3g} FLOPs")
             decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, rnd)
             if not decisions:
