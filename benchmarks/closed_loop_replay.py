@@ -6,8 +6,8 @@ question"). This script runs ``run_loop`` against a store of the ``full`` sweep 
 131k-4.2M tokens x the full sweep's learning-rate grids, branched WSD, stdlib), "training" each
 run it asks for by looking up the stored result (``scalinglab.sweep._replay:train``: exact, a
 cooldown branch of a longer trunk being the same computation as a run of that length). The
-loop's space is the ``loop`` sweep's (budgets up to 2.1M tokens) with gpt-tiny-5 on the full
-sweep's learning-rate grid, so that every run it can ask for was trained; the targets lie at
+loop's space is the shipped ``loop`` sweep's (budgets up to 2.1M tokens, learning-rate grids that
+are the full sweep's), so that every run it can ask for was trained; the targets lie at
 4.2M tokens, outside the space, where the store holds the tuned truth.
 
 For each target and asked width it reports the decisions, the width after every round, the FLOPs
@@ -43,7 +43,10 @@ def sweep_dict(name: str, store: str, dataset: str | None = None) -> dict:
 
     d = dict(load_mapping(sweep_path(name)))
     full = dict(load_mapping(sweep_path("full")))
-    d["lr"] = {k: v for k, v in dict(full["lr"]).items() if k in dict(d["lr"])}
+    other = {k: v for k, v in dict(d["lr"]).items() if list(v) != list(dict(full["lr"]).get(k, []))}
+    if other:       # a run the loop could ask for would be missing from the full store
+        sys.exit(f"the {name!r} sweep's learning-rate grids differ from the full sweep's for {sorted(other)}: "
+                 "the replay needs every run the space allows to exist in the full store")
     d.update({"trainer": "scalinglab.sweep._replay:train", "variant": d.get("variant", "demo"),
               "trainer_options": {}, "extra": {"replay_store": str(Path(store).resolve())}})
     if dataset is not None:
