@@ -15,6 +15,7 @@ from scalinglab.laws.design import (
     StopRule,
     choose,
     difference_state,
+    extrapolation_variance,
     parse_until,
     point_noise_var,
     score_candidates,
@@ -80,7 +81,8 @@ def test_target_state_inside_the_data_has_no_extrapolation_part(small_fit):
     assert st.describe_extrapolation() == "95% bootstrap, 0.00 decades beyond the data"
 
 
-def test_a_calibrated_target_state_separates_the_bootstrap_part():
+@pytest.fixture(scope="module")
+def bent_fit():
     """A law with a bend the Chinchilla form lacks: the rolling backtests see it and widen the interval."""
     rng = np.random.default_rng(3)
     n, d = np.meshgrid(np.geomspace(1e5, 4e6, 6), np.geomspace(2e6, 6e7, 6))
@@ -88,8 +90,12 @@ def test_a_calibrated_target_state_separates_the_bootstrap_part():
     y = law(n, d) * np.exp(0.03 * (np.log10(n * d) - 11.3) ** 2 + rng.normal(0, 0.004, n.size))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingLabWarning)
-        cal = fit("chinchilla", Runs.from_arrays(n_params=n, n_tokens=d, target=y), loss="ls", n_boot=200
-                  ).with_calibration()
+        return fit("chinchilla", Runs.from_arrays(n_params=n, n_tokens=d, target=y), loss="ls", n_boot=200
+                   ).with_calibration()
+
+
+def test_a_calibrated_target_state_separates_the_bootstrap_part(bent_fit):
+    cal = bent_fit
     st = target_state(cal, TARGET)
     b = target_state(cal, TARGET, interval="bootstrap")
     assert st.interval == "calibrated" and b.base_width is None
@@ -156,6 +162,36 @@ def test_comparison_scores_the_difference_and_reports_p_better(small_fit):
     assert all(s.width_after < s.width_now for s in scored)
     with pytest.raises(ConfigError, match="arm"):
         score_candidates({"a": small_fit}, {"a": TARGET}, [cand("x", 1e6, 1e7, 1.0, arm="zz")], width_now=0.1)
+
+
+def test_extrapolation_variance_is_the_calibrated_widening(bent_fit, small_fit):
+    from scipy.stats import norm
+
+    assert extrapolation_variance(bent_fit, {"n_params": 3e5, "n_tokens": 6e6}) == 0.0      # inside the data
+    v = extrapolation_variance(bent_fit, TARGET)
+    assert v > 0
+    # the calibrated upper half-width (log) is the bootstrap's widened in quadrature by z^2 v
+    cal = bent_fit.predict(level=0.95, interval="calibrated", **TARGET)
+    boot = bent_fit.predict(level=0.95, interval="bootstrap", **TARGET)
+    h_boot, h_cal = np.log(float(boot.high) / float(boot.mean)), np.log(float(cal.high) / float(cal.mean))
+    assert h_cal == pytest.approx(math.sqrt(h_boot ** 2 + norm.ppf(0.975) ** 2 * v), rel=1e-9)
+    # 9 runs: too few backtest runs beyond their folds to calibrate: nothing measured, nan
+    assert not small_fit.calibration_used.usable
+    assert math.isnan(extrapolation_variance(small_fit, TARGET))
+
+
+def test_difference_state_adds_the_extrapolation_error(small_fit):
+    other = small_fit                                    # paired draws: only the targets differ
+    shifted = {**TARGET, "n_tokens": 4 * TARGET["n_tokens"]}         # A's target has the lower loss
+    p0, sd0 = difference_state(small_fit, shifted, other, TARGET)
+    assert p0 > 0.99 and sd0 > 0
+    assert difference_state(small_fit, shifted, other, TARGET, extra_var=0.0) == (p0, sd0)
+    p1, sd1 = difference_state(small_fit, shifted, other, TARGET, extra_var=sd0 ** 2)
+    assert 0.5 < p1 < p0 and sd1 == pytest.approx(math.sqrt(2) * sd0, rel=1e-9)
+    p2, _ = difference_state(small_fit, shifted, other, TARGET, extra_var=100.0)     # 10 log units SD
+    assert p2 == pytest.approx(0.5, abs=0.01)                          # all extrapolation error: a coin
+    with pytest.raises(ConfigError, match="extra_var"):
+        difference_state(small_fit, shifted, other, TARGET, extra_var=-1.0)
 
 
 def test_candidate_checks():
@@ -257,3 +293,23 @@ def test_extrapolation_term_credits_points_that_bring_the_data_nearer(small_fit)
     assert got["near"].width_after == pytest.approx(2 * math.sqrt((0.5 * base * r_near) ** 2 + 0.25 * ex.extra))
     chosen, _ = choose({"": small_fit}, {"": TARGET}, cands, width_now=w, budget_flops=1.0, extrapolation=ex)
     assert chosen[0].candidate.key == "near"
+
+
+def test_a_rollout_reaches_the_goal_only_where_the_calibration_would_be_usable(small_fit):
+    """While the backtests are too few, a width the stop rule cannot claim is not a reached goal."""
+    from scalinglab.laws.design import Extrapolation, _Scorer
+
+    w = target_state(small_fit, TARGET).width
+    a, b = cand("a", 8e6, 1.5e8, 1.0), cand("b", 3e6, 6e7, 1.0)
+    plain = Extrapolation(base_width=w, extra=1e-6, growth=lambda cs: 1.0)
+    gated = Extrapolation(base_width=w, extra=1e-6, growth=lambda cs: 1.0,
+                          usable=lambda cs: any(c.key == "b" for c in cs))
+    for ex, reach in ((plain, 1.0), (gated, 2.0)):
+        sc = _Scorer({"": small_fit}, {"": TARGET}, [a, b], noise_var_new=None, comparison=False,
+                     extrapolation=ex, width_now=w)
+        # any width is the goal (ratio 10): reached after "a" alone, or only once "b" is in too
+        assert sc.rollout(a, [], [a, b], 2.0, 10.0)[0] == reach
+    never = Extrapolation(base_width=w, extra=1e-6, growth=lambda cs: 1.0, usable=lambda cs: False)
+    sc = _Scorer({"": small_fit}, {"": TARGET}, [a, b], noise_var_new=None, comparison=False,
+                 extrapolation=never, width_now=w)
+    assert sc.rollout(a, [], [a, b], 2.0, 10.0)[0] == math.inf

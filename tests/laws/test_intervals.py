@@ -25,7 +25,7 @@ from scalinglab.laws import (
     get_law,
     interval_score,
 )
-from scalinglab.laws.intervals import conformal_quantile, outside_decades, rolling_folds
+from scalinglab.laws.intervals import calibration_point_count, conformal_quantile, outside_decades, rolling_folds
 
 RUN_SLOW = os.environ.get("SCALINGLAB_SLOW") == "1"
 
@@ -177,6 +177,18 @@ def test_too_few_runs_to_calibrate_is_said_not_hidden():
     assert not res.calibration.usable and "too few" in res.calibration.describe()
     assert p.low.tobytes() == b.low.tobytes()          # nothing to widen with: the bootstrap, labelled
     assert "too few runs to calibrate" in res.summary().as_text()
+
+
+def test_calibration_point_count_foresees_the_calibration_from_the_design(calibrated):
+    k = calibrated.diagnostics.n_params
+    x = dict(calibrated.data.inputs)
+    assert calibration_point_count(calibrated.law, x, n_free=k) == calibrated.calibration.n_points
+    # a 9-run design cannot calibrate; adding runs beyond it is what completes a calibration
+    small = {"flops": x["flops"][:9]}
+    assert calibration_point_count(calibrated.law, small, n_free=k) < 10
+    more = {"flops": np.concatenate([small["flops"], np.geomspace(2e19, 1e21, 8)])}
+    assert calibration_point_count(calibrated.law, more, n_free=k) > calibration_point_count(
+        calibrated.law, small, n_free=k)
 
 
 # -- coverage on simulated designs (seeded, fast, not timed) --------------------------------------------

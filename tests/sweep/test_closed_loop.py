@@ -165,8 +165,32 @@ def test_comparison_stops_when_the_winner_is_decided(tmp_path):
                    backend="inline", n_boot=60, lr_points=2)
     assert rep.reached and rep.p_better is not None and rep.p_better >= 0.95      # stdlib has the lower loss
     assert "stdlib is better" in rep.reason
-    arms = {e["arm"] for e in read_log(tmp_path / "s", "toyloop") if e["event"] == "decision"}
+    events = read_log(tmp_path / "s", "toyloop")
+    arms = {e["arm"] for e in events if e["event"] == "decision"}
     assert arms == {"stdlib", "python-sci"}
+    stop = [e for e in events if e["event"] == "stop"][-1]
+    # decided on calibrated uncertainty: both arms' backtests sufficed, the bootstrap's share is logged beside it
+    assert stop["uncalibrated_arms"] == [] and stop["p_better_bootstrap"] >= stop["p_better"]
+
+
+def test_a_winner_beyond_the_data_is_decided_only_on_calibrated_arms():
+    """The winner rule reads the same calibration as the width rule: an arm whose rolling backtests
+    have too few runs beyond their folds has only the bootstrap's overconfident share."""
+    import dataclasses
+
+    from scalinglab.laws.design import parse_until
+    from scalinglab.sweep.loop import _Assessment, _stop_reason
+
+    rule = parse_until(f"winner at {C_STAR:g} at 95%")
+    a = _Assessment(done={}, done_ids={}, fits={}, tuned={}, runs={}, states={"stdlib": None, "python-sci": None},
+                    targets={}, p_better=0.999, diff_sd=0.01, p_better_bootstrap=0.999,
+                    uncalibrated_arms=("python-sci",))
+    assert _stop_reason(rule, a) is None
+    assert a.p_note.startswith("NOT calibrated: python-sci has too few held-out runs")
+    calibrated = dataclasses.replace(a, uncalibrated_arms=(), p_better=0.97)
+    assert _stop_reason(rule, calibrated) == f"stdlib is better at {C_STAR:.3g} FLOPs with probability 0.970"
+    assert calibrated.p_note.endswith("the bootstrap alone 0.999")
+    assert _stop_reason(rule, dataclasses.replace(calibrated, p_better=0.94)) is None
 
 
 SCRIPT = textwrap.dedent("""

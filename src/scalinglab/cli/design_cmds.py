@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
 
             print(json.dumps(jsonable({"rule": prop.rule.to_dict(), "spent_flops": prop.spent_flops,
                                        "budget_flops": prop.budget_flops, "done": prop.done,
-                                       "p_better": prop.p_better,
+                                       "p_better": prop.p_better, "p_note": prop.p_note,
                                        "states": {k: (None if v is None else v.to_dict())
                                                   for k, v in prop.states.items()},
                                        "decisions": list(prop.decisions), "considered": list(prop.considered)}),
@@ -121,7 +121,8 @@ def _print_log(store: str, name: str | None) -> None:
                 widths = ", ".join(f"{(k + ': ') if k else ''}{100 * v['width']:.2f}%"
                                    for k, v in e["states"].items() if v)
                 print(f"  after round {e['round']}: spent {e['spent_flops']:.3g} FLOPs; width {widths or '-'}"
-                      + (f"; P(first better) {e['p_better']:.3f}" if e.get("p_better") is not None else ""))
+                      + (f"; P(first better) {e['p_better']:.3f}" if e.get("p_better") is not None else "")
+                      + (f" (NOT calibrated: {', '.join(e['uncalibrated_arms'])})" if e.get("uncalibrated_arms") else ""))
             elif kind == "stop":
                 print(f"  stop: {e['reason']}")
             elif kind == "budget":

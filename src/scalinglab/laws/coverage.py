@@ -27,7 +27,14 @@ from ..config import freeze_fields
 from ..errors import ConfigError
 from . import _optimize as opt
 from .bootstrap import group_labels, percentile_interval, resample_weights
-from .intervals import Calibration, interval_score, outside_decades, rolling_folds, scale_coordinate
+from .intervals import (
+    Calibration,
+    calibration_min_train,
+    interval_score,
+    outside_decades,
+    rolling_folds,
+    scale_coordinate,
+)
 from .law import Law, derive_inputs, get_law
 from .objectives import Objective
 
@@ -427,7 +434,7 @@ def extrapolation_coverage(law: str | Law, *, params: Mapping[str, float] | None
     P, Pb, resid, _ = fit_all(all_idx, np.repeat(truth[None, :], n_reps, axis=0), seed + 1)
     k = law.n_params
     order = scale_coordinate(law, x)
-    masks = rolling_folds(order, n_folds=int(n_folds), min_train=max(2 * k + 2, 8))
+    masks = rolling_folds(order, n_folds=int(n_folds), min_train=calibration_min_train(k))
     fold_out = []
     for j, m in enumerate(masks):
         tr, te = np.flatnonzero(m), np.flatnonzero(~m)

@@ -83,6 +83,7 @@ __all__ = [
     "TargetState",
     "choose",
     "difference_state",
+    "extrapolation_variance",
     "fit_lr_optimum",
     "parse_until",
     "point_noise_var",
@@ -295,18 +296,59 @@ def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
                        base_width=base, calibration_points=points, calibration_usable=usable)
 
 
-def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float]
-                     ) -> tuple[float, float]:
-    """``(P(A better), sd)``: the share of paired bootstrap draws where A predicts the lower loss at
-    its target point, and the SD of ``log f_A - log f_B`` over the draws (parameter uncertainty only:
-    it compares the arms' expected losses, not two single runs)."""
+def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float],
+                     *, extra_var: float = 0.0) -> tuple[float, float]:
+    """``(P(A better), sd)`` of ``log f_A - log f_B`` at the arms' target points.
+
+    With ``extra_var == 0``: the share of paired bootstrap draws where A predicts the lower loss,
+    and the SD over the draws (parameter uncertainty only: it compares the arms' expected losses,
+    not two single runs). Valid inside the data; beyond it the bootstrap misses the extrapolation
+    error (docs/coverage.md). ``extra_var`` adds that error, a Gaussian of this variance (log
+    units, e.g. the sum of both arms' :func:`extrapolation_variance`) convolved with the draws:
+    ``P = mean_b Phi(-d_b / sqrt(extra_var))`` and ``sd = sqrt(var(d) + extra_var)``.
+    """
     ga, gb = _log_draws(fit_a, [inputs_a])[:, 0], _log_draws(fit_b, [inputs_b])[:, 0]
     n = min(ga.size, gb.size)
     d = ga[:n] - gb[:n]
     d = d[np.isfinite(d)]
     if d.size < 2:
         return math.nan, math.nan
-    return float(np.mean(d < 0)), float(np.std(d, ddof=1))
+    if not extra_var >= 0:
+        raise ConfigError(f"extra_var must be >= 0 (a variance in log units); got {extra_var!r}")
+    if extra_var == 0:
+        return float(np.mean(d < 0)), float(np.std(d, ddof=1))
+    from scipy.stats import norm
+
+    p = float(np.mean(norm.cdf(-d / math.sqrt(extra_var))))
+    return p, float(math.sqrt(np.var(d, ddof=1) + extra_var))
+
+
+def extrapolation_variance(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95) -> float:
+    """The calibrated extrapolation variance of ``log f`` at ``inputs``, in log units.
+
+    The calibrated interval (:mod:`scalinglab.laws.intervals`) widens the bootstrap half-width
+    ``h`` at distance ``d`` outside the data to ``sqrt(h^2 + kappa g(d))`` at ``level``; read as a
+    Gaussian error, that is a variance ``kappa g(d) / z^2`` with ``z`` the two-sided normal
+    quantile of ``level`` (divided by the prediction squared when the fit is in linear space).
+    0 inside the data or where the rolling backtests widened nothing; ``nan`` where the
+    calibration has too few backtest runs (:attr:`~scalinglab.laws.intervals.Calibration.usable`)
+    to say: the bootstrap alone undercovers there, and nothing measured says by how much.
+    """
+    from scipy.stats import norm
+
+    d = float(np.max(fit.outside_decades(**inputs)))
+    if not d > 0:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalingLabWarning)
+        cal = fit.calibration_used
+    if not cal.usable:
+        return math.nan
+    extra = cal.discrepancy(level) * float(d if cal.shape == "brownian" else d * d)
+    var = extra / float(norm.ppf(0.5 + level / 2)) ** 2
+    if cal.space == "linear":
+        var /= float(np.asarray(fit.predict(**inputs))) ** 2
+    return float(var)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,11 +449,18 @@ class Extrapolation:
         The widening's share now, in squared relative half-widths (>= 0).
     growth : callable
         ``growth(candidates) -> g(d after them) / g(d now)`` (1 when they leave ``d`` unchanged).
+    usable : callable or None
+        ``usable(candidates) -> bool``: whether the interval would be calibrated with their points
+        in (enough rolling-backtest runs beyond their folds). None: it is now, and stays so. While
+        it is not, ``extra`` is a provisional widening (the maximum-likelihood discrepancy of
+        the few backtests there are) and :func:`choose`'s rollouts count the asked width as
+        reached only where ``usable`` holds: a width the stop rule could not claim.
     """
 
     base_width: float
     extra: float
     growth: Any
+    usable: Any = None
 
     def width(self, boot_ratio: float, cands: Sequence[Candidate]) -> float:
         g = float(self.growth(cands)) if self.extra > 0 else 1.0
@@ -771,8 +820,10 @@ class _Scorer:
         rem = left - first.cost_flops
         spent = first.cost_flops
         w = self.ratio(sel)
-        # goal_ratio_width is the asked width as a fraction of the width now
-        reach = spent if w <= goal_ratio_width else math.inf
+        ok = self.extrapolation.usable if self.extrapolation is not None and self.extrapolation.usable else None
+        # goal_ratio_width is the asked width as a fraction of the width now; reached only where the
+        # stop rule could claim it (calibrated)
+        reach = spent if w <= goal_ratio_width and (ok is None or ok(sel)) else math.inf
         while True:
             options = [c for c in pool if c.cost_flops <= rem and c.key not in {x.key for x in sel}
                        and not any((c.arm, _pkey(p)) in taken for p in c.points)]
@@ -787,7 +838,7 @@ class _Scorer:
             rem -= c.cost_flops
             spent += c.cost_flops
             w = wc
-            if w <= goal_ratio_width and reach == math.inf:
+            if w <= goal_ratio_width and reach == math.inf and (ok is None or ok(sel)):
                 reach = spent
         return reach, w
 

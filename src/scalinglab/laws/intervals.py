@@ -68,6 +68,8 @@ __all__ = [
     "MIN_CALIBRATION_POINTS",
     "SHAPES",
     "Calibration",
+    "calibration_point_count",
+    "calibration_min_train",
     "choose_shape",
     "conformal_quantile",
     "interval_score",
@@ -163,6 +165,30 @@ def rolling_folds(order: np.ndarray, *, n_folds: int, min_train: int,
         if m.sum() >= min_train and (~m).sum() >= 1:
             masks.append(m)
     return masks
+
+
+def calibration_min_train(n_free: int) -> int:
+    """Fewest training runs of a rolling-origin fold for a law with ``n_free`` parameters."""
+    return max(2 * int(n_free) + 2, 8)
+
+
+def calibration_point_count(law: Law, inputs: Mapping[str, Any], *, n_free: int, n_folds: int = 6) -> int:
+    """Held-out runs beyond their fold's data that a rolling-origin calibration of a fit on
+    ``inputs`` would have (what :attr:`Calibration.usable` counts), from the design alone.
+
+    No fit is made: an upper bound, since a fold whose fit fails is skipped. Folds are cut along
+    :func:`scale_coordinate` of ``inputs`` (N * D for a law of N and D given only those), so this
+    can differ by a few runs from a calibration cut along a ``flops`` column. A planner uses it to
+    see which new points would make a calibration usable.
+    """
+    cols = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in inputs.items()}
+    order = scale_coordinate(law, cols)
+    n = 0
+    for m in rolling_folds(order, n_folds=n_folds, min_train=calibration_min_train(n_free)):
+        x_tr = {k: v[m] for k, v in cols.items()}
+        x_te = {k: v[~m] for k, v in cols.items()}
+        n += int(np.count_nonzero(outside_decades(law, x_tr, x_te) > 0))
+    return n
 
 
 def conformal_quantile(scores: Sequence[float] | np.ndarray, level: float,

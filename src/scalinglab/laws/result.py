@@ -51,7 +51,14 @@ from ._serialize import decode_result, encode_result, read_artifact, write_artif
 from ._values import CITable, Derived, ParamMatrix, Prediction
 from .bootstrap import BootstrapResult, group_labels, percentile_interval, resample_weights
 from .diagnostics import FitDiagnostics
-from .intervals import INTERVALS, Calibration, outside_decades, rolling_folds, scale_coordinate
+from .intervals import (
+    INTERVALS,
+    Calibration,
+    calibration_min_train,
+    outside_decades,
+    rolling_folds,
+    scale_coordinate,
+)
 from .law import Law, derive_inputs
 from .objectives import Objective
 from .runs import Runs
@@ -540,7 +547,7 @@ class FitResult:
         cols = {k: np.asarray(v) for k, v in {**data.columns, **data.inputs}.items()}
         order = scale_coordinate(law, cols)
         k = self.diagnostics.n_params
-        masks = rolling_folds(order, n_folds=int(n_folds), min_train=max(2 * k + 2, 8))
+        masks = rolling_folds(order, n_folds=int(n_folds), min_train=calibration_min_train(k))
         errors, draws, dist, fold, folds, notes = [], [], [], [], [], []
         o = self.options
         fit_opts = {"loss": o["loss"], "delta": o["delta"], "space": o["space"], "reduce": o["reduce"],
@@ -581,7 +588,7 @@ class FitResult:
             cal = Calibration(errors=np.zeros(0), draws=np.zeros((int(n_boot), 0)), distance=np.zeros(0),
                               fold=np.zeros(0, dtype=int), folds=(), shape="brownian", tau=0.0,
                               space=o["space"], by=by, n_boot=int(n_boot), seed=int(seed),
-                              notes=tuple(notes) + (f"no rolling-origin fold has {max(2 * k + 2, 8)} training "
+                              notes=tuple(notes) + (f"no rolling-origin fold has {calibration_min_train(k)} training "
                                                     "runs and runs beyond them",))
         else:
             B = min(d.shape[0] for d in draws)

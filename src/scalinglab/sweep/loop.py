@@ -58,12 +58,13 @@ from ..laws.design import (
     TargetState,
     choose,
     difference_state,
+    extrapolation_variance,
     fit_lr_optimum,
     parse_until,
     point_noise_var,
     target_state,
 )
-from ..laws.intervals import MIN_CALIBRATION_POINTS, outside_decades
+from ..laws.intervals import MIN_CALIBRATION_POINTS, calibration_point_count, outside_decades
 from ..store.store import ResultsStore
 from ..units import format_quantity
 from .decisions import DecisionLog, list_loops, read_log
@@ -93,7 +94,11 @@ class Proposal:
     states : dict arm -> TargetState or None
         The prediction at the target now (None where the arm cannot be fitted yet).
     p_better : float or None
-        Two arms: the share of paired bootstrap draws in which the first arm is better.
+        Two arms: the probability that the first arm is better at C*: the share of paired
+        bootstrap draws, with the calibrated extrapolation error added beyond the data
+        (:func:`~scalinglab.laws.design.difference_state`).
+    p_note : str
+        What ``p_better`` is (calibrated, or the bootstrap alone and why).
     done : str or None
         Why nothing more is needed (the rule holds, the budget is spent ...); None otherwise.
     decisions : list of dict
@@ -108,6 +113,7 @@ class Proposal:
     budget_flops: float
     states: Mapping[str, TargetState | None]
     p_better: float | None = None
+    p_note: str = ""
     done: str | None = None
     decisions: tuple[Mapping[str, Any], ...] = ()
     considered: tuple[Mapping[str, Any], ...] = ()
@@ -125,7 +131,7 @@ class Proposal:
                              f"width {100 * st.width:.2f}%")
                 lines.append(f"    {st.describe_extrapolation()}")
         if self.p_better is not None:
-            lines.append(f"  P(first arm better at C*) = {self.p_better:.3f}")
+            lines.append(f"  P(first arm better at C*) = {self.p_better:.3f}" + (f" ({self.p_note})" if self.p_note else ""))
         if self.done:
             lines.append(f"stop: {self.done}")
         for d in self.decisions:
@@ -161,6 +167,8 @@ class LoopReport:
     states : dict arm -> TargetState
         The final prediction at the target.
     p_better : float or None
+        As for :class:`Proposal`.
+    p_note : str
     history : list of dict
         Per round: spent FLOPs and the width (or P(better)) after it.
     log : str
@@ -176,6 +184,7 @@ class LoopReport:
     reached: bool
     states: Mapping[str, TargetState | None]
     p_better: float | None = None
+    p_note: str = ""
     history: tuple[Mapping[str, Any], ...] = ()
     log: str = ""
 
@@ -189,7 +198,7 @@ class LoopReport:
                              f"D={format_quantity(st.inputs['n_tokens'])}), width {100 * st.width:.2f}%")
                 lines.append(f"    {st.describe_extrapolation()}")
         if self.p_better is not None:
-            lines.append(f"  P(first arm better) = {self.p_better:.3f}")
+            lines.append(f"  P(first arm better) = {self.p_better:.3f}" + (f" ({self.p_note})" if self.p_note else ""))
         lines.append(f"  decision log: {self.log}")
         return "\n".join(lines)
 
@@ -218,8 +227,23 @@ class _Assessment:
     runs: dict[str, Any]                 # every finished run of the arm (all learning rates)
     states: dict[str, TargetState | None]
     targets: dict[str, dict[str, float]]
-    p_better: float | None
-    diff_sd: float | None
+    p_better: float | None               # calibrated where both arms' calibrations are usable
+    diff_sd: float | None                # bootstrap SD of the log difference (what runs can shrink)
+    p_better_bootstrap: float | None = None
+    uncalibrated_arms: tuple[str, ...] = ()
+
+    @property
+    def p_note(self) -> str:
+        """What ``p_better`` is: calibrated for extrapolation, or the bootstrap's alone (and why)."""
+        if self.p_better is None:
+            return ""
+        if self.uncalibrated_arms:
+            return (f"NOT calibrated: {', '.join(self.uncalibrated_arms)} has too few held-out runs beyond their "
+                    f"fold's data ({MIN_CALIBRATION_POINTS} needed); the bootstrap's share alone, which is "
+                    "overconfident beyond the data")
+        if self.p_better_bootstrap is not None and self.p_better_bootstrap != self.p_better:
+            return f"with the extrapolation error the rolling backtests measured; the bootstrap alone {self.p_better_bootstrap:.3f}"
+        return ""
 
 
 def _finished(store: ResultsStore, space: RunSpace, arm: Arm) -> list[Any]:
@@ -267,7 +291,7 @@ def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options
         except ScalingLabError:
             continue
         targets[arm.name] = _target_inputs(f, arm, rule)
-        if rule.kind == "width" and np.any(f.outside_decades(**targets[arm.name]) > 0):
+        if np.any(f.outside_decades(**targets[arm.name]) > 0):
             # the calibration the default interval computes anyway, kept on the fit for the scores
             try:
                 with warnings.catch_warnings():
@@ -278,11 +302,19 @@ def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options
         fits[arm.name] = f
         opts.warm[arm.name] = f.param_vector
         states[arm.name] = target_state(f, targets[arm.name], level=rule.level)
-    p = sd = None
+    p = sd = p_boot = None
+    uncal: tuple[str, ...] = ()
     if len(space.arms) == 2 and all(fits[a.name] is not None for a in space.arms):
         a, b = (x.name for x in space.arms)
-        p, sd = difference_state(fits[a], targets[a], fits[b], targets[b])
-    return _Assessment(done, done_ids, fits, tuned, all_runs, states, targets, p, sd)
+        p_boot, sd = difference_state(fits[a], targets[a], fits[b], targets[b])
+        p = p_boot
+        # beyond the data the bootstrap misses the extrapolation error: add each arm's calibrated
+        # part (independent between arms: conservative when their laws err the same way)
+        extra = {x: extrapolation_variance(fits[x], targets[x], level=rule.level) for x in (a, b)}
+        uncal = tuple(x for x, v in extra.items() if not math.isfinite(v))
+        if not uncal and sum(extra.values()) > 0:
+            p, _ = difference_state(fits[a], targets[a], fits[b], targets[b], extra_var=sum(extra.values()))
+    return _Assessment(done, done_ids, fits, tuned, all_runs, states, targets, p, sd, p_boot, uncal)
 
 
 #: Every k-th start of the law's grid, plus the previous round's optimum: a round adds a few points
@@ -597,7 +629,8 @@ def _stop_reason(rule: StopRule, a: _Assessment) -> str | None:
         if st is not None and st.width < rule.width and not st.uncalibrated:
             return f"the {100 * rule.level:g}% interval at {rule.flops:.3g} FLOPs is {100 * st.width:.2f}% wide (< {100 * rule.width:g}%)"
         return None
-    if a.p_better is not None and max(a.p_better, 1 - a.p_better) >= rule.confidence:
+    # as for widths: a winner beyond the data is decided only on calibrated uncertainty
+    if a.p_better is not None and not a.uncalibrated_arms and max(a.p_better, 1 - a.p_better) >= rule.confidence:
         arms = list(a.states)
         win = arms[0] if a.p_better >= 0.5 else arms[1]
         return f"{win} is better at {rule.flops:.3g} FLOPs with probability {max(a.p_better, 1 - a.p_better):.3f}"
@@ -605,15 +638,16 @@ def _stop_reason(rule: StopRule, a: _Assessment) -> str | None:
 
 
 def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
-    """The calibrated interval's widening at the target, and how candidates' points would change it."""
+    """The calibrated interval's widening at the target, and how candidates' points would change it.
+
+    While the calibration has too few backtest runs (the stop rule cannot claim the width yet),
+    the widening is provisional: the maximum-likelihood discrepancy ``tau`` of the backtests there
+    are (``z^2 tau^2 g(d)``), and ``usable`` says which candidates would complete the calibration.
+    """
     (arm, f), = a.fits.items()
     st, x = a.states[arm], a.targets[arm]
     cal = getattr(f, "calibration", None)
-    if st is None or st.interval != "calibrated" or st.base_width is None or cal is None or not cal.usable:
-        return None
-    base = st.base_width
-    extra = (0.5 * st.width) ** 2 - (0.5 * base) ** 2
-    if not extra > 0:
+    if st is None or st.interval != "calibrated" or st.base_width is None or cal is None:
         return None
     t = a.tuned[arm]
     fitted = {"n_params": np.asarray(t.n_params, dtype=float), "n_tokens": np.asarray(t.n_tokens, dtype=float)}
@@ -623,6 +657,22 @@ def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
         return d if cal.shape == "brownian" else d * d
 
     g_now = g(float(outside_decades(f.law, fitted, target)))
+    base = st.base_width
+    usable = None
+    if cal.usable:
+        extra = (0.5 * st.width) ** 2 - (0.5 * base) ** 2
+    else:
+        from scipy.stats import norm
+
+        extra = (float(norm.ppf(0.5 + rule.level / 2)) * cal.tau) ** 2 * g_now
+        k = int(f.diagnostics.n_params)
+
+        def usable(cands: Sequence[Candidate]) -> bool:
+            pts = [p for c in cands for p in c.points]
+            more = {kk: np.concatenate([v, [float(p[kk]) for p in pts]]) for kk, v in fitted.items()}
+            return calibration_point_count(f.law, more, n_free=k) >= MIN_CALIBRATION_POINTS
+    if not extra > 0:
+        return None
 
     def growth(cands: Sequence[Candidate]) -> float:
         pts = [p for c in cands for p in c.points]
@@ -631,7 +681,7 @@ def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
         more = {k: np.concatenate([v, [float(p[k]) for p in pts]]) for k, v in fitted.items()}
         return g(float(outside_decades(f.law, more, target))) / g_now
 
-    return Extrapolation(base_width=base, extra=extra, growth=growth)
+    return Extrapolation(base_width=base, extra=extra, growth=growth, usable=usable)
 
 
 def _width_now(rule: StopRule, a: _Assessment) -> float:
@@ -644,7 +694,8 @@ def _width_now(rule: StopRule, a: _Assessment) -> float:
 
 def _state_dict(a: _Assessment) -> dict[str, Any]:
     return {"states": {k: (None if v is None else v.to_dict()) for k, v in a.states.items()},
-            "p_better": a.p_better}
+            "p_better": a.p_better, "p_better_bootstrap": a.p_better_bootstrap,
+            "uncalibrated_arms": list(a.uncalibrated_arms)}
 
 
 def _decide(space: RunSpace, rule: StopRule, opts: _Options, name: str, log: DecisionLog,
@@ -708,7 +759,7 @@ def _decide(space: RunSpace, rule: StopRule, opts: _Options, name: str, log: Dec
 def _as_proposal(rule: StopRule, spent: float, budget: float, a: _Assessment, done: str | None,
                  decisions: Sequence[Mapping[str, Any]], considered: Sequence[Mapping[str, Any]]) -> Proposal:
     return Proposal(rule=rule, spent_flops=spent, budget_flops=budget, states=dict(a.states),
-                    p_better=a.p_better, done=done,
+                    p_better=a.p_better, p_note=a.p_note, done=done,
                     decisions=tuple({k: v for k, v in d.items() if k != "sweep"} for d in decisions),
                     considered=tuple(considered))
 
@@ -890,6 +941,8 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                            f" beyond their fold)" if s.uncalibrated else
                            f" (bootstrap alone {100 * s.base_width:.2f}%)" if s.widened else "")
                         + f"; spent {spent:.3g} of {budget_flops:.3g} FLOPs")
+            if a.p_better is not None:
+                say(f"round {rnd}: P(first arm better at C*) = {a.p_better:.3f}" + (f" ({a.p_note})" if a.p_note else ""))
             decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, rnd)
             if not decisions:
                 reason = why or "nothing to train"
@@ -908,4 +961,4 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                         for e in log.of("state"))
         return LoopReport(name=name, rule=rule, budget_flops=budget_flops, spent_flops=_spent(log),
                           rounds=_rounds(log), reason=reason, reached=reached, states=dict(a.states),
-                          p_better=a.p_better, history=history, log=str(log.path))
+                          p_better=a.p_better, p_note=a.p_note, history=history, log=str(log.path))
