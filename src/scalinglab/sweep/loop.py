@@ -671,7 +671,7 @@ def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
             pts = [p for c in cands for p in c.points]
             more = {kk: np.concatenate([v, [float(p[kk]) for p in pts]]) for kk, v in fitted.items()}
             return calibration_point_count(f.law, more, n_free=k) >= MIN_CALIBRATION_POINTS
-    if not extra > 0:
+    if not extra > 0 and usable is None:
         return None
 
     def growth(cands: Sequence[Candidate]) -> float:
