@@ -103,6 +103,7 @@ def test_compare_two_values_of_a_column(capsys, tmp_path, nd_csv):
     assert d["names"] == ["adamw", "lion"] and d["flops"] == [1e13]
     assert d["difference"][0] > 0                 # lion's loss is lower
     assert d["multiplier"][0] > 1                 # lion needs less compute for adamw's loss
+    assert d["interval"] == "calibrated" and len(d["outside_decades"]) == 2   # the CLI's default
     assert "Comparison of adamw and lion" in out
     assert (tmp_path / "cmp.png").stat().st_size > 5000
 
@@ -115,6 +116,12 @@ def test_compare_two_tables(capsys, tmp_path):
                              "--loss", "ls")
     assert code == 0, err
     assert "Comparison of base and new" in out
+    # 9 runs per arm: too few rolling-backtest runs to calibrate 10x and 100x beyond them, and it says so
+    assert "too few runs beyond their folds to calibrate" in out and "NOT calibrated for extrapolation" in out
+    code, out, err = run_cli(capsys, "compare", a, b, "--law", "saturating_power_law", "--n-boot", "30",
+                             "--loss", "ls", "--interval", "bootstrap")
+    assert code == 0, err
+    assert "NOT calibrated for extrapolation" in out and "Caveat: " in out
 
 
 def test_backtest_holds_out_the_largest_runs(capsys, tmp_path, nd_csv):

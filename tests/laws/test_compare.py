@@ -280,3 +280,43 @@ def test_a_degenerate_bootstrap_draw_is_left_out_with_a_note_not_a_nan_interval(
     assert any("1 of 40 paired bootstrap draws give no finite prediction" in n for n in cmp.notes)
     assert cmp.difference[0] == pytest.approx(clean.difference[0])
     assert cmp.prob_a_better[0] == pytest.approx(clean.prob_a_better[0], abs=0.05)
+
+
+def bent_arm(A, seed):
+    """L(C) = A C^-0.15 + E with a bend in log C the saturating form lacks; 20 runs over 3 decades."""
+    rng = np.random.default_rng(seed)
+    C = np.logspace(16, 19, 20)
+    y = (E + A * C ** -0.15) * np.exp(0.01 * (np.log10(C) - 17.5) ** 2 + rng.normal(0, 0.002, C.size))
+    return fit("saturating_power_law", Runs.from_arrays(flops=C, target=y), loss="ls").with_bootstrap(
+        n_boot=60, seed=seed)
+
+
+def test_beyond_the_data_a_calibrated_comparison_carries_the_extrapolation_error():
+    import warnings
+
+    a, b = bent_arm(300.0, 1), bent_arm(300.0 * 4 ** -0.15, 2)
+    plain = compare(a, b, flops=[1e18, 1e21])
+    assert plain.interval == "bootstrap"
+    assert plain.outside_decades.shape == (2, 2) and np.all(plain.outside_decades[:, 0] == 0)
+    np.testing.assert_allclose(plain.outside_decades[:, 1], 2.0, rtol=1e-9)        # 1e21 vs data up to 1e19
+    assert "NOT calibrated for extrapolation (2.00 decades beyond A's data" in plain.summary().as_text()
+    assert "Caveat: 1.000e+21 FLOPs lies 2.00 decades beyond the data" in plain.verdict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ca, cb = a.with_calibration(n_boot=60), b.with_calibration(n_boot=60)
+    assert ca.calibration.usable and cb.calibration.usable
+    cal = compare(ca, cb, flops=[1e18, 1e21])              # default: both fits carry a calibration
+    assert cal.interval == "calibrated" and "Caveat" not in cal.verdict()
+    assert "calibrated extrapolation error" in cal.summary().as_text()
+    # inside the data nothing changes; beyond it the point estimates stay and the intervals widen
+    assert (cal.difference_low[0], cal.difference_high[0], cal.prob_a_better[0]) == (
+        plain.difference_low[0], plain.difference_high[0], plain.prob_a_better[0])
+    assert cal.difference[1] == plain.difference[1] and cal.multiplier[1] == plain.multiplier[1]
+    assert cal.difference_high[1] - cal.difference_low[1] > 1.2 * (plain.difference_high[1] - plain.difference_low[1])
+    assert cal.multiplier_high[1] / cal.multiplier_low[1] > plain.multiplier_high[1] / plain.multiplier_low[1]
+    assert abs(cal.prob_a_better[1] - 0.5) <= abs(plain.prob_a_better[1] - 0.5)
+    # asked for by name: the bootstrap alone, whatever the fits carry
+    forced = compare(ca, cb, flops=[1e18, 1e21], interval="bootstrap")
+    assert forced.interval == "bootstrap" and forced.difference_low[1] == plain.difference_low[1]
+    with pytest.raises(ConfigError, match="interval must be"):
+        compare(a, b, flops=[1e21], interval="wald")

@@ -160,8 +160,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
 
 @pytest.mark.slow
 def test_comparison_stops_when_the_winner_is_decided(tmp_path):
-    sw = {**space(toy_dataset_scale={"python-sci": 1.08}), "dataset": ["stdlib", "python-sci"]}
-    rep = run_loop(sw, until=f"winner at {C_STAR:g} at 95%", budget_flops=2 * FULL, store=tmp_path / "s",
+    # five budgets: a 4 x 4 grid has only 9 rolling-backtest runs beyond their folds, too few to
+    # calibrate the arms' intervals at C*, so no winner could be decided there (the next test)
+    sw = {**space(toy_dataset_scale={"python-sci": 1.08}), "dataset": ["stdlib", "python-sci"],
+          "n_tokens": [*BUDGETS, 262144]}
+    full = plan_sweep(sw, check_data=False).cost().flops
+    rep = run_loop(sw, until=f"winner at {C_STAR:g} at 95%", budget_flops=full, store=tmp_path / "s",
                    backend="inline", n_boot=60, lr_points=2)
     assert rep.reached and rep.p_better is not None and rep.p_better >= 0.95      # stdlib has the lower loss
     assert "stdlib is better" in rep.reason
@@ -187,6 +191,8 @@ def test_a_winner_beyond_the_data_is_decided_only_on_calibrated_arms():
                     uncalibrated_arms=("python-sci",))
     assert _stop_reason(rule, a) is None
     assert a.p_note.startswith("NOT calibrated: python-sci has too few held-out runs")
+    both = dataclasses.replace(a, uncalibrated_arms=("stdlib", "python-sci"))
+    assert both.p_note.startswith("NOT calibrated: stdlib and python-sci have too few")
     calibrated = dataclasses.replace(a, uncalibrated_arms=(), p_better=0.97)
     assert _stop_reason(rule, calibrated) == f"stdlib is better at {C_STAR:.3g} FLOPs with probability 0.970"
     assert calibrated.p_note.endswith("the bootstrap alone 0.999")

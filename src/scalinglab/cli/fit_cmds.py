@@ -250,6 +250,10 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
                 seed: int = _SEED, level: float = _LEVEL,
                 higher_is_better: bool = typer.Option(False, "--higher-is-better",
                                                       help="The target is an accuracy-like score."),
+                interval: str = typer.Option("calibrated", "--interval",
+                                             help="calibrated: beyond the data, add each arm's extrapolation "
+                                                  "error measured by rolling backtests (docs/coverage.md); "
+                                                  "bootstrap: parameter uncertainty alone (too narrow there)."),
                 json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Compare two procedures (or datasets) by their fitted laws: multiplier, exponents, crossover."""
 
@@ -296,7 +300,7 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
                 raise ConfigError("no compute column to pick default --at values from; pass --at 1e21")
             C = [top, 10 * top, 100 * top]
         cmp = compare(fits[0], fits[1], flops=C, level=level, n_boot=n_boot, seed=seed,
-                      names=(str(names[0]), str(names[1])), higher_is_better=higher_is_better)
+                      names=(str(names[0]), str(names[1])), higher_is_better=higher_is_better, interval=interval)
         for n, res in zip(names, fits):
             print(f"\n== {n} ({res.n_points} runs) ==")
             print(res.summary(level=level).as_text())

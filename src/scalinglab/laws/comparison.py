@@ -33,11 +33,22 @@ All intervals are percentile intervals over *paired* bootstrap draws: draw i of 
 draw i of B. The two fits are independent (different runs), so pairing is only a convenient way to
 form the distribution of differences; it is valid when each arm's bootstrap resampled independent
 units (see :mod:`scalinglab.laws.bootstrap`) and neither fit sits at a parameter bound.
+
+Beyond the data the bootstrap misses the extrapolation error (the law's form, noise that changes
+along the range; docs/coverage.md). With ``interval="calibrated"`` (and by default when both fits
+carry a calibration, ``FitResult.with_calibration``) each paired draw of a target beyond an arm's
+data gets that arm's calibrated extrapolation error added: a log-normal factor whose variance is
+the calibrated widening at ``level`` (:func:`~scalinglab.laws.design.extrapolation_variance`),
+independent between the arms (conservative when both laws err the same way, as one law form on
+one ladder tends to). The difference, ``P(A better)`` and the multiplier carry it; the exponent
+tests and the crossover stay bootstrap statistics. Uncalibrated, the summary says how far beyond
+each arm's data the targets lie.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..config import freeze_fields
-from ..errors import ConfigError, DataError, suggest
+from ..errors import ConfigError, DataError, NotFittedError, ScalingLabWarning, suggest
 from ..units import parse_quantity
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
@@ -238,6 +249,12 @@ class Comparison:
         For laws of N and D only: the effective-data multiplier at each target compute, with N
         the compute-optimal N of A there (point estimate) and D = C / (6 N) (see
         :func:`data_multiplier`).
+    interval : str
+        What the difference, ``prob_a_better`` and the multiplier carry (module notes):
+        ``"calibrated"``, ``"bootstrap"``, or ``"calibrated for NAME only"`` when the other arm's
+        rolling backtests were too few to calibrate.
+    outside_decades : ndarray, shape (2, len(flops))
+        How far beyond arm A's and arm B's fitted data each target lies (0 inside).
     """
 
     names: tuple[str, str]
@@ -261,9 +278,29 @@ class Comparison:
     notes: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
     data_multiplier: DataMultiplier | None = None
+    interval: str = "bootstrap"
+    outside_decades: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         freeze_fields(self)
+
+    def describe_interval(self) -> str:
+        """Which intervals, and how far beyond each arm's data the farthest target is."""
+        a, b = self.names
+        if self.outside_decades is None:
+            return "paired bootstrap"
+        da, db = (float(np.max(x)) for x in self.outside_decades)
+        far = f"{da:.2f} decades beyond {a}'s data, {db:.2f} beyond {b}'s"
+        if not max(da, db) > 0:
+            return "paired bootstrap, every target inside both arms' data"
+        if self.interval == "calibrated":
+            return (f"paired bootstrap with each arm's calibrated extrapolation error (rolling backtests) for the "
+                    f"difference, P(better) and the multiplier; {far}")
+        if self.interval.startswith("calibrated for"):
+            return (f"paired bootstrap, {self.interval} ({far}); the other arm's rolling backtests were too few to "
+                    "calibrate, so beyond its data these intervals are too narrow (docs/coverage.md)")
+        return (f"paired bootstrap, NOT calibrated for extrapolation ({far}): beyond the data these intervals "
+                "are too narrow (docs/coverage.md); compare(..., interval='calibrated')")
 
     def __repr__(self) -> str:
         a, b = self.names
@@ -327,6 +364,15 @@ class Comparison:
             parts.append("So the gap changes with compute rather than being a constant compute multiplier.")
         elif same:
             parts.append("So the arms differ by a roughly constant compute multiplier.")
+        if self.outside_decades is not None and self.interval != "calibrated":
+            d = float(np.max(np.asarray(self.outside_decades)[:, i]))
+            if d > 0 and self.interval == "bootstrap":
+                parts.append(f"Caveat: {_fmt(C)} FLOPs lies {d:.2f} decades beyond the data and these intervals are "
+                             "the bootstrap's alone, not calibrated for extrapolation: too narrow there "
+                             "(compare(..., interval='calibrated')).")
+            elif d > 0:
+                parts.append(f"Caveat: {_fmt(C)} FLOPs lies {d:.2f} decades beyond the data and these intervals are "
+                             f"{self.interval}: too narrow beyond the other arm's data.")
         return " ".join(parts)
 
     def summary(self) -> Any:
@@ -351,7 +397,7 @@ class Comparison:
             tables[f"effective data ({pct} intervals; {dm.allocation})"] = (dm.header(), dm.rows())
         co = self.crossover
         info = {"law": self.law, "compared along": self.mode, "arms": f"A = {a}, B = {b}",
-                "paired bootstrap draws": self.n_boot,
+                "paired bootstrap draws": self.n_boot, "intervals": self.describe_interval(),
                 "multiplier k": f"L_{b}(C / k) = L_{a}(C); k > 1: {b} needs k times less compute",
                 "crossover": (f"{_fmt(co.flops)} [{_fmt(co.low)}, {_fmt(co.high)}] ({co.after} overtakes {co.before})"
                               if co.state == "crossover" else
@@ -364,7 +410,8 @@ class Comparison:
             "flops", "loss_a", "loss_b", "difference", "difference_low", "difference_high",
             "prob_a_better", "multiplier", "multiplier_low", "multiplier_high")}
         return {"names": list(self.names), "law": self.law, "mode": self.mode, "level": self.level,
-                "n_boot": self.n_boot, **arr, "crossover": dict(self.crossover.__dict__),
+                "n_boot": self.n_boot, **arr, "interval": self.interval,
+                "outside_decades": None if self.outside_decades is None else np.asarray(self.outside_decades).tolist(), "crossover": dict(self.crossover.__dict__),
                 "exponent_tests": [dict(t.__dict__) for t in self.exponent_tests],
                 "data_multiplier": None if self.data_multiplier is None else self.data_multiplier.to_dict(),
                 "verdict": self.verdict(), "notes": list(self.notes)}
@@ -462,10 +509,37 @@ def _flops_range(res: Any, mode: str) -> tuple[float, float] | None:
 # the verb
 # ---------------------------------------------------------------------------------------------
 
+def _target_inputs(law: Any, params: np.ndarray, C: np.ndarray, mode: str) -> dict[str, np.ndarray]:
+    """The law's inputs at each target compute: C itself, or the compute-optimal (N, C / 6N)."""
+    if mode == "compute":
+        return {"flops": C}
+    N = np.asarray(law.optimal_loss(params, C)[0], dtype=float).reshape(-1)
+    return {"n_params": N, "n_tokens": C / (6.0 * N)}
+
+
+def _outside(res: Any, params: np.ndarray, C: np.ndarray, mode: str) -> np.ndarray:
+    """Decades beyond the fitted data of each target (0 inside, or when the fit has no data range)."""
+    x = _target_inputs(res.law, params, C, mode)
+    try:
+        return np.asarray(res.outside_decades(**x), dtype=float).reshape(-1)
+    except (AttributeError, ConfigError, DataError):
+        return np.zeros(C.size)
+
+
+def _extrapolation_var(res: Any, params: np.ndarray, C: np.ndarray, mode: str, level: float,
+                       outside: np.ndarray) -> np.ndarray:
+    """Calibrated extrapolation variance (log units) at each target; 0 inside, nan uncalibrated."""
+    from .design import extrapolation_variance
+
+    x = _target_inputs(res.law, params, C, mode)
+    return np.array([extrapolation_variance(res, {k: float(v[j]) for k, v in x.items()}, level=level)
+                     if outside[j] > 0 else 0.0 for j in range(C.size)])
+
+
 def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | float, level: float = 0.95,
             n_boot: int = 200, seed: int = 0, names: tuple[str, str] = ("A", "B"),
             exponents: Sequence[str] | None = None, higher_is_better: bool = False,
-            search_flops: tuple[float, float] | None = None) -> Comparison:
+            search_flops: tuple[float, float] | None = None, interval: str | None = None) -> Comparison:
     """Compare two fits of the same law: differences, effective compute, exponents, crossover.
 
     Parameters
@@ -492,6 +566,13 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
     search_flops : (float, float), optional
         Compute range searched for a crossover (default: from the smaller of the two fits' lowest
         compute to the largest of their highest compute and the target values).
+    interval : {"calibrated", "bootstrap"}, optional
+        ``"calibrated"``: beyond an arm's data, add its calibrated extrapolation error to every
+        paired draw of the difference, P(better) and the multiplier (module notes; a fit without
+        a calibration gets one, ``with_calibration(n_boot=n_boot, seed=seed)``, which refits
+        rolling folds: seconds).
+        Default: calibrated when both fits carry a calibration, else the bootstrap alone, with
+        the summary saying how far beyond the data the targets are.
 
     Returns
     -------
@@ -536,6 +617,9 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
     if len(names) != 2 or names[0] == names[1]:
         raise ConfigError(f"names must be two different labels; got {names!r}")
+    if interval not in (None, "calibrated", "bootstrap"):
+        raise ConfigError(f"interval must be 'calibrated' or 'bootstrap' (or None: calibrated when both fits "
+                          f"carry a calibration); got {interval!r}")
     mode = _mode(law_a)
     C = np.array([parse_quantity(c, name="flops") for c in np.atleast_1d(np.asarray(flops, dtype=object))])
     if C.size == 0 or np.any(~np.isfinite(C) | (C <= 0)):
@@ -575,7 +659,40 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         Pa, Pb = Pa[finite], Pb[finite]
         S = int(finite.sum())
         La, Lb = La[np.r_[True, finite]], Lb[np.r_[True, finite]]
+    # beyond the data: each arm's calibrated extrapolation error, a log-normal factor per draw
+    outside = np.vstack([_outside(res_a, ea[0], C, mode), _outside(res_b, eb[0], C, mode)])
+    if interval is None:
+        interval = "calibrated" if all(getattr(r, "calibration", None) is not None for r in (res_a, res_b)) \
+            else "bootstrap"
+    fa = fb = np.ones((S, C.size))
+    if interval == "calibrated" and np.any(outside > 0):
+        rng = np.random.default_rng([int(seed), 1729])
+        factors, missing = [], []
+        for which, r, e, row in (("A", res_a, ea[0], 0), ("B", res_b, eb[0], 1)):
+            if getattr(r, "calibration", None) is None and np.any(outside[row] > 0):
+                try:        # the rolling folds bootstrapped as this comparison's draws are
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ScalingLabWarning)
+                        r = r.with_calibration(n_boot=max(int(n_boot), 2), seed=seed)
+                except NotFittedError as exc:
+                    notes.append(f"{names[row]}: no calibration ({exc}); its extrapolation error is not added")
+                    factors.append(np.ones((S, C.size)))
+                    missing.append(names[row])
+                    continue
+            v = _extrapolation_var(r, e, C, mode, level, outside[row])
+            if np.any(~np.isfinite(v)):
+                notes.append(f"{names[row]}'s rolling backtests have too few runs beyond their folds to calibrate "
+                             "(MIN_CALIBRATION_POINTS): its extrapolation error is not added, so the intervals "
+                             "are too narrow beyond its data")
+                v = np.where(np.isfinite(v), v, 0.0)
+                missing.append(names[row])
+            factors.append(np.exp(rng.standard_normal((S, C.size)) * np.sqrt(v)[None, :]))
+        fa, fb = factors
+        if missing:
+            kept = [n for n in names if n not in missing]
+            interval = f"calibrated for {kept[0]} only" if kept else "bootstrap"
     diff = La - Lb
+    diff[1:] = La[1:] * fa - Lb[1:] * fb
     d_lo, d_hi = _quantiles(diff[1:], level)
     better = (sign * diff[1:]) < 0
     prob = better.mean(axis=0)
@@ -599,7 +716,8 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                      "the compute multiplier takes its first crossing")
 
     # 3. effective-compute multiplier
-    k = _solve_multiplier(logG, Gb, sign * np.vstack([La]), C)
+    # B's curve off by the factor fb is the same as A's value off by 1 / fb
+    k = _solve_multiplier(logG, Gb, sign * np.vstack([La[:1], La[1:] * fa / fb]), C)
     k_lo, k_hi = _quantiles(k[1:], level)
     unreached = float(np.mean(k[1:] == 0.0))
     if unreached > 0:
@@ -664,7 +782,8 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         difference_low=d_lo, difference_high=d_hi, prob_a_better=prob, multiplier=k[0],
         multiplier_low=k_lo, multiplier_high=k_hi, exponent_tests=tuple(tests), crossover=co,
         level=level, n_boot=S, higher_is_better=higher_is_better, mode=mode, law=law_a.name,
-        notes=tuple(notes), options={"seed": seed, "search_flops": (lo, hi)}, data_multiplier=dm)
+        notes=tuple(notes), options={"seed": seed, "search_flops": (lo, hi)}, data_multiplier=dm,
+        interval=interval, outside_decades=outside)
 
 
 # ---------------------------------------------------------------------------------------------

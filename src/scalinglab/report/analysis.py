@@ -574,7 +574,8 @@ def analyze(runs: Runs, *, law: str = "chinchilla", compute_law: str = "saturati
                 fit(law, arms[names[0]], n_boot=n_boot, seed=seed, **fkw)
             fb = fit(law, arms[names[1]], n_boot=n_boot, seed=seed + 1, **fkw)
             top = float(max(arms[n].flops.max() for n in names))
-            c = compare(fa, fb, flops=[top * f for f in AHEAD], level=level, names=(str(names[0]), str(names[1])))
+            c = compare(fa, fb, flops=[top * f for f in AHEAD], level=level, names=(str(names[0]), str(names[1])),
+                        interval="calibrated")
             out["comparison_fits"] = (fa, fb)
             out["comparison_runs"] = (arms[names[0]], arms[names[1]])
             return c

@@ -435,7 +435,7 @@ def analyze_datasets(runs: Any, *, common: Any = None, common_dataset: str = "",
         for pa, pb in itertools.combinations(fitted, 2):
             c = step(f"compare {pa.dataset} vs {pb.dataset} ({tag})",
                      lambda: compare(pa.fit, pb.fit, flops=budgets, names=(pa.dataset, pb.dataset), level=level,
-                                             n_boot=n_boot, seed=seed), notes)
+                                             n_boot=n_boot, seed=seed, interval="calibrated"), notes)
             if c is not None:
                 comps.append(c)
         held.append(HeldOutSet(metric=metric, description=desc, common=is_common, laws=tuple(laws),

@@ -450,7 +450,7 @@ def analyze_procedures(runs: Runs, *, metric: str | None = None, procedures: Seq
     for pa, pb in itertools.combinations(fitted, 2):
         c = step(f"compare {pa.name} vs {pb.name}",
                  lambda: compare(pa.fit, pb.fit, flops=budgets, level=level, n_boot=n_boot, seed=seed,
-                                 names=(pa.name, pb.name)), notes)
+                                 names=(pa.name, pb.name), interval="calibrated"), notes)
         if c is not None:
             comparisons.append(c)
     standings = []

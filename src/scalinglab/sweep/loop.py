@@ -238,8 +238,9 @@ class _Assessment:
         if self.p_better is None:
             return ""
         if self.uncalibrated_arms:
-            return (f"NOT calibrated: {', '.join(self.uncalibrated_arms)} has too few held-out runs beyond their "
-                    f"fold's data ({MIN_CALIBRATION_POINTS} needed); the bootstrap's share alone, which is "
+            verb = "have" if len(self.uncalibrated_arms) > 1 else "has"
+            return (f"NOT calibrated: {' and '.join(self.uncalibrated_arms)} {verb} too few held-out runs beyond "
+                    f"their folds' data ({MIN_CALIBRATION_POINTS} needed); the bootstrap's share alone, which is "
                     "overconfident beyond the data")
         if self.p_better_bootstrap is not None and self.p_better_bootstrap != self.p_better:
             return f"with the extrapolation error the rolling backtests measured; the bootstrap alone {self.p_better_bootstrap:.3f}"
