@@ -315,6 +315,10 @@ def test_beyond_the_data_a_calibrated_comparison_carries_the_extrapolation_error
     assert cal.difference_high[1] - cal.difference_low[1] > 1.2 * (plain.difference_high[1] - plain.difference_low[1])
     assert cal.multiplier_high[1] / cal.multiplier_low[1] > plain.multiplier_high[1] / plain.multiplier_low[1]
     assert abs(cal.prob_a_better[1] - 0.5) <= abs(plain.prob_a_better[1] - 0.5)
+    # B is A shifted by 4x in compute: the bootstrap's multiplier interval 2 decades out misses the
+    # true 4 (the bend pulls both extrapolations apart); the calibrated one holds it
+    assert not plain.multiplier_low[1] <= 4.0 <= plain.multiplier_high[1]
+    assert cal.multiplier_low[1] <= 4.0 <= cal.multiplier_high[1]
     # asked for by name: the bootstrap alone, whatever the fits carry
     forced = compare(ca, cb, flops=[1e18, 1e21], interval="bootstrap")
     assert forced.interval == "bootstrap" and forced.difference_low[1] == plain.difference_low[1]
