@@ -295,7 +295,8 @@ class Comparison:
             return "paired bootstrap, every target inside both arms' data"
         if self.interval == "calibrated":
             return (f"paired bootstrap with each arm's calibrated extrapolation error (rolling backtests) for the "
-                    f"difference, P(better) and the multiplier; {far}")
+                    f"difference, P(better) and the compute multiplier (exponent tests, crossover and effective "
+                    f"data: bootstrap only); {far}")
         if self.interval.startswith("calibrated for"):
             return (f"paired bootstrap, {self.interval} ({far}); the other arm's rolling backtests were too few to "
                     "calibrate, so beyond its data these intervals are too narrow (docs/coverage.md)")

@@ -187,8 +187,12 @@ class DatasetAnalysis:
                     m, lo, hi = (_mult(x) for x in (dm.multiplier[j], dm.low[j], dm.high[j]))
                     u = self.options.get("unit", "tokens")
                     line += (f"; a {u[:-1]} of {a} is worth {m} [{lo}, {hi}] {u} of {b} "
-                             f"(N = {dm.n_params[j]:.3g}, D = {dm.n_tokens[j]:.3g})")
+                             f"(N = {dm.n_params[j]:.3g}, D = {dm.n_tokens[j]:.3g}"
+                             + ("; bootstrap interval, not calibrated for extrapolation"
+                                if c.outside_decades is not None and np.max(np.asarray(c.outside_decades)[:, j]) > 0
+                                else "") + ")")
                 out.append(line)
+            out.append(f"{a} vs {b}: intervals: {c.describe_interval()}")
             co = c.crossover
             if co.state == "crossover":
                 iv = (f"{pct} interval [{co.low:.3g}, {co.high:.3g}]" if math.isfinite(co.low)
@@ -489,7 +493,8 @@ def _add_analysis(rep: Any, a: DatasetAnalysis, heading: str) -> list[str]:
         "The same ladder trained on each dataset; one Chinchilla law L(N, D) per dataset on its "
         f"best-learning-rate points (Hoffmann et al. 2022, Approach 3; D counts {unit}), compared along each law's "
         f"compute-optimal frontier at the largest run's compute and at {max(a.options.get('ahead', (10,))):g}x "
-        f"it ({pct} intervals from paired bootstrap draws). Which held-out set is which: "
+        f"it ({pct} intervals from paired bootstrap draws, with each arm's calibrated extrapolation error added "
+        "beyond its data where its rolling backtests suffice; each comparison says which). Which held-out set is which: "
         f"'{OWN}' scores each run on its own dataset; the common held-out set scores every run on "
         f"the same data. Note: {CAVEAT}."))
     ov.add_preformatted("\n".join(a.verdict_lines()))

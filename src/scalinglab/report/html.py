@@ -476,7 +476,8 @@ def report_from_analysis(analysis: Analysis, *, title: str = "Scaling-law report
         co = a.comparison
         sec = rep.section("Comparison of procedures", id="comparison", intro=(
             "The two procedures' laws compared along their compute-optimal frontiers: difference, "
-            "effective-compute multiplier, equal-exponent test and crossover, all from paired bootstrap draws."))
+            "effective-compute multiplier, equal-exponent test and crossover, from paired bootstrap draws. "
+            f"Intervals: {co.describe_interval()}."))
         sec.add_html(f'<p class="verdict">{_esc(co.verdict())}</p>')
         fa, fb = a.comparison_fits
         ra, rb = a.comparison_runs or (None, None)
