@@ -58,6 +58,7 @@ import numpy as np
 from ..config import freeze_fields
 from ..errors import ConfigError, DataError, NotFittedError, ScalingLabWarning, suggest
 from ..units import parse_quantity
+from .design import extrapolation_variance
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
@@ -530,8 +531,6 @@ def _outside(res: Any, params: np.ndarray, C: np.ndarray, mode: str) -> np.ndarr
 def _extrapolation_var(res: Any, params: np.ndarray, C: np.ndarray, mode: str, level: float,
                        outside: np.ndarray) -> np.ndarray:
     """Calibrated extrapolation variance (log units) at each target; 0 inside, nan uncalibrated."""
-    from .design import extrapolation_variance
-
     x = _target_inputs(res.law, params, C, mode)
     return np.array([extrapolation_variance(res, {k: float(v[j]) for k, v in x.items()}, level=level)
                      if outside[j] > 0 else 0.0 for j in range(C.size)])

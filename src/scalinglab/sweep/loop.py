@@ -11,7 +11,10 @@ compute C* the most per FLOP:
    averaged) with a bootstrap, and predict the target run at C*: a run of the rung the stop rule
    names, or of the rung predicted best at C*, with D = C* / (the procedure's FLOPs per unit).
 3. **Stop** when the rule holds (``width at C* < w``, or for two arms ``winner at C* at p``),
-   when the budget is spent, or when no allowed candidate fits in what is left.
+   when the budget is spent, or when no allowed candidate fits in what is left. Beyond the data
+   the rule holds only on calibrated uncertainty: a width once the rolling backtests can calibrate
+   the interval, a winner once both arms' can (``P(better)`` then carries each arm's calibrated
+   extrapolation error, :func:`~scalinglab.laws.design.difference_state`).
 4. **Learning rates**: a point whose best learning rate is at the edge of the window it was
    searched on, with more grid beyond, gets one more learning rate first (``lr-extend``).
 5. **Plan** (:mod:`scalinglab.laws.design`): every (rung, D) of the space not trained yet, alone or
@@ -19,7 +22,8 @@ compute C* the most per FLOP:
    ``lr_points`` learning rates of the rung's grid centred on the best one seen so far, or fewer
    (down to one) where the tuned points pin the optimum (:func:`~scalinglab.laws.design.fit_lr_optimum`:
    the expected mis-tuning stays under a quarter of the noise SD); choose ``per_round`` of them
-   (distinct rungs) by expected width reduction per FLOP.
+   (distinct rungs) by expected width reduction per FLOP, with a rollout lookahead that counts
+   the asked width as reached only where the calibration would be usable.
 6. **Train** them through :func:`~scalinglab.sweep.run.run_sweep` (any backend, same store), and
    go back to 2.
 
