@@ -118,6 +118,7 @@ def test_compare_two_tables(capsys, tmp_path):
     assert "Comparison of base and new" in out
     # 9 runs per arm: too few rolling-backtest runs to calibrate 10x and 100x beyond them, and it says so
     assert "too few runs beyond their folds to calibrate" in out and "NOT calibrated for extrapolation" in out
+    assert "neither arm's rolling backtests had enough runs beyond their folds to calibrate" in out
     code, out, err = run_cli(capsys, "compare", a, b, "--law", "saturating_power_law", "--n-boot", "30",
                              "--loss", "ls", "--interval", "bootstrap")
     assert code == 0, err

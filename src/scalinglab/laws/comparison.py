@@ -252,8 +252,8 @@ class Comparison:
         :func:`data_multiplier`).
     interval : str
         What the difference, ``prob_a_better`` and the multiplier carry (module notes):
-        ``"calibrated"``, ``"bootstrap"``, or ``"calibrated for NAME only"`` when the other arm's
-        rolling backtests were too few to calibrate.
+        ``"calibrated"``, ``"bootstrap"``, ``"calibrated for NAME only"`` when the other arm's
+        rolling backtests were too few to calibrate, or ``"bootstrap: ..."`` (why) when neither's were.
     outside_decades : ndarray, shape (2, len(flops))
         How far beyond arm A's and arm B's fitted data each target lies (0 inside).
     """
@@ -301,6 +301,10 @@ class Comparison:
         if self.interval.startswith("calibrated for"):
             return (f"paired bootstrap, {self.interval} ({far}); the other arm's rolling backtests were too few to "
                     "calibrate, so beyond its data these intervals are too narrow (docs/coverage.md)")
+        if self.interval.startswith("bootstrap:"):      # calibration asked for, and impossible
+            return (f"paired bootstrap, NOT calibrated for extrapolation ({far}): "
+                    f"{self.interval.split(':', 1)[1].strip()}, so beyond the data these intervals are too narrow "
+                    "(docs/coverage.md)")
         return (f"paired bootstrap, NOT calibrated for extrapolation ({far}): beyond the data these intervals "
                 "are too narrow (docs/coverage.md); compare(..., interval='calibrated')")
 
@@ -368,7 +372,7 @@ class Comparison:
             parts.append("So the arms differ by a roughly constant compute multiplier.")
         if self.outside_decades is not None and self.interval != "calibrated":
             d = float(np.max(np.asarray(self.outside_decades)[:, i]))
-            if d > 0 and self.interval == "bootstrap":
+            if d > 0 and self.interval.startswith("bootstrap"):
                 parts.append(f"Caveat: {_fmt(C)} FLOPs lies {d:.2f} decades beyond the data and these intervals are "
                              "the bootstrap's alone, not calibrated for extrapolation: too narrow there "
                              "(compare(..., interval='calibrated')).")
@@ -690,7 +694,8 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         fa, fb = factors
         if missing:
             kept = [n for n in names if n not in missing]
-            interval = f"calibrated for {kept[0]} only" if kept else "bootstrap"
+            interval = (f"calibrated for {kept[0]} only" if kept else
+                        "bootstrap: neither arm's rolling backtests had enough runs beyond their folds to calibrate")
     diff = La - Lb
     diff[1:] = La[1:] * fa - Lb[1:] * fb
     d_lo, d_hi = _quantiles(diff[1:], level)

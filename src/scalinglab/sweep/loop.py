@@ -661,6 +661,10 @@ def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
     def g(d: float) -> float:
         return d if cal.shape == "brownian" else d * d
 
+    def with_points(cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
+        pts = [p for c in cands for p in c.points]
+        return {k: np.concatenate([v, [float(p[k]) for p in pts]]) for k, v in fitted.items()}
+
     g_now = g(float(outside_decades(f.law, fitted, target)))
     base = st.base_width
     usable = None
@@ -673,18 +677,14 @@ def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
         k = int(f.diagnostics.n_params)
 
         def usable(cands: Sequence[Candidate]) -> bool:
-            pts = [p for c in cands for p in c.points]
-            more = {kk: np.concatenate([v, [float(p[kk]) for p in pts]]) for kk, v in fitted.items()}
-            return calibration_point_count(f.law, more, n_free=k) >= MIN_CALIBRATION_POINTS
+            return calibration_point_count(f.law, with_points(cands), n_free=k) >= MIN_CALIBRATION_POINTS
     if not extra > 0 and usable is None:
         return None
 
     def growth(cands: Sequence[Candidate]) -> float:
-        pts = [p for c in cands for p in c.points]
-        if not pts or not g_now > 0:
+        if not any(c.points for c in cands) or not g_now > 0:
             return 1.0
-        more = {k: np.concatenate([v, [float(p[k]) for p in pts]]) for k, v in fitted.items()}
-        return g(float(outside_decades(f.law, more, target))) / g_now
+        return g(float(outside_decades(f.law, with_points(cands), target))) / g_now
 
     return Extrapolation(base_width=base, extra=extra, growth=growth, usable=usable)
 
