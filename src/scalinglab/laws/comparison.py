@@ -523,21 +523,18 @@ def _target_inputs(law: Any, params: np.ndarray, C: np.ndarray, mode: str) -> di
     return {"n_params": N, "n_tokens": C / (6.0 * N)}
 
 
-def _outside(res: Any, params: np.ndarray, C: np.ndarray, mode: str) -> np.ndarray:
+def _outside(res: Any, x: dict[str, np.ndarray], size: int) -> np.ndarray:
     """Decades beyond the fitted data of each target (0 inside, or when the fit has no data range)."""
-    x = _target_inputs(res.law, params, C, mode)
     try:
         return np.asarray(res.outside_decades(**x), dtype=float).reshape(-1)
     except (AttributeError, ConfigError, DataError):
-        return np.zeros(C.size)
+        return np.zeros(size)
 
 
-def _extrapolation_var(res: Any, params: np.ndarray, C: np.ndarray, mode: str, level: float,
-                       outside: np.ndarray) -> np.ndarray:
+def _extrapolation_var(res: Any, x: dict[str, np.ndarray], level: float, outside: np.ndarray) -> np.ndarray:
     """Calibrated extrapolation variance (log units) at each target; 0 inside, nan uncalibrated."""
-    x = _target_inputs(res.law, params, C, mode)
     return np.array([extrapolation_variance(res, {k: float(v[j]) for k, v in x.items()}, level=level)
-                     if outside[j] > 0 else 0.0 for j in range(C.size)])
+                     if outside[j] > 0 else 0.0 for j in range(outside.size)])
 
 
 def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | float, level: float = 0.95,
@@ -664,7 +661,8 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         S = int(finite.sum())
         La, Lb = La[np.r_[True, finite]], Lb[np.r_[True, finite]]
     # beyond the data: each arm's calibrated extrapolation error, a log-normal factor per draw
-    outside = np.vstack([_outside(res_a, ea[0], C, mode), _outside(res_b, eb[0], C, mode)])
+    xs = [_target_inputs(r.law, e[0], C, mode) for r, e in ((res_a, ea), (res_b, eb))]
+    outside = np.vstack([_outside(r, x, C.size) for r, x in zip((res_a, res_b), xs)])
     if interval is None:
         interval = "calibrated" if all(getattr(r, "calibration", None) is not None for r in (res_a, res_b)) \
             else "bootstrap"
@@ -672,7 +670,7 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
     if interval == "calibrated" and np.any(outside > 0):
         rng = np.random.default_rng([int(seed), 1729])
         factors, missing = [], []
-        for which, r, e, row in (("A", res_a, ea[0], 0), ("B", res_b, eb[0], 1)):
+        for row, r in enumerate((res_a, res_b)):
             if getattr(r, "calibration", None) is None and np.any(outside[row] > 0):
                 try:        # the rolling folds bootstrapped as this comparison's draws are
                     with warnings.catch_warnings():
@@ -683,7 +681,7 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                     factors.append(np.ones((S, C.size)))
                     missing.append(names[row])
                     continue
-            v = _extrapolation_var(r, e, C, mode, level, outside[row])
+            v = _extrapolation_var(r, xs[row], level, outside[row])
             if np.any(~np.isfinite(v)):
                 notes.append(f"{names[row]}'s rolling backtests have too few runs beyond their folds to calibrate "
                              "(MIN_CALIBRATION_POINTS): its extrapolation error is not added, so the intervals "
