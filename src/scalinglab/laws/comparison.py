@@ -59,6 +59,7 @@ from ..config import freeze_fields
 from ..errors import ConfigError, DataError, NotFittedError, ScalingLabWarning, suggest
 from ..units import parse_quantity
 from .design import extrapolation_variance
+from .intervals import MIN_CALIBRATION_POINTS
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
@@ -373,9 +374,10 @@ class Comparison:
         if self.outside_decades is not None and self.interval != "calibrated":
             d = float(np.max(np.asarray(self.outside_decades)[:, i]))
             if d > 0 and self.interval.startswith("bootstrap"):
+                why = (self.interval.split(":", 1)[1].strip() if ":" in self.interval
+                       else "compare(..., interval='calibrated') adds it")
                 parts.append(f"Caveat: {_fmt(C)} FLOPs lies {d:.2f} decades beyond the data and these intervals are "
-                             "the bootstrap's alone, not calibrated for extrapolation: too narrow there "
-                             "(compare(..., interval='calibrated')).")
+                             f"the bootstrap's alone, not calibrated for extrapolation: too narrow there ({why}).")
             elif d > 0:
                 parts.append(f"Caveat: {_fmt(C)} FLOPs lies {d:.2f} decades beyond the data and these intervals are "
                              f"{self.interval}: too narrow beyond the other arm's data.")
@@ -684,8 +686,8 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
             v = _extrapolation_var(r, xs[row], level, outside[row])
             if np.any(~np.isfinite(v)):
                 notes.append(f"{names[row]}'s rolling backtests have too few runs beyond their folds to calibrate "
-                             "(MIN_CALIBRATION_POINTS): its extrapolation error is not added, so the intervals "
-                             "are too narrow beyond its data")
+                             f"({MIN_CALIBRATION_POINTS} needed): its extrapolation error is not added, so the "
+                             "intervals are too narrow beyond its data")
                 v = np.where(np.isfinite(v), v, 0.0)
                 missing.append(names[row])
             factors.append(np.exp(rng.standard_normal((S, C.size)) * np.sqrt(v)[None, :]))
