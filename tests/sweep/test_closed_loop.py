@@ -183,20 +183,20 @@ def test_a_winner_beyond_the_data_is_decided_only_on_calibrated_arms():
     import dataclasses
 
     from scalinglab.laws.design import parse_until
-    from scalinglab.sweep.loop import _Assessment, _stop_reason
+    from scalinglab.sweep.planner import Assessment, stop_reason
 
     rule = parse_until(f"winner at {C_STAR:g} at 95%")
-    a = _Assessment(done={}, done_ids={}, fits={}, tuned={}, runs={}, states={"stdlib": None, "python-sci": None},
+    a = Assessment(done={}, done_ids={}, fits={}, tuned={}, runs={}, states={"stdlib": None, "python-sci": None},
                     targets={}, p_better=0.999, diff_sd=0.01, p_better_bootstrap=0.999,
                     uncalibrated_arms=("python-sci",))
-    assert _stop_reason(rule, a) is None
+    assert stop_reason(rule, a) is None
     assert a.p_note.startswith("NOT calibrated: python-sci has too few held-out runs")
     both = dataclasses.replace(a, uncalibrated_arms=("stdlib", "python-sci"))
     assert both.p_note.startswith("NOT calibrated: stdlib and python-sci have too few")
     calibrated = dataclasses.replace(a, uncalibrated_arms=(), p_better=0.97)
-    assert _stop_reason(rule, calibrated) == f"stdlib is better at {C_STAR:.3g} FLOPs with probability 0.970"
+    assert stop_reason(rule, calibrated) == f"stdlib is better at {C_STAR:.3g} FLOPs with probability 0.970"
     assert calibrated.p_note.endswith("the bootstrap alone 0.999")
-    assert _stop_reason(rule, dataclasses.replace(calibrated, p_better=0.94)) is None
+    assert stop_reason(rule, dataclasses.replace(calibrated, p_better=0.94)) is None
 
 
 SCRIPT = textwrap.dedent("""
@@ -323,3 +323,57 @@ def test_a_width_beyond_the_data_counts_only_once_calibrated(tmp_path):
     assert (f"NOT calibrated: only {st.calibration_points} held-out runs of the rolling backtests lie beyond "
             "their fold's data (10 needed)") in text
     assert states[-1]["outside_decades"] == st.outside_decades
+
+
+def test_the_comparison_planner_scores_the_calibrated_difference_and_seeks_both_calibrations():
+    """Two arms fitted on a 4 x 4 grid each (9 backtest runs, too few to calibrate): the planner's
+    widening of the difference is the sum of the arms' provisional ones, and a width counts as
+    reached only once candidates would complete both arms' calibrations."""
+    import warnings
+
+    import numpy as np
+
+    from scalinglab.errors import ScalingLabWarning
+    from scalinglab.laws import Runs, fit
+    from scalinglab.laws.design import Candidate, difference_draws, difference_state, parse_until, target_state
+    from scalinglab.sweep.planner import Assessment, _arm_term, _extrapolation, _goal_width, _width_now
+
+    def arm_fit(scale, seed):
+        rng = np.random.default_rng(seed)
+        n, d = (v.ravel() for v in np.meshgrid([1e5, 2e5, 4e5, 1.2e6], [2e6, 4e6, 8e6, 2e7]))
+        # a bend the law lacks, so that the backtests there are see a discrepancy
+        y = scale * (1.2 + 80 / n ** 0.32 + 150 / d ** 0.3) * np.exp(0.02 * np.log(n * d / 2e11) ** 2
+                                                                      + rng.normal(0, 0.004, n.size))
+        runs = Runs.from_arrays(n_params=n, n_tokens=d, target=y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingLabWarning)
+            return runs, fit("chinchilla", runs, loss="ls", n_boot=100).with_calibration(n_boot=60)
+
+    target = {"n_params": 3e7, "n_tokens": 6e8}
+    (ra, fa), (rb, fb) = arm_fit(1.0, 1), arm_fit(1.05, 2)
+    assert not fa.calibration.usable and not fb.calibration.usable
+    rule = parse_until("winner at 1e17 at 95%")
+    p, sd = difference_state(fa, target, fb, target)
+    mean = float(np.mean(difference_draws(fa, target, fb, target)))
+    a = Assessment(done={}, done_ids={}, fits={"x": fa, "y": fb}, tuned={"x": ra, "y": rb}, runs={},
+                    states={k: target_state(f, target) for k, f in (("x", fa), ("y", fb))},
+                    targets={"x": target, "y": target}, p_better=p, diff_sd=sd, p_better_bootstrap=p,
+                    uncalibrated_arms=("x", "y"), diff_mean=mean)
+    ex = _extrapolation(rule, a)
+    terms = [_arm_term(rule, a, k, from_state=False) for k in ("x", "y")]
+    assert ex is not None and ex.base_width == pytest.approx(_width_now(rule, a))
+    assert ex.extra == pytest.approx(sum(t.extra for t in terms)) and ex.extra > 0
+    assert ex.width(1.0, []) > ex.base_width                  # the calibrated difference is the wider
+    # the winner is decided when the mean is z_0.95 SDs from 0: that width, in the planner's units
+    assert _goal_width(rule, a) == pytest.approx(2 * 1.959964 * abs(mean) / 1.644854, rel=1e-5)
+
+    def many(arm):      # a ladder of larger points beyond each arm's data: what completes a calibration
+        return [Candidate(key=f"{arm}{i}", points=({"n_params": n, "n_tokens": 20 * n},), cost_flops=1.0, arm=arm)
+                for i, n in enumerate(np.geomspace(2e6, 2e7, 8))]
+
+    assert not ex.usable([])
+    assert terms[0].usable(many("x")) and not terms[0].usable(many("y"))   # each arm counts its own points
+    assert not ex.usable(many("x")) and not ex.usable(many("y"))            # the winner rule needs both
+    assert ex.usable(many("x") + many("y"))
+    # points nearer the target shrink that arm's share of the widening, not the other's
+    assert 0 < ex.growth(many("x")) < 1 and ex.growth(many("x")) > ex.growth(many("x") + many("y"))

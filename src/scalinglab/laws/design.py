@@ -82,6 +82,7 @@ __all__ = [
     "StopRule",
     "TargetState",
     "choose",
+    "difference_draws",
     "difference_state",
     "extrapolation_variance",
     "fit_lr_optimum",
@@ -296,6 +297,17 @@ def target_state(fit: Any, inputs: Mapping[str, float], *, level: float = 0.95,
                        base_width=base, calibration_points=points, calibration_usable=usable)
 
 
+def difference_draws(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float]) -> np.ndarray:
+    """The paired bootstrap draws of ``log f_A - log f_B`` at the arms' target points (finite ones).
+
+    Draw ``b`` pairs the ``b``-th refit of each arm (independent resamples of independent runs).
+    """
+    ga, gb = _log_draws(fit_a, [inputs_a])[:, 0], _log_draws(fit_b, [inputs_b])[:, 0]
+    n = min(ga.size, gb.size)
+    d = ga[:n] - gb[:n]
+    return d[np.isfinite(d)]
+
+
 def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float],
                      *, extra_var: float = 0.0) -> tuple[float, float]:
     """``(P(A better), sd)`` of ``log f_A - log f_B`` at the arms' target points.
@@ -307,10 +319,7 @@ def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inpu
     units, e.g. the sum of both arms' :func:`extrapolation_variance`) convolved with the draws:
     ``P = mean_b Phi(-d_b / sqrt(extra_var))`` and ``sd = sqrt(var(d) + extra_var)``.
     """
-    ga, gb = _log_draws(fit_a, [inputs_a])[:, 0], _log_draws(fit_b, [inputs_b])[:, 0]
-    n = min(ga.size, gb.size)
-    d = ga[:n] - gb[:n]
-    d = d[np.isfinite(d)]
+    d = difference_draws(fit_a, inputs_a, fit_b, inputs_b)
     if d.size < 2:
         return math.nan, math.nan
     if not extra_var >= 0:

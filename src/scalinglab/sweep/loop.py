@@ -23,7 +23,9 @@ compute C* the most per FLOP:
    (down to one) where the tuned points pin the optimum (:func:`~scalinglab.laws.design.fit_lr_optimum`:
    the expected mis-tuning stays under a quarter of the noise SD); choose ``per_round`` of them
    (distinct rungs) by expected width reduction per FLOP, with a rollout lookahead that counts
-   the asked width as reached only where the calibration would be usable.
+   the asked width as reached only where the calibration would be usable. For two arms the width
+   is the calibrated difference's, and the goal the width at which the winner would be decided
+   (:func:`scalinglab.sweep.planner._goal_width`), reached only where both arms' calibrations would be usable.
 6. **Train** them through :func:`~scalinglab.sweep.run.run_sweep` (any backend, same store), and
    go back to 2.
 
@@ -42,45 +44,24 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._io import jsonable
-from ..errors import ConfigError, DataError, ScalingLabError, ScalingLabWarning
-from ..laws import Runs, best_per_size, fit, get_law
-from ..laws.design import (
-    PIN_FRACTION,
-    Candidate,
-    Extrapolation,
-    LrOptimum,
-    StopRule,
-    TargetState,
-    choose,
-    difference_state,
-    extrapolation_variance,
-    fit_lr_optimum,
-    parse_until,
-    point_noise_var,
-    target_state,
-)
-from ..laws.intervals import MIN_CALIBRATION_POINTS, calibration_point_count, outside_decades
+from ..errors import ConfigError
+from ..laws.design import StopRule, TargetState, parse_until
+from ..laws.intervals import MIN_CALIBRATION_POINTS
 from ..store.store import ResultsStore
 from ..units import format_quantity
 from .decisions import DecisionLog, list_loops, read_log
 from .plan import SweepPlan, plan_sweep
+from .planner import Assessment, Options, assess, decide, spent_flops, state_dict, stop_reason
 from .run import run_sweep
-from .space import Arm, LoopRung, PlannedRun, RunSpace, run_key
+from .space import RunSpace
 
 __all__ = ["LoopReport", "Proposal", "list_loops", "propose", "read_log", "run_loop"]
-
-MIN_SIZES = 3               # the initial design: at least this many rungs ...
-MIN_BUDGETS = 3             # ... and budgets per arm, and
-EXTRA_POINTS = 3            # at least (law parameters + this) tuned points before planning
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,399 +192,6 @@ class LoopReport:
 # the loop
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class _Options:
-    law: str = "chinchilla"
-    n_boot: int = 200
-    seed: int = 0
-    lr_points: int = 3
-    per_round: int = 1
-    fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    warm: dict[str, Any] = field(default_factory=dict)     # arm -> the last round's optimum
-
-
-@dataclass
-class _Assessment:
-    done: dict[str, set[tuple]]          # (rung, D, lr, seed) of every finished run, per arm
-    done_ids: dict[str, set[str]]        # their run ids (a finished trunk's branches can start now)
-    fits: dict[str, Any]
-    tuned: dict[str, Any]
-    runs: dict[str, Any]                 # every finished run of the arm (all learning rates)
-    states: dict[str, TargetState | None]
-    targets: dict[str, dict[str, float]]
-    p_better: float | None               # calibrated where both arms' calibrations are usable
-    diff_sd: float | None                # bootstrap SD of the log difference (what runs can shrink)
-    p_better_bootstrap: float | None = None
-    uncalibrated_arms: tuple[str, ...] = ()
-
-    @property
-    def p_note(self) -> str:
-        """What ``p_better`` is: calibrated for extrapolation, or the bootstrap's alone (and why)."""
-        if self.p_better is None:
-            return ""
-        if self.uncalibrated_arms:
-            verb = "have" if len(self.uncalibrated_arms) > 1 else "has"
-            return (f"NOT calibrated: {' and '.join(self.uncalibrated_arms)} {verb} too few held-out runs beyond "
-                    f"their folds' data ({MIN_CALIBRATION_POINTS} needed); the bootstrap's share alone, which is "
-                    "overconfident beyond the data")
-        if self.p_better_bootstrap is not None and self.p_better_bootstrap != self.p_better:
-            return f"with the extrapolation error the rolling backtests measured; the bootstrap alone {self.p_better_bootstrap:.3f}"
-        return ""
-
-
-def _finished(store: ResultsStore, space: RunSpace, arm: Arm) -> list[Any]:
-    recs = []
-    for lad in arm.ladder:
-        recs += store.records(status=("done", "diverged"), ladder=lad, dataset=arm.dataset, variant=space.variant)
-    return recs
-
-
-def _assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: _Options) -> _Assessment:
-
-    n_law = get_law(opts.law).n_params
-    fits, tuned, states, targets, done, done_ids, all_runs = {}, {}, {}, {}, {}, {}, {}
-    for arm in space.arms:
-        fits[arm.name] = tuned[arm.name] = states[arm.name] = all_runs[arm.name] = None
-        recs = _finished(store, space, arm)
-        done[arm.name] = {run_key(r.spec) for r in recs}
-        done_ids[arm.name] = {r.run_id for r in recs if r.status == "done"}
-        if not any(r.status == "done" for r in recs):
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ScalingLabWarning)
-                runs = None
-                for lad in arm.ladder:
-                    part = store.to_runs(ladder=lad, dataset=arm.dataset, variant=space.variant)
-                    runs = part if runs is None else _concat(runs, part)
-                groups = runs.groups
-                t = best_per_size(runs, by=["n_params", "n_tokens"],
-                                  tuned="lr" if len({str(v) for v in groups["lr"]}) > 1 else None,
-                                  mean_over="seed" if len({str(v) for v in groups["seed"]}) > 1 else None)
-        except DataError:
-            continue
-        tuned[arm.name], all_runs[arm.name] = t, runs
-        if (len(t) < n_law + EXTRA_POINTS or len({f"{v:.6g}" for v in t.n_params}) < MIN_SIZES
-                or len({f"{v:.6g}" for v in t.n_tokens}) < MIN_BUDGETS):
-            continue
-        kw = dict(opts.fit_kwargs)
-        if "starts" not in kw and "n_starts" not in kw:
-            kw["starts"] = _starts(opts.law, t, opts.warm.get(arm.name))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ScalingLabWarning)
-                f = fit(opts.law, t, n_boot=opts.n_boot, seed=opts.seed, **kw)
-        except ScalingLabError:
-            continue
-        targets[arm.name] = _target_inputs(f, arm, rule)
-        if np.any(f.outside_decades(**targets[arm.name]) > 0):
-            # the calibration the default interval computes anyway, kept on the fit for the scores
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ScalingLabWarning)
-                    f = f.with_calibration()
-            except ScalingLabError:
-                pass
-        fits[arm.name] = f
-        opts.warm[arm.name] = f.param_vector
-        states[arm.name] = target_state(f, targets[arm.name], level=rule.level)
-    p = sd = p_boot = None
-    uncal: tuple[str, ...] = ()
-    if len(space.arms) == 2 and all(fits[a.name] is not None for a in space.arms):
-        a, b = (x.name for x in space.arms)
-        p_boot, sd = difference_state(fits[a], targets[a], fits[b], targets[b])
-        p = p_boot
-        # beyond the data the bootstrap misses the extrapolation error: add each arm's calibrated
-        # part (independent between arms: conservative when their laws err the same way)
-        extra = {x: extrapolation_variance(fits[x], targets[x], level=rule.level) for x in (a, b)}
-        uncal = tuple(x for x, v in extra.items() if not math.isfinite(v))
-        if not uncal and sum(extra.values()) > 0:
-            p, _ = difference_state(fits[a], targets[a], fits[b], targets[b], extra_var=sum(extra.values()))
-    return _Assessment(done, done_ids, fits, tuned, all_runs, states, targets, p, sd, p_boot, uncal)
-
-
-#: Every k-th start of the law's grid, plus the previous round's optimum: a round adds a few points
-#: to the data, so the optimum moves little (measured on the toy ladder: the full 4500-start
-#: Chinchilla grid and this subset reach the same objective, 2.7 s against 0.4 s).
-GRID_STRIDE = 16
-
-
-def _starts(law_name: str, runs: Any, warm: Any):
-    import numpy as np
-
-    law = get_law(law_name)
-    grid = law.default_starts(inputs=law.inputs_from(runs), target=np.asarray(runs.target, dtype=float))
-    grid = grid[::GRID_STRIDE] if grid.shape[0] > 4 * GRID_STRIDE else grid
-    return grid if warm is None else np.vstack([np.asarray(warm, dtype=float)[None, :], grid])
-
-
-def _concat(a: Any, b: Any) -> Any:
-    import numpy as np
-
-    def cat(x, y):
-        return None if x is None or y is None else np.concatenate([x, y])
-
-    return Runs(target=cat(a.target, b.target), run_id=cat(a.run_id, b.run_id), n_params=cat(a.n_params, b.n_params),
-                n_tokens=cat(a.n_tokens, b.n_tokens), flops=cat(a.flops, b.flops),
-                groups={k: np.concatenate([a.groups[k], b.groups[k]]) for k in a.groups if k in b.groups},
-                target_name=a.target_name, flops_convention=a.flops_convention, source=a.source)
-
-
-def _target_inputs(f: Any, arm: Arm, rule: StopRule) -> dict[str, float]:
-    """The run predicted at C*: the rule's rung, or the rung predicted best at C*."""
-    if rule.rung is not None:
-        r = next((r for r in arm.rungs if r.name == rule.rung), None)
-        if r is None:
-            raise ConfigError(f"the stop rule names rung {rule.rung!r}, which the sweep does not train; "
-                              f"its rungs: {', '.join(x.name for x in arm.rungs)}")
-        return {"n_params": r.n_params, "n_tokens": rule.flops / r.flops_per_unit}
-    best, best_loss = None, math.inf
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ScalingLabWarning)
-        for r in arm.rungs:
-            x = {"n_params": r.n_params, "n_tokens": rule.flops / r.flops_per_unit}
-            v = float(f.predict(**x))
-            if v < best_loss:
-                best, best_loss = x, v
-    return best
-
-
-def _window(rung: LoopRung, center_lr: float | None, k: int) -> tuple[float, ...]:
-    """``k`` consecutive grid values centred on the grid value nearest ``center_lr``."""
-    g = rung.lrs
-    k = max(1, min(int(k), len(g)))
-    if center_lr is None:
-        c = len(g) // 2                  # the middle (the upper one of an even grid)
-    else:
-        c = min(range(len(g)), key=lambda i: (abs(math.log(g[i] / center_lr)), i))
-    lo = max(0, min(c - (k - 1) // 2, len(g) - k))
-    return g[lo:lo + k]
-
-
-def _best_lr(tuned: Any, rung: LoopRung, n_data: int, space: RunSpace) -> float | None:
-    """The best learning rate seen for this rung at the nearest budget (or the nearest rung)."""
-    if tuned is None or len(tuned) == 0:
-        return None
-    lrs = tuned.groups.get("lr")
-    if lrs is None:
-        return None
-    best = None
-    for i in range(len(tuned)):
-        dn = abs(math.log(tuned.n_params[i] / rung.n_params))
-        dd = abs(math.log(tuned.n_tokens[i] / n_data))
-        key = (round(dn, 6), round(dd, 6))
-        if best is None or key < best[0]:
-            best = (key, float(lrs[i]))
-    return best[1]
-
-
-class _Planner:
-    """Builds the decisions of one round (initial design, learning-rate extensions, plan).
-
-    With a branched schedule every decision is drawn from a *family*: the trunk of a rung at a
-    budget ``D_max`` (with checkpoints at every shorter budget of the grid, whichever are trained
-    now) and its cooldown branches. A trunk trained in one round therefore serves branches chosen
-    in later rounds at the cost of their cooldown only, as the fixed demo grid's do.
-    """
-
-    def __init__(self, space: RunSpace, rule: StopRule, opts: _Options, name: str, a: _Assessment):
-        self.space, self.rule, self.opts, self.name, self.a = space, rule, opts, name, a
-        self.branched = space.cfg.schedule.kind == "branched"
-        self._lr_models: dict[str, LrOptimum | None] = {}
-
-    def lr_model(self, arm: Arm) -> LrOptimum | None:
-        """The arm's pooled learning-rate model (:func:`~scalinglab.laws.design.fit_lr_optimum`), or None."""
-        if arm.name not in self._lr_models:
-            runs, f = self.a.runs[arm.name], self.a.fits[arm.name]
-            m = None
-            if runs is not None and f is not None and "lr" in runs.groups:
-                sig = [self.sigma(arm, n, d) for n, d in zip(runs.n_params, runs.n_tokens)]
-                m = fit_lr_optimum(runs.n_params, runs.n_tokens, [float(v) for v in runs.groups["lr"]],
-                                   runs.target, sig)
-            self._lr_models[arm.name] = m
-        return self._lr_models[arm.name]
-
-    def sigma(self, arm: Arm, n_params: float, n_tokens: float) -> float:
-        """Noise SD of one run's log loss at (N, D) under the arm's fit (seed spread and misfit)."""
-        f = self.a.fits[arm.name]
-        return math.sqrt(point_noise_var(f.noise, 1, inputs={"n_params": float(n_params), "n_tokens": float(n_tokens)},
-                                         fallback_sigma=float(f.noise_sigma)))
-
-    def probe_lrs(self, arm: Arm, rung: LoopRung, budgets: Sequence[int]) -> tuple[tuple[float, ...], str]:
-        """The learning rates a new trunk of ``rung`` (serving ``budgets``) searches, and why.
-
-        ``lr_points`` grid values around the best seen nearby, unless fewer suffice: the fewest
-        ``k`` whose expected mis-tuning (the learning-rate model's :meth:`~LrOptimum.penalty`) is at
-        most ``PIN_FRACTION`` of the run-to-run noise SD at every budget the trunk serves.
-        """
-        d_max = max(budgets)
-        window = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
-        m = self.lr_model(arm)
-        if m is None:
-            return window, ""
-        for k in range(1, len(window)):
-            lrs = m.probes(rung.lrs, rung.n_params, d_max, k)
-            worst = max(m.penalty(lrs, rung.n_params, b) / self.sigma(arm, rung.n_params, b) for b in budgets)
-            if worst <= PIN_FRACTION:
-                opt, se = m.optimum(rung.n_params, d_max)
-                return lrs, (f"learning rate pinned by the tuned points: optimum {opt:.3g} (x{2 ** se:.2f}), "
-                             f"{k} probe{'s' if k > 1 else ''} leave an expected mis-tuning of {worst:.2f} noise SD")
-        return window, ""
-
-    def family(self, arm: Arm, rung: LoopRung, d_max: int, lrs: Sequence[float], rnd: int, i: int
-               ) -> tuple[dict[str, Any], tuple[PlannedRun, ...]]:
-        budgets = [b for b in rung.budgets if b <= d_max] if self.branched else [d_max]
-        sub = self.space.sub_sweep(arm, rung, budgets, lrs, f"{self.name}-r{rnd}-{i}")
-        return sub, self.space.planned(sub)
-
-    def _decision(self, kind: str, arm: Arm, rung: LoopRung, sub: Mapping[str, Any], runs: Sequence[PlannedRun]
-                  ) -> dict[str, Any] | None:
-        """A decision training ``runs`` (of ``sub``), or None when all are finished or one repeats a
-        finished experiment, or a branch's trunk is neither finished nor trained with it."""
-        done, done_ids = self.a.done[arm.name], self.a.done_ids[arm.name]
-        todo = [r for r in runs if r.run_id not in done_ids]
-        if not todo or any(r.key in done for r in todo):
-            return None
-        ids = {r.run_id for r in todo}
-        if any(r.branch_of and r.branch_of not in done_ids and r.branch_of not in ids for r in todo):
-            return None
-        budgets = sorted({r.n_data for r in todo})
-        lrs = sorted({r.lr for r in todo})
-        trunk = any(r.branch_of is None for r in todo)
-        key = (f"{rung.name} D={','.join(format_quantity(b) for b in budgets)} "
-               f"lr={'/'.join(f'{v:g}' for v in lrs)}" + ("" if trunk or not self.branched else " (branches)")
-               + (f" [{arm.name}]" if arm.name else ""))
-        return {"kind": kind, "arm": arm.name, "key": key, "rung": rung.name, "n_data": budgets, "lr": lrs,
-                "seeds": list(sub["seeds"]), "run_ids": [r.run_id for r in todo],
-                "cost_flops": float(sum(r.flops for r in todo)), "sweep": dict(sub),
-                "points": [{"n_params": rung.n_params, "n_tokens": float(b)} for b in budgets]}
-
-    def initial(self, arm: Arm, tuned: Any, rnd: int) -> list[dict[str, Any]]:
-        """The smallest rungs at the smallest budgets: enough distinct N and D to fit the law."""
-
-        need = get_law(self.opts.law).n_params + EXTRA_POINTS
-        if len(arm.rungs) < MIN_SIZES:
-            raise ConfigError(f"a closed loop needs at least {MIN_SIZES} rungs to fit a law of N and D; "
-                              f"the sweep has {len(arm.rungs)}")
-        n_rungs = max(MIN_SIZES, min(len(arm.rungs), math.ceil(need / MIN_BUDGETS)))
-        out = []
-        for i, rung in enumerate(arm.rungs[:n_rungs]):
-            if len(rung.budgets) < MIN_BUDGETS:
-                raise ConfigError(f"a closed loop needs at least {MIN_BUDGETS} budgets per rung; rung "
-                                  f"{rung.name} has {len(rung.budgets)}")
-            budgets = rung.budgets[:MIN_BUDGETS]
-            # the first search locates each rung's optimum: at least 3 learning rates where the grid has them
-            lrs = _window(rung, _best_lr(tuned, rung, budgets[-1], self.space), max(self.opts.lr_points, 3))
-            sub, fam = self.family(arm, rung, budgets[-1], lrs, rnd, i)
-            d = self._decision("initial", arm, rung, sub, [r for r in fam if r.n_data in budgets])
-            if d is not None:
-                d["why"] = (f"initial design: {arm.name or 'the arm'} has too few tuned points to fit "
-                            f"{self.opts.law} (needs >= {need} over >= {MIN_SIZES} sizes and {MIN_BUDGETS} budgets)")
-                d["expected_width"] = None
-                out.append(d)
-        return out
-
-    def lr_extensions(self, arm: Arm, tuned: Any, rnd: int, log: DecisionLog) -> list[dict[str, Any]]:
-        """One more learning rate for points whose best one sits at the edge of their window.
-
-        The points of one rung that need the same learning rate share one trunk (at the largest of
-        them) and its branches.
-        """
-        if tuned is None:
-            return []
-        tried = {(e["arm"], e["rung"], b, lr) for e in log.of("decision") if e["kind"] == "lr-extend"
-                 for b in e["n_data"] for lr in e["lr"]}
-        mine = {rid for e in log.of("decision") for rid in e["run_ids"] if e["arm"] == arm.name}
-        wanted: dict[tuple[str, float], dict[int, str]] = {}
-        ids = list(tuned.run_ids)
-        for edge in tuned.tuning_edge:
-            if edge.side not in ("low", "high") or edge.run_id not in mine:
-                continue
-            i = ids.index(edge.run_id)
-            rung = next((r for r in arm.rungs if math.isclose(r.n_params, tuned.n_params[i], rel_tol=1e-6)), None)
-            if rung is None:
-                continue
-            budget = min(rung.budgets, key=lambda b: abs(b - float(tuned.n_tokens[i])))
-            pos = min(range(len(rung.lrs)), key=lambda j: abs(math.log(rung.lrs[j] / edge.value)))
-            nxt = pos - 1 if edge.side == "low" else pos + 1
-            if not 0 <= nxt < len(rung.lrs) or rung.lrs[nxt] in edge.grid:
-                continue
-            if (arm.name, rung.name, budget, rung.lrs[nxt]) in tried:
-                continue
-            wanted.setdefault((rung.name, rung.lrs[nxt]), {})[budget] = (
-                f"{format_quantity(budget)}: best {edge.value:g} is the {'smallest' if edge.side == 'low' else 'largest'}"
-                f" of {[float(v) for v in edge.grid]}")
-        out = []
-        for (rname, lr), why in sorted(wanted.items()):
-            rung = self.space.rung(rname)
-            sub, fam = self.family(arm, rung, max(why), (lr,), rnd, len(out))
-            d = self._decision("lr-extend", arm, rung, sub, [r for r in fam if r.n_data in why])
-            if d is not None:
-                d["why"] = (f"{rname}: best learning rate at the edge of its window at D = "
-                            f"{'; '.join(why[b] for b in sorted(why))}; trying {lr:g}")
-                d["expected_width"] = None
-                out.append(d)
-        return out
-
-    def candidates(self, arm: Arm, tuned: Any, rnd: int) -> list[tuple[Candidate, dict[str, Any]]]:
-        """Every way to add untrained (rung, D) points: a new trunk (alone, or with the rung's untrained
-        shorter budgets as branches), or branches of a trunk trained before (their cooldown only)."""
-        done = self.a.done[arm.name]
-        points = {(k[0], k[1]) for k in done}
-        out: list[tuple[Candidate, dict[str, Any]]] = []
-        seen: set[str] = set()
-
-        def add(sub: Mapping[str, Any], runs: Sequence[PlannedRun], rung: LoopRung, lr_why: str = "") -> None:
-            d = self._decision("plan", arm, rung, sub, runs)
-            if d is None or d["key"] in seen:
-                return
-            seen.add(d["key"])
-            if lr_why:
-                d["lr_why"] = lr_why
-            out.append((Candidate(key=d["key"], points=tuple(d["points"]), cost_flops=d["cost_flops"],
-                                  seeds=len(d["seeds"]), arm=arm.name, meta={"rung": rung.name}), d))
-
-        i = 0
-        for rung in arm.rungs:
-            free = [b for b in rung.budgets if (rung.name, b) not in points]
-            for d_max in rung.budgets:
-                # a new trunk at d_max: alone, or with every untrained shorter budget
-                if d_max in free:
-                    serve = [b for b in free if b <= d_max] if self.branched else [d_max]
-                    lrs, why = self.probe_lrs(arm, rung, serve)
-                    sub, fam = self.family(arm, rung, d_max, lrs, rnd, i)
-                    i += 1
-                    # with branches every untrained shorter budget can ride along for its cooldown; the
-                    # trunk alone keeps their checkpoints for branches in a later round
-                    add(sub, [r for r in fam if r.n_data in serve], rung, why)
-                    if len(serve) > 1:
-                        lrs1, why1 = self.probe_lrs(arm, rung, [d_max])
-                        sub1, fam1 = (sub, fam) if lrs1 == lrs else self.family(arm, rung, d_max, lrs1, rnd, i)
-                        i += lrs1 != lrs
-                        add(sub1, [r for r in fam1 if r.n_data == d_max], rung, why1)
-                    continue
-                if not self.branched:
-                    continue
-                # branches of trunks at d_max trained before (per learning rate of the grid)
-                shorter = [b for b in free if b < d_max]
-                if not shorter:
-                    continue
-                have = []
-                for lr in rung.lrs:
-                    sub, fam = self.family(arm, rung, d_max, (lr,), rnd, i)
-                    if any(r.branch_of is None and r.run_id in self.a.done_ids[arm.name] for r in fam):
-                        have.append(lr)
-                if not have:
-                    continue
-                sub, fam = self.family(arm, rung, d_max, have, rnd, i)
-                i += 1
-                for b in shorter:
-                    add(sub, [r for r in fam if r.n_data == b], rung)
-                if len(shorter) > 1:
-                    add(sub, [r for r in fam if r.n_data in shorter], rung)
-        return out
-
-
 def _check_header(log: DecisionLog, header: Mapping[str, Any]) -> None:
     heads = log.of("start")
     if not heads:
@@ -618,150 +206,11 @@ def _check_header(log: DecisionLog, header: Mapping[str, Any]) -> None:
                               "loop another name (--name)")
 
 
-def _spent(log: DecisionLog) -> float:
-    return float(sum(e["cost_flops"] for e in log.of("decision")))
-
-
 def _rounds(log: DecisionLog) -> int:
     return max([e["round"] for e in log.of("decision")], default=0)
 
 
-def _stop_reason(rule: StopRule, a: _Assessment) -> str | None:
-    if rule.kind == "width":
-        st = next(iter(a.states.values()))
-        # beyond the data a width only counts once the rolling backtests could calibrate it: an
-        # uncalibrated interval is the bootstrap one, too narrow out there (docs/coverage.md)
-        if st is not None and st.width < rule.width and not st.uncalibrated:
-            return f"the {100 * rule.level:g}% interval at {rule.flops:.3g} FLOPs is {100 * st.width:.2f}% wide (< {100 * rule.width:g}%)"
-        return None
-    # as for widths: a winner beyond the data is decided only on calibrated uncertainty
-    if a.p_better is not None and not a.uncalibrated_arms and max(a.p_better, 1 - a.p_better) >= rule.confidence:
-        arms = list(a.states)
-        win = arms[0] if a.p_better >= 0.5 else arms[1]
-        return f"{win} is better at {rule.flops:.3g} FLOPs with probability {max(a.p_better, 1 - a.p_better):.3f}"
-    return None
-
-
-def _extrapolation(rule: StopRule, a: _Assessment) -> Extrapolation | None:
-    """The calibrated interval's widening at the target, and how candidates' points would change it.
-
-    While the calibration has too few backtest runs (the stop rule cannot claim the width yet),
-    the widening is provisional: the maximum-likelihood discrepancy ``tau`` of the backtests there
-    are (``z^2 tau^2 g(d)``), and ``usable`` says which candidates would complete the calibration.
-    """
-    (arm, f), = a.fits.items()
-    st, x = a.states[arm], a.targets[arm]
-    cal = getattr(f, "calibration", None)
-    if st is None or st.interval != "calibrated" or st.base_width is None or cal is None:
-        return None
-    t = a.tuned[arm]
-    fitted = {"n_params": np.asarray(t.n_params, dtype=float), "n_tokens": np.asarray(t.n_tokens, dtype=float)}
-    target = {k: np.asarray(float(v)) for k, v in x.items()}
-
-    def g(d: float) -> float:
-        return d if cal.shape == "brownian" else d * d
-
-    def with_points(cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
-        pts = [p for c in cands for p in c.points]
-        return {k: np.concatenate([v, [float(p[k]) for p in pts]]) for k, v in fitted.items()}
-
-    g_now = g(float(outside_decades(f.law, fitted, target)))
-    base = st.base_width
-    usable = None
-    if cal.usable:
-        extra = (0.5 * st.width) ** 2 - (0.5 * base) ** 2
-    else:
-        from scipy.stats import norm
-
-        extra = (float(norm.ppf(0.5 + rule.level / 2)) * cal.tau) ** 2 * g_now
-        k = int(f.diagnostics.n_params)
-
-        def usable(cands: Sequence[Candidate]) -> bool:
-            return calibration_point_count(f.law, with_points(cands), n_free=k) >= MIN_CALIBRATION_POINTS
-    if not extra > 0 and usable is None:
-        return None
-
-    def growth(cands: Sequence[Candidate]) -> float:
-        if not any(c.points for c in cands) or not g_now > 0:
-            return 1.0
-        return g(float(outside_decades(f.law, with_points(cands), target))) / g_now
-
-    return Extrapolation(base_width=base, extra=extra, growth=growth, usable=usable)
-
-
-def _width_now(rule: StopRule, a: _Assessment) -> float:
-    if rule.kind == "width":
-        return next(iter(a.states.values())).width
-    from scipy.stats import norm
-
-    return 2 * float(norm.ppf(0.5 + rule.level / 2)) * float(a.diff_sd)
-
-
-def _state_dict(a: _Assessment) -> dict[str, Any]:
-    return {"states": {k: (None if v is None else v.to_dict()) for k, v in a.states.items()},
-            "p_better": a.p_better, "p_better_bootstrap": a.p_better_bootstrap,
-            "uncalibrated_arms": list(a.uncalibrated_arms)}
-
-
-def _decide(space: RunSpace, rule: StopRule, opts: _Options, name: str, log: DecisionLog,
-            a: _Assessment, budget: float, rnd: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
-    """The decisions of round ``rnd`` (and the scored candidates), or why there are none."""
-    planner = _Planner(space, rule, opts, name, a)
-    left = budget - _spent(log)
-    # 1. an arm that cannot be fitted yet gets its initial design
-    need = [arm for arm in space.arms if a.fits[arm.name] is None]
-    if need:
-        out = []
-        for arm in need:
-            out += planner.initial(arm, a.tuned[arm.name], rnd)
-        if not out:
-            return [], [], ("the initial design is trained but the law still cannot be fitted; add budgets or "
-                            "rungs to the sweep")
-        cost = sum(d["cost_flops"] for d in out)
-        if cost > left:
-            raise ConfigError(f"the budget left ({left:.3g} FLOPs) does not cover the initial design "
-                              f"({cost:.3g} FLOPs: {'; '.join(d['key'] for d in out)}); raise --budget")
-        return out, [], None
-    # 2. learning rates at the edge of their window
-    ext = [d for arm in space.arms for d in planner.lr_extensions(arm, a.tuned[arm.name], rnd, log)]
-    ext = [d for d in ext if d["cost_flops"] <= left]
-    if ext:
-        chosen, total = [], 0.0
-        for d in ext:
-            if total + d["cost_flops"] <= left:
-                chosen.append(d)
-                total += d["cost_flops"]
-        return chosen, [], None
-    # 3. plan: the candidates that narrow the target most per FLOP
-    pairs = [p for arm in space.arms for p in planner.candidates(arm, a.tuned[arm.name], rnd)]
-    if not pairs:
-        return [], [], "every run the sweep allows is trained"
-    by_key = {c.key: d for c, d in pairs}
-    comparison = rule.kind == "winner"
-    fits = {arm.name: a.fits[arm.name] for arm in space.arms}
-    chosen, scored = choose(fits, a.targets, [c for c, _ in pairs], width_now=_width_now(rule, a),
-                            budget_flops=left, k=opts.per_round, comparison=comparison, level=rule.level,
-                            goal_width=rule.width if rule.kind == "width" else 0.0,
-                            exclusive=lambda x, y: x.arm == y.arm and x.meta["rung"] == y.meta["rung"],
-                            extrapolation=_extrapolation(rule, a) if not comparison else None)
-    considered = [s.to_dict() for s in scored]
-    if not chosen:
-        affordable = [c for c, _ in pairs if c.cost_flops <= left]
-        return [], considered, ("no candidate fits in the budget left" if not affordable
-                                else "no candidate is expected to narrow the interval")
-    out = []
-    for j, s in enumerate(chosen):
-        d = dict(by_key[s.candidate.key])
-        d["why"] = s.why + (f" (given the {j} chosen before it)" if j else "") + \
-            (f"; {d.pop('lr_why')}" if d.get("lr_why") else "")
-        d["expected_width"] = s.width_after
-        d["gain_per_flop"] = s.gain_per_flop
-        d["runners_up"] = [x.to_dict() for x in scored[:6] if x.candidate.key != s.candidate.key][:5]
-        out.append(d)
-    return out, considered, None
-
-
-def _as_proposal(rule: StopRule, spent: float, budget: float, a: _Assessment, done: str | None,
+def _as_proposal(rule: StopRule, spent: float, budget: float, a: Assessment, done: str | None,
                  decisions: Sequence[Mapping[str, Any]], considered: Sequence[Mapping[str, Any]]) -> Proposal:
     return Proposal(rule=rule, spent_flops=spent, budget_flops=budget, states=dict(a.states),
                     p_better=a.p_better, p_note=a.p_note, done=done,
@@ -769,7 +218,7 @@ def _as_proposal(rule: StopRule, spent: float, budget: float, a: _Assessment, do
                     considered=tuple(considered))
 
 
-def _setup(sweep: Any, until: Any, name: str | None, opts: _Options, store: Any, readonly: bool = False):
+def _setup(sweep: Any, until: Any, name: str | None, opts: Options, store: Any, readonly: bool = False):
     plan = sweep if isinstance(sweep, SweepPlan) else plan_sweep(sweep)
     rule = parse_until(until)
     space = RunSpace(plan)
@@ -799,7 +248,7 @@ def propose(sweep: Any, *, until: str | StopRule, budget_flops: float, store: Re
     Takes the arguments of :func:`run_loop`. Counts the FLOPs of a logged loop of the same name
     as spent.
     """
-    opts = _Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points, per_round=per_round,
+    opts = Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points, per_round=per_round,
                     fit_kwargs=dict(fit_kwargs or {}))
     _check_budget(budget_flops)
     root = Path(store.root if isinstance(store, ResultsStore) else store)
@@ -813,19 +262,19 @@ def propose(sweep: Any, *, until: str | StopRule, budget_flops: float, store: Re
     return _propose(sweep, until, name, opts, store, root, budget_flops)
 
 
-def _propose(sweep: Any, until: Any, name: str | None, opts: _Options, store: Any, root: Path,
+def _propose(sweep: Any, until: Any, name: str | None, opts: Options, store: Any, root: Path,
              budget_flops: float) -> Proposal:
     plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store, readonly=True)
     log = DecisionLog(root, name)
     _check_header(log, header)
-    a = _assess(space, st, rule, opts)
-    spent = _spent(log)
-    done = _stop_reason(rule, a)
+    a = assess(space, st, rule, opts)
+    spent = spent_flops(log)
+    done = stop_reason(rule, a)
     if done is None and spent >= budget_flops:
         done = "the budget is spent"
     if done is not None:
         return _as_proposal(rule, spent, budget_flops, a, done, [], [])
-    decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, _rounds(log) + 1)
+    decisions, considered, why = decide(space, rule, opts, name, log, a, budget_flops, _rounds(log) + 1)
     return _as_proposal(rule, spent, budget_flops, a, why, decisions, considered)
 
 
@@ -883,7 +332,7 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
     """
     say = progress or (lambda msg: None)
     _check_budget(budget_flops)
-    opts = _Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points,
+    opts = Options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points,
                     per_round=int(per_round or workers or 1), fit_kwargs=dict(fit_kwargs or {}))
     plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store)
     log = DecisionLog(st.root, name)
@@ -914,7 +363,7 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                             workers=workers, progress=progress, backend_options=backend_options)
             if rep.failed:
                 say(f"round {rnd}: {len(rep.failed)} runs failed (recorded; the fit goes on without them)")
-            log.add({"event": "trained", "round": rnd, "spent_flops": _spent(log)})
+            log.add({"event": "trained", "round": rnd, "spent_flops": spent_flops(log)})
 
         # a killed loop: finish the runs of its last decisions before anything else
         trained_rounds = {e["round"] for e in log.of("trained")}
@@ -925,11 +374,11 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
         reason, reached = "", False
         a = None
         while True:
-            a = _assess(space, st, rule, opts)
+            a = assess(space, st, rule, opts)
             rnd = _rounds(log) + 1
-            spent = _spent(log)
-            log.add({"event": "state", "round": rnd - 1, "spent_flops": spent, **_state_dict(a)})
-            stop = _stop_reason(rule, a)
+            spent = spent_flops(log)
+            log.add({"event": "state", "round": rnd - 1, "spent_flops": spent, **state_dict(a)})
+            stop = stop_reason(rule, a)
             if stop is not None:
                 reason, reached = stop, True
             elif spent >= budget_flops:
@@ -948,22 +397,22 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                         + f"; spent {spent:.3g} of {budget_flops:.3g} FLOPs")
             if a.p_better is not None:
                 say(f"round {rnd}: P(first arm better at C*) = {a.p_better:.3f}" + (f" ({a.p_note})" if a.p_note else ""))
-            decisions, considered, why = _decide(space, rule, opts, name, log, a, budget_flops, rnd)
+            decisions, considered, why = decide(space, rule, opts, name, log, a, budget_flops, rnd)
             if not decisions:
                 reason = why or "nothing to train"
                 break
             for d in decisions:
                 say(f"round {rnd}: decide {d['kind']} {d['key']}: {d['why']}")
-                log.add({"event": "decision", "round": rnd, **d, "before": _state_dict(a),
+                log.add({"event": "decision", "round": rnd, **d, "before": state_dict(a),
                          "considered": len(considered)})
             train(decisions, rnd)
         log.add({"event": "stop", "round": _rounds(log), "reason": reason, "reached": reached,
-                 "spent_flops": _spent(log), **_state_dict(a)})
+                 "spent_flops": spent_flops(log), **state_dict(a)})
         say(f"stop: {reason}")
         history = tuple({"round": e["round"], "spent_flops": e["spent_flops"], "p_better": e["p_better"],
                          **{f"width{('[' + k + ']') if k else ''}": (None if v is None else v["width"])
                             for k, v in e["states"].items()}}
                         for e in log.of("state"))
-        return LoopReport(name=name, rule=rule, budget_flops=budget_flops, spent_flops=_spent(log),
+        return LoopReport(name=name, rule=rule, budget_flops=budget_flops, spent_flops=spent_flops(log),
                           rounds=_rounds(log), reason=reason, reached=reached, states=dict(a.states),
                           p_better=a.p_better, p_note=a.p_note, history=history, log=str(log.path))
