@@ -1,0 +1,45 @@
+"""benchmarks/comparison_coverage.py, small and seeded: the truths are exact, and the calibrated
+comparison holds the multiplier where the bootstrap alone misses it (a law without its floor)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "comparison_coverage.py"
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("comparison_coverage_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod          # its dataclass looks its module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_cases_truths_are_computed_from_the_curves():
+    bench = load()
+    for name in ("shift", "floor", "floor-test"):
+        case = bench.CASES[name]
+        for f in bench.FACTORS:
+            assert bench.true_multiplier(case, f * case.flops[-1]) == pytest.approx(4.0, rel=1e-9)
+    cross = bench.CASES["crossing"]
+    la, lb = bench.curve(cross, "A"), bench.curve(cross, "B")
+    c10, c100 = 10 * cross.flops[-1], 100 * cross.flops[-1]
+    assert la(c10) < lb(c10) and la(c100) > lb(c100)             # A better at 10x, B at 100x
+    assert bench.true_multiplier(cross, c10) < 1 < bench.true_multiplier(cross, c100)
+
+
+def test_small_seeded_run_of_the_floorless_pair(tmp_path):
+    bench = load()
+    bench.main(["--reps", "6", "--n-boot", "40", "--cases", "floor-test", "--json", str(tmp_path / "r.json")])
+    s = json.loads((tmp_path / "r.json").read_text())["cases"]["floor-test"]
+    assert s["calibrated_both"] == 1.0
+    boot, cal = s["bootstrap"]["10"], s["calibrated"]["10"]
+    assert boot["multiplier_coverage"] <= 1 / 6 and cal["multiplier_coverage"] == 1.0
+    assert cal["difference_width"] > 2 * boot["difference_width"]
+    assert s["bootstrap"]["1"] == s["calibrated"]["1"]           # at the data's edge: the same interval
