@@ -32,6 +32,12 @@ prefer 1000 where the time allows (docs/sweeps.md). The script also
 reports whether the true loss of the target run lies inside each final interval (coverage; valid
 as a check of the intervals only in aggregate).
 
+``--lr-response measured`` gives the worlds the real ladder's learning-rate response
+(``MEASURED_LR``: 7x the toy's curvature, an optimum that falls with N) in place of the toy's.
+``--lr-oracle loop`` (or ``both``) is a bound, not a procedure: the loop's space (or the loop's and
+the grid's) holds only the toy's optimal learning rate, so finding it costs nothing; the gap
+between it and the plain run is what learning the learning rate costs the loop.
+
 Usage::
 
     .venv/bin/python benchmarks/closed_loop.py --worlds 100 --json closed_loop.json
@@ -56,6 +62,11 @@ import numpy as np
 ANCHORS = ((24896, 524288, 2.284), (333120, 2097152, 1.452))   # gpt-tiny-1 / -4 tuned losses (docs/training.md)
 TARGET_RUNG = "gpt-tiny-5"
 C_STAR = 2 ** 22 * 5111808.0      # gpt-tiny-5 trained on 4.19M tokens: 2.14e13 FLOPs (its exact count)
+# The real gpt-tiny ladder's learning-rate response: scalinglab.laws.design.fit_lr_optimum on every
+# tuned run of the `full` sweep (stdlib corpus, 2026-12-07): curvature 0.0315 +- 0.0029 log loss per
+# squared doubling (7x the toy's default penalty), optimum ~ N^-0.28 D^0.07 (5.4e-3 for gpt-tiny-1,
+# 2.6e-3 for gpt-tiny-4 at 524k tokens). `--lr-response measured` gives the worlds this response.
+MEASURED_LR = {"curvature": 0.0315, "coef": [-8.188, -0.2820, 0.0700], "n0": 140172.5, "d0": 741455.2}
 QUICK_SPACE = {"rungs": ["gpt-tiny-1", "gpt-tiny-2", "gpt-tiny-3", "gpt-tiny-4", "gpt-tiny-5"],
                "n_tokens": [131072, 262144, 524288, 1048576]}
 
@@ -79,18 +90,26 @@ def true_loss(law: list[float], n: float, d: float) -> float:
     return E + A / n ** alpha + B / d ** beta        # at the toy's optimal learning rate (penalty 1)
 
 
-def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick: bool) -> dict:
+def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick: bool,
+               lr_oracle: bool = False, lr_response: dict | None = None) -> dict:
     from scalinglab.config import load_mapping
+    from scalinglab.sweep._toy import BEST_LR
     from scalinglab.sweep.plan import sweep_path
 
     d = dict(load_mapping(sweep_path(name)))
     d.update({"trainer": "scalinglab.sweep._toy:train", "variant": "sim", "trainer_options": {},
               "extra": {"toy_steps": 1, "toy_law": law, "toy_noise": noise, "toy_world": wid}})
+    if lr_response is not None:
+        d["extra"]["toy_lr"] = dict(lr_response)
     if quick:
         rungs = [r for r in QUICK_SPACE["rungs"] if name == "loop" or r != TARGET_RUNG]
         d.update({"rungs": rungs, "n_tokens": QUICK_SPACE["n_tokens"]})
         if isinstance(d["lr"], dict):
             d["lr"] = {k: v for k, v in d["lr"].items() if k in rungs}
+    if lr_oracle:      # a bound, not a procedure: every rung trained at the toy's optimal learning rate only
+        if lr_response is not None:
+            raise SystemExit("--lr-oracle is defined for the toy's default response only")
+        d["lr"] = {k: [BEST_LR] for k in d["rungs"]}
     return d
 
 
@@ -104,7 +123,7 @@ def target_inputs(c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
 
 def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
               root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG,
-              per_round: int = 1) -> dict:
+              per_round: int = 1, lr_oracle: str = "none", lr_response: dict | None = None) -> dict:
     from scalinglab.laws import best_per_size, fit
     from scalinglab.laws.design import target_state
     from scalinglab.store import ResultsStore
@@ -115,14 +134,15 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     truth = true_loss(law, x["n_params"], x["n_tokens"])
     t0 = time.perf_counter()
     # -- the fixed grid ------------------------------------------------------------------------
-    grid = plan_sweep(sweep_dict("demo", law, noise, i, quick), check_data=False)
+    grid = plan_sweep(sweep_dict("demo", law, noise, i, quick, lr_oracle == "both", lr_response), check_data=False)
     gstore = root / f"grid{i}"
     run_sweep(grid, backend="inline", store=gstore, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with ResultsStore(gstore, readonly=True) as st:
             runs = st.to_runs()
-        gfit = fit("chinchilla", best_per_size(runs, tuned="lr"), n_boot=n_boot, seed=0)
+        gfit = fit("chinchilla", best_per_size(runs, tuned="lr") if lr_oracle != "both" else runs,
+                   n_boot=n_boot, seed=0)
     gstate = target_state(gfit, x, level=level)
     f_grid = grid.cost().flops
     t_grid = time.perf_counter() - t0
@@ -130,7 +150,7 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     lstore = root / f"loop{i}"
     # the loop stops when it reaches the grid's width, or when the grid's FLOPs are spent
     until = f"width at {c_star:.6g} on {rung} < {100 * gstate.width:.6g}%"
-    rep = run_loop(sweep_dict("loop", law, noise, i, quick), until=until,
+    rep = run_loop(sweep_dict("loop", law, noise, i, quick, lr_oracle != "none", lr_response), until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
                    lr_points=lr_points, per_round=per_round)
     hist = [(e["spent_flops"], e["states"][""]["width"], e["states"][""].get("calibration_usable") is not False)
@@ -192,6 +212,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--per-round", type=int, default=1, help="decisions per round, on distinct rungs (run_loop)")
     ap.add_argument("--c-star", type=float, default=C_STAR, help="target compute (FLOPs)")
     ap.add_argument("--rung", default=TARGET_RUNG, help="rung of the target run")
+    ap.add_argument("--lr-oracle", choices=("none", "loop", "both"), default="none",
+                    help="a bound, not a procedure: train the loop's space (loop) or both the loop's and the "
+                         "grid's (both) at the toy's optimal learning rate only, so that finding it costs nothing")
+    ap.add_argument("--lr-response", choices=("toy", "measured"), default="toy",
+                    help="the worlds' learning-rate response: the toy's default (0.45%% per doubling away from "
+                         "3e-3 at every size) or the gpt-tiny ladder's measured one (MEASURED_LR)")
     ap.add_argument("--quick", action="store_true", help="smaller space (D <= 1M tokens), for tests")
     ap.add_argument("--json", default=None, help="write every world's numbers and the summary here")
     args = ap.parse_args(argv)
@@ -211,19 +237,24 @@ def main(argv: list[str] | None = None) -> dict:
         for i in range(args.worlds):
             law = world(rng)
             r = run_world(i, law, noise, n_boot=args.n_boot, level=args.level, quick=args.quick, root=Path(tmp),
-                          lr_points=args.lr_points, c_star=args.c_star, rung=args.rung, per_round=args.per_round)
+                          lr_points=args.lr_points, c_star=args.c_star, rung=args.rung, per_round=args.per_round,
+                          lr_oracle=args.lr_oracle,
+                          lr_response=MEASURED_LR if args.lr_response == "measured" else None)
             results.append(r)
             rr = "never" if r["reach_ratio"] is None else f"{r['reach_ratio']:.2f}"
             print(f"world {i:3d}: grid {100 * r['grid']['width']:.2f}% at {r['grid']['flops']:.3g}; loop reaches it at "
                   f"{rr} of the grid's FLOPs, ends at {100 * r['loop']['width']:.2f}% "
-                  f"({r['width_ratio_end']:.2f}x); {'pass' if r['passes'] else 'FAIL'} "
+                  f"({r['width_ratio_end']:.2f}x); {'pass' if r['passes'] else 'FAIL'}; truth inside: grid "
+                  f"{'yes' if r['grid']['covers'] else 'no'}, loop {'yes' if r['loop']['covers'] else 'no'} "
                   f"[{r['seconds']['total']:.0f}s]", flush=True)
     s = summarize(results)
     lo, md, hi = s["reach_ratio_quartiles"]
     desc = f"{100 * noise:.2f}% per run" if isinstance(noise, float) else \
         f"the gpt-tiny seed study's trend ({100 * study.sigma_at(24896, 131072):.1f}% .. {100 * study.sigma_at(333120, 2097152):.2f}%)"
     print(f"\n{s['worlds']} worlds, noise {desc}, C* = {args.c_star:.3g} FLOPs ({args.rung}), "
-          f"{100 * args.level:g}% intervals, n_boot {args.n_boot}{', quick space' if args.quick else ''}")
+          f"{100 * args.level:g}% intervals, n_boot {args.n_boot}{', quick space' if args.quick else ''}"
+          + ("" if args.lr_oracle == "none" else f", learning rate known to the {args.lr_oracle} side(s) (a bound)")
+          + (", the ladder's measured learning-rate response" if args.lr_response == "measured" else ""))
     print(f"pass (reach <= 50% of the grid's FLOPs, or narrower at equal FLOPs): {100 * s['pass_fraction']:.0f}%")
     print(f"  reach <= 50%: {100 * s['reach_le_half_fraction']:.0f}%   reached at all: {100 * s['reached_fraction']:.0f}%"
           f"   reach / grid FLOPs quartiles: {lo:.2f} {md:.2f} {hi:.2f}")

@@ -49,3 +49,54 @@ def test_small_seeded_run_scores_each_world_consistently(tmp_path):
     first = next((s for s, width, ok in lp["history"] if width <= g["width"] and ok), None)
     assert reach == (None if first is None else pytest.approx(first / g["flops"]))
     assert lp["reached"] == (first is not None and lp["width"] <= g["width"] and not lp["uncalibrated"])
+
+
+def test_the_learning_rate_oracle_trains_one_learning_rate_per_rung_on_the_sides_asked():
+    from scalinglab.sweep import plan_sweep
+    from scalinglab.sweep._toy import BEST_LR
+
+    bench = load()
+    law = [0.5, 30.0, 80.0, 0.35, 0.3]
+    plain = plan_sweep(bench.sweep_dict("loop", law, 0.01, 0, False), check_data=False)
+    oracle = plan_sweep(bench.sweep_dict("loop", law, 0.01, 0, False, lr_oracle=True), check_data=False)
+    assert {r.spec.lr for r in oracle.runs} == {BEST_LR} and len({r.spec.lr for r in plain.runs}) > 1
+    # the same (rung, D) points, one run each
+    assert {(r.spec.rung, r.spec.n_data) for r in oracle.runs} == {(r.spec.rung, r.spec.n_data) for r in plain.runs}
+    assert len({(r.spec.rung, r.spec.n_data) for r in oracle.runs}) == len([r for r in oracle.runs])
+
+
+def test_the_measured_learning_rate_response_is_the_lr_models_form_and_reaches_the_trainer(tmp_path):
+    import math
+
+    from scalinglab.laws.design import fit_lr_optimum
+    from scalinglab.sweep import plan_sweep
+    from scalinglab.sweep._toy import toy_loss, train
+
+    bench = load()
+    r = bench.MEASURED_LR
+    law = [0.5, 30.0, 80.0, 0.35, 0.3]
+    n, d = 333120.0, 524288.0
+    u = r["coef"][0] + r["coef"][1] * math.log2(n / r["n0"]) + r["coef"][2] * math.log2(d / r["d0"])
+    base = law[0] + law[1] / n ** law[3] + law[2] / d ** law[4]
+    assert toy_loss(n, d, 2 ** u, 0, law=law, noise=0.0, lr_response=r) == pytest.approx(base, rel=1e-12)
+    assert toy_loss(n, d, 3e-3, 0, law=law, noise=0.0, lr_response=r) > base   # the default optimum is not it
+    at_opt = toy_loss(n, d, 2 ** u, 0, law=law, lr_response=r)
+    # one doubling off costs exp(c) either way
+    for k in (-1, 1):
+        off = toy_loss(n, d, 2 ** (u + k), 0, law=law, lr_response=r)
+        assert off / at_opt == pytest.approx(math.exp(r["curvature"]), rel=1e-9)
+    # the LR model fitted on noiseless toy runs of the measured response recovers it
+    pts = [(nn, dd, lr) for nn in (24896.0, 148352.0, 788736.0) for dd in (131072.0, 2097152.0)
+           for lr in (1e-3, 2e-3, 4e-3, 8e-3)]
+    loss = [toy_loss(nn, dd, lr, 0, law=law, lr_response=r) for nn, dd, lr in pts]
+    m = fit_lr_optimum(*zip(*pts), loss, [1e-3] * len(pts))
+    assert m.curvature == pytest.approx(r["curvature"], rel=0.02)
+    assert m.optimum(n, d)[0] == pytest.approx(2 ** u, rel=0.03)
+    # and the sweep hands it to the trainer: the same run, trained, gives toy_loss's value
+    plan = plan_sweep(bench.sweep_dict("demo", law, 0.0, 0, True, lr_response=r), check_data=False)
+    spec = next(p.spec for p in plan.runs if p.spec.branch_of is None)
+    rec = train(spec, run_dir=tmp_path / "run")
+    want = toy_loss(spec.procedure_spec.n_params(spec.model), spec.n_data, spec.lr, spec.seed, law=law, noise=0.0,
+                    key="", lr_response=r)
+    assert rec.metrics[spec.procedure_spec.metrics[0]] == pytest.approx(want, rel=1e-12)
+    assert {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in spec.extra["toy_lr"].items()} == r

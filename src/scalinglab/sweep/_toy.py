@@ -23,6 +23,12 @@ Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
                                 for ``exp(a + b log D + c log N)`` with N, D clamped to the ranges
                                 (a seed study's trend, :class:`scalinglab.laws.seeds.SeedSpread`)
 ``toy_dataset_scale`` ({})      ``{dataset: factor}`` multiplying the loss (arms that differ)
+``toy_lr`` (default none)       a learning-rate response replacing the U-shaped penalty:
+                                ``{curvature: c, coef: [a0, a1, a2], n0:, d0:}`` multiplies the loss
+                                by ``exp(c (log2 lr - u)^2)`` with the optimum
+                                ``u = a0 + a1 log2(N / n0) + a2 log2(D / d0)``, the form of
+                                :class:`scalinglab.laws.design.LrOptimum` (e.g. as fitted on a real
+                                ladder's tuned runs)
 """
 
 from __future__ import annotations
@@ -46,15 +52,21 @@ BEST_LR = 3e-3                                            # the toy's optimal le
 
 
 def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int, *,
-             law: Any = None, noise: float | None = None, key: str = "") -> float:
+             law: Any = None, noise: float | None = None, key: str = "", lr_response: Any = None) -> float:
     """Chinchilla loss times ``1 + 0.05 log10(lr / 3e-3)**2`` plus ~0.2% seed noise.
 
     ``law`` replaces the constants ``(E, A, B, alpha, beta)``; ``noise`` replaces the seed offset
-    by ``exp(noise * z)`` with ``z`` standard normal, drawn from a hash of ``key`` and the seed.
+    by ``exp(noise * z)`` with ``z`` standard normal, drawn from a hash of ``key`` and the seed;
+    ``lr_response`` (``{curvature, coef, n0, d0}``, see the module docstring) replaces the penalty.
     """
     e, a, b, alpha, beta = (E, A, B, ALPHA, BETA) if law is None else (float(v) for v in law)
     base = e + a / n_params**alpha + b / n_tokens**beta
-    penalty = 1.0 + 0.05 * math.log10(lr / BEST_LR) ** 2
+    if lr_response is None:
+        penalty = 1.0 + 0.05 * math.log10(lr / BEST_LR) ** 2
+    else:
+        a0, a1, a2 = (float(v) for v in lr_response["coef"])
+        u = a0 + a1 * math.log2(n_params / float(lr_response["n0"])) + a2 * math.log2(n_tokens / float(lr_response["d0"]))
+        penalty = math.exp(float(lr_response["curvature"]) * (math.log2(lr) - u) ** 2)
     if noise is not None:
         h = hashlib.sha256(f"{key}|{lr:.6g}|{seed}".encode()).hexdigest()
         u1, u2 = (int(h[i:i + 12], 16) / 16 ** 12 for i in (0, 12))
@@ -113,7 +125,8 @@ def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=N
     loss = float("nan") if diverged else toy_loss(
         proc.n_params(spec.model), spec.n_data, spec.lr, spec.seed, law=spec.extra.get("toy_law"),
         noise=None if noise is None else float(noise),
-        key=f"{spec.rung}|{spec.n_data}|{spec.dataset}|{spec.extra.get('toy_world', '')}")
+        key=f"{spec.rung}|{spec.n_data}|{spec.dataset}|{spec.extra.get('toy_world', '')}",
+        lr_response=spec.extra.get("toy_lr"))
     loss *= float(dict(spec.extra.get("toy_dataset_scale") or {}).get(spec.dataset, 1.0))
     metric = proc.metrics[0]
     return RunRecord(
