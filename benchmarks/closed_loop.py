@@ -155,6 +155,12 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
                    lr_points=lr_points, per_round=per_round)
     hist = [(e["spent_flops"], e["states"][""]["width"], e["states"][""].get("calibration_usable") is not False)
             for e in read_log(lstore, rep.name) if e["event"] == "state" and e["states"][""] is not None]
+    # where the loop's FLOPs went: decisions by the number of learning rates they search
+    by_lrs: dict[str, float] = {}
+    for e in read_log(lstore, rep.name):
+        if e["event"] == "decision":
+            k = str(min(len(e["lr"]), 3)) if e["kind"] != "lr-extend" else "extend"
+            by_lrs[k] = by_lrs.get(k, 0.0) + float(e["cost_flops"])
     # a width counts as reached only where the loop could claim it: calibrated (or inside the data)
     reach = next((s for s, w, ok in hist if w <= gstate.width and ok), None)
     lstate = rep.states[""]
@@ -166,7 +172,9 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
                      "uncalibrated": gstate.uncalibrated},
             "loop": {"flops": rep.spent_flops, "width": lstate.width, "mean": lstate.mean, "low": lstate.low,
                      "high": lstate.high, "covers": lstate.low <= truth <= lstate.high, "rounds": rep.rounds,
-                     "reached": rep.reached, "uncalibrated": lstate.uncalibrated, "history": hist},
+                     "reached": rep.reached, "uncalibrated": lstate.uncalibrated, "history": hist,
+                     # FLOPs of the decisions searching 1, 2 or >= 3 learning rates, and of extensions
+                     "flops_by_lrs": by_lrs},
             "reach_ratio": None if reach is None else reach / f_grid,
             "width_ratio_end": lstate.width / gstate.width,
             # an uncalibrated final width (the bootstrap's, unwidened) is not compared
@@ -204,6 +212,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worlds", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0, help="seed of the worlds")
+    ap.add_argument("--first", type=int, default=0,
+                    help="skip the worlds before this one (their laws are still drawn, so world i is the same)")
     ap.add_argument("--noise", type=float, default=None,
                     help="run-to-run SD of log loss (default: the gpt-tiny seed study's pooled spread)")
     ap.add_argument("--n-boot", type=int, default=200)
@@ -236,6 +246,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="closed_loop_") as tmp:
         for i in range(args.worlds):
             law = world(rng)
+            if i < args.first:
+                continue
             r = run_world(i, law, noise, n_boot=args.n_boot, level=args.level, quick=args.quick, root=Path(tmp),
                           lr_points=args.lr_points, c_star=args.c_star, rung=args.rung, per_round=args.per_round,
                           lr_oracle=args.lr_oracle,

@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worlds", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0, help="seed of the worlds (as closed_loop.py)")
+    ap.add_argument("--first", type=int, default=0,
+                    help="skip the worlds before this one (their laws are still drawn, so world i is the same)")
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--same-draw", action="store_true",
                     help="refit the same draw with bootstrap seed 1 (the Monte Carlo part only)")
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
         root = Path(tmp)
         for i in range(args.worlds):
             law = cl.world(rng)
+            if i < args.first:
+                continue
             w1, s1 = grid_width(law, noise, i, root, n_boot=args.n_boot)
             if args.same_draw:
                 w2, s2 = grid_width(law, noise, i, root, n_boot=args.n_boot, boot_seed=1, store=s1)

@@ -37,6 +37,9 @@ def test_small_seeded_run_scores_each_world_consistently(tmp_path):
     (w,) = out["worlds"]
     g, lp = w["grid"], w["loop"]
     assert lp["flops"] <= g["flops"] * (1 + 1e-9)            # the loop never spends more than the grid
+    # its FLOPs, split by how many learning rates each decision searched, add up to what it spent
+    assert sum(lp["flops_by_lrs"].values()) == pytest.approx(lp["flops"], rel=1e-12)
+    assert set(lp["flops_by_lrs"]) <= {"1", "2", "3", "extend"} and "3" in lp["flops_by_lrs"]   # initial design: 3
     assert g["low"] < g["mean"] < g["high"] and lp["low"] < lp["mean"] < lp["high"]
     assert g["covers"] == (g["low"] <= w["truth"] <= g["high"])
     reach = w["reach_ratio"]
