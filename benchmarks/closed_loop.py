@@ -90,6 +90,15 @@ def true_loss(law: list[float], n: float, d: float) -> float:
     return E + A / n ** alpha + B / d ** beta        # at the toy's optimal learning rate (penalty 1)
 
 
+def study_noise() -> dict:
+    """The gpt-tiny seed study's noise trend in N and D, clamped to its range, as the fits assume."""
+    from scalinglab.laws.seeds import seed_study
+
+    study = seed_study("gpt-tiny")
+    return {"trend": list(study.trend), "n_range": [float(study.n_params.min()), float(study.n_params.max())],
+            "d_range": [float(study.n_tokens.min()), float(study.n_tokens.max())]}
+
+
 def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick: bool,
                lr_oracle: bool = False, lr_response: dict | None = None) -> dict:
     from scalinglab.config import load_mapping
@@ -107,8 +116,6 @@ def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick
         if isinstance(d["lr"], dict):
             d["lr"] = {k: v for k, v in d["lr"].items() if k in rungs}
     if lr_oracle:      # a bound, not a procedure: every rung trained at the toy's optimal learning rate only
-        if lr_response is not None:
-            raise SystemExit("--lr-oracle is defined for the toy's default response only")
         d["lr"] = {k: [BEST_LR] for k in d["rungs"]}
     return d
 
@@ -121,30 +128,38 @@ def target_inputs(c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
     return {"n_params": float(r.n_params), "n_tokens": c_star / lad.procedure_spec.flops_per_unit(r.model)}
 
 
-def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
-              root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG,
-              per_round: int = 1, lr_oracle: str = "none", lr_response: dict | None = None) -> dict:
+def grid_state(law: list[float], noise: float | dict, key: int, store: Path, *, n_boot: int, level: float = 0.95,
+               quick: bool = False, c_star: float = C_STAR, rung: str = TARGET_RUNG, lr_oracle: bool = False,
+               lr_response: dict | None = None) -> tuple:
+    """Train the demo grid of one world into ``store`` and fit it as the analysis does; returns its
+    :class:`~scalinglab.laws.design.TargetState` at C* and its FLOPs."""
     from scalinglab.laws import best_per_size, fit
     from scalinglab.laws.design import target_state
     from scalinglab.store import ResultsStore
     from scalinglab.sweep import plan_sweep, run_sweep
+
+    grid = plan_sweep(sweep_dict("demo", law, noise, key, quick, lr_oracle, lr_response), check_data=False)
+    run_sweep(grid, backend="inline", store=store, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with ResultsStore(store, readonly=True) as st:
+            runs = st.to_runs()
+        gfit = fit("chinchilla", runs if lr_oracle else best_per_size(runs, tuned="lr"), n_boot=n_boot, seed=0)
+    return target_state(gfit, target_inputs(c_star, rung), level=level), grid.cost().flops
+
+
+def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
+              root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG,
+              per_round: int = 1, lr_oracle: str = "none", lr_response: dict | None = None) -> dict:
     from scalinglab.sweep.loop import read_log, run_loop
 
     x = target_inputs(c_star, rung)
     truth = true_loss(law, x["n_params"], x["n_tokens"])
     t0 = time.perf_counter()
     # -- the fixed grid ------------------------------------------------------------------------
-    grid = plan_sweep(sweep_dict("demo", law, noise, i, quick, lr_oracle == "both", lr_response), check_data=False)
     gstore = root / f"grid{i}"
-    run_sweep(grid, backend="inline", store=gstore, progress=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with ResultsStore(gstore, readonly=True) as st:
-            runs = st.to_runs()
-        gfit = fit("chinchilla", best_per_size(runs, tuned="lr") if lr_oracle != "both" else runs,
-                   n_boot=n_boot, seed=0)
-    gstate = target_state(gfit, x, level=level)
-    f_grid = grid.cost().flops
+    gstate, f_grid = grid_state(law, noise, i, gstore, n_boot=n_boot, level=level, quick=quick,
+                                c_star=c_star, rung=rung, lr_oracle=lr_oracle == "both", lr_response=lr_response)
     t_grid = time.perf_counter() - t0
     # -- the closed loop -----------------------------------------------------------------------
     lstore = root / f"loop{i}"
@@ -234,12 +249,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     from scalinglab.laws.seeds import seed_study
 
+    if args.lr_oracle != "none" and args.lr_response != "toy":
+        ap.error("--lr-oracle is defined for the toy's learning-rate response only (--lr-response toy)")
     study = seed_study("gpt-tiny")
-    if args.noise is not None:
-        noise: float | dict = args.noise
-    else:      # the study's trend in N and D, clamped to its range, as the fits assume
-        noise = {"trend": list(study.trend), "n_range": [float(study.n_params.min()), float(study.n_params.max())],
-                 "d_range": [float(study.n_tokens.min()), float(study.n_tokens.max())]}
+    noise: float | dict = args.noise if args.noise is not None else study_noise()
     rng = np.random.default_rng(args.seed)
     results = []
     t0 = time.time()

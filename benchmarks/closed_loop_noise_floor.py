@@ -9,9 +9,7 @@ run noise and once with a fresh draw (same law, same noise SD, different hash ke
 same way. A design no better than the grid would "pass" against it in about half the worlds; the
 spread of ``log(width_replica / width_grid)`` says how much narrower than the grid, in expectation,
 a design must be to pass in a given share of worlds (``exp(-z_p * SD)`` for a share ``p``, if the
-log ratio is roughly normal). ``--n-boot`` sets the bootstrap's Monte Carlo part; with
-``--same-draw`` the second fit reuses the first draw and changes only the bootstrap seed, which
-isolates that part.
+log ratio is roughly normal). ``--n-boot`` sets the bootstrap's Monte Carlo part of the spread.
 
 Usage::
 
@@ -26,7 +24,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,23 +34,11 @@ import closed_loop as cl  # noqa: E402
 REPLICA = 1_000_000        # offset of the replica's noise key: a fresh, independent draw
 
 
-def grid_width(law, noise, key: int, root: Path, *, n_boot: int, boot_seed: int = 0,
-               store: Path | None = None) -> tuple[float, Path]:
-    from scalinglab.laws import best_per_size, fit
-    from scalinglab.laws.design import target_state
-    from scalinglab.store import ResultsStore
-    from scalinglab.sweep import plan_sweep, run_sweep
-
-    if store is None:
-        store = root / f"grid{key}"
-        run_sweep(plan_sweep(cl.sweep_dict("demo", law, noise, key, False), check_data=False),
-                  backend="inline", store=store, progress=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with ResultsStore(store, readonly=True) as st:
-            runs = st.to_runs()
-        f = fit("chinchilla", best_per_size(runs, tuned="lr"), n_boot=n_boot, seed=boot_seed)
-    return target_state(f, cl.target_inputs(), level=0.95).width, store
+def grid_width(law, noise, key: int, root: Path, *, n_boot: int) -> tuple[float, Path]:
+    """The demo grid's width at C* for one draw of the world's runs (``key`` selects the draw)."""
+    store = root / f"grid{key}"
+    state, _ = cl.grid_state(law, noise, key, store, n_boot=n_boot)
+    return state.width, store
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -63,16 +48,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--first", type=int, default=0,
                     help="skip the worlds before this one (their laws are still drawn, so world i is the same)")
     ap.add_argument("--n-boot", type=int, default=200)
-    ap.add_argument("--same-draw", action="store_true",
-                    help="refit the same draw with bootstrap seed 1 (the Monte Carlo part only)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
-    from scalinglab.laws.seeds import seed_study
-
-    study = seed_study("gpt-tiny")
-    noise = {"trend": list(study.trend), "n_range": [float(study.n_params.min()), float(study.n_params.max())],
-             "d_range": [float(study.n_tokens.min()), float(study.n_tokens.max())]}
+    noise = cl.study_noise()
     rng = np.random.default_rng(args.seed)
     rows = []
     t0 = time.time()
@@ -83,11 +62,8 @@ def main(argv: list[str] | None = None) -> dict:
             if i < args.first:
                 continue
             w1, s1 = grid_width(law, noise, i, root, n_boot=args.n_boot)
-            if args.same_draw:
-                w2, s2 = grid_width(law, noise, i, root, n_boot=args.n_boot, boot_seed=1, store=s1)
-            else:
-                w2, s2 = grid_width(law, noise, REPLICA + i, root, n_boot=args.n_boot)
-            for s in {s1, s2}:
+            w2, s2 = grid_width(law, noise, REPLICA + i, root, n_boot=args.n_boot)
+            for s in (s1, s2):
                 shutil.rmtree(s, ignore_errors=True)
             rows.append({"world": i, "grid": w1, "replica": w2, "log_ratio": float(np.log(w2 / w1))})
             print(f"world {i:3d}: grid {100 * w1:.2f}%, replica {100 * w2:.2f}% ({w2 / w1:.2f}x)", flush=True)
@@ -99,8 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
                # the expected ratio a design needs to end narrower than the grid in 50/75/90% of worlds,
                # if log(width_design / width_grid) has the replica's spread around its mean
                "ratio_needed": {p: float(np.exp(-z * sd)) for p, z in (("0.75", 0.674), ("0.90", 1.2816))}}
-    what = "the same draw, bootstrap seed 1" if args.same_draw else "a fresh draw of the runs' noise"
-    print(f"\n{len(rows)} worlds, replica = {what}, n_boot {args.n_boot}: replica narrower in "
+    print(f"\n{len(rows)} worlds, replica = a fresh draw of the runs' noise, n_boot {args.n_boot}: replica narrower in "
           f"{100 * summary['replica_narrower_fraction']:.0f}%; replica/grid width quartiles "
           f"{q[0]:.2f} {q[1]:.2f} {q[2]:.2f}; SD of the log ratio {sd:.3f}")
     print(f"a design must be {summary['ratio_needed']['0.75']:.2f}x / {summary['ratio_needed']['0.90']:.2f}x the "
