@@ -19,7 +19,13 @@ over 1e17-1e21 FLOPs, ``E = 1.8, A = 1062, alpha = 0.15``), 0.5% noise, the defa
 * ``floor``: the ``shift`` pair fitted with the pure power law, which lacks the floor (the law is
   wrong in the same way for both arms);
 * ``floor-test``: the pair of ``tests/laws/test_compare.py`` (20 runs over 1e16-1e19 FLOPs of
-  ``2 + 300 C^-0.15``, 0.2% noise, least squares, the pure power law) over many noise draws.
+  ``2 + 300 C^-0.15``, 0.2% noise, least squares, the pure power law) over many noise draws;
+* ``opposite``: the same design and fit, with the arms' law errors pulling in opposite
+  directions: A is ``2 + 300 C^-0.15`` (it flattens, so the fitted pure power law predicts too
+  low beyond the data), B is A moved 4x in compute and reflected about its own straight-line fit
+  in log-log over the design (it steepens as much as A flattens, so the fit predicts too high).
+  The two errors add in ``L_A - L_B``, where the calibrated comparison, which sums the arms'
+  widenings as if independent, is optimistic by up to ``sqrt(2)``.
 
 Usage::
 
@@ -48,7 +54,7 @@ class Case:
     """Two arms' true curves, the design they are observed on, and how they are fitted."""
 
     name: str
-    kind: str                         # "shift" (B = A moved 4x in compute) or "crossing"
+    kind: str                         # "shift" (B = A moved 4x in compute), "crossing" or "opposite"
     flops: tuple[float, ...]          # the design: compute of each run (both arms)
     noise: float                      # SD of the log-normal noise per run
     law: str                          # the law fitted
@@ -66,6 +72,8 @@ CASES = {
     # the pair of tests/laws/test_compare.py and docs/coverage.md's example, over many noise draws
     "floor-test": Case("floor-test", "shift", tuple(np.logspace(16, 19, 20)), 0.002, "power_law", loss="ls",
                        E=2.0, A=300.0),
+    "opposite": Case("opposite", "opposite", tuple(np.logspace(16, 19, 20)), 0.002, "power_law", loss="ls",
+                     E=2.0, A=300.0),
 }
 
 
@@ -80,6 +88,11 @@ def curve(case: Case, arm: str):
         c0, alpha_b = 30.0 * case.flops[-1], alpha + 0.03
         a_b = A * c0 ** -alpha / c0 ** -alpha_b
         return lambda c: E + a_b * np.asarray(c, dtype=float) ** -alpha_b
+    if case.kind == "opposite":       # A moved 4x, reflected about its straight-line fit in log-log
+        shifted = curve(Case(case.name, "shift", case.flops, case.noise, case.law, case.loss, E, A, alpha), "B")
+        x = np.log(np.asarray(case.flops))
+        slope, icpt = np.polyfit(x, np.log(shifted(np.asarray(case.flops))), 1)
+        return lambda c: np.exp(2 * (icpt + slope * np.log(np.asarray(c, dtype=float)))) / shifted(c)
     raise ValueError(f"unknown kind {case.kind!r}")
 
 

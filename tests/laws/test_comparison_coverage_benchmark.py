@@ -43,3 +43,27 @@ def test_small_seeded_run_of_the_floorless_pair(tmp_path):
     assert boot["multiplier_coverage"] <= 1 / 6 and cal["multiplier_coverage"] == 1.0
     assert cal["difference_width"] > 2 * boot["difference_width"]
     assert s["bootstrap"]["1"] == s["calibrated"]["1"]           # at the data's edge: the same interval
+
+
+def test_the_opposite_pair_bends_away_from_its_line_as_much_as_a_flattens_and_the_errors_add(tmp_path):
+    import numpy as np
+
+    bench = load()
+    case = bench.CASES["opposite"]
+    la, lb = bench.curve(case, "A"), bench.curve(case, "B")
+    c = np.asarray(case.flops)
+    shifted = la(4 * c)                                     # A moved 4x in compute
+    slope, icpt = np.polyfit(np.log(c), np.log(shifted), 1)
+    line = icpt + slope * np.log(c)
+    # B's deviation from the straight line is A's (moved) mirrored: one flattens, the other steepens
+    assert np.log(lb(c)) - line == pytest.approx(-(np.log(shifted) - line), abs=1e-12)
+    assert np.max(np.abs(np.log(shifted) - line)) > 0.01      # a misfit well above the 0.2% noise
+    ks = [bench.true_multiplier(case, f * c[-1]) for f in bench.FACTORS]
+    assert ks[0] == pytest.approx(4.0, rel=0.05) and ks[0] < ks[1] < ks[2]   # B pulls away beyond the data
+    bench.main(["--reps", "6", "--n-boot", "40", "--cases", "opposite", "--json", str(tmp_path / "r.json")])
+    s = json.loads((tmp_path / "r.json").read_text())["cases"]["opposite"]
+    # the errors add in the difference: neither interval holds it at the data's edge ...
+    assert s["bootstrap"]["1"]["difference_coverage"] == 0.0 == s["calibrated"]["1"]["difference_coverage"]
+    # ... and beyond it only the calibrated one holds the multiplier
+    assert s["bootstrap"]["100"]["multiplier_coverage"] <= 1 / 6 <= 4 / 6 <= s["calibrated"]["100"]["multiplier_coverage"]
+    assert s["calibrated"]["10"]["wrong"] == 0.0 == s["bootstrap"]["10"]["wrong"]

@@ -40,7 +40,8 @@ carry a calibration, ``FitResult.with_calibration``) each paired draw of a targe
 data gets that arm's calibrated extrapolation error added: a log-normal factor whose variance is
 the calibrated widening at ``level`` (:func:`~scalinglab.laws.design.extrapolation_variance`),
 independent between the arms (conservative when both laws err the same way, as one law form on
-one ladder tends to). The difference, ``P(A better)`` and the multiplier carry it; the exponent
+one ladder tends to; optimistic when their errors pull apart: docs/coverage.md's ``opposite``
+case, where it holds the difference in 3-33% beyond the data). The difference, ``P(A better)`` and the multiplier carry it; the exponent
 tests and the crossover stay bootstrap statistics. Uncalibrated, the summary says how far beyond
 each arm's data the targets lie.
 """
