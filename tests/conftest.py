@@ -14,8 +14,10 @@ marker so that the checks need not be imported across test directories.)
 from __future__ import annotations
 
 import functools
+import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +112,17 @@ def chromium() -> str:
     if why:
         pytest.skip(why)
     return chromium_path()
+
+
+@pytest.fixture
+def bench_script():
+    """Import a script of ``benchmarks/`` by name (they are scripts, not a package): ``bench_script("closed_loop")``."""
+    def load(name: str):
+        path = REPO / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod          # a dataclass of the script looks its module up there
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

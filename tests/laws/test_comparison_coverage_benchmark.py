@@ -3,26 +3,13 @@ comparison holds the multiplier where the bootstrap alone misses it (a law witho
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "comparison_coverage.py"
 
-
-def load():
-    spec = importlib.util.spec_from_file_location("comparison_coverage_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod          # its dataclass looks its module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_the_cases_truths_are_computed_from_the_curves():
-    bench = load()
+def test_the_cases_truths_are_computed_from_the_curves(bench_script):
+    bench = bench_script("comparison_coverage")
     for name in ("shift", "floor", "floor-test"):
         case = bench.CASES[name]
         for f in bench.FACTORS:
@@ -34,8 +21,8 @@ def test_the_cases_truths_are_computed_from_the_curves():
     assert bench.true_multiplier(cross, c10) < 1 < bench.true_multiplier(cross, c100)
 
 
-def test_small_seeded_run_of_the_floorless_pair(tmp_path):
-    bench = load()
+def test_small_seeded_run_of_the_floorless_pair(tmp_path, bench_script):
+    bench = bench_script("comparison_coverage")
     bench.main(["--reps", "6", "--n-boot", "40", "--cases", "floor-test", "--json", str(tmp_path / "r.json")])
     s = json.loads((tmp_path / "r.json").read_text())["cases"]["floor-test"]
     assert s["calibrated_both"] == 1.0
@@ -45,10 +32,10 @@ def test_small_seeded_run_of_the_floorless_pair(tmp_path):
     assert s["bootstrap"]["1"] == s["calibrated"]["1"]           # at the data's edge: the same interval
 
 
-def test_the_opposite_pair_bends_away_from_its_line_as_much_as_a_flattens_and_the_errors_add(tmp_path):
+def test_the_opposite_pair_bends_away_from_its_line_as_much_as_a_flattens_and_the_errors_add(tmp_path, bench_script):
     import numpy as np
 
-    bench = load()
+    bench = bench_script("comparison_coverage")
     case = bench.CASES["opposite"]
     la, lb = bench.curve(case, "A"), bench.curve(case, "B")
     c = np.asarray(case.flops)

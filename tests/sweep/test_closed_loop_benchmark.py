@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "closed_loop.py"
 
-
-def load():
-    spec = importlib.util.spec_from_file_location("closed_loop_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_worlds_pass_through_the_anchors():
+def test_worlds_pass_through_the_anchors(bench_script):
     import numpy as np
 
-    bench = load()
+    bench = bench_script("closed_loop")
     rng = np.random.default_rng(1)
     for _ in range(5):
         law = bench.world(rng)
@@ -30,8 +19,8 @@ def test_worlds_pass_through_the_anchors():
         assert 0.2 <= law[3] <= 0.5 and 0.2 <= law[4] <= 0.5 and law[1] > 0 and law[2] > 0
 
 
-def test_small_seeded_run_scores_each_world_consistently(tmp_path):
-    bench = load()
+def test_small_seeded_run_scores_each_world_consistently(tmp_path, bench_script):
+    bench = bench_script("closed_loop")
     out = bench.main(["--worlds", "1", "--quick", "--n-boot", "40", "--seed", "3", "--json", str(tmp_path / "r.json")])
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["worlds"] == 1
     (w,) = out["worlds"]
@@ -54,11 +43,11 @@ def test_small_seeded_run_scores_each_world_consistently(tmp_path):
     assert lp["reached"] == (first is not None and lp["width"] <= g["width"] and not lp["uncalibrated"])
 
 
-def test_the_learning_rate_oracle_trains_one_learning_rate_per_rung_on_the_sides_asked():
+def test_the_learning_rate_oracle_trains_one_learning_rate_per_rung_on_the_sides_asked(bench_script):
     from scalinglab.sweep import plan_sweep
     from scalinglab.sweep._toy import BEST_LR
 
-    bench = load()
+    bench = bench_script("closed_loop")
     law = [0.5, 30.0, 80.0, 0.35, 0.3]
     plain = plan_sweep(bench.sweep_dict("loop", law, 0.01, 0, False), check_data=False)
     oracle = plan_sweep(bench.sweep_dict("loop", law, 0.01, 0, False, lr_oracle=True), check_data=False)
@@ -68,14 +57,14 @@ def test_the_learning_rate_oracle_trains_one_learning_rate_per_rung_on_the_sides
     assert len({(r.spec.rung, r.spec.n_data) for r in oracle.runs}) == len([r for r in oracle.runs])
 
 
-def test_the_measured_learning_rate_response_is_the_lr_models_form_and_reaches_the_trainer(tmp_path):
+def test_the_measured_learning_rate_response_is_the_lr_models_form_and_reaches_the_trainer(tmp_path, bench_script):
     import math
 
     from scalinglab.laws.design import fit_lr_optimum
     from scalinglab.sweep import plan_sweep
     from scalinglab.sweep._toy import toy_loss, train
 
-    bench = load()
+    bench = bench_script("closed_loop")
     r = bench.MEASURED_LR
     law = [0.5, 30.0, 80.0, 0.35, 0.3]
     n, d = 333120.0, 524288.0

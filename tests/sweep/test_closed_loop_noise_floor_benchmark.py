@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "closed_loop_noise_floor.py"
 
-
-def load():
-    spec = importlib.util.spec_from_file_location("closed_loop_noise_floor_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_the_replica_is_the_same_world_with_a_fresh_draw_and_the_summary_follows_the_rows(tmp_path):
+def test_the_replica_is_the_same_world_with_a_fresh_draw_and_the_summary_follows_the_rows(tmp_path, bench_script):
     import numpy as np
 
-    bench = load()
+    bench = bench_script("closed_loop_noise_floor")
     out = bench.main(["--worlds", "2", "--n-boot", "30", "--json", str(tmp_path / "r.json")])
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["worlds"] == 2
     rows, s = out["worlds"], out["summary"]

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 from scalinglab.config import load_mapping
 from scalinglab.sweep import plan_sweep, run_sweep
 from scalinglab.sweep.plan import sweep_path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "closed_loop_replay.py"
 
-
-def load():
-    spec = importlib.util.spec_from_file_location("closed_loop_replay_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_the_replay_reports_each_target_against_the_stored_truth(tmp_path):
+def test_the_replay_reports_each_target_against_the_stored_truth(tmp_path, bench_script):
     full = dict(load_mapping(sweep_path("full")))
     full.update({"trainer": "scalinglab.sweep._toy:train", "trainer_options": {},
                  "extra": {"toy_steps": 1, "toy_noise": 0.003}})
     store = tmp_path / "full"
     run_sweep(plan_sweep(full, check_data=False), backend="inline", store=store, progress=False)
-    out = load().main([str(store), "--width", "30", "--n-boot", "40", "--json", str(tmp_path / "r.json")])
+    out = bench_script("closed_loop_replay").main([str(store), "--width", "30", "--n-boot", "40", "--json", str(tmp_path / "r.json")])
     assert json.loads((tmp_path / "r.json").read_text())["args"]["width"] == [30.0]
     assert [(t["rung"], t["n_tokens"]) for t in out["targets"]] == [("gpt-tiny-5", 4194304), ("gpt-tiny-4", 4194304)]
     for t in out["targets"]:
