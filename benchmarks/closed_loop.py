@@ -168,11 +168,12 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     rep = run_loop(sweep_dict("loop", law, noise, i, quick, lr_oracle != "none", lr_response), until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
                    lr_points=lr_points, per_round=per_round)
+    events = read_log(lstore, rep.name)
     hist = [(e["spent_flops"], e["states"][""]["width"], e["states"][""].get("calibration_usable") is not False)
-            for e in read_log(lstore, rep.name) if e["event"] == "state" and e["states"][""] is not None]
+            for e in events if e["event"] == "state" and e["states"][""] is not None]
     # where the loop's FLOPs went: decisions by the number of learning rates they search
     by_lrs: dict[str, float] = {}
-    for e in read_log(lstore, rep.name):
+    for e in events:
         if e["event"] == "decision":
             k = str(min(len(e["lr"]), 3)) if e["kind"] != "lr-extend" else "extend"
             by_lrs[k] = by_lrs.get(k, 0.0) + float(e["cost_flops"])
