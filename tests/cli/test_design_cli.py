@@ -52,6 +52,9 @@ def test_sweep_run_until_runs_the_loop_and_the_log_reads_back(space_yaml, tmp_pa
     assert cli("design", "--log", "--store", store) == 0
     log = capsys.readouterr().out
     assert "closed loop 'toyloop'" in log and "round 1 initial" in log and "stop: the 95% interval" in log
+    # the stop was checked with 1000 refits (the default) before it was claimed
+    assert "with 200 bootstrap refits" in log and "with 1000: confirmed" in log
+    assert "(confirmed with 1000 bootstrap refits; 200 gave width" in log
     # the default budget is the whole sweep's cost; the same command again resumes (nothing left to do)
     assert cli("sweep", "run", space_yaml, "--until", RULE_IN, "--store", store, "--backend", "inline",
                "--no-progress") == 0
@@ -65,3 +68,5 @@ def test_bad_rule_and_missing_arguments_exit_2(space_yaml, tmp_path, capsys):
     assert "needs a sweep FILE and --until" in capsys.readouterr().err
     assert cli("design", "--log", "--store", tmp_path / "empty") == 2
     assert "no closed-loop log" in capsys.readouterr().err
+    assert cli("design", space_yaml, "--until", RULE, "--store", tmp_path / "s", "--confirm-boot", "-1") == 2
+    assert "confirm_boot must be a number of bootstrap refits" in capsys.readouterr().err

@@ -140,6 +140,62 @@ def test_propose_skips_finished_runs_and_writes_nothing(tmp_path):
     assert pre_keys  # the pre-existing runs are what the proposal had to avoid (checked via the log test)
 
 
+def test_a_stop_is_confirmed_with_more_refits(tmp_path):
+    """A width from few bootstrap refits passes the rule; the loop stops only if confirm_boot refits
+    agree, and reports the precise prediction either way."""
+    from scalinglab.sweep.loop import _setup
+    from scalinglab.sweep.planner import Options, assess
+
+    store = tmp_path / "s"
+    run_sweep(plan_sweep(space(), check_data=False), backend="inline", store=store, progress=False)
+    c_in = 1056768.0 * 65536                           # gpt-tiny-3 at 65k tokens: inside the data
+    rule = f"width at {c_in:g} on gpt-tiny-3 < 50%"
+
+    def width(n_boot, seed):
+        opts = Options(n_boot=n_boot, seed=seed, confirm_boot=0)
+        _, r, sp, _, st, _ = _setup(space(), rule, None, opts, store, readonly=True)
+        return assess(sp, st, r, opts).states[""].width
+
+    # 20 refits' percentiles sit inside 1000 refits' (the extreme draws are few): find a seed where
+    # the cheap width is the narrower one, and ask for a width between the two
+    seed, cheap, precise = next((s, w, p) for s in range(10) if (w := width(20, s)) < (p := width(1000, s)))
+    goal = 0.5 * (cheap + precise)
+    said = []
+    rep = run_loop(space(), until=f"width at {c_in:g} on gpt-tiny-3 < {100 * goal:.6g}%", budget_flops=FULL,
+                   store=store, name="between", backend="inline", n_boot=20, confirm_boot=1000, seed=seed,
+                   progress=said.append)
+    assert not rep.reached and rep.reason == "every run the sweep allows is trained"
+    assert rep.states[""].width == pytest.approx(precise, rel=1e-3)       # the final prediction is the precise one
+    events = read_log(store, "between")
+    conf = [e for e in events if e["event"] == "confirm"]
+    assert len(conf) == 1 and conf[0]["confirmed"] is False and conf[0]["confirm_boot"] == 1000
+    assert conf[0]["states"][""]["width"] >= goal
+    assert [e for e in events if e["event"] == "state"][-1]["states"][""]["width"] < goal
+    assert any("passes the stop rule, but 1000 refits give" in m for m in said if isinstance(m, str))
+    assert events[-1]["event"] == "stop" and events[-1]["n_boot"] == 1000
+    # a goal both pass: reached, on the precise width
+    rep = run_loop(space(), until=f"width at {c_in:g} on gpt-tiny-3 < {150 * precise:.6g}%", budget_flops=FULL,
+                   store=store, name="wide", backend="inline", n_boot=20, confirm_boot=1000, seed=seed)
+    assert rep.reached and "(confirmed with 1000 bootstrap refits; 20 gave width" in rep.reason
+    assert rep.states[""].width == pytest.approx(precise, rel=1e-3)
+    # the other way round (a seed whose cheap width is the wider): the round's estimate never passes,
+    # the final prediction at 1000 refits does, and the report says the rule holds
+    seed2, cheap2, precise2 = next((s, w, p) for s in range(20) if (w := width(20, s)) > (p := width(1000, s)))
+    rep = run_loop(space(), until=f"width at {c_in:g} on gpt-tiny-3 < {50 * (cheap2 + precise2):.6g}%",
+                   budget_flops=FULL, store=store, name="final", backend="inline", n_boot=20, confirm_boot=1000,
+                   seed=seed2)
+    assert rep.reached and rep.states[""].width == pytest.approx(precise2, rel=1e-3)
+    assert rep.reason.endswith("with 1000 bootstrap refits (the loop stopped: every run the sweep allows is trained)")
+    assert not [e for e in read_log(store, "final") if e["event"] == "confirm"]
+    # without confirmation the cheap width stops the loop
+    rep = run_loop(space(), until=f"width at {c_in:g} on gpt-tiny-3 < {100 * goal:.6g}%", budget_flops=FULL,
+                   store=store, name="unconfirmed", backend="inline", n_boot=20, confirm_boot=0, seed=seed)
+    assert rep.reached and rep.states[""].width == pytest.approx(cheap, rel=1e-3)
+    assert not [e for e in read_log(store, "unconfirmed") if e["event"] == "confirm"]
+    with pytest.raises(ConfigError, match="confirm_boot must be"):
+        run_loop(space(), until=rule, budget_flops=FULL, store=store, name="bad", backend="inline", confirm_boot=-1)
+
+
 def test_bad_inputs_are_one_line_errors(tmp_path):
     with pytest.raises(ConfigError, match="does not cover the initial design"):
         run_loop(space(), until=f"width at {C_STAR:g} < 1%", budget_flops=1e9, store=tmp_path / "a",

@@ -37,6 +37,7 @@ _BUDGET = typer.Option(None, "--budget", help="Training FLOPs the loop may spend
 _STORE = typer.Option(DEFAULT_STORE, "--store", "-s", help="Results store directory.")
 _NAME = typer.Option(None, "--name", help="Name of the loop (its log: <store>/loops/<name>/); default: the sweep's.")
 _NBOOT = typer.Option(200, "--n-boot", help="Bootstrap refits per round.")
+_CONFIRM = typer.Option(1000, "--confirm-boot", help="Bootstrap refits that confirm a stop (0: none).")
 _LRS = typer.Option(3, "--lr-points", help="Learning rates searched per proposed point (a window of the grid).")
 
 
@@ -70,7 +71,7 @@ def register(app: typer.Typer) -> None:
     def design(file: Optional[str] = typer.Argument(None, help=_FILE.help, show_default=False),
                until: Optional[str] = typer.Option(None, "--until", "-u", help=_UNTIL.help),
                budget: Optional[str] = _BUDGET, store: str = _STORE, name: Optional[str] = _NAME,
-               n_boot: int = _NBOOT, lr_points: int = _LRS,
+               n_boot: int = _NBOOT, confirm_boot: int = _CONFIRM, lr_points: int = _LRS,
                per_round: int = typer.Option(1, "--per-round", help="Decisions per round (distinct rungs)."),
                as_json: bool = typer.Option(False, "--json", help="Print the proposal as JSON."),
                log: bool = typer.Option(False, "--log", help="Print the decision log of the store's closed "
@@ -84,7 +85,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("design needs a sweep FILE and --until, e.g. scalinglab design demo "
                               "--until 'width at 1e14 < 3%' (or --log to read a loop's decisions)")
         prop = propose(file, until=until, budget_flops=_budget(file, budget), store=store, name=name,
-                       n_boot=n_boot, lr_points=lr_points, per_round=per_round)
+                       n_boot=n_boot, lr_points=lr_points, per_round=per_round, confirm_boot=confirm_boot)
         if as_json:
 
             print(json.dumps(jsonable({"rule": prop.rule.to_dict(), "spent_flops": prop.spent_flops,
@@ -123,6 +124,9 @@ def _print_log(store: str, name: str | None) -> None:
                 print(f"  after round {e['round']}: spent {e['spent_flops']:.3g} FLOPs; width {widths or '-'}"
                       + (f"; P(first better) {e['p_better']:.3f}" if e.get("p_better") is not None else "")
                       + (f" (NOT calibrated: {', '.join(e['uncalibrated_arms'])})" if e.get("uncalibrated_arms") else ""))
+            elif kind == "confirm":
+                print(f"  stop check: {e['cheap']} with {e['n_boot']} bootstrap refits, {e['precise']} with "
+                      f"{e['confirm_boot']}: {'confirmed' if e['confirmed'] else 'not confirmed, going on'}")
             elif kind == "stop":
                 print(f"  stop: {e['reason']}")
             elif kind == "budget":

@@ -309,7 +309,7 @@ def difference_draws(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inpu
 
 
 def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inputs_b: Mapping[str, float],
-                     *, extra_var: float = 0.0) -> tuple[float, float]:
+                     *, extra_var: float = 0.0, draws: np.ndarray | None = None) -> tuple[float, float]:
     """``(P(A better), sd)`` of ``log f_A - log f_B`` at the arms' target points.
 
     With ``extra_var == 0``: the share of paired bootstrap draws where A predicts the lower loss,
@@ -317,9 +317,10 @@ def difference_state(fit_a: Any, inputs_a: Mapping[str, float], fit_b: Any, inpu
     not two single runs). Valid inside the data; beyond it the bootstrap misses the extrapolation
     error (docs/coverage.md). ``extra_var`` adds that error, a Gaussian of this variance (log
     units, e.g. the sum of both arms' :func:`extrapolation_variance`) convolved with the draws:
-    ``P = mean_b Phi(-d_b / sqrt(extra_var))`` and ``sd = sqrt(var(d) + extra_var)``.
+    ``P = mean_b Phi(-d_b / sqrt(extra_var))`` and ``sd = sqrt(var(d) + extra_var)``. ``draws``:
+    the arms' :func:`difference_draws`, when the caller has them already.
     """
-    d = difference_draws(fit_a, inputs_a, fit_b, inputs_b)
+    d = difference_draws(fit_a, inputs_a, fit_b, inputs_b) if draws is None else np.asarray(draws, dtype=float)
     if d.size < 2:
         return math.nan, math.nan
     if not extra_var >= 0:

@@ -1,7 +1,8 @@
 """The decision log of a closed loop: ``<store>/loops/<name>/decisions.jsonl``.
 
-Every decision is appended before its runs are submitted, a ``state`` event after every refit and
-a ``trained`` event closes each round; the file is rewritten atomically on every event, and one
+Every decision is appended before its runs are submitted, a ``state`` event after every refit, a
+``confirm`` event where a stop read off that refit is checked with more bootstrap refits, and a
+``trained`` event closes each round; the file is rewritten atomically on every event, and one
 process at a time holds the loop (a lock file beside the log).
 """
 

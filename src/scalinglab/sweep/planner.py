@@ -58,6 +58,7 @@ class Options:
     seed: int = 0
     lr_points: int = 3
     per_round: int = 1
+    confirm_boot: int = 1000    # refits that confirm a stop (and give the final prediction); <= n_boot: none
     fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
     warm: dict[str, Any] = field(default_factory=dict)     # arm -> the last round's optimum
 
@@ -155,8 +156,8 @@ def assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: Options) 
     uncal: tuple[str, ...] = ()
     if len(space.arms) == 2 and all(fits[a.name] is not None for a in space.arms):
         a, b = (x.name for x in space.arms)
-        p_boot, sd = difference_state(fits[a], targets[a], fits[b], targets[b])
         draws = difference_draws(fits[a], targets[a], fits[b], targets[b])
+        p_boot, sd = difference_state(fits[a], targets[a], fits[b], targets[b], draws=draws)
         mean = float(np.mean(draws)) if draws.size else None
         p = p_boot
         # beyond the data the bootstrap misses the extrapolation error: add each arm's calibrated
@@ -164,7 +165,8 @@ def assess(space: RunSpace, store: ResultsStore, rule: StopRule, opts: Options) 
         extra = {x: extrapolation_variance(fits[x], targets[x], level=rule.level) for x in (a, b)}
         uncal = tuple(x for x, v in extra.items() if not math.isfinite(v))
         if not uncal and sum(extra.values()) > 0:
-            p, _ = difference_state(fits[a], targets[a], fits[b], targets[b], extra_var=sum(extra.values()))
+            p, _ = difference_state(fits[a], targets[a], fits[b], targets[b], extra_var=sum(extra.values()),
+                                    draws=draws)
     return Assessment(done, done_ids, fits, tuned, all_runs, states, targets, p, sd, p_boot, uncal, mean)
 
 
