@@ -150,7 +150,8 @@ def grid_state(law: list[float], noise: float | dict, key: int, store: Path, *, 
 
 def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
               root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG,
-              per_round: int = 1, lr_oracle: str = "none", lr_response: dict | None = None) -> dict:
+              per_round: int = 1, lr_oracle: str = "none", lr_response: dict | None = None,
+              confirm_boot: int = 1000) -> dict:
     from scalinglab.sweep.loop import read_log, run_loop
 
     x = target_inputs(c_star, rung)
@@ -158,7 +159,8 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     t0 = time.perf_counter()
     # -- the fixed grid ------------------------------------------------------------------------
     gstore = root / f"grid{i}"
-    gstate, f_grid = grid_state(law, noise, i, gstore, n_boot=n_boot, level=level, quick=quick,
+    # the grid's width at the precision the loop confirms its stop with (and reports its end at)
+    gstate, f_grid = grid_state(law, noise, i, gstore, n_boot=max(n_boot, confirm_boot), level=level, quick=quick,
                                 c_star=c_star, rung=rung, lr_oracle=lr_oracle == "both", lr_response=lr_response)
     t_grid = time.perf_counter() - t0
     # -- the closed loop -----------------------------------------------------------------------
@@ -167,7 +169,7 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     until = f"width at {c_star:.6g} on {rung} < {100 * gstate.width:.6g}%"
     rep = run_loop(sweep_dict("loop", law, noise, i, quick, lr_oracle != "none", lr_response), until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
-                   lr_points=lr_points, per_round=per_round)
+                   lr_points=lr_points, per_round=per_round, confirm_boot=confirm_boot)
     events = read_log(lstore, rep.name)
     hist = [(e["spent_flops"], e["states"][""]["width"], e["states"][""].get("calibration_usable") is not False)
             for e in events if e["event"] == "state" and e["states"][""] is not None]
@@ -177,8 +179,16 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
         if e["event"] == "decision":
             k = str(min(len(e["lr"]), 3)) if e["kind"] != "lr-extend" else "extend"
             by_lrs[k] = by_lrs.get(k, 0.0) + float(e["cost_flops"])
-    # a width counts as reached only where the loop could claim it: calibrated (or inside the data)
-    reach = next((s for s, w, ok in hist if w <= gstate.width and ok), None)
+    # a width counts as reached only where the loop could claim it: calibrated (or inside the data),
+    # and, with confirmation, at the confirming precision
+    if confirm_boot > n_boot:
+        claims = [(e["spent_flops"], e["states"][""]["width"]) for e in events
+                  if e["event"] == "confirm" and e["confirmed"]]
+        reach = next((s for s, w in claims if w <= gstate.width), None)
+        if reach is None and rep.reached:      # the final prediction at the confirming precision passed
+            reach = rep.spent_flops
+    else:
+        reach = next((s for s, w, ok in hist if w <= gstate.width and ok), None)
     lstate = rep.states[""]
     shutil.rmtree(gstore, ignore_errors=True)
     shutil.rmtree(lstore, ignore_errors=True)
@@ -189,6 +199,8 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
             "loop": {"flops": rep.spent_flops, "width": lstate.width, "mean": lstate.mean, "low": lstate.low,
                      "high": lstate.high, "covers": lstate.low <= truth <= lstate.high, "rounds": rep.rounds,
                      "reached": rep.reached, "uncalibrated": lstate.uncalibrated, "history": hist,
+                     "confirms": [(e["spent_flops"], e["cheap"], e["states"][""]["width"], e["confirmed"])
+                                  for e in events if e["event"] == "confirm"],
                      # FLOPs of the decisions searching 1, 2 or >= 3 learning rates, and of extensions
                      "flops_by_lrs": by_lrs},
             "reach_ratio": None if reach is None else reach / f_grid,
@@ -232,7 +244,10 @@ def main(argv: list[str] | None = None) -> dict:
                     help="skip the worlds before this one (their laws are still drawn, so world i is the same)")
     ap.add_argument("--noise", type=float, default=None,
                     help="run-to-run SD of log loss (default: the gpt-tiny seed study's pooled spread)")
-    ap.add_argument("--n-boot", type=int, default=200)
+    ap.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per round (the loop's planning)")
+    ap.add_argument("--confirm-boot", type=int, default=1000,
+                    help="refits that confirm the loop's stop and give both sides' reported widths (run_loop; "
+                         "<= --n-boot: none, both sides at --n-boot)")
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--lr-points", type=int, default=3, help="learning rates per proposed point (run_loop)")
     ap.add_argument("--per-round", type=int, default=1, help="decisions per round, on distinct rungs (run_loop)")
@@ -264,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             r = run_world(i, law, noise, n_boot=args.n_boot, level=args.level, quick=args.quick, root=Path(tmp),
                           lr_points=args.lr_points, c_star=args.c_star, rung=args.rung, per_round=args.per_round,
-                          lr_oracle=args.lr_oracle,
+                          lr_oracle=args.lr_oracle, confirm_boot=args.confirm_boot,
                           lr_response=MEASURED_LR if args.lr_response == "measured" else None)
             results.append(r)
             rr = "never" if r["reach_ratio"] is None else f"{r['reach_ratio']:.2f}"
@@ -278,7 +293,9 @@ def main(argv: list[str] | None = None) -> dict:
     desc = f"{100 * noise:.2f}% per run" if isinstance(noise, float) else \
         f"the gpt-tiny seed study's trend ({100 * study.sigma_at(24896, 131072):.1f}% .. {100 * study.sigma_at(333120, 2097152):.2f}%)"
     print(f"\n{s['worlds']} worlds, noise {desc}, C* = {args.c_star:.3g} FLOPs ({args.rung}), "
-          f"{100 * args.level:g}% intervals, n_boot {args.n_boot}{', quick space' if args.quick else ''}"
+          f"{100 * args.level:g}% intervals, n_boot {args.n_boot}"
+          + (f" (stops confirmed and widths reported at {args.confirm_boot})" if args.confirm_boot > args.n_boot else "")
+          + f"{', quick space' if args.quick else ''}"
           + ("" if args.lr_oracle == "none" else f", learning rate known to the {args.lr_oracle} side(s) (a bound)")
           + (", the ladder's measured learning-rate response" if args.lr_response == "measured" else ""))
     print(f"pass (reach <= 50% of the grid's FLOPs, or narrower at equal FLOPs): {100 * s['pass_fraction']:.0f}%")

@@ -97,7 +97,7 @@ def grid(store: str, x: dict, root: Path, n_boot: int, level: float, dataset: st
 
 
 def loop(store: str, rung: str, c_star: float, width: float, budget: float, root: Path, *, n_boot: int,
-         per_round: int, level: float, dataset: str | None = None) -> dict:
+         per_round: int, level: float, dataset: str | None = None, confirm_boot: int = 1000) -> dict:
     from scalinglab.sweep.loop import read_log, run_loop
 
     until = f"width at {c_star:.6g} on {rung} < {width:g}%"
@@ -105,7 +105,7 @@ def loop(store: str, rung: str, c_star: float, width: float, budget: float, root
         until += f" at {100 * level:g}%"
     t0 = time.perf_counter()
     rep = run_loop(sweep_dict("loop", store, dataset), until=until, budget_flops=budget, store=root, backend="inline",
-                   n_boot=n_boot, seed=0, per_round=per_round)
+                   n_boot=n_boot, seed=0, per_round=per_round, confirm_boot=confirm_boot)
     log = read_log(root, rep.name)
     rounds = []
     for e in log:
@@ -118,7 +118,9 @@ def loop(store: str, rung: str, c_star: float, width: float, budget: float, root
             rounds[-1].update(spent=e["spent_flops"], mean=st["mean"], low=st["low"], high=st["high"],
                               width=st["width"])
     s = rep.states[""]
-    return {"until": until, "reached": rep.reached, "reason": rep.reason, "spent": rep.spent_flops,
+    confirms = [{"spent": e["spent_flops"], "cheap": e["cheap"], "precise": e["precise"], "confirmed": e["confirmed"]}
+                for e in log if e["event"] == "confirm"]
+    return {"until": until, "reached": rep.reached, "reason": rep.reason, "spent": rep.spent_flops, "confirms": confirms,
             "rounds": rounds, "mean": s.mean, "low": s.low, "high": s.high, "width": s.width,
             "seconds": time.perf_counter() - t0}
 
@@ -129,7 +131,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--width", type=float, nargs="+", default=[8.0, 10.0, 12.0], help="asked widths, percent")
     ap.add_argument("--budget", type=float, default=2.5e13, help="training FLOPs the loop may spend")
     ap.add_argument("--per-round", type=int, default=2, help="decisions per round (the real run's --workers 2)")
-    ap.add_argument("--n-boot", type=int, default=200)
+    ap.add_argument("--n-boot", type=int, default=200, help="bootstrap refits per round (the loop's planning)")
+    ap.add_argument("--confirm-boot", type=int, default=1000,
+                    help="refits that confirm the loop's stop and give both sides' reported widths (<= --n-boot: none)")
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--dataset", default=None, help="the dataset the store's runs trained on (default: the sweeps', stdlib)")
     ap.add_argument("--json", default=None)
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
         for i, (rung, n_tok) in enumerate(TARGETS):
             c_star, x = target(rung, n_tok)
             y, lr = truth(args.store, rung, n_tok, args.dataset)
-            g = grid(args.store, x, Path(tmp) / f"g{i}", args.n_boot, args.level, args.dataset)
+            g = grid(args.store, x, Path(tmp) / f"g{i}", max(args.n_boot, args.confirm_boot), args.level, args.dataset)
             inside = g["low"] <= y <= g["high"]
             print(f"\ntarget {rung} at {format_quantity(n_tok)} tokens, C* = {c_star:.4g} FLOPs: stored tuned loss "
                   f"{y:.4f} (lr {lr:g})")
@@ -151,7 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
                    "grid": dict(g, covers=inside), "loops": []}
             for w in args.width:
                 r = loop(args.store, rung, c_star, w, args.budget, Path(tmp) / f"l{i}-{w:g}", n_boot=args.n_boot,
-                         per_round=args.per_round, level=args.level, dataset=args.dataset)
+                         per_round=args.per_round, level=args.level, dataset=args.dataset,
+                         confirm_boot=args.confirm_boot)
                 r["covers"] = r["low"] <= y <= r["high"]
                 rec["loops"].append(r)
                 print(f"  loop asked < {w:g}%: {'reached' if r['reached'] else 'NOT reached'} after "
@@ -161,6 +166,9 @@ def main(argv: list[str] | None = None) -> dict:
                 for rd in r["rounds"]:
                     wtxt = f"{100 * rd['width']:.2f}%" if "width" in rd else "-"
                     print(f"     r{rd['round']}: {'; '.join(rd['decisions'])} -> {rd.get('spent', 0):.3g} FLOPs, {wtxt}")
+                for c in r["confirms"]:
+                    print(f"     stop check at {c['spent']:.3g} FLOPs: {c['cheap']} ({args.n_boot} refits), {c['precise']} "
+                          f"({args.confirm_boot}): {'confirmed' if c['confirmed'] else 'not confirmed, went on'}")
             out["targets"].append(rec)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=float))

@@ -19,9 +19,14 @@ def test_worlds_pass_through_the_anchors(bench_script):
         assert 0.2 <= law[3] <= 0.5 and 0.2 <= law[4] <= 0.5 and law[1] > 0 and law[2] > 0
 
 
-def test_small_seeded_run_scores_each_world_consistently(tmp_path, bench_script):
+@pytest.mark.parametrize("confirm", [400, 0])
+def test_small_seeded_run_scores_each_world_consistently(tmp_path, bench_script, confirm):
     bench = bench_script("closed_loop")
-    out = bench.main(["--worlds", "1", "--quick", "--n-boot", "40", "--seed", "3", "--json", str(tmp_path / "r.json")])
+    # with confirmation, a target inside the quick space (gpt-tiny-4 at 524k tokens): its bootstrap
+    # widths can stop the loop early, so stops get checked
+    where = ["--c-star", "1.179e12", "--rung", "gpt-tiny-4"] if confirm else []
+    out = bench.main(["--worlds", "1", "--quick", "--n-boot", "40", "--seed", "3", "--confirm-boot", str(confirm),
+                      *where, "--json", str(tmp_path / "r.json")])
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["worlds"] == 1
     (w,) = out["worlds"]
     g, lp = w["grid"], w["loop"]
@@ -34,11 +39,25 @@ def test_small_seeded_run_scores_each_world_consistently(tmp_path, bench_script)
     reach = w["reach_ratio"]
     assert w["passes"] == ((reach is not None and reach <= 0.5)
                            or (not lp["uncalibrated"] and lp["width"] < g["width"]))
-    # the history is the loop's own log: spent FLOPs grow, and the first calibrated width at or
-    # below the grid's is where "reach" was read
+    # the history is the loop's own log: spent FLOPs grow, and "reach" is read where the loop could
+    # claim the grid's width: the first confirmed stop (with confirmation), else the first calibrated
+    # width at or below the grid's
     spent = [s for s, _, _ in lp["history"]]
     assert spent == sorted(spent)
-    first = next((s for s, width, ok in lp["history"] if width <= g["width"] and ok), None)
+    if confirm:
+        first = next((s for s, _, width, ok in lp["confirms"] if ok), None)
+        if first is None and lp["reached"]:     # the final prediction, at the confirming precision, passed
+            first = lp["flops"]
+        # a confirmed stop is a width below the grid's at the confirming precision, and every check
+        # followed a cheap width that passed
+        assert all(ok == (width < g["width"]) for _, _, width, ok in lp["confirms"])
+        assert all(float(cheap.split()[1].rstrip("%")) < 100 * g["width"] for _, cheap, _, _ in lp["confirms"])
+        # ... and every cheap width that passed was checked
+        passed = [s for s, width, ok in lp["history"] if width < g["width"] and ok]
+        assert [s for s, _, _, _ in lp["confirms"]] == passed
+    else:
+        assert lp["confirms"] == []
+        first = next((s for s, width, ok in lp["history"] if width <= g["width"] and ok), None)
     assert reach == (None if first is None else pytest.approx(first / g["flops"]))
     assert lp["reached"] == (first is not None and lp["width"] <= g["width"] and not lp["uncalibrated"])
 
