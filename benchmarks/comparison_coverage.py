@@ -6,7 +6,9 @@ and compared at 1x, 10x and 100x the data's largest compute, once with ``interva
 and once with ``interval="calibrated"``. Reported per method and target: how often the 95%
 interval of the difference ``L_A - L_B`` and of the effective-compute multiplier hold the true
 value, the difference interval's median width, and how often ``P(A better)`` is decisive (>= 0.95
-either way) and how often such a decision is wrong.
+either way) and how often such a decision is wrong; and per arm, how often its own calibrated
+prediction interval holds its true loss, its median log error, and the correlation of the two
+arms' log errors over the replications.
 
 Cases (:data:`CASES`; the truth is computed from the true curves, not assumed). The first three
 use the saturating power law's design of ``scalinglab.laws.coverage.default_design`` (16 runs
@@ -145,6 +147,14 @@ def one(case: Case, rep: int, n_boot: int) -> dict:
                        "multiplier": [cmp.multiplier_low.tolist(), cmp.multiplier_high.tolist()],
                        "p": cmp.prob_a_better.tolist()}
     out["usable"] = [bool(f.calibration.usable) for f in fits]
+    # each arm's own calibrated prediction at the targets: does it hold its truth, and how do the
+    # arms' errors move together (what an interval of the difference built from them must assume)
+    for arm, f in zip("AB", fits):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = f.predict(flops=np.asarray(targets), level=LEVEL, interval="calibrated")
+        out[f"arm_{arm}"] = {"mean": np.asarray(p.mean).tolist(), "low": np.asarray(p.low).tolist(),
+                             "high": np.asarray(p.high).tolist()}
     return out
 
 
@@ -172,6 +182,22 @@ def summarize(case: Case, rows: list[dict]) -> dict:
                 "decisive": float(np.mean(decisive)), "wrong": float(np.mean(wrong)),
             }
     res["calibrated_both"] = float(np.mean([all(r["usable"]) for r in rows]))
+    # each arm's calibrated interval against its own truth, and the correlation of the arms' log
+    # errors over the replications (independence, which the calibrated difference assumes, is 0)
+    res["arms"] = {}
+    for i, fct in enumerate(FACTORS):
+        c = fct * case.flops[-1]
+        row, errs = {}, []
+        for arm, truth in (("A", float(la(c))), ("B", float(lb(c)))):
+            m = np.array([r[f"arm_{arm}"]["mean"][i] for r in rows])
+            lo = np.array([r[f"arm_{arm}"]["low"][i] for r in rows])
+            hi = np.array([r[f"arm_{arm}"]["high"][i] for r in rows])
+            row[f"coverage_{arm}"] = float(np.mean((lo <= truth) & (truth <= hi)))
+            row[f"median_log_error_{arm}"] = float(np.median(np.log(m / truth)))
+            errs.append(np.log(m / truth))
+        ea, eb = errs
+        row["error_correlation"] = float(np.corrcoef(ea, eb)[0, 1]) if ea.size > 2 else math.nan
+        res["arms"][f"{fct:g}"] = row
     return res
 
 
@@ -184,6 +210,11 @@ def show(case: Case, s: dict, reps: int) -> None:
             print(f"{method:<11}{f:>7}{r['true_difference']:>10.4f}{r['difference_coverage']:>9.3f}"
                   f"{r['true_multiplier']:>8.3g}{r['multiplier_coverage']:>7.3f}{r['difference_width']:>8.4f}"
                   f"{r['decisive']:>9.3f}{r['wrong']:>7.3f}")
+    print(f"each arm's calibrated interval: {'x data':>7}{'cov A':>7}{'cov B':>7}{'med err A':>10}{'med err B':>10}"
+          f"{'corr':>7}")
+    for f, r in s["arms"].items():
+        print(f"{'':<31}{f:>7}{r['coverage_A']:>7.3f}{r['coverage_B']:>7.3f}{r['median_log_error_A']:>10.4f}"
+              f"{r['median_log_error_B']:>10.4f}{r['error_correlation']:>7.2f}")
 
 
 def main(argv=None) -> None:

@@ -54,3 +54,6 @@ def test_the_opposite_pair_bends_away_from_its_line_as_much_as_a_flattens_and_th
     # ... and beyond it only the calibrated one holds the multiplier
     assert s["bootstrap"]["100"]["multiplier_coverage"] <= 1 / 6 <= 4 / 6 <= s["calibrated"]["100"]["multiplier_coverage"]
     assert s["calibrated"]["10"]["wrong"] == 0.0 == s["bootstrap"]["10"]["wrong"]
+    # each arm's own prediction errs its own way beyond the data: A (flattening) too low, B too high
+    for f in ("10", "100"):
+        assert s["arms"][f]["median_log_error_A"] < 0 < s["arms"][f]["median_log_error_B"]
