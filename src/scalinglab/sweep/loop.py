@@ -226,25 +226,27 @@ def _headline(rule: StopRule, a: Assessment) -> str:
 
 
 def _confirm(space: RunSpace, st: ResultsStore, rule: StopRule, opts: Options, a: Assessment, stop: str
-             ) -> tuple[str | None, Assessment, dict[str, Any] | None]:
+             ) -> tuple[str | None, Assessment, dict[str, Any] | None, Assessment | None]:
     """Check a stop read off ``n_boot`` refits against ``confirm_boot`` of them.
 
     A width (or P(better)) from 200 refits rests on about 5 draws per tail (and sits a few percent
     inside the precise one), and a loop that stops at the first round whose estimate passes stops
     on its Monte Carlo luck (docs/sweeps.md: in 23 of the 67 simulated worlds where a 200-refit
     width passed, the first one did not hold at 1000 refits). Returns the stop reason
-    (None when the precise estimate does not pass), the assessment to report, and the log event.
+    (None when the precise estimate does not pass), the assessment to report, the log event, and
+    the precise assessment (None without confirmation).
     """
     p = _precise(space, st, rule, opts)
     if p is None:
-        return stop, a, None
+        return stop, a, None, None
     again = stop_reason(rule, p)
     event = {"event": "confirm", "n_boot": opts.n_boot, "confirm_boot": opts.confirm_boot,
              "confirmed": again is not None, "cheap": _headline(rule, a), "precise": _headline(rule, p),
              **state_dict(p)}
     if again is None:
-        return None, a, event
-    return f"{again} (confirmed with {opts.confirm_boot} bootstrap refits; {opts.n_boot} gave {_headline(rule, a)})", p, event
+        return None, a, event, p
+    return (f"{again} (confirmed with {opts.confirm_boot} bootstrap refits; {opts.n_boot} gave {_headline(rule, a)})",
+            p, event, p)
 
 
 def _rounds(log: DecisionLog) -> int:
@@ -313,7 +315,7 @@ def _propose(sweep: Any, until: Any, name: str | None, opts: Options, store: Any
     spent = spent_flops(log)
     done = stop_reason(rule, a)
     if done is not None:
-        done, a, _ = _confirm(space, st, rule, opts, a, done)
+        done, a, _, _ = _confirm(space, st, rule, opts, a, done)
     if done is None and spent >= budget_flops:
         done = "the budget is spent"
     if done is not None:
@@ -431,13 +433,13 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
         reason, reached = "", False
         a = None
         while True:
-            a = assess(space, st, rule, opts)
+            a, precise = assess(space, st, rule, opts), None
             rnd = _rounds(log) + 1
             spent = spent_flops(log)
             log.add({"event": "state", "round": rnd - 1, "spent_flops": spent, **state_dict(a)})
             stop = stop_reason(rule, a)
             if stop is not None:
-                stop, a, event = _confirm(space, st, rule, opts, a, stop)
+                stop, a, event, precise = _confirm(space, st, rule, opts, a, stop)
                 if event is not None:
                     log.add({**event, "round": rnd - 1, "spent_flops": spent})
                     if stop is None:
@@ -470,9 +472,9 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
                 log.add({"event": "decision", "round": rnd, **d, "before": state_dict(a),
                          "considered": len(considered)})
             train(decisions, rnd)
-        if not reached and a is not None and (p := _precise(space, st, rule, opts)) is not None:
-            # the final prediction at the precision a stop is confirmed with; it may pass where the
-            # round's cheaper estimate did not
+        # the final prediction at the precision a stop is confirmed with (nothing was trained since
+        # the last assessment); it may pass where the round's cheaper estimate did not
+        if not reached and a is not None and (p := precise or _precise(space, st, rule, opts)) is not None:
             a = p
             if (held := stop_reason(rule, a)) is not None:
                 reason, reached = f"{held} with {opts.confirm_boot} bootstrap refits (the loop stopped: {reason})", True
