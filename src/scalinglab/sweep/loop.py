@@ -245,7 +245,7 @@ def _confirm(space: RunSpace, st: ResultsStore, rule: StopRule, opts: Options, a
              **state_dict(p)}
     if again is None:
         return None, a, event, p
-    return (f"{again} (confirmed with {opts.confirm_boot} bootstrap refits; {opts.n_boot} gave {_headline(rule, a)})",
+    return (f"{again} (confirmed with {opts.confirm_boot} bootstrap refits; {opts.n_boot} gave {event['cheap']})",
             p, event, p)
 
 
