@@ -103,7 +103,7 @@ def test_compare_two_values_of_a_column(capsys, tmp_path, nd_csv):
     assert d["names"] == ["adamw", "lion"] and d["flops"] == [1e13]
     assert d["difference"][0] > 0                 # lion's loss is lower
     assert d["multiplier"][0] > 1                 # lion needs less compute for adamw's loss
-    assert d["interval"] == "calibrated" and len(d["outside_decades"]) == 2   # the CLI's default
+    assert d["interval"] == "calibrated, paired" and len(d["outside_decades"]) == 2   # the CLI's default: one design
     assert "Comparison of adamw and lion" in out
     assert (tmp_path / "cmp.png").stat().st_size > 5000
 

@@ -306,9 +306,9 @@ def test_beyond_the_data_a_calibrated_comparison_carries_the_extrapolation_error
         warnings.simplefilter("ignore")
         ca, cb = a.with_calibration(n_boot=60), b.with_calibration(n_boot=60)
     assert ca.calibration.usable and cb.calibration.usable
-    cal = compare(ca, cb, flops=[1e18, 1e21])              # default: both fits carry a calibration
+    cal = compare(ca, cb, flops=[1e18, 1e21], interval="calibrated-independent")
     assert cal.interval == "calibrated" and "Caveat" not in cal.verdict()
-    assert "calibrated extrapolation error" in cal.summary().as_text()
+    assert "each arm's calibrated extrapolation error" in cal.summary().as_text()
     # inside the data nothing changes; beyond it the point estimates stay and the intervals widen
     assert (cal.difference_low[0], cal.difference_high[0], cal.prob_a_better[0]) == (
         plain.difference_low[0], plain.difference_high[0], plain.prob_a_better[0])
@@ -327,3 +327,30 @@ def test_beyond_the_data_a_calibrated_comparison_carries_the_extrapolation_error
     assert forced.interval == "bootstrap" and forced.difference_low[1] == plain.difference_low[1]
     with pytest.raises(ConfigError, match="interval must be"):
         compare(a, b, flops=[1e21], interval="wald")
+
+    # by default (both fits calibrated, on one design) the difference gets its own calibration: both
+    # arms miss the floor the same way, the errors cancel in L_A - L_B, and the paired backtests see
+    # that: the difference's interval stays near the bootstrap's and holds the truth, where the
+    # independent sum of the arms' widenings made it 6x wider; the multiplier, read from B's curve
+    # at another compute, keeps each arm's widening
+    paired = compare(ca, cb, flops=[1e18, 1e20, 1e21])
+    indep = compare(ca, cb, flops=[1e18, 1e20, 1e21], interval="calibrated-independent")
+    assert paired.interval == "calibrated, paired" and "Caveat" not in paired.verdict()
+    assert "the difference's calibrated extrapolation error" in paired.summary().as_text()
+    C = np.array([1e18, 1e20, 1e21])
+    truth = 300.0 * C ** -0.15 - 300.0 * (4 * C) ** -0.15
+    assert np.all((paired.difference_low <= truth) & (truth <= paired.difference_high))
+    w_p, w_i = (x.difference_high - x.difference_low for x in (paired, indep))
+    assert w_p[0] == w_i[0] and np.all(w_p[1:] < 0.5 * w_i[1:])
+    np.testing.assert_array_equal(paired.multiplier_low, indep.multiplier_low)
+    np.testing.assert_array_equal(paired.multiplier_high, indep.multiplier_high)
+    # two arms on different designs share no held-out runs: independent, and said so
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rng = np.random.default_rng(5)
+        Cb = np.logspace(16.1, 19.1, 20)
+        yb = (E + 300.0 * (4 * Cb) ** -0.15) * np.exp(rng.normal(0, 0.002, Cb.size))
+        other = fit("power_law", Runs.from_arrays(flops=Cb, target=yb), loss="ls").with_calibration(n_boot=60)
+    mixed = compare(ca, other, flops=[1e21])
+    assert mixed.interval == "calibrated"
+    assert any("could not be calibrated as a pair (the arms' rolling backtests share no cutoff" in n for n in mixed.notes)

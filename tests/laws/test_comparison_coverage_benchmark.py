@@ -1,5 +1,6 @@
-"""benchmarks/comparison_coverage.py, small and seeded: the truths are exact, and the calibrated
-comparison holds the multiplier where the bootstrap alone misses it (a law without its floor)."""
+"""benchmarks/comparison_coverage.py, small and seeded: the truths are exact, the calibrated
+comparison holds the multiplier where the bootstrap alone misses it (a law without its floor), and
+the paired calibration of the difference sees the error the arms share cancel."""
 
 from __future__ import annotations
 
@@ -26,10 +27,15 @@ def test_small_seeded_run_of_the_floorless_pair(tmp_path, bench_script):
     bench.main(["--reps", "6", "--n-boot", "40", "--cases", "floor-test", "--json", str(tmp_path / "r.json")])
     s = json.loads((tmp_path / "r.json").read_text())["cases"]["floor-test"]
     assert s["calibrated_both"] == 1.0
-    boot, cal = s["bootstrap"]["10"], s["calibrated"]["10"]
+    assert s["paired_used"] == 1.0
+    boot, cal, pair = s["bootstrap"]["10"], s["independent"]["10"], s["paired"]["10"]
     assert boot["multiplier_coverage"] <= 1 / 6 and cal["multiplier_coverage"] == 1.0
     assert cal["difference_width"] > 2 * boot["difference_width"]
-    assert s["bootstrap"]["1"] == s["calibrated"]["1"]           # at the data's edge: the same interval
+    # both arms miss the floor alike: paired, the difference stays near the bootstrap's width and
+    # holds the truth; the multiplier keeps each arm's widening
+    assert pair["difference_width"] < 0.5 * cal["difference_width"] and pair["difference_coverage"] == 1.0
+    assert pair["multiplier_coverage"] == cal["multiplier_coverage"] and pair["wrong"] == 0.0
+    assert s["bootstrap"]["1"] == s["independent"]["1"] == s["paired"]["1"]   # at the data's edge: the same
 
 
 def test_the_opposite_pair_bends_away_from_its_line_as_much_as_a_flattens_and_the_errors_add(tmp_path, bench_script):
@@ -50,10 +56,10 @@ def test_the_opposite_pair_bends_away_from_its_line_as_much_as_a_flattens_and_th
     bench.main(["--reps", "6", "--n-boot", "40", "--cases", "opposite", "--json", str(tmp_path / "r.json")])
     s = json.loads((tmp_path / "r.json").read_text())["cases"]["opposite"]
     # the errors add in the difference: neither interval holds it at the data's edge ...
-    assert s["bootstrap"]["1"]["difference_coverage"] == 0.0 == s["calibrated"]["1"]["difference_coverage"]
+    assert s["bootstrap"]["1"]["difference_coverage"] == 0.0 == s["paired"]["1"]["difference_coverage"]
     # ... and beyond it only the calibrated one holds the multiplier
-    assert s["bootstrap"]["100"]["multiplier_coverage"] <= 1 / 6 <= 4 / 6 <= s["calibrated"]["100"]["multiplier_coverage"]
-    assert s["calibrated"]["10"]["wrong"] == 0.0 == s["bootstrap"]["10"]["wrong"]
+    assert s["bootstrap"]["100"]["multiplier_coverage"] <= 1 / 6 <= 4 / 6 <= s["independent"]["100"]["multiplier_coverage"]
+    assert s["independent"]["10"]["wrong"] == 0.0 == s["bootstrap"]["10"]["wrong"] == s["paired"]["10"]["wrong"]
     # each arm's own prediction errs its own way beyond the data: A (flattening) too low, B too high
     for f in ("10", "100"):
         assert s["arms"][f]["median_log_error_A"] < 0 < s["arms"][f]["median_log_error_B"]

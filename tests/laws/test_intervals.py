@@ -25,7 +25,13 @@ from scalinglab.laws import (
     get_law,
     interval_score,
 )
-from scalinglab.laws.intervals import calibration_point_count, conformal_quantile, outside_decades, rolling_folds
+from scalinglab.laws.intervals import (
+    calibration_point_count,
+    conformal_quantile,
+    outside_decades,
+    paired_calibration,
+    rolling_folds,
+)
 
 RUN_SLOW = os.environ.get("SCALINGLAB_SLOW") == "1"
 
@@ -166,6 +172,43 @@ def test_calibration_summary_persistence_and_errors(calibrated, tmp_path):
         calibrated.predict(interval="bootstrap", flops=1e22)
     with pytest.raises(ConfigError, match="same unit"):
         calibrated.with_calibration(by="n_params")
+
+
+def test_paired_calibration_scores_the_difference_of_the_arms_errors_run_by_run(calibrated):
+    cal = calibrated.calibration
+    assert set(cal.inputs) == {"flops"} and cal.inputs["flops"].size == cal.errors.size
+    # each held-out run lies beyond its fold's cutoff
+    cut = {f["fold"]: f["cutoff"] for f in cal.folds}
+    assert all(c > cut[j] for c, j in zip(cal.inputs["flops"], cal.fold))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = fit("saturating_power_law", saturating(seed=3)).with_calibration(n_boot=100, seed=2)
+    pc, why = paired_calibration(cal, other.calibration)
+    assert why == "" and pc.usable and pc.n_points == cal.n_points
+    # same design, same cutoffs: every held-out run pairs with the same run of the other arm
+    np.testing.assert_array_equal(pc.inputs["flops"], cal.inputs["flops"])
+    np.testing.assert_allclose(pc.errors, cal.errors - other.calibration.errors, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(pc.distance, cal.distance)
+    assert pc.draws.shape == (100, cal.errors.size)
+    # an arm against itself: the difference has no error, so nothing widens it
+    self_pc, _ = paired_calibration(cal, cal)
+    assert np.all(self_pc.errors == 0) and self_pc.discrepancy(0.95) == 0.0
+    # a round trip keeps the held-out runs
+    back = Calibration.from_dict(cal.to_dict())
+    np.testing.assert_array_equal(back.inputs["flops"], cal.inputs["flops"])
+
+
+def test_paired_calibration_says_why_it_cannot_pair(calibrated):
+    cal = calibrated.calibration
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        shifted = fit("saturating_power_law", saturating(seed=3, lo=17.1, hi=21.1)).with_calibration(n_boot=50)
+    pc, why = paired_calibration(cal, shifted.calibration)
+    assert pc is None and "share no cutoff" in why
+    old = cal.to_dict()
+    old.pop("inputs")
+    pc, why = paired_calibration(Calibration.from_dict(old), cal)
+    assert pc is None and "does not record its held-out runs" in why
 
 
 def test_too_few_runs_to_calibrate_is_said_not_hidden():

@@ -251,9 +251,11 @@ def compare_cmd(args: list[str] = typer.Argument(..., help="TABLE A B with --by 
                 higher_is_better: bool = typer.Option(False, "--higher-is-better",
                                                       help="The target is an accuracy-like score."),
                 interval: str = typer.Option("calibrated", "--interval",
-                                             help="calibrated: beyond the data, add each arm's extrapolation "
-                                                  "error measured by rolling backtests (docs/coverage.md); "
-                                                  "bootstrap: parameter uncertainty alone (too narrow there)."),
+                                             help="calibrated: beyond the data, add the extrapolation error "
+                                                  "measured by rolling backtests, the difference's own where both "
+                                                  "arms share a design (docs/coverage.md); calibrated-independent: "
+                                                  "each arm's, added independently; bootstrap: parameter "
+                                                  "uncertainty alone (too narrow there)."),
                 json_out: Optional[str] = _JSON, plot: Optional[str] = _PLOT) -> None:
     """Compare two procedures (or datasets) by their fitted laws: multiplier, exponents, crossover."""
 

@@ -36,14 +36,24 @@ units (see :mod:`scalinglab.laws.bootstrap`) and neither fit sits at a parameter
 
 Beyond the data the bootstrap misses the extrapolation error (the law's form, noise that changes
 along the range; docs/coverage.md). With ``interval="calibrated"`` (and by default when both fits
-carry a calibration, ``FitResult.with_calibration``) each paired draw of a target beyond an arm's
-data gets that arm's calibrated extrapolation error added: a log-normal factor whose variance is
-the calibrated widening at ``level`` (:func:`~scalinglab.laws.design.extrapolation_variance`),
-independent between the arms (conservative when both laws err the same way, as one law form on
-one ladder tends to; optimistic when their errors pull apart: docs/coverage.md's ``opposite``
-case, where it holds the difference in 3-33% beyond the data). The difference, ``P(A better)`` and the multiplier carry it; the exponent
-tests and the crossover stay bootstrap statistics. Uncalibrated, the summary says how far beyond
-each arm's data the targets lie.
+carry a calibration, ``FitResult.with_calibration``) each paired draw of a target beyond the data
+gets the calibrated extrapolation error *of the difference* added, measured on the data itself:
+where the two arms were run on the same design (one ladder, two datasets or procedures), their
+rolling backtests predict the same held-out runs from the same cutoffs, and the errors of
+``log(L_A / L_B)`` there calibrate a log-normal factor on the ratio
+(:func:`~scalinglab.laws.intervals.paired_calibration`; ``interval="calibrated, paired"``) for the
+difference and ``P(A better)``. That sees systematic errors the arms share (they cancel in the
+difference) and, in part, ones that pull them apart (they add). Where the arms share too few
+held-out runs, each arm's own calibrated error is added independently (``interval="calibrated"``,
+or asked for by ``interval="calibrated-independent"``): right for their random parts, conservative
+when both laws err the same way, too narrow when their errors pull apart; the notes say so. The
+compute multiplier always carries each arm's own error, independently: it reads B's curve at
+another compute (``C / k``), where the backtests pair nothing. Measured coverage of all three
+(docs/coverage.md, "Comparisons over many replications"): with the law right they hold 98-99%;
+where both arms miss the law the same way the paired difference holds the truth at the bootstrap's
+width where the independent one is 2-6x wider; where their errors pull apart neither holds it
+(21-28% paired, 3-33% independent, beyond the data). The exponent tests and the crossover stay
+bootstrap statistics. Uncalibrated, the summary says how far beyond each arm's data the targets lie.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,7 +71,7 @@ from ..config import freeze_fields
 from ..errors import ConfigError, DataError, NotFittedError, ScalingLabWarning, suggest
 from ..units import parse_quantity
 from .design import extrapolation_variance
-from .intervals import MIN_CALIBRATION_POINTS
+from .intervals import MIN_CALIBRATION_POINTS, paired_calibration
 from .summary import fmt_compact as _fmt
 from .summary import tables_summary as _summary
 
@@ -254,7 +265,8 @@ class Comparison:
         :func:`data_multiplier`).
     interval : str
         What the difference, ``prob_a_better`` and the multiplier carry (module notes):
-        ``"calibrated"``, ``"bootstrap"``, ``"calibrated for NAME only"`` when the other arm's
+        ``"calibrated, paired"`` (the difference's own calibration), ``"calibrated"`` (each arm's,
+        independently), ``"bootstrap"``, ``"calibrated for NAME only"`` when the other arm's
         rolling backtests were too few to calibrate, or ``"bootstrap: ..."`` (why) when neither's were.
     outside_decades : ndarray, shape (2, len(flops))
         How far beyond arm A's and arm B's fitted data each target lies (0 inside).
@@ -296,10 +308,16 @@ class Comparison:
         far = f"{da:.2f} decades beyond {a}'s data, {db:.2f} beyond {b}'s"
         if not max(da, db) > 0:
             return "paired bootstrap, every target inside both arms' data"
+        if self.interval == "calibrated, paired":
+            return (f"paired bootstrap with the difference's calibrated extrapolation error (both arms' rolling "
+                    f"backtests at common cutoffs, paired run by run) for the difference and P(better), each arm's "
+                    f"own, added independently, for the compute multiplier (it reads B's curve at another compute, "
+                    f"where the backtests pair nothing; exponent tests, crossover and effective data: bootstrap "
+                    f"only); {far}")
         if self.interval == "calibrated":
-            return (f"paired bootstrap with each arm's calibrated extrapolation error (rolling backtests) for the "
-                    f"difference, P(better) and the compute multiplier (exponent tests, crossover and effective "
-                    f"data: bootstrap only); {far}")
+            return (f"paired bootstrap with each arm's calibrated extrapolation error (rolling backtests, added "
+                    f"independently) for the difference, P(better) and the compute multiplier (exponent tests, "
+                    f"crossover and effective data: bootstrap only); {far}")
         if self.interval.startswith("calibrated for"):
             return (f"paired bootstrap, {self.interval} ({far}); the other arm's rolling backtests were too few to "
                     "calibrate, so beyond its data these intervals are too narrow (docs/coverage.md)")
@@ -372,7 +390,7 @@ class Comparison:
             parts.append("So the gap changes with compute rather than being a constant compute multiplier.")
         elif same:
             parts.append("So the arms differ by a roughly constant compute multiplier.")
-        if self.outside_decades is not None and self.interval != "calibrated":
+        if self.outside_decades is not None and self.interval not in ("calibrated", "calibrated, paired"):
             d = float(np.max(np.asarray(self.outside_decades)[:, i]))
             if d > 0 and self.interval.startswith("bootstrap"):
                 why = (self.interval.split(":", 1)[1].strip() if ":" in self.interval
@@ -570,11 +588,13 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
     search_flops : (float, float), optional
         Compute range searched for a crossover (default: from the smaller of the two fits' lowest
         compute to the largest of their highest compute and the target values).
-    interval : {"calibrated", "bootstrap"}, optional
-        ``"calibrated"``: beyond an arm's data, add its calibrated extrapolation error to every
-        paired draw of the difference, P(better) and the multiplier (module notes; a fit without
-        a calibration gets one, ``with_calibration(n_boot=n_boot, seed=seed)``, which refits
-        rolling folds: seconds).
+    interval : {"calibrated", "calibrated-independent", "bootstrap"}, optional
+        ``"calibrated"``: beyond the data, add the calibrated extrapolation error to every paired
+        draw of the difference, P(better) and the multiplier: the difference's own, from both
+        arms' rolling backtests paired run by run, where they share at least 10 held-out runs
+        beyond their folds, else each arm's independently (module notes; a fit without a
+        calibration gets one, ``with_calibration(n_boot=n_boot, seed=seed)``, which refits rolling
+        folds: seconds). ``"calibrated-independent"``: each arm's, always.
         Default: calibrated when both fits carry a calibration, else the bootstrap alone, with
         the summary saying how far beyond the data the targets are.
 
@@ -621,9 +641,9 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         raise ConfigError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
     if len(names) != 2 or names[0] == names[1]:
         raise ConfigError(f"names must be two different labels; got {names!r}")
-    if interval not in (None, "calibrated", "bootstrap"):
-        raise ConfigError(f"interval must be 'calibrated' or 'bootstrap' (or None: calibrated when both fits "
-                          f"carry a calibration); got {interval!r}")
+    if interval not in (None, "calibrated", "calibrated-independent", "bootstrap"):
+        raise ConfigError(f"interval must be 'calibrated', 'calibrated-independent' or 'bootstrap' (or None: "
+                          f"calibrated when both fits carry a calibration); got {interval!r}")
     mode = _mode(law_a)
     C = np.array([parse_quantity(c, name="flops") for c in np.atleast_1d(np.asarray(flops, dtype=object))])
     if C.size == 0 or np.any(~np.isfinite(C) | (C <= 0)):
@@ -670,9 +690,10 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         interval = "calibrated" if all(getattr(r, "calibration", None) is not None for r in (res_a, res_b)) \
             else "bootstrap"
     fa = fb = np.ones((S, C.size))
-    if interval == "calibrated" and np.any(outside > 0):
+    f_ratio = None
+    if interval in ("calibrated", "calibrated-independent") and np.any(outside > 0):
         rng = np.random.default_rng([int(seed), 1729])
-        factors, missing = [], []
+        cals: list[Any] = []
         for row, r in enumerate((res_a, res_b)):
             if getattr(r, "calibration", None) is None and np.any(outside[row] > 0):
                 try:        # the rolling folds bootstrapped as this comparison's draws are
@@ -681,24 +702,51 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                         r = r.with_calibration(n_boot=max(int(n_boot), 2), seed=seed)
                 except NotFittedError as exc:
                     notes.append(f"{names[row]}: no calibration ({exc}); its extrapolation error is not added")
-                    factors.append(np.ones((S, C.size)))
-                    missing.append(names[row])
-                    continue
+                    r = None
+            cals.append(r)
+        factors, missing = [], []
+        for row, r in enumerate(cals):
+            if r is None:
+                factors.append(np.ones((S, C.size)))
+                missing.append(names[row])
+                continue
             v = _extrapolation_var(r, xs[row], level, outside[row])
             if np.any(~np.isfinite(v)):
-                notes.append(f"{names[row]}'s rolling backtests have too few runs beyond their folds to calibrate "
-                             f"({MIN_CALIBRATION_POINTS} needed): its extrapolation error is not added, so the "
-                             "intervals are too narrow beyond its data")
+                notes.append(f"{names[row]}'s rolling backtests have too few runs beyond their folds to "
+                             f"calibrate ({MIN_CALIBRATION_POINTS} needed): its extrapolation error is not "
+                             "added, so the intervals are too narrow beyond its data")
                 v = np.where(np.isfinite(v), v, 0.0)
                 missing.append(names[row])
             factors.append(np.exp(rng.standard_normal((S, C.size)) * np.sqrt(v)[None, :]))
         fa, fb = factors
+        asked, interval = interval, "calibrated"
         if missing:
             kept = [n for n in names if n not in missing]
             interval = (f"calibrated for {kept[0]} only" if kept else
                         "bootstrap: neither arm's rolling backtests had enough runs beyond their folds to calibrate")
+        elif asked == "calibrated":
+            paired, why = paired_calibration(cals[0].calibration, cals[1].calibration)
+            if paired is not None and not paired.usable:
+                why = (f"only {paired.n_points} of the held-out runs the arms share lie beyond their folds "
+                       f"({MIN_CALIBRATION_POINTS} needed)")
+                paired = None
+            if paired is None:
+                notes.append(f"the difference could not be calibrated as a pair ({why}): each arm's calibrated "
+                             "error is added independently, which is too narrow where the arms' law errors pull "
+                             "in opposite directions (docs/coverage.md)")
+            else:
+                # the difference's own calibration: one log-normal factor on the ratio L_A / L_B at C
+                # (the multiplier reads B's curve at another compute, C / k, where the backtests pair
+                # nothing: it keeps each arm's factor)
+                d = np.max(outside, axis=0)
+                z = NormalDist().inv_cdf(0.5 + level / 2)
+                v = paired.discrepancy(level) * (d if paired.shape == "brownian" else d * d) / z ** 2
+                f_ratio = np.exp(rng.standard_normal((S, C.size)) * np.sqrt(v)[None, :])
+                interval = "calibrated, paired"
+    elif interval == "calibrated-independent":
+        interval = "calibrated"
     diff = La - Lb
-    diff[1:] = La[1:] * fa - Lb[1:] * fb
+    diff[1:] = La[1:] * fa - Lb[1:] * fb if f_ratio is None else La[1:] * f_ratio - Lb[1:]
     d_lo, d_hi = _quantiles(diff[1:], level)
     better = (sign * diff[1:]) < 0
     prob = better.mean(axis=0)

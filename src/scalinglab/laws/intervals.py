@@ -74,6 +74,7 @@ __all__ = [
     "conformal_quantile",
     "interval_score",
     "outside_decades",
+    "paired_calibration",
     "rolling_folds",
     "scale_coordinate",
 ]
@@ -277,6 +278,10 @@ class Calibration:
     weighting : {"fold", "point"}
         Weights of the conformal quantile: ``"fold"`` (default) gives every rolling origin the
         same total weight, ``"point"`` every held-out run.
+    inputs : dict of str to ndarray, optional
+        The law's inputs of each held-out run (aligned with ``errors``): what lets two arms'
+        calibrations be paired run by run (:func:`paired_calibration`). None in calibrations
+        saved before 2026-12-07.
     """
 
     errors: np.ndarray
@@ -292,6 +297,7 @@ class Calibration:
     seed: int = 0
     notes: tuple[str, ...] = ()
     weighting: str = "fold"
+    inputs: Mapping[str, np.ndarray] | None = None
     _kappa: dict = field(default_factory=dict, repr=False, compare=False)   # discrepancy(level) cache
 
     def __post_init__(self) -> None:
@@ -299,6 +305,15 @@ class Calibration:
             a = np.array(getattr(self, name), dtype=dtype)
             a.flags.writeable = False
             object.__setattr__(self, name, a)
+        if self.inputs is not None:
+            cols = {}
+            for k, v in self.inputs.items():
+                a = np.array(v, dtype=float).reshape(-1)
+                if a.size != self.errors.size:
+                    raise ConfigError(f"inputs[{k!r}] has {a.size} values for {self.errors.size} held-out runs")
+                a.flags.writeable = False
+                cols[str(k)] = a
+            object.__setattr__(self, "inputs", cols)
         if self.shape not in SHAPES:
             raise ConfigError(f"shape must be one of {', '.join(SHAPES)}; got {self.shape!r}")
         if self.weighting not in WEIGHTINGS:
@@ -308,7 +323,7 @@ class Calibration:
     def from_folds(cls, errors: np.ndarray, draws: np.ndarray, distance: np.ndarray, fold: np.ndarray,
                    folds: Sequence[Mapping[str, float]], *, space: str = "log", by: str | None = None,
                    n_boot: int = 0, seed: int = 0, notes: Sequence[str] = (),
-                   weighting: str = "fold") -> Calibration:
+                   weighting: str = "fold", inputs: Mapping[str, Any] | None = None) -> Calibration:
         """Collect fold results and choose the growth shape."""
         errors, distance = np.asarray(errors, dtype=float), np.asarray(distance, dtype=float)
         draws = np.asarray(draws, dtype=float).reshape(-1, errors.size)
@@ -316,7 +331,7 @@ class Calibration:
         shape, tau = choose_shape(errors, 0.5 * (hi - lo), distance)
         return cls(errors=errors, draws=draws, distance=distance, fold=fold,
                    folds=tuple(dict(f) for f in folds), shape=shape, tau=float(tau), space=space, by=by,
-                   n_boot=int(n_boot), seed=int(seed), notes=tuple(notes), weighting=weighting)
+                   n_boot=int(n_boot), seed=int(seed), notes=tuple(notes), weighting=weighting, inputs=inputs)
 
     # -- the calibration -------------------------------------------------------------------------
     @property
@@ -425,7 +440,8 @@ class Calibration:
                 "n_draws": int(self.draws.shape[0]), "distance": hex_floats(self.distance),
                 "fold": [int(v) for v in self.fold], "folds": [dict(f) for f in self.folds],
                 "shape": self.shape, "tau": hex_float(self.tau), "space": self.space, "by": self.by,
-                "n_boot": self.n_boot, "seed": self.seed, "notes": list(self.notes), "weighting": self.weighting}
+                "n_boot": self.n_boot, "seed": self.seed, "notes": list(self.notes), "weighting": self.weighting,
+                "inputs": None if self.inputs is None else {k: hex_floats(v) for k, v in self.inputs.items()}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
@@ -435,6 +451,100 @@ class Calibration:
                    fold=np.array(d["fold"], dtype=int), folds=tuple(dict(f) for f in d["folds"]),
                    shape=d["shape"], tau=unhex_float(d["tau"]), space=d["space"], by=d["by"],
                    n_boot=int(d["n_boot"]), seed=int(d["seed"]), notes=tuple(d.get("notes", ())),
-                   weighting=d.get("weighting", "fold"))
+                   weighting=d.get("weighting", "fold"),
+                   inputs=None if d.get("inputs") is None else {k: unhex_floats(v) for k, v in d["inputs"].items()})
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# comparisons: the difference's own calibration
+# ---------------------------------------------------------------------------------------------
+
+def _point_keys(inputs: Mapping[str, np.ndarray], names: Sequence[str]) -> list[tuple[str, ...]]:
+    return list(zip(*(tuple(f"{v:.9g}" for v in inputs[k]) for k in names)))
+
+
+def paired_calibration(cal_a: Calibration, cal_b: Calibration) -> tuple[Calibration | None, str]:
+    """The rolling-origin calibration of the *difference* of two arms' log predictions.
+
+    Two arms (procedures, datasets) fitted on the same design and calibrated with the same
+    rolling-origin cutoffs predict the same held-out runs from the same cutoffs. The error of the
+    log ratio ``log(L_A / L_B)`` at such a run is ``u_A - u_B``, and its base (bootstrap) draws are
+    the arms' draws subtracted, paired across independent bootstraps (B's draws shifted by one
+    refit, so that two bootstraps seeded alike do not share resamples). These are the scores of a
+    calibration of the difference itself, built exactly like one arm's (:class:`Calibration`):
+    the shape of growth with distance by maximum likelihood, ``kappa`` the conformal quantile.
+
+    Why: summing each arm's widening as if their errors were independent is right for their random
+    parts, but a *systematic* error of each arm (a law form that misfits, its own sign per arm)
+    adds linearly in the difference: two arms erring in opposite directions make the difference
+    err by the sum, beyond what the independent sum of widenings allows (docs/coverage.md,
+    "Comparisons beyond the data", the ``opposite`` case). Arms erring the same way cancel, and
+    the paired calibration sees that too. It follows the paired (common-origin) evaluation of
+    forecast differences (Diebold & Mariano 1995) with the conformal calibration of the module
+    notes.
+
+    Pairs are held-out runs with the same law inputs (replicate seeds averaged within an arm) in
+    folds with the same cutoff; the distance is the larger of the two arms'. Both calibrations must
+    be in log space and carry their held-out inputs (calibrations made since 2026-12-07 do).
+
+    Returns
+    -------
+    (Calibration or None, str)
+        The paired calibration (its :attr:`~Calibration.usable` says whether it has the 10 runs
+        beyond their folds it needs) and, when None, why no pairing was possible.
+    """
+    for name, c in (("A", cal_a), ("B", cal_b)):
+        if c.space != "log":
+            return None, f"arm {name}'s calibration is in {c.space} space (pairing needs log space)"
+        if c.inputs is None or any("fold" not in f for f in c.folds):
+            return None, f"arm {name}'s calibration does not record its held-out runs (made before 2026-12-07)"
+    names = sorted(set(cal_a.inputs) & set(cal_b.inputs))
+    if not names:
+        return None, "the arms' calibrations share no input columns"
+    cut_b = {int(f["fold"]): float(f["cutoff"]) for f in cal_b.folds}
+    fold_b = {}
+    for f in cal_a.folds:
+        c = float(f["cutoff"])
+        match = [j for j, cb in cut_b.items() if math.isclose(cb, c, rel_tol=1e-9)]
+        if match:
+            fold_b[int(f["fold"])] = match[0]
+    if not fold_b:
+        return None, "the arms' rolling backtests share no cutoff (their runs lie at different compute)"
+    S = min(cal_a.draws.shape[0], cal_b.draws.shape[0])
+    keys_a, keys_b = _point_keys(cal_a.inputs, names), _point_keys(cal_b.inputs, names)
+    errors, draws, dist, fold, folds, ins = [], [], [], [], [], {k: [] for k in names}
+    for fa, fb in fold_b.items():
+        def groups(cal: Calibration, keys: list, j: int) -> dict[tuple, list[int]]:
+            g: dict[tuple, list[int]] = {}
+            for i in np.flatnonzero(cal.fold == j):
+                g.setdefault(keys[i], []).append(int(i))
+            return g
+
+        ga, gb = groups(cal_a, keys_a, fa), groups(cal_b, keys_b, fb)
+        common = [k for k in ga if k in gb]
+        if not common:
+            continue
+        for k in common:
+            ia, ib = ga[k], gb[k]
+            errors.append(float(np.mean(cal_a.errors[ia]) - np.mean(cal_b.errors[ib])))
+            da = np.mean(cal_a.draws[:S, ia], axis=1)
+            db = np.roll(np.mean(cal_b.draws[:S, ib], axis=1), 1)
+            draws.append(da - db)
+            dist.append(max(float(np.max(cal_a.distance[ia])), float(np.max(cal_b.distance[ib]))))
+            fold.append(fa)
+            for name in names:
+                ins[name].append(float(cal_a.inputs[name][ia[0]]))
+        f = next(f for f in cal_a.folds if int(f["fold"]) == fa)
+        folds.append({"cutoff": float(f["cutoff"]), "fold": fa, "n_train": int(f["n_train"]), "n_test": len(common)})
+    if not errors:
+        return None, "the arms' rolling backtests share no held-out run (their designs differ)"
+    by = cal_a.by if cal_a.by == cal_b.by else None
+    notes = (f"paired from {len(errors)} held-out runs shared by both arms' rolling backtests "
+             f"({len(folds)} common cutoffs)",)
+    cal = Calibration.from_folds(np.array(errors), np.stack(draws, axis=1), np.array(dist),
+                                 np.array(fold, dtype=int), folds, space="log", by=by, n_boot=S,
+                                 seed=cal_a.seed, notes=notes, weighting=cal_a.weighting,
+                                 inputs={k: np.array(v) for k, v in ins.items()})
+    return cal, ""

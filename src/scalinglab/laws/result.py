@@ -548,7 +548,7 @@ class FitResult:
         order = scale_coordinate(law, cols)
         k = self.diagnostics.n_params
         masks = rolling_folds(order, n_folds=int(n_folds), min_train=calibration_min_train(k))
-        errors, draws, dist, fold, folds, notes = [], [], [], [], [], []
+        errors, draws, dist, fold, folds, notes, held = [], [], [], [], [], [], []
         o = self.options
         fit_opts = {"loss": o["loss"], "delta": o["delta"], "space": o["space"], "reduce": o["reduce"],
                     "tau": o["tau"], "fixed": o.get("fixed") or None}
@@ -582,7 +582,8 @@ class FitResult:
             draws.append(fj._predictive_draws(x_te))
             dist.append(outside_decades(law, x_tr, x_te))
             fold.append(np.full(u.size, j))
-            folds.append({"cutoff": float(order[train].max()), "n_train": int(train.sum()),
+            held.append(x_te)
+            folds.append({"cutoff": float(order[train].max()), "fold": j, "n_train": int(train.sum()),
                           "n_test": int((~train).sum())})
         if not folds:
             cal = Calibration(errors=np.zeros(0), draws=np.zeros((int(n_boot), 0)), distance=np.zeros(0),
@@ -595,7 +596,9 @@ class FitResult:
             cal = Calibration.from_folds(np.concatenate(errors), np.concatenate([d[:B] for d in draws], axis=1),
                                          np.concatenate(dist), np.concatenate(fold), folds, space=o["space"],
                                          by=by, n_boot=int(n_boot), seed=int(seed), notes=notes,
-                                         weighting=weighting)
+                                         weighting=weighting,
+                                         inputs={kk: np.concatenate([np.asarray(h[kk], dtype=float).reshape(-1)
+                                                                     for h in held]) for kk in data.inputs})
         return replace(base, calibration=cal, options={**base.options, "calibration_folds": int(n_folds),
                                                        "calibration_n_boot": int(n_boot)})
 

@@ -493,8 +493,10 @@ def _add_analysis(rep: Any, a: DatasetAnalysis, heading: str) -> list[str]:
         "The same ladder trained on each dataset; one Chinchilla law L(N, D) per dataset on its "
         f"best-learning-rate points (Hoffmann et al. 2022, Approach 3; D counts {unit}), compared along each law's "
         f"compute-optimal frontier at the largest run's compute and at {max(a.options.get('ahead', (10,))):g}x "
-        f"it ({pct} intervals from paired bootstrap draws, with each arm's calibrated extrapolation error added "
-        "beyond its data where its rolling backtests suffice; each comparison says which). Which held-out set is which: "
+        f"it ({pct} intervals from paired bootstrap draws; beyond the data, the difference carries its own "
+        "calibrated extrapolation error where both datasets' rolling backtests pair up run by run, else each "
+        "arm's, added independently, where its backtests suffice; each comparison says which). "
+        "Which held-out set is which: "
         f"'{OWN}' scores each run on its own dataset; the common held-out set scores every run on "
         f"the same data. Note: {CAVEAT}."))
     ov.add_preformatted("\n".join(a.verdict_lines()))
