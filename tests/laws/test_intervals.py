@@ -209,6 +209,10 @@ def test_paired_calibration_says_why_it_cannot_pair(calibrated):
     old.pop("inputs")
     pc, why = paired_calibration(Calibration.from_dict(old), cal)
     assert pc is None and "does not record its held-out runs" in why
+    empty = Calibration(errors=np.zeros(0), draws=np.zeros((2, 0)), distance=np.zeros(0), fold=np.zeros(0, dtype=int),
+                        folds=(), shape="brownian", tau=0.0)
+    pc, why = paired_calibration(cal, empty)
+    assert pc is None and why == "arm B's calibration has no rolling-origin fold"
 
 
 def test_too_few_runs_to_calibrate_is_said_not_hidden():

@@ -487,7 +487,10 @@ def paired_calibration(cal_a: Calibration, cal_b: Calibration) -> tuple[Calibrat
 
     Pairs are held-out runs with the same law inputs (replicate seeds averaged within an arm) in
     folds with the same cutoff; the distance is the larger of the two arms'. Both calibrations must
-    be in log space and carry their held-out inputs (calibrations made since 2026-12-07 do).
+    be in log space and carry their held-out inputs (calibrations made since 2026-12-07 do). Cutoffs
+    sit at ranks of each arm's runs (:func:`rolling_folds`), so a run one arm lacks (a diverged run
+    left out) can move its cutoffs off the other's: then nothing pairs, and ``compare`` falls back
+    to each arm's calibration and says why.
 
     Returns
     -------
@@ -496,6 +499,8 @@ def paired_calibration(cal_a: Calibration, cal_b: Calibration) -> tuple[Calibrat
         beyond their folds it needs) and, when None, why no pairing was possible.
     """
     for name, c in (("A", cal_a), ("B", cal_b)):
+        if not c.folds:
+            return None, f"arm {name}'s calibration has no rolling-origin fold"
         if c.space != "log":
             return None, f"arm {name}'s calibration is in {c.space} space (pairing needs log space)"
         if c.inputs is None or any("fold" not in f for f in c.folds):
