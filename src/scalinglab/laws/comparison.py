@@ -51,8 +51,9 @@ compute multiplier always carries each arm's own error, independently: it reads 
 another compute (``C / k``), where the backtests pair nothing. Measured coverage of all three
 (docs/coverage.md, "Comparisons over many replications"): with the law right they hold 98-99%;
 where both arms miss the law the same way the paired difference holds the truth at the bootstrap's
-width where the independent one is 2-6x wider; where their errors pull apart neither holds it
-(21-28% paired, 3-33% independent, beyond the data). The exponent tests and the crossover stay
+width where the independent one is 2-5x wider; where their errors pull apart neither holds it
+(28-32% paired, 14-30% independent, beyond the data). The added factor is drawn ``ceil(4000 / S)``
+times per paired bootstrap draw, so its percentiles rest on at least 4000 samples. The exponent tests and the crossover stay
 bootstrap statistics. Uncalibrated, the summary says how far beyond each arm's data the targets lie.
 """
 
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
 __all__ = ["Comparison", "Crossover", "DataMultiplier", "ExponentTest", "compare", "data_multiplier"]
 
 EXPONENT_NAMES = ("alpha", "beta", "eta", "c")
+_FACTOR_SAMPLES = 4000          # draws of a calibrated factor: at least this many (S R) per target
 _GRID_STEP_DECADES = 0.02        # spacing of the compute grid the curves are tabulated on
 _GRID_MARGIN_DECADES = 6.0       # how far beyond the requested compute the multiplier is searched
 _DATA_SEARCH_DECADES = (-6.0, 12.0)   # D' is searched from 1e-6 D to 1e12 D
@@ -689,10 +691,14 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
     if interval is None:
         interval = "calibrated" if all(getattr(r, "calibration", None) is not None for r in (res_a, res_b)) \
             else "bootstrap"
-    fa = fb = np.ones((S, C.size))
+    # an added factor is drawn R times per bootstrap draw: its percentiles then rest on S R samples
+    # (the bootstrap's own Monte Carlo error stays that of S draws)
+    R = 1
+    fa = fb = np.ones((S, R, C.size))
     f_ratio = None
     if interval in ("calibrated", "calibrated-independent") and np.any(outside > 0):
         rng = np.random.default_rng([int(seed), 1729])
+        R = max(1, math.ceil(_FACTOR_SAMPLES / S))
         cals: list[Any] = []
         for row, r in enumerate((res_a, res_b)):
             if getattr(r, "calibration", None) is None and np.any(outside[row] > 0):
@@ -707,7 +713,7 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
         factors, missing = [], []
         for row, r in enumerate(cals):
             if r is None:
-                factors.append(np.ones((S, C.size)))
+                factors.append(np.ones((S, R, C.size)))
                 missing.append(names[row])
                 continue
             v = _extrapolation_var(r, xs[row], level, outside[row])
@@ -717,7 +723,7 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                              "added, so the intervals are too narrow beyond its data")
                 v = np.where(np.isfinite(v), v, 0.0)
                 missing.append(names[row])
-            factors.append(np.exp(rng.standard_normal((S, C.size)) * np.sqrt(v)[None, :]))
+            factors.append(np.exp(rng.standard_normal((S, R, C.size)) * np.sqrt(v)))
         fa, fb = factors
         asked, interval = interval, "calibrated"
         if missing:
@@ -741,15 +747,15 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                 d = np.max(outside, axis=0)
                 z = NormalDist().inv_cdf(0.5 + level / 2)
                 v = paired.discrepancy(level) * (d if paired.shape == "brownian" else d * d) / z ** 2
-                f_ratio = np.exp(rng.standard_normal((S, C.size)) * np.sqrt(v)[None, :])
+                f_ratio = np.exp(rng.standard_normal((S, R, C.size)) * np.sqrt(v))
                 interval = "calibrated, paired"
     elif interval == "calibrated-independent":
         interval = "calibrated"
-    diff = La - Lb
-    diff[1:] = La[1:] * fa - Lb[1:] * fb if f_ratio is None else La[1:] * f_ratio - Lb[1:]
-    d_lo, d_hi = _quantiles(diff[1:], level)
-    better = (sign * diff[1:]) < 0
-    prob = better.mean(axis=0)
+    a_, b_ = La[1:, None, :], Lb[1:, None, :]
+    samples = (a_ * fa - b_ * fb if f_ratio is None else a_ * f_ratio - b_).reshape(S * R, C.size)
+    diff0 = La[0] - Lb[0]
+    d_lo, d_hi = _quantiles(samples, level)
+    prob = ((sign * samples) < 0).mean(axis=0)
 
     # 2. search range and the tabulated curves of both arms
     ranges = [r for r in (_flops_range(res_a, mode), _flops_range(res_b, mode)) if r]
@@ -771,9 +777,10 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
 
     # 3. effective-compute multiplier
     # B's curve off by the factor fb is the same as A's value off by 1 / fb
-    k = _solve_multiplier(logG, Gb, sign * np.vstack([La[:1], La[1:] * fa / fb]), C)
-    k_lo, k_hi = _quantiles(k[1:], level)
-    unreached = float(np.mean(k[1:] == 0.0))
+    k0 = _solve_multiplier(logG, Gb[:1], sign * La[:1], C)[0]
+    ks = _solve_multiplier(logG, np.repeat(Gb[1:], R, axis=0), sign * (a_ * fa / fb).reshape(S * R, C.size), C)
+    k_lo, k_hi = _quantiles(ks, level)
+    unreached = float(np.mean(ks == 0.0))
     if unreached > 0:
         notes.append(f"in {100 * unreached:.0f}% of draws {names[1]} never reaches {names[0]}'s value within "
                      f"{10 ** _GRID_MARGIN_DECADES:.0e} times the compute (multiplier 0)")
@@ -832,8 +839,8 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                          "(effective data unreachable); see P(unreachable)")
 
     return Comparison(
-        names=tuple(names), flops=C, loss_a=La[0], loss_b=Lb[0], difference=diff[0],
-        difference_low=d_lo, difference_high=d_hi, prob_a_better=prob, multiplier=k[0],
+        names=tuple(names), flops=C, loss_a=La[0], loss_b=Lb[0], difference=diff0,
+        difference_low=d_lo, difference_high=d_hi, prob_a_better=prob, multiplier=k0,
         multiplier_low=k_lo, multiplier_high=k_hi, exponent_tests=tuple(tests), crossover=co,
         level=level, n_boot=S, higher_is_better=higher_is_better, mode=mode, law=law_a.name,
         notes=tuple(notes), options={"seed": seed, "search_flops": (lo, hi)}, data_multiplier=dm,
