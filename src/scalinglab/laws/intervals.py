@@ -465,6 +465,14 @@ def _point_keys(inputs: Mapping[str, np.ndarray], names: Sequence[str]) -> list[
     return list(zip(*(tuple(f"{v:.9g}" for v in inputs[k]) for k in names)))
 
 
+def _fold_groups(cal: Calibration, keys: list[tuple[str, ...]], fold: int) -> dict[tuple[str, ...], list[int]]:
+    """Held-out runs of one fold, grouped by their inputs (replicate seeds together)."""
+    g: dict[tuple[str, ...], list[int]] = {}
+    for i in np.flatnonzero(cal.fold == fold):
+        g.setdefault(keys[i], []).append(int(i))
+    return g
+
+
 def paired_calibration(cal_a: Calibration, cal_b: Calibration) -> tuple[Calibration | None, str]:
     """The rolling-origin calibration of the *difference* of two arms' log predictions.
 
@@ -521,13 +529,7 @@ def paired_calibration(cal_a: Calibration, cal_b: Calibration) -> tuple[Calibrat
     keys_a, keys_b = _point_keys(cal_a.inputs, names), _point_keys(cal_b.inputs, names)
     errors, draws, dist, fold, folds, ins = [], [], [], [], [], {k: [] for k in names}
     for fa, fb in fold_b.items():
-        def groups(cal: Calibration, keys: list, j: int) -> dict[tuple, list[int]]:
-            g: dict[tuple, list[int]] = {}
-            for i in np.flatnonzero(cal.fold == j):
-                g.setdefault(keys[i], []).append(int(i))
-            return g
-
-        ga, gb = groups(cal_a, keys_a, fa), groups(cal_b, keys_b, fb)
+        ga, gb = _fold_groups(cal_a, keys_a, fa), _fold_groups(cal_b, keys_b, fb)
         common = [k for k in ga if k in gb]
         if not common:
             continue
