@@ -38,7 +38,6 @@ import itertools
 import json
 import math
 import warnings
-from statistics import NormalDist
 
 import numpy as np
 
@@ -83,7 +82,6 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     res, held = fits(args.n_boot)
-    z = NormalDist().inv_cdf(0.5 + LEVEL / 2)
     rng = np.random.default_rng(0)
     report = {"n_boot": args.n_boot, "level": LEVEL, "pairs": []}
     print(f"log(L_A / L_B) at held-out runs both datasets have; {100 * LEVEL:g}% intervals, {args.n_boot} refits")
@@ -104,10 +102,7 @@ def main(argv=None) -> dict:
             xs = {"n_params": n, "n_tokens": d}
             v_ind = extrapolation_variance(fa, xs, level=LEVEL) + extrapolation_variance(fb, xs, level=LEVEL)
             dist = max(float(np.max(fa.outside_decades(**xs))), float(np.max(fb.outside_decades(**xs))))
-            v_pair = math.nan
-            if pc is not None and pc.usable:
-                g = dist if pc.shape == "brownian" else dist * dist
-                v_pair = pc.discrepancy(LEVEL) * g / z ** 2
+            v_pair = float(pc.variance(dist, LEVEL)) if pc is not None and pc.usable else math.nan
             obs = math.log(ya / yb)
             row = {"n_params": n, "n_tokens": d, "decades_out": dist, "observed": obs, "predicted": pred}
             cells = []

@@ -63,7 +63,6 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -744,9 +743,7 @@ def compare(res_a: FitResult, res_b: FitResult, *, flops: Sequence[float] | floa
                 # the difference's own calibration: one log-normal factor on the ratio L_A / L_B at C
                 # (the multiplier reads B's curve at another compute, C / k, where the backtests pair
                 # nothing: it keeps each arm's factor)
-                d = np.max(outside, axis=0)
-                z = NormalDist().inv_cdf(0.5 + level / 2)
-                v = paired.discrepancy(level) * (d if paired.shape == "brownian" else d * d) / z ** 2
+                v = paired.variance(np.max(outside, axis=0), level)
                 f_ratio = np.exp(rng.standard_normal((S, R, C.size)) * np.sqrt(v))
                 interval = "calibrated, paired"
     elif interval == "calibrated-independent":

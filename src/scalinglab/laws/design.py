@@ -344,8 +344,6 @@ def extrapolation_variance(fit: Any, inputs: Mapping[str, float], *, level: floa
     calibration has too few backtest runs (:attr:`~scalinglab.laws.intervals.Calibration.usable`)
     to say: the bootstrap alone undercovers there, and nothing measured says by how much.
     """
-    from scipy.stats import norm
-
     d = float(np.max(fit.outside_decades(**inputs)))
     if not d > 0:
         return 0.0
@@ -354,8 +352,7 @@ def extrapolation_variance(fit: Any, inputs: Mapping[str, float], *, level: floa
         cal = fit.calibration_used
     if not cal.usable:
         return math.nan
-    extra = cal.discrepancy(level) * float(d if cal.shape == "brownian" else d * d)
-    var = extra / float(norm.ppf(0.5 + level / 2)) ** 2
+    var = float(cal.variance(d, level))
     if cal.space == "linear":
         var /= float(np.asarray(fit.predict(**inputs))) ** 2
     return float(var)

@@ -391,6 +391,18 @@ class Calibration:
         self._kappa[level] = k
         return k
 
+    def variance(self, distance: Any, level: float) -> np.ndarray:
+        """The widening at ``distance`` decades read as a Gaussian error: ``kappa g(d) / z^2``.
+
+        ``z`` is the two-sided normal quantile of ``level``, so a normal error of this variance
+        widens a half-width in quadrature by what :meth:`halfwidths` adds. In the calibration's
+        space (log units for a log-space fit); 0 at distance 0 or below.
+        """
+        from scipy.stats import norm
+
+        d = np.maximum(np.asarray(distance, dtype=float), 0.0)
+        return self.discrepancy(level) * _g(self.shape, d) / float(norm.ppf(0.5 + level / 2)) ** 2
+
     def halfwidths(self, h_lo: Any, h_hi: Any, distance: Any, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Widen base half-widths at ``distance`` decades: exactly the base ones at distance 0."""
         h_lo, h_hi, d = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (h_lo, h_hi, distance)))
@@ -453,8 +465,6 @@ class Calibration:
                    n_boot=int(d["n_boot"]), seed=int(d["seed"]), notes=tuple(d.get("notes", ())),
                    weighting=d.get("weighting", "fold"),
                    inputs=None if d.get("inputs") is None else {k: unhex_floats(v) for k, v in d["inputs"].items()})
-
-
 
 
 # ---------------------------------------------------------------------------------------------
