@@ -37,6 +37,8 @@ as a check of the intervals only in aggregate).
 ``--lr-oracle loop`` (or ``both``) is a bound, not a procedure: the loop's space (or the loop's and
 the grid's) holds only the toy's optimal learning rate, so finding it costs nothing; the gap
 between it and the plain run is what learning the learning rate costs the loop.
+``--no-lr-transfer`` runs the loop without its two-stage learning-rate search (every new trunk
+searches its own window): the planner before 2026-12-07's fifth stop.
 
 Usage::
 
@@ -151,7 +153,7 @@ def grid_state(law: list[float], noise: float | dict, key: int, store: Path, *, 
 def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
               root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG,
               per_round: int = 1, lr_oracle: str = "none", lr_response: dict | None = None,
-              confirm_boot: int = 1000) -> dict:
+              confirm_boot: int = 1000, lr_transfer: bool = True) -> dict:
     from scalinglab.sweep.loop import read_log, run_loop
 
     x = target_inputs(c_star, rung)
@@ -169,7 +171,7 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     until = f"width at {c_star:.6g} on {rung} < {100 * gstate.width:.6g}%"
     rep = run_loop(sweep_dict("loop", law, noise, i, quick, lr_oracle != "none", lr_response), until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
-                   lr_points=lr_points, per_round=per_round, confirm_boot=confirm_boot)
+                   lr_points=lr_points, lr_transfer=lr_transfer, per_round=per_round, confirm_boot=confirm_boot)
     events = read_log(lstore, rep.name)
     hist = [(e["spent_flops"], e["states"][""]["width"], e["states"][""].get("calibration_usable") is not False)
             for e in events if e["event"] == "state" and e["states"][""] is not None]
@@ -250,6 +252,8 @@ def main(argv: list[str] | None = None) -> dict:
                          "<= --n-boot: none, both sides at --n-boot)")
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--lr-points", type=int, default=3, help="learning rates per proposed point (run_loop)")
+    ap.add_argument("--no-lr-transfer", dest="lr_transfer", action="store_false",
+                    help="every new trunk searches its own learning rates (run_loop(lr_transfer=False))")
     ap.add_argument("--per-round", type=int, default=1, help="decisions per round, on distinct rungs (run_loop)")
     ap.add_argument("--c-star", type=float, default=C_STAR, help="target compute (FLOPs)")
     ap.add_argument("--rung", default=TARGET_RUNG, help="rung of the target run")
@@ -280,7 +284,8 @@ def main(argv: list[str] | None = None) -> dict:
             r = run_world(i, law, noise, n_boot=args.n_boot, level=args.level, quick=args.quick, root=Path(tmp),
                           lr_points=args.lr_points, c_star=args.c_star, rung=args.rung, per_round=args.per_round,
                           lr_oracle=args.lr_oracle, confirm_boot=args.confirm_boot,
-                          lr_response=MEASURED_LR if args.lr_response == "measured" else None)
+                          lr_response=MEASURED_LR if args.lr_response == "measured" else None,
+                          lr_transfer=args.lr_transfer)
             results.append(r)
             rr = "never" if r["reach_ratio"] is None else f"{r['reach_ratio']:.2f}"
             print(f"world {i:3d}: grid {100 * r['grid']['width']:.2f}% at {r['grid']['flops']:.3g}; loop reaches it at "

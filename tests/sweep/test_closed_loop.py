@@ -212,6 +212,17 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     with pytest.raises(ConfigError, match="another rule"):
         run_loop(space(), until=f"width at {C_STAR:g} < 5%", budget_flops=FULL, store=tmp_path / "d",
                  backend="inline", n_boot=30, lr_points=2)
+    with pytest.raises(ConfigError, match=r"another lr_transfer \(True\); resume it with --lr-transfer"):
+        run_loop(space(), until=f"width at {C_STAR:g} < 90%", budget_flops=FULL, store=tmp_path / "d",
+                 backend="inline", n_boot=30, lr_points=2, lr_transfer=False)
+    # a log written before the option existed planned without it: it resumes with it off
+    log = tmp_path / "d" / "loops" / "toyloop" / "decisions.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    del lines[0]["lr_transfer"]
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with pytest.raises(ConfigError, match=r"another lr_transfer \(False\); resume it with --no-lr-transfer"):
+        run_loop(space(), until=f"width at {C_STAR:g} < 90%", budget_flops=FULL, store=tmp_path / "d",
+                 backend="inline", n_boot=30, lr_points=2)
 
 
 @pytest.mark.slow
@@ -347,19 +358,81 @@ def plan_lrs(store):
 
 def test_a_pinned_learning_rate_gets_one_probe_else_a_search(tmp_path):
     # noise well below the learning rate's effect: the tuned points pin the toy's optimum (3e-3), and
-    # later points probe it alone
+    # later points probe it alone (the two-stage search off: it changes which points come first)
     rep = run_loop(space(), until=f"width at {C_STAR:g} < 0%", budget_flops=0.45 * FULL, store=tmp_path / "a",
-                   backend="inline", n_boot=60, lr_points=3)
+                   backend="inline", n_boot=60, lr_points=3, lr_transfer=False)
     pinned = [(lrs, why) for lrs, why in plan_lrs(tmp_path / "a") if "pinned" in why]
     assert pinned and all(lrs == [3e-3] for lrs, _ in pinned)
     check_invariants(read_log(tmp_path / "a", "toyloop"), 0.45 * FULL)
     assert rep.spent_flops <= 0.45 * FULL
-    # a grid of two learning rates never shows a curvature (no learning-rate model): every new point
-    # searches both
+    # a grid of two learning rates never shows a curvature (no learning-rate model): without the
+    # two-stage search every new point searches both ...
     run_loop({**space(), "lr": LRS[1:]}, until=f"width at {C_STAR:g} < 0%", budget_flops=0.45 * FULL,
-             store=tmp_path / "b", backend="inline", n_boot=60, lr_points=3)
+             store=tmp_path / "b", backend="inline", n_boot=60, lr_points=3, lr_transfer=False)
     searched = plan_lrs(tmp_path / "b")
     assert searched and all(lrs == LRS[1:] and "pinned" not in why for lrs, why in searched)
+    # ... and with it (the default) a rung searched over its whole grid hands its best value on
+    run_loop({**space(), "lr": LRS[1:]}, until=f"width at {C_STAR:g} < 0%", budget_flops=0.45 * FULL,
+             store=tmp_path / "c", backend="inline", n_boot=60, lr_points=3)
+    assert any(len(lrs) == 1 and "from the search at D" in why for lrs, why in plan_lrs(tmp_path / "c"))
+
+
+def _best_lrs(store, rung):
+    """{D: (best lr, number of learning rates tried)} of a rung's finished runs."""
+    by: dict = {}
+    for r in ResultsStore(store, readonly=True).records(status=("done",)):
+        if r.spec.rung == rung:
+            by.setdefault(r.spec.n_data, {})[r.spec.lr] = r.metrics[r.spec.procedure_spec.metrics[0]]
+    return {d: (min(v, key=v.get), len(v)) for d, v in by.items()}
+
+
+def test_a_long_trunk_takes_the_best_learning_rate_of_a_shorter_search(tmp_path):
+    # a sharp learning-rate response with its optimum (1.7e-3) off the grid: no single grid value
+    # leaves a mis-tuning the learning-rate model would accept (it cannot pin), so a new trunk
+    # searches its window unless its rung was searched at another budget; the best there is 1.5e-3,
+    # the grid's lowest value, not the middle of a window
+    sp = space(toy_lr={"curvature": 0.2, "coef": [math.log2(1.7e-3), 0.0, 0.0], "n0": 1e5, "d0": 1e5})
+    store = tmp_path / "s"
+    run_sweep(plan_sweep({**sp, "rungs": RUNGS[:3], "n_tokens": BUDGETS[:3]}, check_data=False),
+              backend="inline", store=store, progress=False)
+    prop = propose(sp, until=f"width at {C_STAR:g} < 1%", budget_flops=FULL, store=store, n_boot=60)
+    keys = {c["key"]: c for c in prop.considered}
+    handed = 0
+    for rung in RUNGS[:3]:
+        (lr, _), = [v for d, v in _best_lrs(store, rung).items() if d == BUDGETS[2]]
+        (alone,) = [c for k, c in keys.items() if k.startswith(f"{rung} D=131k lr=")]
+        why = alone["meta"].get("lr_why", "")
+        if "pinned" in why or "moved" in why:   # the learning-rate model's value comes first
+            continue
+        assert why.startswith("learning rate from the search at D = 65.5k"), why
+        assert lr == 1.5e-3 and alone["key"] == f"{rung} D=131k lr={lr:g}"     # one probe, at the searched best
+        handed += 1
+    assert handed
+    # a rung never searched: a two-stage candidate, the search on a short trunk now (3 learning
+    # rates at 16k-33k), its best on the long trunk (65k-131k) later; it costs and scores both
+    staged = sorted(k for k in keys if k.startswith("gpt-tiny-4 ") and k.endswith("at its best lr"))
+    assert staged == ["gpt-tiny-4 D=16.4k lr=0.0015/0.003/0.006 then D=32.8k,65.5k at its best lr",   # D_max 65k
+                      "gpt-tiny-4 D=16.4k,32.8k lr=0.0015/0.003/0.006 then D=65.5k,131k at its best lr"]
+    c = keys[staged[1]]
+    fam = plan_sweep({**sp, "rungs": ["gpt-tiny-4"]}, check_data=False)
+    short = plan_sweep({**sp, "rungs": ["gpt-tiny-4"], "n_tokens": BUDGETS[:2]}, check_data=False)
+    one_lr = [r for r in fam.runs if r.spec.lr == 3e-3 and r.spec.n_data in BUDGETS[2:]]
+    assert c["cost_flops"] == pytest.approx(sum(r.flops for r in short.runs) + sum(r.flops for r in one_lr))
+    assert sorted(int(p["n_tokens"]) for p in c["points"]) == BUDGETS
+    # run as a loop, every trunk probed once takes the best value of a search of its rung: the
+    # learning rate with the lowest loss at another budget, searched at 3 learning rates
+    run_loop(sp, until=f"width at {C_STAR:g} < 0%", budget_flops=0.6 * FULL, store=tmp_path / "l",
+             backend="inline", n_boot=60)
+    events = read_log(tmp_path / "l", "toyloop")
+    check_invariants(events, 0.6 * FULL)
+    handed = [e for e in events if e["event"] == "decision" and "from the search at D" in e["why"]]
+    assert handed
+    for e in handed:
+        searched = {lr for d, (lr, k) in _best_lrs(tmp_path / "l", e["rung"]).items()
+                    if k >= 3 and d not in e["n_data"]}
+        assert len(e["lr"]) == 1
+        if "moved" not in e["why"]:        # else shifted by the learning-rate model's drift with D
+            assert e["lr"][0] in searched, (e["why"], searched)
 
 
 def test_a_width_beyond_the_data_counts_only_once_calibrated(tmp_path):

@@ -39,6 +39,9 @@ _NAME = typer.Option(None, "--name", help="Name of the loop (its log: <store>/lo
 _NBOOT = typer.Option(200, "--n-boot", help="Bootstrap refits per round.")
 _CONFIRM = typer.Option(1000, "--confirm-boot", help="Bootstrap refits that confirm a stop (0: none).")
 _LRS = typer.Option(3, "--lr-points", help="Learning rates searched per proposed point (a window of the grid).")
+_TRANSFER = typer.Option(True, "--lr-transfer/--no-lr-transfer",
+                         help="Let a long trunk take the best learning rate of a search at a shorter budget "
+                              "of its rung and train it once (a two-stage search; docs/sweeps.md).")
 
 
 def _budget(file: str, budget: str | None) -> float:
@@ -50,7 +53,8 @@ def _budget(file: str, budget: str | None) -> float:
 
 def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, backend: str,
                     workers: int | None, options: dict[str, Any], progress: bool, name: str | None = None,
-                    n_boot: int = 200, lr_points: int = 3, per_round: int | None = None) -> int:
+                    n_boot: int = 200, lr_points: int = 3, lr_transfer: bool = True,
+                    per_round: int | None = None) -> int:
     """``sweep run FILE --until RULE``: run the closed loop, print its report; the exit code."""
 
     def lines(event: Any) -> None:        # --no-progress: the loop's own lines only
@@ -59,6 +63,7 @@ def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, ba
 
     report = run_loop(file, until=until, budget_flops=_budget(file, budget), store=store, backend=backend,
                       workers=workers, per_round=per_round, name=name, n_boot=n_boot, lr_points=lr_points,
+                      lr_transfer=lr_transfer,
                       backend_options=options, progress=ProgressDisplay() if progress else lines)
     print(report)
     return 0
@@ -72,6 +77,7 @@ def register(app: typer.Typer) -> None:
                until: Optional[str] = typer.Option(None, "--until", "-u", help=_UNTIL.help),
                budget: Optional[str] = _BUDGET, store: str = _STORE, name: Optional[str] = _NAME,
                n_boot: int = _NBOOT, confirm_boot: int = _CONFIRM, lr_points: int = _LRS,
+               lr_transfer: bool = _TRANSFER,
                per_round: int = typer.Option(1, "--per-round", help="Decisions per round (distinct rungs)."),
                as_json: bool = typer.Option(False, "--json", help="Print the proposal as JSON."),
                log: bool = typer.Option(False, "--log", help="Print the decision log of the store's closed "
@@ -85,7 +91,8 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("design needs a sweep FILE and --until, e.g. scalinglab design demo "
                               "--until 'width at 1e14 < 3%' (or --log to read a loop's decisions)")
         prop = propose(file, until=until, budget_flops=_budget(file, budget), store=store, name=name,
-                       n_boot=n_boot, lr_points=lr_points, per_round=per_round, confirm_boot=confirm_boot)
+                       n_boot=n_boot, lr_points=lr_points, lr_transfer=lr_transfer, per_round=per_round,
+                       confirm_boot=confirm_boot)
         if as_json:
 
             print(json.dumps(jsonable({"rule": prop.rule.to_dict(), "spent_flops": prop.spent_flops,

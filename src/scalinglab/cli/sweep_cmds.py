@@ -98,13 +98,17 @@ def register(app: typer.Typer) -> None:
                                             "the prediction most, until e.g. 'width at 1e14 < 3%' (cli/design_cmds.py)."),
         budget: Optional[str] = typer.Option(None, "--budget", help="With --until: training FLOPs to spend "
                                              "(default: the whole sweep's cost)."),
+        lr_transfer: bool = typer.Option(True, "--lr-transfer/--no-lr-transfer",
+                                         help="With --until: a long trunk may take the best learning rate of a "
+                                              "search at a shorter budget of its rung (docs/sweeps.md)."),
     ) -> None:
         """Train every run of the sweep that the store lacks; re-run to continue after a stop."""
 
         if until is not None:
 
             raise typer.Exit(run_closed_loop(file, until=until, budget=budget, store=store, backend=backend,
-                                             workers=workers, options=_options(option), progress=progress))
+                                             workers=workers, options=_options(option), progress=progress,
+                                             lr_transfer=lr_transfer))
 
         plan = plan_sweep(file)
         if not progress:   # with progress, run_sweep prints the cost of what is left to train

@@ -430,7 +430,7 @@ class Scored:
         return {"key": c.key, "arm": c.arm, "cost_flops": c.cost_flops, "seeds": c.seeds,
                 "points": [{k: float(v) for k, v in p.items()} for p in c.points],
                 "width_now": self.width_now, "width_after": self.width_after,
-                "gain_per_flop": self.gain_per_flop}
+                "gain_per_flop": self.gain_per_flop, **({"meta": dict(c.meta)} if c.meta else {})}
 
 
 @dataclass(frozen=True)

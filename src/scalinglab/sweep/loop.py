@@ -24,7 +24,11 @@ compute C* the most per FLOP:
    with the rung's untrained shorter budgets as cooldown branches, each a small search over
    ``lr_points`` learning rates of the rung's grid centred on the best one seen so far, or fewer
    (down to one) where the tuned points pin the optimum (:func:`~scalinglab.laws.design.fit_lr_optimum`:
-   the expected mis-tuning stays under a quarter of the noise SD); choose ``per_round`` of them
+   the expected mis-tuning stays under a quarter of the noise SD), or one where the rung's learning
+   rate was searched at another budget and the best value is bracketed (``lr_transfer``: probed once
+   at that value; and a trunk that would search its window also comes as a *two-stage* candidate, the
+   search on a short trunk now and the long trunk once at its winner later, scored on both stages'
+   points and costing both); choose ``per_round`` of them
    (distinct rungs) by expected width reduction per FLOP, with a rollout lookahead that counts
    the asked width as reached only where the calibration would be usable. For two arms the width
    is the calibrated difference's, and the goal the width at which the winner would be decided
@@ -201,13 +205,16 @@ def _check_header(log: DecisionLog, header: Mapping[str, Any]) -> None:
     if not heads:
         return
     old = heads[0]
-    for k in ("rule", "sweep", "law", "lr_points", "space"):
-        a, b = (json.dumps(jsonable(x.get(k)), sort_keys=True) for x in (old, header))   # NaN == NaN here
+    for k in ("rule", "sweep", "law", "lr_points", "lr_transfer", "space"):
+        # a log written before lr_transfer existed planned without it
+        a, b = (json.dumps(jsonable(x.get(k, False if k == "lr_transfer" else None)), sort_keys=True)
+                for x in (old, header))   # NaN == NaN here
         if a != b:
-            was = old[k].get("text") if k == "rule" else old.get(k)
+            was = old[k].get("text") if k == "rule" else old.get(k, False if k == "lr_transfer" else None)
+            same = ("the same sweep and --until" if k != "lr_transfer" else
+                    f"{'--lr-transfer' if was else '--no-lr-transfer'} (lr_transfer={was})")
             raise ConfigError(f"the closed loop {log.dir.name!r} in this store was started with another {k} "
-                              f"({was!r}); resume it with the same sweep and --until, or give this "
-                              "loop another name (--name)")
+                              f"({was!r}); resume it with {same}, or give this loop another name (--name)")
 
 
 def _precise(space: RunSpace, st: ResultsStore, rule: StopRule, opts: Options) -> Assessment | None:
@@ -279,21 +286,21 @@ def _setup(sweep: Any, until: Any, name: str | None, opts: Options, store: Any, 
     name = name or plan.name
     st = store if isinstance(store, ResultsStore) else ResultsStore(store, readonly=readonly)
     header = {"event": "start", "rule": rule.to_dict(), "sweep": plan.name, "law": opts.law,
-              "lr_points": opts.lr_points, "space": {r.name: [list(r.budgets), list(r.lrs)] for r in space.rungs.values()}}
+              "lr_points": opts.lr_points, "lr_transfer": opts.lr_transfer, "space": {r.name: [list(r.budgets), list(r.lrs)] for r in space.rungs.values()}}
     return plan, rule, space, name, st, header
 
 
 def propose(sweep: Any, *, until: str | StopRule, budget_flops: float, store: ResultsStore | str | Path,
             name: str | None = None, law: str = "chinchilla", n_boot: int = 200, seed: int = 0,
-            lr_points: int = 3, per_round: int = 1, fit_kwargs: Mapping[str, Any] | None = None,
-            confirm_boot: int = 1000) -> Proposal:
+            lr_points: int = 3, lr_transfer: bool = True, per_round: int = 1,
+            fit_kwargs: Mapping[str, Any] | None = None, confirm_boot: int = 1000) -> Proposal:
     """What a closed loop would train next, and why; trains and writes nothing.
 
     Takes the arguments of :func:`run_loop`. Counts the FLOPs of a logged loop of the same name
     as spent.
     """
-    opts = _options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points, per_round=per_round,
-                    fit_kwargs=dict(fit_kwargs or {}), confirm_boot=confirm_boot)
+    opts = _options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points, lr_transfer=lr_transfer,
+                    per_round=per_round, fit_kwargs=dict(fit_kwargs or {}), confirm_boot=confirm_boot)
     _check_budget(budget_flops)
     root = Path(store.root if isinstance(store, ResultsStore) else store)
     if not isinstance(store, ResultsStore) and not (root / "results.sqlite").exists():
@@ -339,7 +346,8 @@ def _check_budget(budget_flops: float) -> None:
 def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: ResultsStore | str | Path,
              backend: str = "local", workers: int | None = None, per_round: int | None = None,
              name: str | None = None, law: str = "chinchilla", n_boot: int = 200, seed: int = 0,
-             lr_points: int = 3, max_rounds: int = 100, fit_kwargs: Mapping[str, Any] | None = None,
+             lr_points: int = 3, lr_transfer: bool = True, max_rounds: int = 100,
+             fit_kwargs: Mapping[str, Any] | None = None,
              backend_options: Mapping[str, Any] | None = None, confirm_boot: int = 1000,
              progress: Callable[[Any], Any] | None = None) -> LoopReport:
     """Train the runs of ``sweep`` that narrow the prediction at C* most, until ``until`` holds.
@@ -370,6 +378,10 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
         turns it off.
     lr_points : int
         Learning rates searched per proposed point (a window of the rung's grid; default 3).
+    lr_transfer : bool
+        Let a long trunk take the best learning rate of a bracketed search at a shorter budget of
+        its rung and train it once (a two-stage search; module notes). False: every new trunk
+        searches its own window (unless the learning-rate model pins it).
     max_rounds : int
         Safety stop.
     progress : callable, optional
@@ -390,7 +402,7 @@ def run_loop(sweep: Any, *, until: str | StopRule, budget_flops: float, store: R
     """
     say = progress or (lambda msg: None)
     _check_budget(budget_flops)
-    opts = _options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points,
+    opts = _options(law=law, n_boot=n_boot, seed=seed, lr_points=lr_points, lr_transfer=lr_transfer,
                     per_round=int(per_round or workers or 1), fit_kwargs=dict(fit_kwargs or {}),
                     confirm_boot=confirm_boot)
     plan, rule, space, name, st, header = _setup(sweep, until, name, opts, store)

@@ -47,6 +47,7 @@ __all__ = ["Assessment", "Options", "assess", "decide", "spent_flops", "state_di
 MIN_SIZES = 3               # the initial design: at least this many rungs ...
 MIN_BUDGETS = 3             # ... and budgets per arm, and
 EXTRA_POINTS = 3            # at least (law parameters + this) tuned points before planning
+MIN_TRANSFER_LRS = 3        # a search that hands its best learning rate to a longer trunk of the rung
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Options:
     n_boot: int = 200
     seed: int = 0
     lr_points: int = 3
+    lr_transfer: bool = True    # probe a long trunk once at the best learning rate of a shorter search
     per_round: int = 1
     confirm_boot: int = 1000    # refits that confirm a stop (and give the final prediction); <= n_boot: none
     fit_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -288,7 +290,7 @@ class _Planner:
         window = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
         m = self.lr_model(arm)
         if m is None:
-            return window, ""
+            return self._transfer(arm, rung, budgets, m) or (window, "")
         for k in range(1, len(window)):
             lrs = m.probes(rung.lrs, rung.n_params, d_max, k)
             worst = max(m.penalty(lrs, rung.n_params, b) / self.sigma(arm, rung.n_params, b) for b in budgets)
@@ -296,9 +298,46 @@ class _Planner:
                 opt, se = m.optimum(rung.n_params, d_max)
                 return lrs, (f"learning rate pinned by the tuned points: optimum {opt:.3g} (x{2 ** se:.2f}), "
                              f"{k} probe{'s' if k > 1 else ''} leave an expected mis-tuning of {worst:.2f} noise SD")
-        return window, ""
+        return self._transfer(arm, rung, budgets, m) or (window, "")
 
-    def family(self, arm: Arm, rung: LoopRung, d_max: int, lrs: Sequence[float], rnd: int, i: int
+    def _transfer(self, arm: Arm, rung: LoopRung, budgets: Sequence[int], m: LrOptimum | None
+                  ) -> tuple[tuple[float, ...], str] | None:
+        """One learning rate for a trunk of ``rung``: the best of a search at another budget of the rung.
+
+        Where the rung was searched at ``MIN_TRANSFER_LRS`` or more learning rates at a budget the
+        trunk does not serve and the best one lies strictly inside that search (bracketed), the
+        trunk is probed once, at that value moved by the learning-rate model's drift with D where
+        the model locates it (the grid value nearest). None where no such search exists.
+        """
+        if not self.opts.lr_transfer:
+            return None
+        runs = self.a.runs[arm.name]
+        if runs is None or "lr" not in runs.groups:
+            return None
+        by_d: dict[float, dict[float, list[float]]] = {}
+        for n, d, lr, y in zip(runs.n_params, runs.n_tokens, runs.groups["lr"], runs.target):
+            if math.isclose(float(n), rung.n_params, rel_tol=1e-6) and np.isfinite(y) and float(d) not in budgets:
+                by_d.setdefault(float(d), {}).setdefault(float(lr), []).append(float(y))
+        d_max = max(budgets)
+        for d in sorted(by_d, key=lambda v: (abs(math.log(v / d_max)), -v)):
+            losses = {lr: float(np.mean(v)) for lr, v in by_d[d].items()}
+            if len(losses) < min(MIN_TRANSFER_LRS, len(rung.lrs)):
+                continue
+            best = min(losses, key=losses.get)
+            # bracketed: a searched value on each side, or none left in the grid on that side
+            if not ((min(losses) < best or best <= min(rung.lrs)) and (best < max(losses) or best >= max(rung.lrs))):
+                continue
+            target, how = best, ""
+            if m is not None and np.isfinite(m.cov[3, 3]) and m.coef[2] != 0.0:
+                shift = float(m.coef[2]) * math.log2(d_max / d)
+                target = best * 2.0 ** shift
+                how = f", moved {shift:+.2f} doublings by the learning-rate model's drift with D"
+            lr = min(rung.lrs, key=lambda v: abs(math.log(v / target)))
+            return (lr,), (f"learning rate from the search at D = {format_quantity(d)} on {rung.name}: best {best:g} "
+                           f"of {sorted(losses)} (bracketed){how}; probed once at {lr:g}")
+        return None
+
+    def family(self, arm: Arm, rung: LoopRung, d_max: int, lrs: Sequence[float], rnd: int, i: int | str
                ) -> tuple[dict[str, Any], tuple[PlannedRun, ...]]:
         budgets = [b for b in rung.budgets if b <= d_max] if self.branched else [d_max]
         sub = self.space.sub_sweep(arm, rung, budgets, lrs, f"{self.name}-r{rnd}-{i}")
@@ -401,15 +440,30 @@ class _Planner:
         out: list[tuple[Candidate, dict[str, Any]]] = []
         seen: set[str] = set()
 
-        def add(sub: Mapping[str, Any], runs: Sequence[PlannedRun], rung: LoopRung, lr_why: str = "") -> None:
+        def add(sub: Mapping[str, Any], runs: Sequence[PlannedRun], rung: LoopRung, lr_why: str = "",
+                stage2: tuple[Sequence[PlannedRun], str] | None = None) -> None:
             d = self._decision("plan", arm, rung, sub, runs)
-            if d is None or d["key"] in seen:
+            if d is None:
+                return
+            points, cost = tuple(d["points"]), d["cost_flops"]
+            if stage2 is not None:
+                later, label = stage2
+                if not later:
+                    return
+                d["key"] += label
+                d["stage2"] = {"n_data": [r.n_data for r in later], "cost_flops": float(sum(r.flops for r in later))}
+                points += tuple({"n_params": rung.n_params, "n_tokens": float(r.n_data)} for r in later)
+                cost += d["stage2"]["cost_flops"]
+                lr_why = (lr_why + "; " if lr_why else "") + (
+                    "first stage of a two-stage search: the best of these learning rates goes to the longer trunk")
+            if d["key"] in seen:
                 return
             seen.add(d["key"])
             if lr_why:
                 d["lr_why"] = lr_why
-            out.append((Candidate(key=d["key"], points=tuple(d["points"]), cost_flops=d["cost_flops"],
-                                  seeds=len(d["seeds"]), arm=arm.name, meta={"rung": rung.name}), d))
+            out.append((Candidate(key=d["key"], points=points, cost_flops=cost,
+                                  seeds=len(d["seeds"]), arm=arm.name,
+                                  meta={"rung": rung.name, **({"lr_why": lr_why} if lr_why else {})}), d))
 
         i = 0
         for rung in arm.rungs:
@@ -424,6 +478,8 @@ class _Planner:
                     # with branches every untrained shorter budget can ride along for its cooldown; the
                     # trunk alone keeps their checkpoints for branches in a later round
                     add(sub, [r for r in fam if r.n_data in serve], rung, why)
+                    if len(lrs) > 1 and self.opts.lr_transfer:
+                        self._staged(arm, rung, d_max, serve, rnd, f"{i - 1}s", add)
                     if len(serve) > 1:
                         lrs1, why1 = self.probe_lrs(arm, rung, [d_max])
                         sub1, fam1 = (sub, fam) if lrs1 == lrs else self.family(arm, rung, d_max, lrs1, rnd, i)
@@ -450,6 +506,30 @@ class _Planner:
                 if len(shorter) > 1:
                     add(sub, [r for r in fam if r.n_data in shorter], rung)
         return out
+
+    def _staged(self, arm: Arm, rung: LoopRung, d_max: int, serve: Sequence[int], rnd: int, tag: str,
+                add: Callable) -> None:
+        """A two-stage candidate: search the learning rate on a short trunk, then train ``d_max`` once.
+
+        Stage 1 (trained now) is a trunk at the longest untrained budget at most ``d_max / 4`` with
+        its untrained shorter budgets, over the learning rates :meth:`probe_lrs` gives it; stage 2
+        (a later round, :meth:`_transfer`) the trunk at ``d_max`` with the remaining budgets at the
+        best of them. The candidate is scored on every point and costs both stages.
+        """
+        short = [b for b in serve if b * 4 <= d_max]
+        if not short:
+            return
+        d_s = max(short)
+        first = [b for b in serve if b <= d_s]
+        lrs, why = self.probe_lrs(arm, rung, first)
+        if len(lrs) < MIN_TRANSFER_LRS:
+            return
+        sub1, fam1 = self.family(arm, rung, d_s, lrs, rnd, f"{tag}1")
+        # stage 2's cost: one learning rate (any: every value of the grid costs the same)
+        _, fam2 = self.family(arm, rung, d_max, lrs[:1], rnd, f"{tag}2")
+        rest = [r for r in fam2 if r.n_data in serve and r.n_data > d_s]
+        label = f" then D={','.join(format_quantity(b) for b in sorted({r.n_data for r in rest}))} at its best lr"
+        add(sub1, [r for r in fam1 if r.n_data in first], rung, why, stage2=(rest, label))
 
 
 def spent_flops(log: DecisionLog) -> float:
