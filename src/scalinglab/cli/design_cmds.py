@@ -63,8 +63,7 @@ def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, ba
 
     report = run_loop(file, until=until, budget_flops=_budget(file, budget), store=store, backend=backend,
                       workers=workers, per_round=per_round, name=name, n_boot=n_boot, lr_points=lr_points,
-                      lr_transfer=lr_transfer,
-                      backend_options=options, progress=ProgressDisplay() if progress else lines)
+                      lr_transfer=lr_transfer, backend_options=options, progress=ProgressDisplay() if progress else lines)
     print(report)
     return 0
 

@@ -200,17 +200,20 @@ class LoopReport:
 # the loop
 # ---------------------------------------------------------------------------------------------
 
+#: What a header field meant in a log written before the field existed (a loop without it planned so).
+_HEADER_DEFAULTS = {"lr_transfer": False}
+
+
 def _check_header(log: DecisionLog, header: Mapping[str, Any]) -> None:
     heads = log.of("start")
     if not heads:
         return
     old = heads[0]
     for k in ("rule", "sweep", "law", "lr_points", "lr_transfer", "space"):
-        # a log written before lr_transfer existed planned without it
-        a, b = (json.dumps(jsonable(x.get(k, False if k == "lr_transfer" else None)), sort_keys=True)
+        a, b = (json.dumps(jsonable(x.get(k, _HEADER_DEFAULTS.get(k))), sort_keys=True)
                 for x in (old, header))   # NaN == NaN here
         if a != b:
-            was = old[k].get("text") if k == "rule" else old.get(k, False if k == "lr_transfer" else None)
+            was = old[k].get("text") if k == "rule" else old.get(k, _HEADER_DEFAULTS.get(k))
             same = ("the same sweep and --until" if k != "lr_transfer" else
                     f"{'--lr-transfer' if was else '--no-lr-transfer'} (lr_transfer={was})")
             raise ConfigError(f"the closed loop {log.dir.name!r} in this store was started with another {k} "
@@ -286,7 +289,8 @@ def _setup(sweep: Any, until: Any, name: str | None, opts: Options, store: Any, 
     name = name or plan.name
     st = store if isinstance(store, ResultsStore) else ResultsStore(store, readonly=readonly)
     header = {"event": "start", "rule": rule.to_dict(), "sweep": plan.name, "law": opts.law,
-              "lr_points": opts.lr_points, "lr_transfer": opts.lr_transfer, "space": {r.name: [list(r.budgets), list(r.lrs)] for r in space.rungs.values()}}
+              "lr_points": opts.lr_points, "lr_transfer": opts.lr_transfer,
+              "space": {r.name: [list(r.budgets), list(r.lrs)] for r in space.rungs.values()}}
     return plan, rule, space, name, st, header
 
 
