@@ -284,7 +284,8 @@ class _Planner:
 
         ``lr_points`` grid values around the best seen nearby, unless fewer suffice: the fewest
         ``k`` whose expected mis-tuning (the learning-rate model's :meth:`~LrOptimum.penalty`) is at
-        most ``PIN_FRACTION`` of the run-to-run noise SD at every budget the trunk serves.
+        most ``PIN_FRACTION`` of the run-to-run noise SD at every budget the trunk serves, else one
+        handed on from a search at another budget of the rung (:meth:`_transfer`).
         """
         d_max = max(budgets)
         window = _window(rung, _best_lr(self.a.tuned[arm.name], rung, d_max, self.space), self.opts.lr_points)
@@ -304,10 +305,16 @@ class _Planner:
                   ) -> tuple[tuple[float, ...], str] | None:
         """One learning rate for a trunk of ``rung``: the best of a search at another budget of the rung.
 
-        Where the rung was searched at ``MIN_TRANSFER_LRS`` or more learning rates at a budget the
-        trunk does not serve and the best one lies strictly inside that search (bracketed), the
-        trunk is probed once, at that value moved by the learning-rate model's drift with D where
-        the model locates it (the grid value nearest). None where no such search exists.
+        Where the rung was searched at ``MIN_TRANSFER_LRS`` or more learning rates (or its whole,
+        smaller grid) at a budget the trunk does not serve, and the best one is bracketed (a
+        searched value on each side, or none left in the grid on that side), the trunk is probed
+        once, at that value moved by the learning-rate model's drift with D where the model locates
+        one (the grid value nearest). The nearest such budget in log D is used. None where no such
+        search exists or ``lr_transfer`` is off.
+
+        Valid where the optimum moves little with D between the two budgets, or as the model says
+        (Bjorck et al. 2024 measure it falling with the token horizon); a drift fitted on short
+        budgets, where warm-up is a large part of the run, need not hold on long ones (docs/sweeps.md).
         """
         if not self.opts.lr_transfer:
             return None
