@@ -318,21 +318,23 @@ class _Planner:
         """
         if not self.opts.lr_transfer:
             return None
-        runs = self.a.runs[arm.name]
-        if runs is None or "lr" not in runs.groups:
+        # the arm's tuned points (best_per_size: seeds averaged, the best learning rate per (N, D),
+        # its grid edges flagged) of this rung at budgets the trunk does not serve, nearest first
+        tuned = self.a.tuned[arm.name]
+        if tuned is None or "lr" not in tuned.groups or tuned.n_candidates is None:
             return None
-        by_d: dict[float, dict[float, list[float]]] = {}
-        for n, d, lr, y in zip(runs.n_params, runs.n_tokens, runs.groups["lr"], runs.target):
-            if math.isclose(float(n), rung.n_params, rel_tol=1e-6) and np.isfinite(y) and float(d) not in budgets:
-                by_d.setdefault(float(d), {}).setdefault(float(lr), []).append(float(y))
+        edges = {e.run_id: e for e in tuned.tuning_edge}
         d_max = max(budgets)
-        for d in sorted(by_d, key=lambda v: (abs(math.log(v / d_max)), -v)):
-            losses = {lr: float(np.mean(v)) for lr, v in by_d[d].items()}
-            if len(losses) < min(MIN_TRANSFER_LRS, len(rung.lrs)):
+        here = [i for i in range(len(tuned)) if math.isclose(float(tuned.n_params[i]), rung.n_params, rel_tol=1e-6)
+                and float(tuned.n_tokens[i]) not in budgets]
+        for i in sorted(here, key=lambda j: (abs(math.log(float(tuned.n_tokens[j]) / d_max)), -float(tuned.n_tokens[j]))):
+            d, best, k = float(tuned.n_tokens[i]), float(tuned.groups["lr"][i]), int(tuned.n_candidates[i])
+            if k < min(MIN_TRANSFER_LRS, len(rung.lrs)):
                 continue
-            best = min(losses, key=losses.get)
             # bracketed: a searched value on each side, or none left in the grid on that side
-            if not ((min(losses) < best or best <= min(rung.lrs)) and (best < max(losses) or best >= max(rung.lrs))):
+            e = edges.get(str(tuned.run_ids[i]))
+            if e is not None and not ((e.side == "low" and best <= min(rung.lrs))
+                                      or (e.side == "high" and best >= max(rung.lrs))):
                 continue
             target, how = best, ""
             if m is not None and np.isfinite(m.cov[3, 3]) and m.coef[2] != 0.0:
@@ -341,7 +343,7 @@ class _Planner:
                 how = f", moved {shift:+.2f} doublings by the learning-rate model's drift with D"
             lr = min(rung.lrs, key=lambda v: abs(math.log(v / target)))
             return (lr,), (f"learning rate from the search at D = {format_quantity(d)} on {rung.name}: best {best:g} "
-                           f"of {sorted(losses)} (bracketed){how}; probed once at {lr:g}")
+                           f"of {k} learning rates (bracketed){how}; probed once at {lr:g}")
         return None
 
     def family(self, arm: Arm, rung: LoopRung, d_max: int, lrs: Sequence[float], rnd: int, i: int | str
