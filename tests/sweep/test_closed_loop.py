@@ -435,6 +435,38 @@ def test_a_long_trunk_takes_the_best_learning_rate_of_a_shorter_search(tmp_path)
             assert e["lr"][0] in searched, (e["why"], searched)
 
 
+def test_the_learning_rate_drift_is_not_extrapolated_past_the_searched_budgets(tmp_path):
+    # the optimum halves with every doubling of D up to 65k tokens, then stops moving (a drift that
+    # ends, as the gpt-tiny ladder's did once warm-up was a small part of the run): the model fitted
+    # on the 16k-65k searches finds the drift, and a 131k trunk handed the 65k search's best must not
+    # be moved on by it (that would probe 7.5e-4, two thirds of a doubling below the optimum)
+    lrs = [7.5e-4, 1.5e-3, 3e-3, 6e-3, 1.2e-2]
+    sp = {**space(toy_lr={"curvature": 0.2, "coef": [math.log2(1.7e-3), 0.0, -1.0], "n0": 1e5,
+                          "d0": 65536, "d_stop": 65536}), "lr": lrs}
+    store = tmp_path / "s"
+    run_sweep(plan_sweep({**sp, "rungs": RUNGS[:3], "n_tokens": BUDGETS[:3]}, check_data=False),
+              backend="inline", store=store, progress=False)
+    from scalinglab.laws.design import fit_lr_optimum
+
+    recs = ResultsStore(store, readonly=True).records(status=("done",))
+    m = fit_lr_optimum([r.n_params["non_embedding"] for r in recs], [r.spec.n_data for r in recs],
+                       [r.spec.lr for r in recs], [r.metrics["val_loss"] for r in recs], [0.003] * len(recs))
+    assert m.coef[2] < -0.5 and m.n_tokens_range == (16384.0, 65536.0)     # the drift, where it was seen
+    prop = propose(sp, until=f"width at {C_STAR:g} < 1%", budget_flops=FULL, store=store, n_boot=60)
+    keys = {c["key"]: c for c in prop.considered}
+    handed = 0
+    for rung in RUNGS[:3]:
+        assert _best_lrs(store, rung)[BUDGETS[2]] == (1.5e-3, 5)
+        (alone,) = [c for k, c in keys.items() if k.startswith(f"{rung} D=131k lr=")]
+        why = alone["meta"].get("lr_why", "")
+        if "pinned" in why:
+            continue
+        assert why.startswith("learning rate from the search at D = 65.5k") and "moved" not in why, why
+        assert alone["key"] == f"{rung} D=131k lr=0.0015"
+        handed += 1
+    assert handed
+
+
 def test_a_width_beyond_the_data_counts_only_once_calibrated(tmp_path):
     """C* ~8x beyond the toy space: the rolling backtests never get the 10 held-out runs a calibration
     needs, so the intervals are the bootstrap's, unwidened; narrow as they get, the loop never

@@ -889,6 +889,9 @@ class LrOptimum:
         Reference N and D (geometric means of the points).
     n_points : int
         (N, D) points with two or more learning rates.
+    n_tokens_range : tuple of float
+        The smallest and largest D of those points: the range over which ``a2`` (the optimum's
+        drift with D) was measured.
     """
 
     curvature: float
@@ -898,6 +901,7 @@ class LrOptimum:
     n0: float
     d0: float
     n_points: int
+    n_tokens_range: tuple[float, float]
 
     def __post_init__(self) -> None:
         freeze_fields(self, "coef", "cov")
@@ -988,7 +992,7 @@ def fit_lr_optimum(n_params: Any, n_tokens: Any, lr: Any, loss: Any, sigma: Any)
     coef = np.zeros(3)
     coef[np.array(use)] = sol.x[1:]
     return LrOptimum(curvature=float(sol.x[0]), curvature_se=float(math.sqrt(max(cov[0, 0], 0.0))), coef=coef,
-                     cov=full, n0=n0, d0=d0, n_points=G)
+                     cov=full, n0=n0, d0=d0, n_points=G, n_tokens_range=(float(d.min()), float(d.max())))
 
 
 def _fit_lr_model(x, y, s, w, grp, G, ln, ld, use):

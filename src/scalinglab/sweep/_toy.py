@@ -28,7 +28,9 @@ Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
                                 by ``exp(c (log2 lr - u)^2)`` with the optimum
                                 ``u = a0 + a1 log2(N / n0) + a2 log2(D / d0)``, the form of
                                 :class:`scalinglab.laws.design.LrOptimum` (e.g. as fitted on a real
-                                ladder's tuned runs)
+                                ladder's tuned runs); ``d_stop:`` (optional) holds the optimum
+                                fixed beyond that D (a drift that ends, as the gpt-tiny ladder's did
+                                once warm-up was a small part of the run)
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int, *,
 
     ``law`` replaces the constants ``(E, A, B, alpha, beta)``; ``noise`` replaces the seed offset
     by ``exp(noise * z)`` with ``z`` standard normal, drawn from a hash of ``key`` and the seed;
-    ``lr_response`` (``{curvature, coef, n0, d0}``, see the module docstring) replaces the penalty.
+    ``lr_response`` (``{curvature, coef, n0, d0[, d_stop]}``, see the module docstring) replaces the penalty.
     """
     e, a, b, alpha, beta = (E, A, B, ALPHA, BETA) if law is None else (float(v) for v in law)
     base = e + a / n_params**alpha + b / n_tokens**beta
@@ -65,7 +67,8 @@ def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int, *,
         penalty = 1.0 + 0.05 * math.log10(lr / BEST_LR) ** 2
     else:
         a0, a1, a2 = (float(v) for v in lr_response["coef"])
-        u = a0 + a1 * math.log2(n_params / float(lr_response["n0"])) + a2 * math.log2(n_tokens / float(lr_response["d0"]))
+        d = min(n_tokens, float(lr_response.get("d_stop", math.inf)))
+        u = a0 + a1 * math.log2(n_params / float(lr_response["n0"])) + a2 * math.log2(d / float(lr_response["d0"]))
         penalty = math.exp(float(lr_response["curvature"]) * (math.log2(lr) - u) ** 2)
     if noise is not None:
         h = hashlib.sha256(f"{key}|{lr:.6g}|{seed}".encode()).hexdigest()

@@ -309,12 +309,14 @@ class _Planner:
         smaller grid) at a budget the trunk does not serve, and the best one is bracketed (a
         searched value on each side, or none left in the grid on that side), the trunk is probed
         once, at that value moved by the learning-rate model's drift with D where the model locates
-        one (the grid value nearest). The nearest such budget in log D is used. None where no such
-        search exists or ``lr_transfer`` is off.
+        one (the grid value nearest). The drift is applied only within the budgets the model was
+        fitted on (both ends clipped to that range), never extrapolated past them. The nearest
+        such budget in log D is used. None where no such search exists or ``lr_transfer`` is off.
 
-        Valid where the optimum moves little with D between the two budgets, or as the model says
-        (Bjorck et al. 2024 measure it falling with the token horizon); a drift fitted on short
-        budgets, where warm-up is a large part of the run, need not hold on long ones (docs/sweeps.md).
+        Valid where the optimum moves little with D beyond the searched budgets (Bjorck et al. 2024
+        measure it falling with the token horizon, so a long trunk's value may be somewhat high); a
+        drift fitted on short budgets, where warm-up is a large part of the run, did not hold on
+        long ones on the gpt-tiny ladder (docs/sweeps.md, run 11), hence the clipping.
         """
         if not self.opts.lr_transfer:
             return None
@@ -338,9 +340,15 @@ class _Planner:
                 continue
             target, how = best, ""
             if m is not None and np.isfinite(m.cov[3, 3]) and m.coef[2] != 0.0:
-                shift = float(m.coef[2]) * math.log2(d_max / d)
-                target = best * 2.0 ** shift
-                how = f", moved {shift:+.2f} doublings by the learning-rate model's drift with D"
+                # the drift between the two budgets, each clipped to the range it was measured on:
+                # interpolated, never extrapolated (a drift from short budgets, where warm-up is
+                # much of the run, moved a real long trunk the wrong way; docs/sweeps.md, run 11)
+                lo, hi = m.n_tokens_range
+                shift = float(m.coef[2]) * math.log2(min(max(d_max, lo), hi) / min(max(d, lo), hi))
+                if shift != 0.0:
+                    target = best * 2.0 ** shift
+                    how = (f", moved {shift:+.2f} doublings by the learning-rate model's drift with D "
+                           f"(measured over D = {format_quantity(lo)}-{format_quantity(hi)})")
             lr = min(rung.lrs, key=lambda v: abs(math.log(v / target)))
             return (lr,), (f"learning rate from the search at D = {format_quantity(d)} on {rung.name}: best {best:g} "
                            f"of {k} learning rates (bracketed){how}; probed once at {lr:g}")
