@@ -70,3 +70,19 @@ def test_bad_rule_and_missing_arguments_exit_2(space_yaml, tmp_path, capsys):
     assert "no closed-loop log" in capsys.readouterr().err
     assert cli("design", space_yaml, "--until", RULE, "--store", tmp_path / "s", "--confirm-boot", "-1") == 2
     assert "confirm_boot must be a number of bootstrap refits" in capsys.readouterr().err
+
+
+def test_sweep_run_until_takes_the_loop_options_design_takes(space_yaml, tmp_path, capsys):
+    store = tmp_path / "s"
+    assert cli("sweep", "run", space_yaml, "--until", RULE_IN, "--store", store, "--backend", "inline",
+               "--no-progress", "--name", "mine", "--n-boot", "40", "--confirm-boot", "0", "--lr-points", "2",
+               "--per-round", "2", "--no-lr-transfer") == 0
+    assert "closed loop 'mine': reached" in capsys.readouterr().out
+    events = read_log(store, "mine")
+    (start,) = [e for e in events if e["event"] == "start"]
+    assert start["lr_points"] == 2 and start["lr_transfer"] is False
+    assert not [e for e in events if e["event"] == "confirm"]            # --confirm-boot 0: no confirmation
+    (stop,) = [e for e in events if e["event"] == "stop"]
+    assert stop["reached"] and stop["n_boot"] == 40
+    # the loop's name keeps it apart: the same store's default loop is another one
+    assert read_log(store, "toyloop") == []

@@ -54,7 +54,7 @@ def _budget(file: str, budget: str | None) -> float:
 def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, backend: str,
                     workers: int | None, options: dict[str, Any], progress: bool, name: str | None = None,
                     n_boot: int = 200, lr_points: int = 3, lr_transfer: bool = True,
-                    per_round: int | None = None) -> int:
+                    per_round: int | None = None, confirm_boot: int = 1000) -> int:
     """``sweep run FILE --until RULE``: run the closed loop, print its report; the exit code."""
 
     def lines(event: Any) -> None:        # --no-progress: the loop's own lines only
@@ -63,7 +63,8 @@ def run_closed_loop(file: str, *, until: str, budget: str | None, store: str, ba
 
     report = run_loop(file, until=until, budget_flops=_budget(file, budget), store=store, backend=backend,
                       workers=workers, per_round=per_round, name=name, n_boot=n_boot, lr_points=lr_points,
-                      lr_transfer=lr_transfer, backend_options=options, progress=ProgressDisplay() if progress else lines)
+                      lr_transfer=lr_transfer, confirm_boot=confirm_boot, backend_options=options,
+                      progress=ProgressDisplay() if progress else lines)
     print(report)
     return 0
 

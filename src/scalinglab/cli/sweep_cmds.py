@@ -32,7 +32,7 @@ from ..store import ResultsStore, RunRecord, RunSpec, rebuild_store
 from ..sweep import plan_sweep, run_sweep, sweep_status
 from ..sweep.backends.base import default_workers
 from ..sweep.worker import execute, resolve_trainer
-from .design_cmds import run_closed_loop
+from .design_cmds import _CONFIRM, _LRS, _NAME, _NBOOT, run_closed_loop
 from .options import DEFAULT_STORE
 from .progress import ProgressDisplay
 
@@ -101,6 +101,9 @@ def register(app: typer.Typer) -> None:
         lr_transfer: bool = typer.Option(True, "--lr-transfer/--no-lr-transfer",
                                          help="With --until: a long trunk may take the best learning rate of a "
                                               "search at a shorter budget of its rung (docs/sweeps.md)."),
+        name: Optional[str] = _NAME, n_boot: int = _NBOOT, confirm_boot: int = _CONFIRM, lr_points: int = _LRS,
+        per_round: Optional[int] = typer.Option(None, "--per-round", help="With --until: decisions per round "
+                                                "(distinct rungs); default: --workers."),
     ) -> None:
         """Train every run of the sweep that the store lacks; re-run to continue after a stop."""
 
@@ -108,7 +111,8 @@ def register(app: typer.Typer) -> None:
 
             raise typer.Exit(run_closed_loop(file, until=until, budget=budget, store=store, backend=backend,
                                              workers=workers, options=_options(option), progress=progress,
-                                             lr_transfer=lr_transfer))
+                                             lr_transfer=lr_transfer, name=name, n_boot=n_boot,
+                                             confirm_boot=confirm_boot, lr_points=lr_points, per_round=per_round))
 
         plan = plan_sweep(file)
         if not progress:   # with progress, run_sweep prints the cost of what is left to train
