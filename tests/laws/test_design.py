@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -129,6 +130,15 @@ def test_points_near_the_target_narrow_it_more(small_fit):
     three = cand("big3", 8e6, 1.5e8, 1.0, seeds=3)
     s3 = score_candidates({"": small_fit}, {"": TARGET}, [near, three], width_now=w)
     assert {s.candidate.key: s.width_after for s in s3}["big3"] <= by["big"].width_after + 1e-12
+    # a point's expected mis-tuning (a probe at fewer learning rates than a search) is scored as
+    # extra noise: worth less than the same point tuned, and nothing once it swamps the point
+    sig = small_fit.noise_sigma
+    for extra, key in [(sig ** 2, "big mistuned"), (1e4 * sig ** 2, "big lost")]:
+        m = dataclasses.replace(near, key=key, mistuning_var=float(extra))
+        s4 = {s.candidate.key: s.width_after for s in score_candidates({"": small_fit}, {"": TARGET}, [near, m],
+                                                                      width_now=w)}
+        assert by["big"].width_after < s4[key] <= w * (1 + 1e-12)
+    assert s4["big lost"] == pytest.approx(w, rel=0.02)
 
 
 def test_choose_respects_budget_exclusivity_and_gain(small_fit):

@@ -467,6 +467,32 @@ def test_the_learning_rate_drift_is_not_extrapolated_past_the_searched_budgets(t
     assert handed
 
 
+def test_a_search_that_does_not_fit_the_budget_left_is_offered_with_fewer_learning_rates(tmp_path):
+    # every point is trained but gpt-tiny-4 at 131k, whose rung was trained at one learning rate
+    # only (nothing to hand on) under a sharp response with its optimum off the grid (nothing to
+    # pin): the point needs a 3-rate search. With budget left for one and a half of its trunks the
+    # search does not fit, and nothing else is left, so it is offered at one learning rate rather
+    # than the loop stopping with the budget unspent
+    sp = space(toy_lr={"curvature": 0.2, "coef": [math.log2(1.7e-3), 0.0, 0.0], "n0": 1e5, "d0": 1e5})
+    store = tmp_path / "s"
+    run_sweep(plan_sweep({**sp, "rungs": RUNGS[:3]}, check_data=False), backend="inline", store=store,
+              progress=False)
+    run_sweep(plan_sweep({**sp, "rungs": RUNGS[3:], "n_tokens": BUDGETS[:3], "lr": [3e-3]}, check_data=False),
+              backend="inline", store=store, progress=False)
+    (trunk,) = [r.flops for r in plan_sweep({**sp, "rungs": RUNGS[3:], "n_tokens": BUDGETS[3:], "lr": [3e-3]},
+                                            check_data=False).runs]   # gpt-tiny-4 at 131k, one learning rate
+    prop = propose(sp, until=f"width at {C_STAR:g} < 1%", budget_flops=1.5 * trunk, store=store, n_boot=60)
+    (c,) = prop.considered
+    assert c["key"] == "gpt-tiny-4 D=131k lr=0.0015" and c["cost_flops"] == pytest.approx(trunk)
+    assert prop.decisions and prop.decisions[0]["key"] == c["key"]
+    why = c["meta"]["lr_why"]
+    assert why.startswith(f"the search over 3 learning rates ({3 * trunk:.3g} FLOPs) does not fit the budget "
+                          f"left ({1.5 * trunk:.3g}); 1 at the learning-rate model's optimum"), why
+    # with the budget for the whole search, the point is searched, and nothing is cut
+    prop = propose(sp, until=f"width at {C_STAR:g} < 1%", budget_flops=3.5 * trunk, store=store, n_boot=60)
+    assert [c["key"] for c in prop.considered] == ["gpt-tiny-4 D=131k lr=0.0015/0.003/0.006"]
+
+
 def test_a_width_beyond_the_data_counts_only_once_calibrated(tmp_path):
     """C* ~8x beyond the toy space: the rolling backtests never get the 10 held-out runs a calibration
     needs, so the intervals are the bootstrap's, unwidened; narrow as they get, the loop never

@@ -380,6 +380,11 @@ class Candidate:
         The fit it informs (``""`` with one arm).
     meta : dict
         Anything the caller wants back (rung, budgets, learning rates ...).
+    mistuning_var : float
+        Added to each point's noise variance (log loss squared): the square of the expected
+        mis-tuning of a point probed at fewer learning rates than a search would use
+        (:meth:`LrOptimum.penalty`). A bias scored as noise: it makes such a point worth less, it
+        does not correct it.
     """
 
     key: str
@@ -388,6 +393,7 @@ class Candidate:
     seeds: int = 1
     arm: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    mistuning_var: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.points:
@@ -680,7 +686,7 @@ def score_candidates(fits: Mapping[str, Any], targets: Mapping[str, Mapping[str,
             if c.arm not in arms:
                 raise ConfigError(f"candidate {c.key!r} is for arm {c.arm!r}; the fits have {sorted(arms)}")
             for p in c.points:
-                r = point_noise_var(noise_of[c.arm], c.seeds, inputs=p, fallback_sigma=sig_of[c.arm])
+                r = point_noise_var(noise_of[c.arm], c.seeds, inputs=p, fallback_sigma=sig_of[c.arm]) + c.mistuning_var
                 j = arms[c.arm].index[_pkey(p)]
                 out[c.arm][j] = 1.0 / (1.0 / out[c.arm][j] + 1.0 / r) if j in out[c.arm] else r
         return out
@@ -808,7 +814,7 @@ class _Scorer:
         for c in cands:
             f = self.fits[c.arm]
             for p in c.points:
-                r = point_noise_var(f.noise, c.seeds, inputs=p, fallback_sigma=float(f.noise_sigma))
+                r = point_noise_var(f.noise, c.seeds, inputs=p, fallback_sigma=float(f.noise_sigma)) + c.mistuning_var
                 j = self.arms[c.arm].index[_pkey(p)]
                 obs[c.arm][j] = 1.0 / (1.0 / obs[c.arm][j] + 1.0 / r) if j in obs[c.arm] else r
         v = sum(self.arms[a].var_after(obs[a]) for a in self.arms)

@@ -256,8 +256,10 @@ class _Planner:
     in later rounds at the cost of their cooldown only, as the fixed demo grid's do.
     """
 
-    def __init__(self, space: RunSpace, rule: StopRule, opts: Options, name: str, a: Assessment):
+    def __init__(self, space: RunSpace, rule: StopRule, opts: Options, name: str, a: Assessment,
+                 left: float = math.inf):
         self.space, self.rule, self.opts, self.name, self.a = space, rule, opts, name, a
+        self.left = left                 # FLOPs the budget has left
         self.branched = space.cfg.schedule.kind == "branched"
         self._lr_models: dict[str, LrOptimum | None] = {}
 
@@ -458,7 +460,7 @@ class _Planner:
         seen: set[str] = set()
 
         def add(sub: Mapping[str, Any], runs: Sequence[PlannedRun], rung: LoopRung, lr_why: str = "",
-                stage2: tuple[Sequence[PlannedRun], str] | None = None) -> None:
+                stage2: tuple[Sequence[PlannedRun], str] | None = None, mistuning_var: float = 0.0) -> None:
             d = self._decision("plan", arm, rung, sub, runs)
             if d is None:
                 return
@@ -480,7 +482,8 @@ class _Planner:
                 d["lr_why"] = lr_why
             out.append((Candidate(key=d["key"], points=points, cost_flops=cost,
                                   seeds=len(d["seeds"]), arm=arm.name,
-                                  meta={"rung": rung.name, **({"lr_why": lr_why} if lr_why else {})}), d))
+                                  meta={"rung": rung.name, **({"lr_why": lr_why} if lr_why else {})},
+                                  mistuning_var=mistuning_var), d))
 
         i = 0
         for rung in arm.rungs:
@@ -495,6 +498,7 @@ class _Planner:
                     # with branches every untrained shorter budget can ride along for its cooldown; the
                     # trunk alone keeps their checkpoints for branches in a later round
                     add(sub, [r for r in fam if r.n_data in serve], rung, why)
+                    self._fewer(arm, rung, d_max, serve, lrs, rnd, f"{i - 1}f", add)
                     if len(lrs) > 1 and self.opts.lr_transfer:
                         self._staged(arm, rung, d_max, serve, rnd, f"{i - 1}s", add)
                     if len(serve) > 1:
@@ -502,6 +506,7 @@ class _Planner:
                         sub1, fam1 = (sub, fam) if lrs1 == lrs else self.family(arm, rung, d_max, lrs1, rnd, i)
                         i += lrs1 != lrs
                         add(sub1, [r for r in fam1 if r.n_data == d_max], rung, why1)
+                        self._fewer(arm, rung, d_max, [d_max], lrs1, rnd, f"{i - 1}g", add)
                     continue
                 if not self.branched:
                     continue
@@ -523,6 +528,43 @@ class _Planner:
                 if len(shorter) > 1:
                     add(sub, [r for r in fam if r.n_data in shorter], rung)
         return out
+
+    def _fewer(self, arm: Arm, rung: LoopRung, d_max: int, serve: Sequence[int], lrs: Sequence[float], rnd: int,
+               tag: str, add: Callable) -> None:
+        """Where a trunk's search over ``lrs`` costs more than the budget left: as many learning rates as fit.
+
+        ``k`` of them, the ``k`` grid values of least expected mis-tuning under the learning-rate model
+        where it locates the optimum (:meth:`~LrOptimum.probes`), with that mis-tuning (log loss,
+        :meth:`~LrOptimum.penalty`, the largest over the budgets served) scored as extra noise on
+        the points (``Candidate.mistuning_var``); else the middle of the window (the best seen
+        nearby), scored without it (the model cannot say what a miss costs). Without these a point
+        whose search outgrows the budget is trained only where its learning rate is pinned or handed
+        on, and a loop whose remaining points all need a search stops with the budget unspent
+        (docs/sweeps.md).
+        """
+        if len(lrs) < 2:
+            return
+        _, fam = self.family(arm, rung, d_max, lrs[:1], rnd, tag)
+        one = sum(r.flops for r in fam if r.n_data in serve)   # every learning rate costs the same
+        k = int(self.left // one) if one > 0 else 0
+        if not 1 <= k < len(lrs):
+            return
+        m = self.lr_model(arm)
+        opt, se = m.optimum(rung.n_params, d_max) if m is not None else (math.nan, math.inf)
+        if math.isfinite(se):
+            fewer = m.probes(rung.lrs, rung.n_params, d_max, k)
+            pen = {b: m.penalty(fewer, rung.n_params, b) for b in serve}
+            bias = max(pen.values())
+            worst = max(p / self.sigma(arm, rung.n_params, b) for b, p in pen.items())
+            how = (f"at the learning-rate model's optimum {opt:.3g} (x{2 ** se:.2f}), an expected mis-tuning "
+                   f"of {worst:.2f} noise SD (scored as extra noise)")
+        else:
+            lo = (len(lrs) - k) // 2
+            fewer, how, bias = tuple(lrs[lo:lo + k]), "the middle of the window", 0.0
+        why = (f"the search over {len(lrs)} learning rates ({len(lrs) * one:.3g} FLOPs) does not fit the "
+               f"budget left ({self.left:.3g}); {k} {how}")
+        sub, fam = self.family(arm, rung, d_max, fewer, rnd, tag)
+        add(sub, [r for r in fam if r.n_data in serve], rung, why, mistuning_var=bias ** 2)
 
     def _staged(self, arm: Arm, rung: LoopRung, d_max: int, serve: Sequence[int], rnd: int, tag: str,
                 add: Callable) -> None:
@@ -695,8 +737,8 @@ def state_dict(a: Assessment) -> dict[str, Any]:
 def decide(space: RunSpace, rule: StopRule, opts: Options, name: str, log: DecisionLog,
             a: Assessment, budget: float, rnd: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
     """The decisions of round ``rnd`` (and the scored candidates), or why there are none."""
-    planner = _Planner(space, rule, opts, name, a)
     left = budget - spent_flops(log)
+    planner = _Planner(space, rule, opts, name, a, left)
     # 1. an arm that cannot be fitted yet gets its initial design
     need = [arm for arm in space.arms if a.fits[arm.name] is None]
     if need:
