@@ -139,6 +139,8 @@ def test_points_near_the_target_narrow_it_more(small_fit):
                                                                       width_now=w)}
         assert by["big"].width_after < s4[key] <= w * (1 + 1e-12)
     assert s4["big lost"] == pytest.approx(w, rel=0.02)
+    with pytest.raises(ConfigError, match="mistuning_var is a variance"):
+        dataclasses.replace(near, mistuning_var=-1e-6)
 
 
 def test_choose_respects_budget_exclusivity_and_gain(small_fit):

@@ -359,12 +359,14 @@ def plan_lrs(store):
 def test_a_pinned_learning_rate_gets_one_probe_else_a_search(tmp_path):
     # noise well below the learning rate's effect: the tuned points pin the toy's optimum (3e-3), and
     # later points probe it alone (the two-stage search off: it changes which points come first)
-    rep = run_loop(space(), until=f"width at {C_STAR:g} < 0%", budget_flops=0.45 * FULL, store=tmp_path / "a",
+    # (the budget pays for gpt-tiny-4's search: with less the loop probes it once at the model's
+    # optimum, its mis-tuning scored as noise, test_a_search_that_does_not_fit_...)
+    rep = run_loop(space(), until=f"width at {C_STAR:g} < 0%", budget_flops=FULL, store=tmp_path / "a",
                    backend="inline", n_boot=60, lr_points=3, lr_transfer=False)
     pinned = [(lrs, why) for lrs, why in plan_lrs(tmp_path / "a") if "pinned" in why]
     assert pinned and all(lrs == [3e-3] for lrs, _ in pinned)
-    check_invariants(read_log(tmp_path / "a", "toyloop"), 0.45 * FULL)
-    assert rep.spent_flops <= 0.45 * FULL
+    check_invariants(read_log(tmp_path / "a", "toyloop"), FULL)
+    assert rep.spent_flops <= FULL
     # a grid of two learning rates never shows a curvature (no learning-rate model): without the
     # two-stage search every new point searches both ...
     run_loop({**space(), "lr": LRS[1:]}, until=f"width at {C_STAR:g} < 0%", budget_flops=0.45 * FULL,

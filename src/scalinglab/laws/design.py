@@ -400,6 +400,9 @@ class Candidate:
             raise ConfigError(f"candidate {self.key!r} adds no point")
         if not (self.cost_flops > 0 and math.isfinite(self.cost_flops)):
             raise ConfigError(f"candidate {self.key!r} must cost > 0 FLOPs; got {self.cost_flops!r}")
+        if not (self.mistuning_var >= 0 and math.isfinite(self.mistuning_var)):
+            raise ConfigError(f"candidate {self.key!r}: mistuning_var is a variance (>= 0, finite); "
+                              f"got {self.mistuning_var!r}")
         freeze_fields(self)
 
 

@@ -534,13 +534,12 @@ class _Planner:
         """Where a trunk's search over ``lrs`` costs more than the budget left: as many learning rates as fit.
 
         ``k`` of them, the ``k`` grid values of least expected mis-tuning under the learning-rate model
-        where it locates the optimum (:meth:`~LrOptimum.probes`), with that mis-tuning (log loss,
-        :meth:`~LrOptimum.penalty`, the largest over the budgets served) scored as extra noise on
-        the points (``Candidate.mistuning_var``); else the middle of the window (the best seen
-        nearby), scored without it (the model cannot say what a miss costs). Without these a point
-        whose search outgrows the budget is trained only where its learning rate is pinned or handed
-        on, and a loop whose remaining points all need a search stops with the budget unspent
-        (docs/sweeps.md).
+        (:meth:`~LrOptimum.probes`), with that mis-tuning (log loss, :meth:`~LrOptimum.penalty`, the
+        largest over the budgets served) scored as extra noise on the points
+        (``Candidate.mistuning_var``). Only where the model locates the optimum: elsewhere nothing
+        says what a miss would cost. Without these a point whose search outgrows the budget is
+        trained only where its learning rate is pinned or handed on, and a loop whose remaining
+        points all need a search stops with the budget unspent (docs/sweeps.md).
         """
         if len(lrs) < 2:
             return
@@ -550,21 +549,19 @@ class _Planner:
         if not 1 <= k < len(lrs):
             return
         m = self.lr_model(arm)
-        opt, se = m.optimum(rung.n_params, d_max) if m is not None else (math.nan, math.inf)
-        if math.isfinite(se):
-            fewer = m.probes(rung.lrs, rung.n_params, d_max, k)
-            pen = {b: m.penalty(fewer, rung.n_params, b) for b in serve}
-            bias = max(pen.values())
-            worst = max(p / self.sigma(arm, rung.n_params, b) for b, p in pen.items())
-            how = (f"at the learning-rate model's optimum {opt:.3g} (x{2 ** se:.2f}), an expected mis-tuning "
-                   f"of {worst:.2f} noise SD (scored as extra noise)")
-        else:
-            lo = (len(lrs) - k) // 2
-            fewer, how, bias = tuple(lrs[lo:lo + k]), "the middle of the window", 0.0
+        if m is None:
+            return
+        opt, se = m.optimum(rung.n_params, d_max)
+        if not math.isfinite(se):
+            return
+        fewer = m.probes(rung.lrs, rung.n_params, d_max, k)
+        pen = {b: m.penalty(fewer, rung.n_params, b) for b in serve}
+        worst = max(p / self.sigma(arm, rung.n_params, b) for b, p in pen.items())
         why = (f"the search over {len(lrs)} learning rates ({len(lrs) * one:.3g} FLOPs) does not fit the "
-               f"budget left ({self.left:.3g}); {k} {how}")
+               f"budget left ({self.left:.3g}); {k} at the learning-rate model's optimum {opt:.3g} "
+               f"(x{2 ** se:.2f}), an expected mis-tuning of {worst:.2f} noise SD (scored as extra noise)")
         sub, fam = self.family(arm, rung, d_max, fewer, rnd, tag)
-        add(sub, [r for r in fam if r.n_data in serve], rung, why, mistuning_var=bias ** 2)
+        add(sub, [r for r in fam if r.n_data in serve], rung, why, mistuning_var=max(pen.values()) ** 2)
 
     def _staged(self, arm: Arm, rung: LoopRung, d_max: int, serve: Sequence[int], rnd: int, tag: str,
                 add: Callable) -> None:
