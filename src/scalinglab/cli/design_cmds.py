@@ -35,13 +35,13 @@ _UNTIL = typer.Option(..., "--until", "-u", help="Stop rule, e.g. 'width at 1e14
 _BUDGET = typer.Option(None, "--budget", help="Training FLOPs the loop may spend (e.g. 2e13); default: "
                                               "what the whole sweep costs.")
 _STORE = typer.Option(DEFAULT_STORE, "--store", "-s", help="Results store directory.")
-_NAME = typer.Option(None, "--name", help="Name of the loop (its log: <store>/loops/<name>/); default: the sweep's.")
-_NBOOT = typer.Option(200, "--n-boot", help="Bootstrap refits per round.")
-_CONFIRM = typer.Option(1000, "--confirm-boot", help="Bootstrap refits that confirm a stop (0: none).")
-_LRS = typer.Option(3, "--lr-points", help="Learning rates searched per proposed point (a window of the grid).")
-_TRANSFER = typer.Option(True, "--lr-transfer/--no-lr-transfer",
-                         help="Let a long trunk take the best learning rate of a search at a shorter budget "
-                              "of its rung and train it once (a two-stage search; docs/sweeps.md).")
+LOOP_NAME = typer.Option(None, "--name", help="Name of the loop (its log: <store>/loops/<name>/); default: the sweep's.")
+LOOP_N_BOOT = typer.Option(200, "--n-boot", help="Bootstrap refits per round.")
+LOOP_CONFIRM_BOOT = typer.Option(1000, "--confirm-boot", help="Bootstrap refits that confirm a stop (0: none).")
+LOOP_LR_POINTS = typer.Option(3, "--lr-points", help="Learning rates searched per proposed point (a window of the grid).")
+LOOP_LR_TRANSFER = typer.Option(True, "--lr-transfer/--no-lr-transfer",
+                                help="Let a long trunk take the best learning rate of a search at a shorter "
+                                     "budget of its rung and train it once (a two-stage search; docs/sweeps.md).")
 
 
 def _budget(file: str, budget: str | None) -> float:
@@ -75,9 +75,9 @@ def register(app: typer.Typer) -> None:
     @app.command("design")
     def design(file: Optional[str] = typer.Argument(None, help=_FILE.help, show_default=False),
                until: Optional[str] = typer.Option(None, "--until", "-u", help=_UNTIL.help),
-               budget: Optional[str] = _BUDGET, store: str = _STORE, name: Optional[str] = _NAME,
-               n_boot: int = _NBOOT, confirm_boot: int = _CONFIRM, lr_points: int = _LRS,
-               lr_transfer: bool = _TRANSFER,
+               budget: Optional[str] = _BUDGET, store: str = _STORE, name: Optional[str] = LOOP_NAME,
+               n_boot: int = LOOP_N_BOOT, confirm_boot: int = LOOP_CONFIRM_BOOT, lr_points: int = LOOP_LR_POINTS,
+               lr_transfer: bool = LOOP_LR_TRANSFER,
                per_round: int = typer.Option(1, "--per-round", help="Decisions per round (distinct rungs)."),
                as_json: bool = typer.Option(False, "--json", help="Print the proposal as JSON."),
                log: bool = typer.Option(False, "--log", help="Print the decision log of the store's closed "

@@ -32,7 +32,7 @@ from ..store import ResultsStore, RunRecord, RunSpec, rebuild_store
 from ..sweep import plan_sweep, run_sweep, sweep_status
 from ..sweep.backends.base import default_workers
 from ..sweep.worker import execute, resolve_trainer
-from .design_cmds import _CONFIRM, _LRS, _NAME, _NBOOT, run_closed_loop
+from .design_cmds import LOOP_CONFIRM_BOOT, LOOP_LR_POINTS, LOOP_LR_TRANSFER, LOOP_N_BOOT, LOOP_NAME, run_closed_loop
 from .options import DEFAULT_STORE
 from .progress import ProgressDisplay
 
@@ -98,10 +98,9 @@ def register(app: typer.Typer) -> None:
                                             "the prediction most, until e.g. 'width at 1e14 < 3%' (cli/design_cmds.py)."),
         budget: Optional[str] = typer.Option(None, "--budget", help="With --until: training FLOPs to spend "
                                              "(default: the whole sweep's cost)."),
-        lr_transfer: bool = typer.Option(True, "--lr-transfer/--no-lr-transfer",
-                                         help="With --until: a long trunk may take the best learning rate of a "
-                                              "search at a shorter budget of its rung (docs/sweeps.md)."),
-        name: Optional[str] = _NAME, n_boot: int = _NBOOT, confirm_boot: int = _CONFIRM, lr_points: int = _LRS,
+        # with --until, the closed loop's options (the same definitions as `design`'s)
+        lr_transfer: bool = LOOP_LR_TRANSFER, name: Optional[str] = LOOP_NAME, n_boot: int = LOOP_N_BOOT,
+        confirm_boot: int = LOOP_CONFIRM_BOOT, lr_points: int = LOOP_LR_POINTS,
         per_round: Optional[int] = typer.Option(None, "--per-round", help="With --until: decisions per round "
                                                 "(distinct rungs); default: --workers."),
     ) -> None:
