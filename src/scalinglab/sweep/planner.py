@@ -256,8 +256,7 @@ class _Planner:
     in later rounds at the cost of their cooldown only, as the fixed demo grid's do.
     """
 
-    def __init__(self, space: RunSpace, rule: StopRule, opts: Options, name: str, a: Assessment,
-                 left: float = math.inf):
+    def __init__(self, space: RunSpace, rule: StopRule, opts: Options, name: str, a: Assessment, left: float):
         self.space, self.rule, self.opts, self.name, self.a = space, rule, opts, name, a
         self.left = left                 # FLOPs the budget has left
         self.branched = space.cfg.schedule.kind == "branched"
@@ -541,18 +540,16 @@ class _Planner:
         trained only where its learning rate is pinned or handed on, and a loop whose remaining
         points all need a search stops with the budget unspent (docs/sweeps.md).
         """
-        if len(lrs) < 2:
+        m = self.lr_model(arm)
+        if len(lrs) < 2 or m is None:
+            return
+        opt, se = m.optimum(rung.n_params, d_max)
+        if not math.isfinite(se):
             return
         _, fam = self.family(arm, rung, d_max, lrs[:1], rnd, tag)
         one = sum(r.flops for r in fam if r.n_data in serve)   # every learning rate costs the same
         k = int(self.left // one) if one > 0 else 0
         if not 1 <= k < len(lrs):
-            return
-        m = self.lr_model(arm)
-        if m is None:
-            return
-        opt, se = m.optimum(rung.n_params, d_max)
-        if not math.isfinite(se):
             return
         fewer = m.probes(rung.lrs, rung.n_params, d_max, k)
         pen = {b: m.penalty(fewer, rung.n_params, b) for b in serve}
