@@ -360,7 +360,8 @@ def test_a_pinned_learning_rate_gets_one_probe_else_a_search(tmp_path):
     # noise well below the learning rate's effect: the tuned points pin the toy's optimum (3e-3), and
     # later points probe it alone (the two-stage search off: it changes which points come first)
     # (the budget pays for gpt-tiny-4's search: with less the loop probes it once at the model's
-    # optimum, its mis-tuning scored as noise, test_a_search_that_does_not_fit_...)
+    # optimum, its mis-tuning scored as noise, as
+    # test_a_search_that_does_not_fit_the_budget_left_is_offered_with_fewer_learning_rates checks)
     rep = run_loop(space(), until=f"width at {C_STAR:g} < 0%", budget_flops=FULL, store=tmp_path / "a",
                    backend="inline", n_boot=60, lr_points=3, lr_transfer=False)
     pinned = [(lrs, why) for lrs, why in plan_lrs(tmp_path / "a") if "pinned" in why]
