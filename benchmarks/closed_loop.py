@@ -40,6 +40,12 @@ between it and the plain run is what learning the learning rate costs the loop.
 ``--no-lr-transfer`` runs the loop without its two-stage learning-rate search (every new trunk
 searches its own window): the planner before 2026-12-07's fifth stop.
 
+Worlds 0-99 (seed 0) are the ones the planner was developed on, up to 2026-12-07. Judge a change
+on worlds 100-199 as well (``--worlds 150 --first 100`` and ``--worlds 200 --first 150``: new
+laws and noise draws), paired with the shipped planner on the same worlds, and on a real run: the
+worlds follow the law exactly, which a real ladder does not (docs/sweeps.md, run 15: a change that
+passed here missed its real check).
+
 Usage::
 
     .venv/bin/python benchmarks/closed_loop.py --worlds 100 --json closed_loop.json
