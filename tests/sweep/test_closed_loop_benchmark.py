@@ -111,3 +111,49 @@ def test_the_measured_learning_rate_response_is_the_lr_models_form_and_reaches_t
                     key="", lr_response=r)
     assert rec.metrics[spec.procedure_spec.metrics[0]] == pytest.approx(want, rel=1e-12)
     assert {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in spec.extra["toy_lr"].items()} == r
+
+
+def test_misfit_worlds_carry_the_ladders_residuals_to_the_trainer_and_the_truth(tmp_path, bench_script):
+    import math
+
+    import numpy as np
+
+    from scalinglab.laws import fit
+    from scalinglab.laws.runs import Runs
+    from scalinglab.sweep import plan_sweep
+    from scalinglab.sweep._toy import misfit_factor, train
+
+    bench = bench_script("closed_loop")
+    table = bench.LADDER_MISFIT
+    # on the table's points the factor is the table's entry; between them it is interpolated in
+    # log N and log D, and beyond them held at the edge
+    for i, n in enumerate(table["n"]):
+        for j, d in enumerate(table["d"]):
+            assert math.log(misfit_factor(n, d, table)) == pytest.approx(table["log_ratio"][i][j], abs=1e-12)
+    mid = math.log(misfit_factor(math.sqrt(table["n"][3] * table["n"][4]), table["d"][5], table))
+    assert mid == pytest.approx((table["log_ratio"][3][5] + table["log_ratio"][4][5]) / 2, abs=1e-12)
+    assert misfit_factor(1e9, 1e9, table) == misfit_factor(table["n"][-1], table["d"][-1], table)
+    assert misfit_factor(1e5, 1e6, None) == 1.0
+    # the target (gpt-tiny-5 at 4.19M tokens) sits 4% above the law, twice that at scale 2
+    law = [0.5, 30.0, 80.0, 0.35, 0.3]
+    x = bench.target_inputs()
+    plain = bench.true_loss(law, x["n_params"], x["n_tokens"])
+    assert bench.true_loss(law, x["n_params"], x["n_tokens"], table) / plain == pytest.approx(math.exp(0.0397))
+    twice = bench.scaled_misfit(table, 2.0)
+    assert bench.true_loss(law, x["n_params"], x["n_tokens"], twice) / plain == pytest.approx(math.exp(2 * 0.0397))
+    # the sweep hands the table to the trainer, whose losses carry it
+    plan = plan_sweep(bench.sweep_dict("demo", law, 0.0, 0, True, misfit=table), check_data=False)
+    plan0 = plan_sweep(bench.sweep_dict("demo", law, 0.0, 0, True), check_data=False)
+    spec = next(p.spec for p in plan.runs if p.spec.branch_of is None)
+    spec0 = next(p.spec for p in plan0.runs if p.spec.branch_of is None)
+    metric = spec.procedure_spec.metrics[0]
+    ratio = (train(spec, run_dir=tmp_path / "a").metrics[metric] / train(spec0, run_dir=tmp_path / "b").metrics[metric])
+    assert ratio == pytest.approx(misfit_factor(spec.procedure_spec.n_params(spec.model), spec.n_data, table))
+    # a world made of the real ladder's law and its residuals is that ladder again: the law fitted to
+    # the 30 noiseless points returns the law it was built from (the residuals are its fit's residuals)
+    ladder_law = [0.056056839, 15.607409812, 32.766712442, 0.348801998, 0.225136108]   # E, A, B, alpha, beta
+    n_arr, d_arr = (np.array(v, dtype=float) for v in zip(*[(n, d) for n in table["n"] for d in table["d"]]))
+    loss = np.array([bench.true_loss(ladder_law, n, d, table) for n, d in zip(n_arr, d_arr)])
+    refit = fit("chinchilla", Runs.from_arrays(target=loss, n_params=n_arr, n_tokens=d_arr), n_boot=0, seed=0)
+    law_only = np.array([bench.true_loss(ladder_law, n, d) for n, d in zip(n_arr, d_arr)])
+    assert np.max(np.abs(np.log(refit.predict(n_params=n_arr, n_tokens=d_arr) / law_only))) < 2e-3

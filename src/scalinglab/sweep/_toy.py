@@ -31,6 +31,11 @@ Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
                                 ladder's tuned runs); ``d_stop:`` (optional) holds the optimum
                                 fixed beyond that D (a drift that ends, as the gpt-tiny ladder's did
                                 once warm-up was a small part of the run)
+``toy_misfit`` (default none)   a misspecification of the law: ``{n: [...], d: [...], log_ratio:
+                                [[...]]}`` multiplies the loss by ``exp(r)``, ``r`` interpolated
+                                bilinearly in (log N, log D) from the table (rows N, columns D),
+                                held at its edges beyond it; e.g. a real ladder's residuals about
+                                its fitted law, transplanted onto a synthetic world
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from typing import Any
 from ..errors import TrainingError
 from ..store.schema import RunRecord, RunSpec
 
-__all__ = ["toy_loss", "train"]
+__all__ = ["misfit_factor", "toy_loss", "train"]
 
 E, A, B, ALPHA, BETA = 1.69, 406.4, 410.7, 0.34, 0.28   # Hoffmann et al. 2022, Approach 3
 BEST_LR = 3e-3                                            # the toy's optimal learning rate
@@ -77,6 +82,26 @@ def toy_loss(n_params: float, n_tokens: float, lr: float, seed: int, *,
         return base * penalty * math.exp(float(noise) * z)
     u = int(hashlib.sha256(f"{seed}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return base * penalty * (1.0 + 0.002 * (u - 0.5))
+
+
+def misfit_factor(n_params: float, n_tokens: float, misfit: Any) -> float:
+    """``exp(r)`` with ``r`` the ``toy_misfit`` table interpolated at (N, D); 1 without a table."""
+    if not misfit:
+        return 1.0
+
+    def locate(grid: list[float], x: float) -> tuple[int, float]:    # cell and weight in log space, clamped
+        lg = [math.log(float(g)) for g in grid]
+        lx = min(max(math.log(x), lg[0]), lg[-1])
+        j = max(0, min(len(lg) - 2, sum(v <= lx for v in lg) - 1))
+        return j, (lx - lg[j]) / (lg[j + 1] - lg[j]) if len(lg) > 1 else 0.0
+
+    tab = [[float(v) for v in row] for row in misfit["log_ratio"]]
+    i, u = locate(misfit["n"], n_params) if len(misfit["n"]) > 1 else (0, 0.0)
+    j, v = locate(misfit["d"], n_tokens) if len(misfit["d"]) > 1 else (0, 0.0)
+    i1, j1 = min(i + 1, len(tab) - 1), min(j + 1, len(tab[0]) - 1)
+    r = ((1 - u) * (1 - v) * tab[i][j] + u * (1 - v) * tab[i1][j]
+         + (1 - u) * v * tab[i][j1] + u * v * tab[i1][j1])
+    return math.exp(r)
 
 
 def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=None,
@@ -131,6 +156,7 @@ def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=N
         key=f"{spec.rung}|{spec.n_data}|{spec.dataset}|{spec.extra.get('toy_world', '')}",
         lr_response=spec.extra.get("toy_lr"))
     loss *= float(dict(spec.extra.get("toy_dataset_scale") or {}).get(spec.dataset, 1.0))
+    loss *= misfit_factor(proc.n_params(spec.model), spec.n_data, spec.extra.get("toy_misfit"))
     metric = proc.metrics[0]
     return RunRecord(
         run_id=spec.run_id, spec=spec, status="diverged" if diverged else "done",
