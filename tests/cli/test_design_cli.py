@@ -86,3 +86,16 @@ def test_sweep_run_until_takes_the_loop_options_design_takes(space_yaml, tmp_pat
     assert stop["reached"] and stop["n_boot"] == 40
     # the loop's name keeps it apart: the same store's default loop is another one
     assert read_log(store, "toyloop") == []
+
+
+def test_sweep_run_help_says_which_options_need_until(capsys, monkeypatch):
+    import re
+
+    monkeypatch.setenv("COLUMNS", "200")
+    for cmd, needs_until in ((("sweep", "run"), True), (("design",), False)):
+        assert cli(*cmd, "--help") == 0
+        # rich wraps and frames the help: read it as one line of words
+        text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
+        for opt in ("--lr-transfer", "--name", "--n-boot", "--confirm-boot", "--lr-points"):
+            m = re.search(re.escape(opt) + r" (?:--no-lr-transfer )?(?:<\w+> )?(With --until: )?[A-Za-z]", text)
+            assert m is not None and bool(m.group(1)) == needs_until, (cmd, opt)

@@ -35,13 +35,25 @@ _UNTIL = typer.Option(..., "--until", "-u", help="Stop rule, e.g. 'width at 1e14
 _BUDGET = typer.Option(None, "--budget", help="Training FLOPs the loop may spend (e.g. 2e13); default: "
                                               "what the whole sweep costs.")
 _STORE = typer.Option(DEFAULT_STORE, "--store", "-s", help="Results store directory.")
-LOOP_NAME = typer.Option(None, "--name", help="Name of the loop (its log: <store>/loops/<name>/); default: the sweep's.")
-LOOP_N_BOOT = typer.Option(200, "--n-boot", help="Bootstrap refits per round.")
-LOOP_CONFIRM_BOOT = typer.Option(1000, "--confirm-boot", help="Bootstrap refits that confirm a stop (0: none).")
-LOOP_LR_POINTS = typer.Option(3, "--lr-points", help="Learning rates searched per proposed point (a window of the grid).")
-LOOP_LR_TRANSFER = typer.Option(True, "--lr-transfer/--no-lr-transfer",
-                                help="Let a long trunk take the best learning rate of a search at a shorter "
-                                     "budget of its rung and train it once (a two-stage search; docs/sweeps.md).")
+
+
+def _loop_option(default: Any, *decls: str, help: str) -> tuple[Any, Any]:
+    """The closed loop's option for ``design``, and the same for ``sweep run`` (where it needs --until)."""
+    return (typer.Option(default, *decls, help=help),
+            typer.Option(default, *decls, help=f"With --until: {help[0].lower()}{help[1:]}"))
+
+
+LOOP_NAME, UNTIL_NAME = _loop_option(None, "--name", help="Name of the loop (its log: <store>/loops/<name>/); "
+                                                          "default: the sweep's.")
+LOOP_N_BOOT, UNTIL_N_BOOT = _loop_option(200, "--n-boot", help="Bootstrap refits per round.")
+LOOP_CONFIRM_BOOT, UNTIL_CONFIRM_BOOT = _loop_option(1000, "--confirm-boot",
+                                                     help="Bootstrap refits that confirm a stop (0: none).")
+LOOP_LR_POINTS, UNTIL_LR_POINTS = _loop_option(3, "--lr-points", help="Learning rates searched per proposed point "
+                                                                      "(a window of the grid).")
+LOOP_LR_TRANSFER, UNTIL_LR_TRANSFER = _loop_option(
+    True, "--lr-transfer/--no-lr-transfer",
+    help="Let a long trunk take the best learning rate of a search at a shorter budget of its rung and train "
+         "it once (a two-stage search; docs/sweeps.md).")
 
 
 def _budget(file: str, budget: str | None) -> float:

@@ -32,7 +32,14 @@ from ..store import ResultsStore, RunRecord, RunSpec, rebuild_store
 from ..sweep import plan_sweep, run_sweep, sweep_status
 from ..sweep.backends.base import default_workers
 from ..sweep.worker import execute, resolve_trainer
-from .design_cmds import LOOP_CONFIRM_BOOT, LOOP_LR_POINTS, LOOP_LR_TRANSFER, LOOP_N_BOOT, LOOP_NAME, run_closed_loop
+from .design_cmds import (
+    UNTIL_CONFIRM_BOOT,
+    UNTIL_LR_POINTS,
+    UNTIL_LR_TRANSFER,
+    UNTIL_N_BOOT,
+    UNTIL_NAME,
+    run_closed_loop,
+)
 from .options import DEFAULT_STORE
 from .progress import ProgressDisplay
 
@@ -99,8 +106,8 @@ def register(app: typer.Typer) -> None:
         budget: Optional[str] = typer.Option(None, "--budget", help="With --until: training FLOPs to spend "
                                              "(default: the whole sweep's cost)."),
         # with --until, the closed loop's options (the same definitions as `design`'s)
-        lr_transfer: bool = LOOP_LR_TRANSFER, name: Optional[str] = LOOP_NAME, n_boot: int = LOOP_N_BOOT,
-        confirm_boot: int = LOOP_CONFIRM_BOOT, lr_points: int = LOOP_LR_POINTS,
+        lr_transfer: bool = UNTIL_LR_TRANSFER, name: Optional[str] = UNTIL_NAME, n_boot: int = UNTIL_N_BOOT,
+        confirm_boot: int = UNTIL_CONFIRM_BOOT, lr_points: int = UNTIL_LR_POINTS,
         per_round: Optional[int] = typer.Option(None, "--per-round", help="With --until: decisions per round "
                                                 "(distinct rungs); default: --workers."),
     ) -> None:
