@@ -134,6 +134,12 @@ def test_misfit_worlds_carry_the_ladders_residuals_to_the_trainer_and_the_truth(
     assert mid == pytest.approx((table["log_ratio"][3][5] + table["log_ratio"][4][5]) / 2, abs=1e-12)
     assert misfit_factor(1e9, 1e9, table) == misfit_factor(table["n"][-1], table["d"][-1], table)
     assert misfit_factor(1e5, 1e6, None) == 1.0
+    # the part inside the loop's space (D <= 2.1M) is the same; beyond it, held at 2.1M's values
+    inside = bench.MISFITS["ladder-inside"]
+    for n in table["n"]:
+        for d in table["d"][:-1]:
+            assert misfit_factor(n, d, inside) == pytest.approx(misfit_factor(n, d, table), rel=1e-12)
+        assert misfit_factor(n, table["d"][-1], inside) == pytest.approx(misfit_factor(n, table["d"][-2], table))
     # the target (gpt-tiny-5 at 4.19M tokens) sits 4% above the law, twice that at scale 2
     law = [0.5, 30.0, 80.0, 0.35, 0.3]
     x = bench.target_inputs()
