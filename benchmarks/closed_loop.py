@@ -40,11 +40,17 @@ between it and the plain run is what learning the learning rate costs the loop.
 ``--no-lr-transfer`` runs the loop without its two-stage learning-rate search (every new trunk
 searches its own window): the planner before 2026-12-07's fifth stop.
 
+``--misfit ladder`` multiplies every world's losses by the real ladder's residuals about its fitted
+law (``LADDER_MISFIT``, scaled per world), so that the law misfits as it does on the real ladder;
+``--misfit ladder-inside`` keeps only their part inside the loop's space (the same data, the truth
+at C* without the upturn beyond it). Coverage there measures what a misfit does to the intervals
+(docs/sweeps.md, "Worlds the law misfits").
+
 Worlds 0-99 (seed 0) are the ones the planner was developed on, up to 2026-12-07. Judge a change
 on worlds 100-199 as well (``--worlds 150 --first 100`` and ``--worlds 200 --first 150``: new
-laws and noise draws), paired with the shipped planner on the same worlds, and on a real run: the
-worlds follow the law exactly, which a real ladder does not (docs/sweeps.md, run 15: a change that
-passed here missed its real check).
+laws and noise draws), paired with the shipped planner on the same worlds; on ``--misfit ladder``
+(without it the worlds follow the law exactly, which a real ladder does not); and on a real run
+(docs/sweeps.md, run 15: a change that passed the exact-law worlds missed its real check).
 
 Usage::
 
