@@ -103,6 +103,9 @@ def test_a_calibrated_target_state_separates_the_bootstrap_part(bent_fit):
     assert st.base_width == pytest.approx(b.width) and st.base_width < 0.9 * st.width
     assert st.to_dict()["base_width"] == st.base_width
     assert f"the bootstrap interval alone is {100 * b.width:.2f}% wide" in st.describe_extrapolation()
+    # beyond the data, the caveat that no interval calibrated inside it can lift
+    assert st.describe_extrapolation().endswith("; a change of regime beyond the data is not in it "
+                                                "(a run at the target checks it)")
 
 
 def test_point_noise_var_divides_seed_noise_only():
