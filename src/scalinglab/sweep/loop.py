@@ -55,7 +55,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._io import jsonable
 from ..errors import ConfigError
@@ -235,28 +235,35 @@ def _headline(rule: StopRule, a: Assessment) -> str:
     return "P(first arm better) unknown" if a.p_better is None else f"P(first arm better) = {a.p_better:.3f}"
 
 
+class _Confirmation(NamedTuple):
+    """What checking a stop against ``confirm_boot`` bootstrap refits gave."""
+
+    stop: str | None               # the stop reason; None when the precise estimate does not pass
+    report: Assessment             # the assessment to report
+    event: dict[str, Any] | None   # the log's "confirm" event; None without confirmation
+    precise: Assessment | None     # the ``confirm_boot`` assessment; None without confirmation
+
+
 def _confirm(space: RunSpace, st: ResultsStore, rule: StopRule, opts: Options, a: Assessment, stop: str
-             ) -> tuple[str | None, Assessment, dict[str, Any] | None, Assessment | None]:
+             ) -> _Confirmation:
     """Check a stop read off ``n_boot`` refits against ``confirm_boot`` of them.
 
     A width (or P(better)) from 200 refits rests on about 5 draws per tail (and sits a few percent
     inside the precise one), and a loop that stops at the first round whose estimate passes stops
     on its Monte Carlo luck (docs/sweeps.md: in 23 of the 67 simulated worlds where a 200-refit
-    width passed, the first one did not hold at 1000 refits). Returns the stop reason
-    (None when the precise estimate does not pass), the assessment to report, the log event, and
-    the precise assessment (None without confirmation).
+    width passed, the first one did not hold at 1000 refits).
     """
     p = _precise(space, st, rule, opts)
     if p is None:
-        return stop, a, None, None
+        return _Confirmation(stop, a, None, None)
     again = stop_reason(rule, p)
     event = {"event": "confirm", "n_boot": opts.n_boot, "confirm_boot": opts.confirm_boot,
              "confirmed": again is not None, "cheap": _headline(rule, a), "precise": _headline(rule, p),
              **state_dict(p)}
     if again is None:
-        return None, a, event, p
-    return (f"{again} (confirmed with {opts.confirm_boot} bootstrap refits; {opts.n_boot} gave {event['cheap']})",
-            p, event, p)
+        return _Confirmation(None, a, event, p)
+    return _Confirmation(f"{again} (confirmed with {opts.confirm_boot} bootstrap refits; {opts.n_boot} gave "
+                         f"{event['cheap']})", p, event, p)
 
 
 def _rounds(log: DecisionLog) -> int:
@@ -326,7 +333,8 @@ def _propose(sweep: Any, until: Any, name: str | None, opts: Options, store: Any
     spent = spent_flops(log)
     done = stop_reason(rule, a)
     if done is not None:
-        done, a, _, _ = _confirm(space, st, rule, opts, a, done)
+        c = _confirm(space, st, rule, opts, a, done)
+        done, a = c.stop, c.report
     if done is None and spent >= budget_flops:
         done = "the budget is spent"
     if done is not None:
