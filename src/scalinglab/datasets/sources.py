@@ -407,19 +407,34 @@ def _check_text(value: Any, fld: str, where: str) -> str:
 
 
 @dataclass(frozen=True)
-class JsonlSource(Source):
-    """One document per JSONL line (field ``field``); id: ``<line number>``."""
+class _OneFileSource(Source):
+    """A corpus in one file, a document per record of its text field ``field``."""
 
     path: str
     field: str = "text"
     licence: str = "unknown"
-    kind = "jsonl"
+    _format = ""      # the file format, as error messages name it
 
     def _path(self) -> Path:
         p = Path(self.path).expanduser()
         if not p.is_file():
-            raise ConfigError(f"JSONL file {self.path!r} does not exist")
+            raise ConfigError(f"{self._format} file {self.path!r} does not exist")
         return p
+
+    def describe(self) -> dict[str, Any]:
+        return _file_describe(self.kind, self._path(), self.field, self.licence)
+
+    def stat_key(self) -> str:
+        p = self._path()
+        return _stat_key([p], p.parent)
+
+
+@dataclass(frozen=True)
+class JsonlSource(_OneFileSource):
+    """One document per JSONL line (field ``field``); id: ``<line number>``."""
+
+    kind = "jsonl"
+    _format = "JSONL"
 
     def documents(self) -> Iterator[tuple[str, str]]:
         p = self._path()
@@ -438,28 +453,13 @@ class JsonlSource(Source):
                                     f"field with '#', e.g. '{p.name}#content'")
                 yield f"{i:08d}", _check_text(obj[self.field], self.field, f"{p}:{i}")
 
-    def describe(self) -> dict[str, Any]:
-        return _file_describe(self.kind, self._path(), self.field, self.licence)
-
-    def stat_key(self) -> str:
-        p = self._path()
-        return _stat_key([p], p.parent)
-
 
 @dataclass(frozen=True)
-class ParquetSource(Source):
+class ParquetSource(_OneFileSource):
     """One document per Parquet row (column ``field``); id: ``<row number>``. Needs pyarrow."""
 
-    path: str
-    field: str = "text"
-    licence: str = "unknown"
     kind = "parquet"
-
-    def _path(self) -> Path:
-        p = Path(self.path).expanduser()
-        if not p.is_file():
-            raise ConfigError(f"Parquet file {self.path!r} does not exist")
-        return p
+    _format = "Parquet"
 
     def documents(self) -> Iterator[tuple[str, str]]:
         pq = require("pyarrow.parquet", extra="pandas", purpose="reading Parquet corpora")
@@ -471,13 +471,6 @@ class ParquetSource(Source):
         for i, text in enumerate(table.column(self.field).to_pylist()):
             if text is not None:
                 yield f"{i:08d}", _check_text(text, self.field, f"{p} row {i}")
-
-    def describe(self) -> dict[str, Any]:
-        return _file_describe(self.kind, self._path(), self.field, self.licence)
-
-    def stat_key(self) -> str:
-        p = self._path()
-        return _stat_key([p], p.parent)
 
 
 @dataclass(frozen=True)
