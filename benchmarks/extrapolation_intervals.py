@@ -16,6 +16,10 @@ Splits:
   held out (issue 13's split), everything above 1e20 FLOPs held out, and rolling cutoffs.
 * The demo ladder (``--store``, a results store from ``scalinglab demo``): the tuned points (best
   learning rate per (N, D)), largest-k splits and rolling cutoffs.
+* The whole gpt-tiny ladder (``--full-store``, a store of the ``full`` sweep: ``scalinglab sweep
+  run full --store DIR``, about 30 min on 2 cores): the demo grid's 20 tuned points fitted, the
+  other 10 held out (gpt-tiny-5 at every budget, gpt-tiny-1..4 at 4.19M tokens), i.e. what the
+  demo's fit predicts for the runs one rung and one budget doubling beyond it.
 
 For each: held-out runs covered, median interval width relative to the prediction, mean interval
 score (Gneiting & Raftery 2007) relative to the actual value, and the median distance outside the
@@ -23,7 +27,7 @@ fitted data. Numbers in docs/coverage.md.
 
 Usage::
 
-    .venv/bin/python benchmarks/extrapolation_intervals.py [--store out/store] [--json out.json]
+    .venv/bin/python benchmarks/extrapolation_intervals.py [--store out/store] [--full-store DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -81,6 +85,31 @@ def rolling(runs, fractions=(0.5, 0.6, 0.7, 0.8)):
         yield f"C <= {c:.3g}", runs.subset(runs.flops <= c), runs.subset(runs.flops > c)
 
 
+def demo_split(tuned):
+    """``(fit, held out)``: the tuned points of the demo sweep's rungs and budgets, and the others."""
+    from scalinglab.config import load_mapping
+    from scalinglab.ladders import get_ladder
+    from scalinglab.sweep.plan import sweep_path
+
+    demo = load_mapping(sweep_path("demo"))
+    ladder = get_ladder(demo["ladder"])
+    sizes = {float(ladder[r].n_params) for r in demo["rungs"]}
+    inside = np.array([n in sizes and d in set(map(float, demo["n_tokens"]))
+                       for n, d in zip(tuned.column("n_params"), tuned.column("n_tokens"))])
+    return tuned.subset(np.flatnonzero(inside)), tuned.subset(np.flatnonzero(~inside))
+
+
+def tuned_points(store):
+    from scalinglab.laws import best_per_size
+    from scalinglab.store import ResultsStore
+
+    with ResultsStore(store, readonly=True) as st:
+        raw = st.to_runs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return best_per_size(raw, by=["n_params", "n_tokens"], tuned="lr")
+
+
 def pool(rows):
     out = {}
     for m in METHODS:
@@ -107,6 +136,8 @@ def show(title, table):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", default=None, help="a demo results store (tuned points are backtested)")
+    ap.add_argument("--full-store", default=None,
+                    help="a store of the `full` sweep: fit the demo grid's points, predict the other 10")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -122,18 +153,16 @@ def main(argv=None):
     rows = [evaluate(law, tr, te) for _, tr, te in rolling(runs)]
     results["chinchilla: rolling cutoffs at 50/60/70/80% of runs (pooled)"] = pool(rows)
     if args.store:
-        from scalinglab.laws import best_per_size
-        from scalinglab.store import ResultsStore
-
-        raw = ResultsStore(args.store, readonly=True).to_runs()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tuned = best_per_size(raw, by=["n_params", "n_tokens"], tuned="lr")
+        tuned = tuned_points(args.store)
         for k in (3, 5):
             results[f"demo ladder ({len(tuned)} tuned points): largest {k} held out"] = evaluate(
                 law, *largest(tuned, k), n_boot=400)
         rows = [evaluate(law, tr, te, n_boot=400) for _, tr, te in rolling(tuned, (0.6, 0.7, 0.8))]
         results["demo ladder: rolling cutoffs at 60/70/80% (pooled)"] = pool(rows)
+    if args.full_store:
+        train, test = demo_split(tuned_points(args.full_store))
+        results[f"gpt-tiny ladder: the demo grid's {len(train)} points fitted, the other {len(test)} held out"] = \
+            evaluate(law, train, test)
     for title, table in results.items():
         show(title, table)
     if args.json:
