@@ -44,7 +44,8 @@ searches its own window): the planner before 2026-12-07's fifth stop.
 law (``LADDER_MISFIT``, scaled per world), so that the law misfits as it does on the real ladder;
 ``--misfit ladder-inside`` keeps only their part inside the loop's space (the same data, the truth
 at C* without the upturn beyond it). Coverage there measures what a misfit does to the intervals
-(docs/sweeps.md, "Worlds the law misfits").
+(docs/sweeps.md, "Worlds the law misfits"). ``--loop-long`` gives the loop's space the target's
+token budget on every rung but the target's (the grid is unchanged).
 
 Worlds 0-99 (seed 0) are the ones the planner was developed on, up to 2026-12-07. Judge a change
 on worlds 100-199 as well (``--worlds 150 --first 100`` and ``--worlds 200 --first 150``: new
@@ -142,7 +143,8 @@ def study_noise() -> dict:
 
 
 def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick: bool,
-               lr_oracle: bool = False, lr_response: dict | None = None, misfit: dict | None = None) -> dict:
+               lr_oracle: bool = False, lr_response: dict | None = None, misfit: dict | None = None,
+               long_to: tuple[float, str] | None = None) -> dict:
     from scalinglab.config import load_mapping
     from scalinglab.sweep._toy import BEST_LR
     from scalinglab.sweep.plan import sweep_path
@@ -159,6 +161,10 @@ def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick
         d.update({"rungs": rungs, "n_tokens": QUICK_SPACE["n_tokens"]})
         if isinstance(d["lr"], dict):
             d["lr"] = {k: v for k, v in d["lr"].items() if k in rungs}
+    if long_to is not None:     # the target's budget on every rung but the target's (the target itself stays out)
+        n_target, target_rung = long_to
+        base = [float(v) for v in d["n_tokens"]]
+        d["n_tokens"] = {r: base if r == target_rung or n_target in base else [*base, n_target] for r in d["rungs"]}
     if lr_oracle:      # a bound, not a procedure: every rung trained at the toy's optimal learning rate only
         d["lr"] = {k: [BEST_LR] for k in d["rungs"]}
     return d
@@ -195,7 +201,8 @@ def grid_state(law: list[float], noise: float | dict, key: int, store: Path, *, 
 def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, level: float, quick: bool,
               root: Path, lr_points: int = 3, c_star: float = C_STAR, rung: str = TARGET_RUNG,
               per_round: int = 1, lr_oracle: str = "none", lr_response: dict | None = None,
-              confirm_boot: int = 1000, lr_transfer: bool = True, misfit: dict | None = None) -> dict:
+              confirm_boot: int = 1000, lr_transfer: bool = True, misfit: dict | None = None,
+              loop_long: bool = False) -> dict:
     from scalinglab.sweep.loop import read_log, run_loop
 
     x = target_inputs(c_star, rung)
@@ -212,7 +219,9 @@ def run_world(i: int, law: list[float], noise: float | dict, *, n_boot: int, lev
     lstore = root / f"loop{i}"
     # the loop stops when it reaches the grid's width, or when the grid's FLOPs are spent
     until = f"width at {c_star:.6g} on {rung} < {100 * gstate.width:.6g}%"
-    rep = run_loop(sweep_dict("loop", law, noise, i, quick, lr_oracle != "none", lr_response, misfit), until=until,
+    space = sweep_dict("loop", law, noise, i, quick, lr_oracle != "none", lr_response, misfit,
+                       (x["n_tokens"], rung) if loop_long else None)
+    rep = run_loop(space, until=until,
                    budget_flops=f_grid, store=lstore, backend="inline", n_boot=n_boot, seed=0,
                    lr_points=lr_points, lr_transfer=lr_transfer, per_round=per_round, confirm_boot=confirm_boot)
     events = read_log(lstore, rep.name)
@@ -315,6 +324,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "of world i are those of the exact-law run); 'ladder-inside' only their part at D <= "
                          "2.1M tokens (held beyond), so that the target's misfit is the one the data show")
     ap.add_argument("--misfit-scale", type=float, nargs=2, default=(0.5, 1.5), metavar=("LO", "HI"))
+    ap.add_argument("--loop-long", action="store_true",
+                    help="the loop's space also holds the target's token budget on every rung but the target's "
+                         "(the grid is unchanged): a misfit that starts at long budgets shows on the cheap rungs")
     ap.add_argument("--quick", action="store_true", help="smaller space (D <= 1M tokens), for tests")
     ap.add_argument("--json", default=None, help="write every world's numbers and the summary here")
     args = ap.parse_args(argv)
@@ -340,7 +352,7 @@ def main(argv: list[str] | None = None) -> dict:
                           lr_points=args.lr_points, c_star=args.c_star, rung=args.rung, per_round=args.per_round,
                           lr_oracle=args.lr_oracle, confirm_boot=args.confirm_boot,
                           lr_response=MEASURED_LR if args.lr_response == "measured" else None,
-                          lr_transfer=args.lr_transfer, misfit=misfit)
+                          lr_transfer=args.lr_transfer, misfit=misfit, loop_long=args.loop_long)
             results.append(r)
             rr = "never" if r["reach_ratio"] is None else f"{r['reach_ratio']:.2f}"
             print(f"world {i:3d}: grid {100 * r['grid']['width']:.2f}% at {r['grid']['flops']:.3g}; loop reaches it at "
@@ -359,7 +371,8 @@ def main(argv: list[str] | None = None) -> dict:
           + ("" if args.lr_oracle == "none" else f", learning rate known to the {args.lr_oracle} side(s) (a bound)")
           + (", the ladder's measured learning-rate response" if args.lr_response == "measured" else "")
           + ("" if args.misfit == "none" else
-             f", the ladder's misfit ({args.misfit}) x U({args.misfit_scale[0]:g}, {args.misfit_scale[1]:g})"))
+             f", the ladder's misfit ({args.misfit}) x U({args.misfit_scale[0]:g}, {args.misfit_scale[1]:g})")
+          + (", the loop's space with the target's budget on the other rungs" if args.loop_long else ""))
     print(f"pass (reach <= 50% of the grid's FLOPs, or narrower at equal FLOPs): {100 * s['pass_fraction']:.0f}%")
     print(f"  reach <= 50%: {100 * s['reach_le_half_fraction']:.0f}%   reached at all: {100 * s['reached_fraction']:.0f}%"
           f"   reach / grid FLOPs quartiles: {lo:.2f} {md:.2f} {hi:.2f}")

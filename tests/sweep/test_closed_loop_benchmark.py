@@ -163,3 +163,18 @@ def test_misfit_worlds_carry_the_ladders_residuals_to_the_trainer_and_the_truth(
     refit = fit("chinchilla", Runs.from_arrays(target=loss, n_params=n_arr, n_tokens=d_arr), n_boot=0, seed=0)
     law_only = np.array([bench.true_loss(ladder_law, n, d) for n, d in zip(n_arr, d_arr)])
     assert np.max(np.abs(np.log(refit.predict(n_params=n_arr, n_tokens=d_arr) / law_only))) < 2e-3
+
+
+def test_loop_long_adds_the_targets_budget_to_every_rung_but_the_targets(bench_script):
+    from scalinglab.sweep import plan_sweep
+
+    bench = bench_script("closed_loop")
+    x = bench.target_inputs()
+    law = [0.5, 30.0, 80.0, 0.35, 0.3]
+    plain = plan_sweep(bench.sweep_dict("loop", law, 0.01, 0, False), check_data=False)
+    long = plan_sweep(bench.sweep_dict("loop", law, 0.01, 0, False, long_to=(x["n_tokens"], bench.TARGET_RUNG)),
+                      check_data=False)
+    points = {(r.spec.rung, r.spec.n_data) for r in long.runs}
+    added = points - {(r.spec.rung, r.spec.n_data) for r in plain.runs}
+    assert added == {(f"gpt-tiny-{k}", int(x["n_tokens"])) for k in (1, 2, 3, 4)}
+    assert (bench.TARGET_RUNG, int(x["n_tokens"])) not in points          # the target itself is never trainable
