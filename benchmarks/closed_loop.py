@@ -45,7 +45,7 @@ law (``LADDER_MISFIT``, scaled per world), so that the law misfits as it does on
 ``--misfit ladder-inside`` keeps only their part inside the loop's space (the same data, the truth
 at C* without the upturn beyond it). Coverage there measures what a misfit does to the intervals
 (docs/sweeps.md, "Worlds the law misfits"). ``--loop-long`` gives the loop's space the target's
-token budget on every rung but the target's (the grid is unchanged).
+token budget on every rung smaller than the target's (the grid is unchanged).
 
 Worlds 0-99 (seed 0) are the ones the planner was developed on, up to 2026-12-07. Judge a change
 on worlds 100-199 as well (``--worlds 150 --first 100`` and ``--worlds 200 --first 150``: new
@@ -161,13 +161,18 @@ def sweep_dict(name: str, law: list[float], noise: float | dict, wid: int, quick
         d.update({"rungs": rungs, "n_tokens": QUICK_SPACE["n_tokens"]})
         if isinstance(d["lr"], dict):
             d["lr"] = {k: v for k, v in d["lr"].items() if k in rungs}
-    if long_to is not None:     # the target's budget on every rung but the target's (the target itself stays out)
-        n_target, target_rung = long_to
-        base = [float(v) for v in d["n_tokens"]]
-        d["n_tokens"] = {r: base if r == target_rung or n_target in base else [*base, n_target] for r in d["rungs"]}
+    if long_to is not None:
+        d["n_tokens"] = long_space(d["rungs"], d["n_tokens"], *long_to)
     if lr_oracle:      # a bound, not a procedure: every rung trained at the toy's optimal learning rate only
         d["lr"] = {k: [BEST_LR] for k in d["rungs"]}
     return d
+
+
+def long_space(rungs: list[str], n_tokens: list[float], n_target: float, target_rung: str) -> dict:
+    """Per-rung budgets: ``n_tokens``, plus the target's budget on every rung smaller than the target's."""
+    base = [float(v) for v in n_tokens]
+    smaller = rungs[:rungs.index(target_rung)] if target_rung in rungs else list(rungs)
+    return {r: [*base, float(n_target)] if r in smaller and n_target not in base else base for r in rungs}
 
 
 def target_inputs(c_star: float = C_STAR, rung: str = TARGET_RUNG) -> dict:
@@ -325,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
                          "2.1M tokens (held beyond), so that the target's misfit is the one the data show")
     ap.add_argument("--misfit-scale", type=float, nargs=2, default=(0.5, 1.5), metavar=("LO", "HI"))
     ap.add_argument("--loop-long", action="store_true",
-                    help="the loop's space also holds the target's token budget on every rung but the target's "
+                    help="the loop's space also holds the target's token budget on every rung smaller than the target's "
                          "(the grid is unchanged): a misfit that starts at long budgets shows on the cheap rungs")
     ap.add_argument("--quick", action="store_true", help="smaller space (D <= 1M tokens), for tests")
     ap.add_argument("--json", default=None, help="write every world's numbers and the summary here")
@@ -372,7 +377,7 @@ def main(argv: list[str] | None = None) -> dict:
           + (", the ladder's measured learning-rate response" if args.lr_response == "measured" else "")
           + ("" if args.misfit == "none" else
              f", the ladder's misfit ({args.misfit}) x U({args.misfit_scale[0]:g}, {args.misfit_scale[1]:g})")
-          + (", the loop's space with the target's budget on the other rungs" if args.loop_long else ""))
+          + (", the loop's space with the target's budget on the smaller rungs" if args.loop_long else ""))
     print(f"pass (reach <= 50% of the grid's FLOPs, or narrower at equal FLOPs): {100 * s['pass_fraction']:.0f}%")
     print(f"  reach <= 50%: {100 * s['reach_le_half_fraction']:.0f}%   reached at all: {100 * s['reached_fraction']:.0f}%"
           f"   reach / grid FLOPs quartiles: {lo:.2f} {md:.2f} {hi:.2f}")

@@ -37,7 +37,7 @@ from pathlib import Path
 TARGETS = (("gpt-tiny-5", 4194304), ("gpt-tiny-4", 4194304))
 
 
-def sweep_dict(name: str, store: str, dataset: str | None = None) -> dict:
+def sweep_dict(name: str, store: str, dataset: str | None = None, long_to: tuple[int, str] | None = None) -> dict:
     from scalinglab.config import load_mapping
     from scalinglab.sweep.plan import sweep_path
 
@@ -51,6 +51,11 @@ def sweep_dict(name: str, store: str, dataset: str | None = None) -> dict:
               "trainer_options": {}, "extra": {"replay_store": str(Path(store).resolve())}})
     if dataset is not None:
         d["dataset"] = dataset
+    if long_to is not None:     # the target's budget on the rungs smaller than the target's (closed_loop.py --loop-long)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))      # a sibling script, imported from anywhere
+        from closed_loop import long_space
+
+        d["n_tokens"] = long_space(d["rungs"], d["n_tokens"], *long_to)
     return d
 
 
@@ -97,14 +102,15 @@ def grid(store: str, x: dict, root: Path, n_boot: int, level: float, dataset: st
 
 
 def loop(store: str, rung: str, c_star: float, width: float, budget: float, root: Path, *, n_boot: int,
-         per_round: int, level: float, dataset: str | None = None, confirm_boot: int = 1000) -> dict:
+         per_round: int, level: float, dataset: str | None = None, confirm_boot: int = 1000,
+         long_to: tuple[int, str] | None = None) -> dict:
     from scalinglab.sweep.loop import read_log, run_loop
 
     until = f"width at {c_star:.6g} on {rung} < {width:g}%"
     if not math.isclose(level, 0.95):
         until += f" at {100 * level:g}%"
     t0 = time.perf_counter()
-    rep = run_loop(sweep_dict("loop", store, dataset), until=until, budget_flops=budget, store=root, backend="inline",
+    rep = run_loop(sweep_dict("loop", store, dataset, long_to), until=until, budget_flops=budget, store=root, backend="inline",
                    n_boot=n_boot, seed=0, per_round=per_round, confirm_boot=confirm_boot)
     log = read_log(root, rep.name)
     rounds = []
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="refits that confirm the loop's stop and give both sides' reported widths (<= --n-boot: none)")
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--dataset", default=None, help="the dataset the store's runs trained on (default: the sweeps', stdlib)")
+    ap.add_argument("--loop-long", action="store_true",
+                    help="the loop's space also holds the target's budget on the rungs smaller than the target's")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     from scalinglab.units import format_quantity
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
             for w in args.width:
                 r = loop(args.store, rung, c_star, w, args.budget, Path(tmp) / f"l{i}-{w:g}", n_boot=args.n_boot,
                          per_round=args.per_round, level=args.level, dataset=args.dataset,
-                         confirm_boot=args.confirm_boot)
+                         confirm_boot=args.confirm_boot, long_to=(n_tok, rung) if args.loop_long else None)
                 r["covers"] = r["low"] <= y <= r["high"]
                 rec["loops"].append(r)
                 print(f"  loop asked < {w:g}%: {'reached' if r['reached'] else 'NOT reached'} after "

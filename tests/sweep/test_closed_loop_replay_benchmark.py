@@ -25,3 +25,14 @@ def test_the_replay_reports_each_target_against_the_stored_truth(tmp_path, bench
         assert lp["spent"] <= 2.5e13 and lp["rounds"] and lp["rounds"][0]["decisions"]
         assert lp["reached"] == (lp["width"] < 0.30)
         assert all(k in r for r in lp["rounds"][1:] for k in ("spent", "width"))
+
+
+def test_loop_long_puts_the_targets_budget_on_the_smaller_rungs_only(tmp_path, bench_script):
+    bench = bench_script("closed_loop_replay")
+    d = bench.sweep_dict("loop", str(tmp_path), long_to=(4194304, "gpt-tiny-4"))
+    plain = bench.sweep_dict("loop", str(tmp_path))
+    for rung, budgets in d["n_tokens"].items():
+        want = [*map(float, plain["n_tokens"]), 4194304.0] if rung in ("gpt-tiny-1", "gpt-tiny-2", "gpt-tiny-3") \
+            else [float(v) for v in plain["n_tokens"]]
+        assert budgets == want, rung
+    assert set(d["n_tokens"]) == set(plain["rungs"])
