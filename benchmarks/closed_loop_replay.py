@@ -8,7 +8,8 @@ run it asks for by looking up the stored result (``scalinglab.sweep._replay:trai
 cooldown branch of a longer trunk being the same computation as a run of that length). The
 loop's space is the shipped ``loop`` sweep's (budgets up to 2.1M tokens, learning-rate grids that
 are the full sweep's), so that every run it can ask for was trained; the targets lie at
-4.2M tokens, outside the space, where the store holds the tuned truth.
+4.2M tokens, outside the space, where the store holds the tuned truth. ``--loop-long`` adds the
+target's budget to the space on the rungs smaller than the target's (all in the full store).
 
 For each target and asked width it reports the decisions, the width after every round, the FLOPs
 spent, and whether the stored tuned loss at the target lies inside the final interval; and the
