@@ -40,6 +40,7 @@ Knobs, all in ``RunSpec.extra`` (hashed like every spec field):
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -89,19 +90,18 @@ def misfit_factor(n_params: float, n_tokens: float, misfit: Any) -> float:
     if not misfit:
         return 1.0
 
-    def locate(grid: list[float], x: float) -> tuple[int, float]:    # cell and weight in log space, clamped
+    def locate(grid: list[float], x: float) -> tuple[int, int, float]:   # neighbours and weight in log space
         lg = [math.log(float(g)) for g in grid]
-        lx = min(max(math.log(x), lg[0]), lg[-1])
-        j = max(0, min(len(lg) - 2, sum(v <= lx for v in lg) - 1))
-        return j, (lx - lg[j]) / (lg[j + 1] - lg[j]) if len(lg) > 1 else 0.0
+        lx = min(max(math.log(x), lg[0]), lg[-1])                          # held at the edges
+        j = min(max(bisect.bisect_right(lg, lx) - 1, 0), max(len(lg) - 2, 0))
+        return (j, j, 0.0) if len(lg) == 1 else (j, j + 1, (lx - lg[j]) / (lg[j + 1] - lg[j]))
 
-    tab = [[float(v) for v in row] for row in misfit["log_ratio"]]
-    i, u = locate(misfit["n"], n_params) if len(misfit["n"]) > 1 else (0, 0.0)
-    j, v = locate(misfit["d"], n_tokens) if len(misfit["d"]) > 1 else (0, 0.0)
-    i1, j1 = min(i + 1, len(tab) - 1), min(j + 1, len(tab[0]) - 1)
-    r = ((1 - u) * (1 - v) * tab[i][j] + u * (1 - v) * tab[i1][j]
-         + (1 - u) * v * tab[i][j1] + u * v * tab[i1][j1])
-    return math.exp(r)
+    tab = misfit["log_ratio"]
+    i0, i1, u = locate(misfit["n"], n_params)
+    j0, j1, v = locate(misfit["d"], n_tokens)
+    r = ((1 - u) * (1 - v) * tab[i0][j0] + u * (1 - v) * tab[i1][j0]
+         + (1 - u) * v * tab[i0][j1] + u * v * tab[i1][j1])
+    return math.exp(float(r))
 
 
 def train(spec: RunSpec, *, run_dir: str | Path, resume: bool = True, progress=None,
