@@ -53,7 +53,9 @@ def sweep_dict(name: str, store: str, dataset: str | None = None, long_to: tuple
     if dataset is not None:
         d["dataset"] = dataset
     if long_to is not None:     # the target's budget on the rungs smaller than the target's (closed_loop.py --loop-long)
-        sys.path.insert(0, str(Path(__file__).resolve().parent))      # a sibling script, imported from anywhere
+        here = str(Path(__file__).resolve().parent)      # a sibling script, imported from anywhere
+        if here not in sys.path:
+            sys.path.insert(0, here)
         from closed_loop import long_space
 
         d["n_tokens"] = long_space(d["rungs"], d["n_tokens"], *long_to)
