@@ -94,8 +94,8 @@ def demo_split(tuned):
     demo = load_mapping(sweep_path("demo"))
     ladder = get_ladder(demo["ladder"])
     sizes = {float(ladder[r].n_params) for r in demo["rungs"]}
-    inside = np.array([n in sizes and d in set(map(float, demo["n_tokens"]))
-                       for n, d in zip(tuned.column("n_params"), tuned.column("n_tokens"))])
+    budgets = {float(d) for d in demo["n_tokens"]}
+    inside = np.array([n in sizes and d in budgets for n, d in zip(tuned.column("n_params"), tuned.column("n_tokens"))])
     return tuned.subset(np.flatnonzero(inside)), tuned.subset(np.flatnonzero(~inside))
 
 
